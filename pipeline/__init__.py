@@ -1,0 +1,1 @@
+"""Downstream analytics: the local lake, SQL and dashboard, and the AWS deployment."""

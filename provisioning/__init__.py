@@ -1,0 +1,1 @@
+"""Device identities for the fleet: local CA or AWS IoT Core, the fleet manifest, teardown."""

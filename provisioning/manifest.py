@@ -1,0 +1,118 @@
+"""The fleet manifest and the identity folder layout: the contract between provisioning, compose and pipeline.
+
+Layout under the fleet folder (`FLEET_DIR`, default `.fleet/`, git-ignored)::
+
+    .fleet/
+      manifest.json              this file's model, written atomically
+      ca/ca.pem, ca.key          the local certificate authority (target "local" only; created once, kept)
+      broker/                    target "local": server.pem, server.key, ca.pem, acl (mounted into Mosquitto)
+      things/<thing_name>/       one identity folder per thing, mounted read-only into its container:
+        certificate.pem          the thing's X.509 certificate (CN = thing name)
+        private.key              its private key, mode 0600, never leaves the machine
+        ca.pem                   the CA the broker's certificate chains to (fleet CA, or Amazon root CA)
+
+Every path in the manifest is relative to the fleet folder. The JSON Schema is `contracts/fleet-manifest.schema.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MANIFEST_NAME = "manifest.json"
+CERTIFICATE_FILE = "certificate.pem"
+PRIVATE_KEY_FILE = "private.key"
+CA_FILE = "ca.pem"
+THINGS_DIR = "things"
+MONITOR_THING = "monitor"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AwsResource(_Model):
+    """One AWS resource this fleet created, so teardown removes exactly that and nothing else."""
+
+    kind: Literal["thing", "certificate", "policy", "thing_type", "thing_group", "policy_attachment",
+                  "principal_attachment", "bucket_object", "role"]
+    name: str = Field(description="Name, ARN or id identifying the resource for deletion.")
+    arn: str | None = None
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+class Thing(_Model):
+    """One device identity."""
+
+    thing_name: str
+    role: Literal["station", "monitor", "hello"] = "station"
+    station_id: str | None = Field(default=None, description="'USAF-WBAN' of the replayed station.")
+    isd_file: str | None = Field(default=None, description="File name of the station-year inside DATA_DIR.")
+    identity_dir: str = Field(description="Identity folder, relative to the fleet folder.")
+    certificate_sha256: str = Field(description="SHA-256 fingerprint (hex) of the DER certificate.")
+    certificate_id: str | None = Field(default=None, description="AWS IoT certificate id (target aws).")
+    certificate_arn: str | None = None
+    thing_arn: str | None = None
+
+
+class FleetManifest(_Model):
+    """Everything a fleet is made of, for compose, the pipeline and teardown."""
+
+    version: Literal[1] = 1
+    target: Literal["local", "aws"]
+    endpoint: str = Field(description="MQTT host stations connect to: 'broker' locally, the iot:Data-ATS host on AWS.")
+    port: int = 8883
+    topic: str = "sensor/weather"
+    prefix: str = Field(description="Thing-name prefix, e.g. 'weather-station'.")
+    things: list[Thing]
+    region: str | None = None
+    policy_name: str | None = None
+    aws_resources: list[AwsResource] = Field(default_factory=list)
+
+    def stations(self) -> list[Thing]:
+        """The station identities, in manifest order."""
+        return [t for t in self.things if t.role == "station"]
+
+    def thing(self, name: str) -> Thing:
+        """The identity called `name`; KeyError names it when absent."""
+        for t in self.things:
+            if t.thing_name == name:
+                return t
+        raise KeyError(f"thing {name!r} is not in the fleet manifest")
+
+
+def manifest_path(fleet_dir: Path) -> Path:
+    return Path(fleet_dir) / MANIFEST_NAME
+
+
+def load_manifest(fleet_dir: Path) -> FleetManifest:
+    """Read the manifest; a missing one raises FileNotFoundError naming the path and `make register`."""
+    path = manifest_path(fleet_dir)
+    if not path.is_file():
+        raise FileNotFoundError(f"no fleet manifest at {path}: run `make register` first")
+    return FleetManifest.model_validate_json(path.read_text())
+
+
+def save_manifest(fleet_dir: Path, manifest: FleetManifest) -> Path:
+    """Write the manifest atomically (a crash never leaves half a file)."""
+    path = manifest_path(fleet_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = manifest.model_dump_json(indent=2, exclude_none=False) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def manifest_json_schema() -> dict:
+    return FleetManifest.model_json_schema()
+
+
+def dump_schema(schema: dict) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,7 @@
+"""`python -m station` runs the CLI."""
+
+import sys
+
+from station.cli import main
+
+sys.exit(main())

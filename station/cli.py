@@ -1,0 +1,38 @@
+"""`station` command line: one subcommand per module in `station.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# subcommand name -> (module under station.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "inspect": ("inspect", "summarise an ISD file: records, time span, sections, skipped lines"),
+    "convert": ("convert", "convert an ISD file to weather messages as JSON lines"),
+    "run": ("run", "replay an ISD file to the broker (what the container runs)"),
+    "send-hello": ("send_hello", "publish N test messages to hello/world (the lab's first step)"),
+    "health": ("health", "exit 0 when the running station is healthy (compose healthcheck)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="station", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(f"station.commands.{module_name}")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
