@@ -35,6 +35,10 @@ venv: $(PY) ## create the virtual environment with every dependency
 ##@ Pipeline
 
 ##@ Tests and benchmarks
+.PHONY: schemas
+schemas: $(PY) ## regenerate contracts/*.schema.json from the models
+	$(PY) scripts/write_schemas.py
+
 .PHONY: test
 test: $(PY) ## run the whole test suite (Docker tests skip when no engine answers)
 	$(PY) -m pytest

@@ -1,0 +1,19 @@
+"""The committed JSON Schemas in contracts/ are exactly what the models generate."""
+
+import json
+from pathlib import Path
+
+from provisioning.manifest import manifest_json_schema
+from station.message import message_json_schema
+
+CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
+
+
+def test_message_schema_in_sync() -> None:
+    committed = json.loads((CONTRACTS / "weather-message.schema.json").read_text())
+    assert committed == message_json_schema(), "run `make schemas` and commit contracts/"
+
+
+def test_manifest_schema_in_sync() -> None:
+    committed = json.loads((CONTRACTS / "fleet-manifest.schema.json").read_text())
+    assert committed == manifest_json_schema(), "run `make schemas` and commit contracts/"
