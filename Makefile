@@ -43,5 +43,9 @@ schemas: $(PY) ## regenerate contracts/*.schema.json from the models
 test: $(PY) ## run the whole test suite (Docker tests skip when no engine answers)
 	$(PY) -m pytest
 
+.PHONY: bench-parse
+bench-parse: $(PY) ## ISD decode (+JSON) records/s beside PyPI isd (own venv in .bench/) -> bench-results/parse.md
+	$(PY) scripts/bench_parse.py
+
 .PHONY: bench
 bench: ## run every benchmark and write bench-results/*.md
