@@ -98,6 +98,7 @@ class StationSettings(ConnectionSettings):
     progress_interval: float = Field(5.0, gt=0, description="Seconds between progress log lines.")
     max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS1 publishes at most.")
     checkpoint_interval: float = Field(1.0, gt=0, description="Seconds between checkpoint writes.")
+    preload: bool = Field(False, description="Decode and encode the whole file at start-up (fastest publishing).")
 
     @field_validator("start_at")
     @classmethod
