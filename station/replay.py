@@ -141,6 +141,10 @@ class PreparedSource:
         self._skipped = inner.skipped()
         self.prepare_s = time.perf_counter() - started
 
+    @property
+    def prepared(self) -> bool:
+        return self._items is not None
+
     def records(self) -> Iterator[Any]:
         if self._items is None:
             self.prepare()
@@ -151,6 +155,18 @@ class PreparedSource:
 
     def skipped(self) -> list[str]:
         return self._skipped
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident set size in MB (VmHWM; unlike ru_maxrss it does not count the pre-exec
+    image of a big parent process)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024.0, 1)
+    except OSError:
+        pass
+    return None
 
 
 def count_lines(path: Path) -> int:
@@ -375,8 +391,7 @@ class Replay:
             self._write_status()
             self._next_status = now + 1.0
         if now >= self._next_progress:
-            if now > self._started + 0.5:
-                self._progress(now)
+            self._progress(now)
             self._next_progress = now + self.s.progress_interval
 
     # --- main ---------------------------------------------------------------------------------------------------
@@ -414,7 +429,8 @@ class Replay:
              loop=s.loop, time_mode=s.time_mode, start_at=s.start_at.isoformat() if s.start_at else None,
              resume_after_line=skip_through, next_seq=next_seq)
         if isinstance(self.source, PreparedSource):
-            self.source.prepare()
+            if not self.source.prepared:
+                self.source.prepare()
             emit(log, logging.INFO, "preload", "messages prepared", seconds=round(self.source.prepare_s, 2))
         self.publisher.start()
         try:
@@ -556,4 +572,5 @@ class Replay:
              acknowledged=sm.acknowledged, failed=sm.failed, unacknowledged=sm.unacknowledged,
              first_seq=sm.first_seq, last_seq=sm.last_seq, checkpoint_line=sm.last_acked_line,
              checkpoint_seq=sm.last_acked_seq, passes=sm.passes, reconnects=sm.reconnects,
-             skipped_lines=sm.skipped_lines, duration_s=round(sm.duration_s, 3), rate=f"{sm.rate:.1f}/s")
+             skipped_lines=sm.skipped_lines, duration_s=round(sm.duration_s, 3), rate=f"{sm.rate:.1f}/s",
+             peak_rss_mb=peak_rss_mb())
