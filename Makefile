@@ -47,5 +47,9 @@ test: $(PY) ## run the whole test suite (Docker tests skip when no engine answer
 bench-publish: $(PY) ## station publish rate vs a bare awscrt loop, pacing lateness, RSS -> bench-results/publish.md
 	$(PY) scripts/bench_publish.py
 
+.PHONY: bench-parse
+bench-parse: $(PY) ## ISD decode (+JSON) records/s beside PyPI isd (own venv in .bench/) -> bench-results/parse.md
+	$(PY) scripts/bench_parse.py
+
 .PHONY: bench
 bench: ## run every benchmark and write bench-results/*.md
