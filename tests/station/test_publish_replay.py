@@ -158,3 +158,21 @@ def test_missing_certificate_is_one_clear_line(tmp_path: Path, small_file: Path)
     assert str(tmp_path / "things" / "ws-none" / "certificate.pem") in line and "make register" in line
     bad = StationProcess(dict(env, SPEEDUP="fast"))
     assert bad.wait() == 2 and "invalid SPEEDUP='fast'" in bad.output
+
+
+def test_damaged_lines_are_skipped_and_named(tls_broker: TlsBroker, tmp_path: Path, small_file: Path) -> None:
+    lines = small_file.read_bytes().splitlines(keepends=True)[:30]
+    lines[9] = b"this is not an ISD record\n"
+    data = tmp_path / "damaged.txt"
+    data.write_bytes(b"".join(lines))
+    env = env_for(tls_broker, "ws-damaged", tmp_path, data, INTERVAL="0")
+    with monitor(tls_broker, tmp_path) as sub:
+        station = StationProcess(env)
+        assert station.wait() == 0, station.output
+        assert sub.wait_count(29, timeout=10)
+        time.sleep(0.3)
+        messages = sub.messages()
+    assert [m["seq"] for m in messages] == list(range(1, 30))  # nothing else lost, seq has no hole
+    skipped = station.wait_line("skipped-lines")
+    assert "1 damaged lines skipped" in skipped and "line 10" in skipped
+    assert fields(station.wait_line("summary"))["skipped_lines"] == "1"
