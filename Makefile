@@ -43,6 +43,10 @@ schemas: $(PY) ## regenerate contracts/*.schema.json from the models
 test: $(PY) ## run the whole test suite (Docker tests skip when no engine answers)
 	$(PY) -m pytest
 
+.PHONY: bench-publish
+bench-publish: $(PY) ## station publish rate vs a bare awscrt loop, pacing lateness, RSS -> bench-results/publish.md
+	$(PY) scripts/bench_publish.py
+
 .PHONY: bench-parse
 bench-parse: $(PY) ## ISD decode (+JSON) records/s beside PyPI isd (own venv in .bench/) -> bench-results/parse.md
 	$(PY) scripts/bench_parse.py
