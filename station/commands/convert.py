@@ -1,8 +1,8 @@
 """`station convert FILE [-o out.jsonl[.gz]]`: every record as one weather message per line (JSON lines).
 
 The lab's pre-conversion step, done right and streaming: constant memory whatever the file size, output
-gzipped when its name ends in .gz, a progress bar when stderr is a terminal. `seq` counts from 0 in file
-order, `sent_at` is the conversion time, `thing_name` defaults to station-USAF-WBAN. Skipped lines are
+gzipped when its name ends in .gz, a progress bar when stderr is a terminal. `seq` counts from 1 in file
+order (as `station run` does), `sent_at` is the conversion time, `thing_name` defaults to station-USAF-WBAN. Skipped lines are
 reported on stderr. Exit 0 when the input was read to its end, 1 when the input file is damaged (every good
 record before the damage is written), 2 when a file cannot be opened or written.
 """
@@ -60,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
             write = out.write
             for record in reader:
                 thing = args.thing_name or f"station-{record.station_id}"
+                written += 1
                 write(encode_message(build_message(record, thing_name=thing, seq=written, sent_at=sent_at)))
                 write(b"\n")
-                written += 1
                 if show and written % 1000 == 0:
                     bar.update(1000)
             if show:

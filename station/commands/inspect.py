@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             summary.add(record)
             if len(head) < args.head:
                 thing = args.thing_name or f"station-{record.station_id}"
-                head.append(encode_message(build_message(record, thing_name=thing, seq=len(head), sent_at=sent_at)))
+                head.append(encode_message(build_message(record, thing_name=thing, seq=len(head) + 1, sent_at=sent_at)))
     stats = reader.stats
     if args.json:
         document = summary.as_dict()

@@ -48,7 +48,7 @@ def test_inspect_json_and_head(isd_file: Path, capsys: pytest.CaptureFixture[str
     assert summary["identifiers"] == {"AA1": 1, "GA1": 1, "MA1": 1, "MW1": 1}
     assert summary["sections"] == {"ADD": 3, "REM": 1}
     messages = [WeatherMessage.model_validate_json(line) for line in rest.splitlines()]
-    assert [m.seq for m in messages] == [0, 1] and messages[0].thing_name == "ws-1"
+    assert [m.seq for m in messages] == [1, 2] and messages[0].thing_name == "ws-1"
     assert messages[0].sky_cover_condition[0].cloud_type == "Stratocumulus"
 
 
@@ -72,7 +72,7 @@ def test_convert_to_file(isd_file: Path, tmp_path: Path, suffix: str, capsys: py
     assert main(["convert", str(isd_file), "-o", str(out)]) == 0
     raw = gzip.decompress(out.read_bytes()) if suffix.endswith(".gz") else out.read_bytes()
     messages = [WeatherMessage.model_validate_json(line) for line in raw.splitlines()]
-    assert [m.seq for m in messages] == [0, 1, 2]
+    assert [m.seq for m in messages] == [1, 2, 3]
     assert {m.thing_name for m in messages} == {"station-723123-14886"}
     assert messages[0].liquid_precip[0].hours == 1
     err = capsys.readouterr().err
