@@ -23,6 +23,21 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# The last sent_at seen and its text, replaced as one tuple (thread-safe); convert and inspect reuse one.
+_last_sent_at: tuple[datetime | None, str] = (None, "")
+
+
+def _iso_ms(moment: datetime) -> str:
+    """`moment` in UTC as ISO 8601 with milliseconds, e.g. 2026-11-27T21:00:00.123+00:00."""
+    global _last_sent_at
+    last = _last_sent_at
+    if moment is last[0]:
+        return last[1]
+    text = _utc(moment).replace(tzinfo=None).isoformat(timespec="milliseconds") + "+00:00"
+    _last_sent_at = (moment, text)
+    return text
+
+
 def build_message(
     record: IsdRecord,
     *,
@@ -36,16 +51,16 @@ def build_message(
     Naive datetimes are taken as UTC.
     """
     precip, condition, occurrence, sky, extreme = record.message_lists
-    observed = record.time if time is None else _utc(time)
+    observed = record.time_iso if time is None else _utc(time).isoformat()
     return {
         "thing_name": thing_name,
         "seq": seq,
-        "sent_at": _utc(sent_at).isoformat(timespec="milliseconds"),
+        "sent_at": _iso_ms(sent_at),
         "weather_station": record.station_id,
         "latitude": record.latitude,
         "longitude": record.longitude,
         "elevation": record.elevation,
-        "time": observed.isoformat(),
+        "time": observed,
         "air_temperature": {"value": record.air_temperature, "quality": record.air_temperature_quality},
         "dew_point": {"value": record.dew_point, "quality": record.dew_point_quality},
         "wind_speed": {"value": record.wind_speed, "quality": record.wind_speed_quality},

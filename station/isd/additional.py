@@ -6,6 +6,7 @@ inside 'AT1AU18SN'). The REM, EQD and QNN sections may come in any order; each i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -16,6 +17,10 @@ from station.isd.lengths import GROUP_LENGTHS
 SECTION_TAGS = frozenset(("REM", "EQD", "QNN"))
 EQD_ITEM_LENGTH = 16  # identifier(3) original value(6) reason code(1) parameter code(6)
 QNN_ITEM_LENGTH = 11  # element identifier(1) flags(4) original value(6)
+
+# A run of fixed-size items up to the next section tag, matched in one call (the items are split on access).
+_EQD_RUN = re.compile(r"(?:(?!REM|EQD|QNN)[\s\S]{16})*").match
+_QNN_RUN = re.compile(r"(?:(?!REM|EQD|QNN)[\s\S]{11})*").match
 
 # identifier -> (length of the group including its identifier, its decoding spec or None when skipped)
 GROUP_TABLE: dict[str, tuple[int, GroupSpec | None]] = {
@@ -37,7 +42,7 @@ def clear_decoded_cache() -> None:
 class Additional:
     """What the variable part of one line holds (plain attributes, filled by `decode_additional`)."""
 
-    __slots__ = ("groups", "skipped", "unknown_identifier", "unparsed", "remarks", "eqd", "qnn", "lists")
+    __slots__ = ("groups", "skipped", "unknown_identifier", "unparsed", "remarks", "eqd_text", "qnn_text", "lists")
 
     def __init__(self) -> None:
         self.groups: dict[str, Mapping[str, object]] = {}
@@ -45,14 +50,11 @@ class Additional:
         self.unknown_identifier: str | None = None
         self.unparsed: str | None = None
         self.remarks: list[tuple[str, str]] = []
-        self.eqd: list[tuple[str, str, str, str]] = []
-        self.qnn: list[tuple[str, str, str]] = []
+        self.eqd_text = ""  # the EQD items, 16 characters each
+        self.qnn_text = ""  # the QNN items, 11 characters each
         # message entries: liquid_precip, weather_condition, weather_occurrence, sky_cover_condition,
         # extreme_temperature (see station.isd.groups.MESSAGE_LISTS)
         self.lists: tuple[list[dict], ...] = ([], [], [], [], [])
-
-
-_EMPTY_GROUPS: dict[str, dict] = {}
 
 
 def decode_additional(text: str, start: int, line_number: int) -> Additional:
@@ -67,9 +69,13 @@ def decode_additional(text: str, start: int, line_number: int) -> Additional:
         if tag == "REM":
             pos = _remarks(text, pos + 3, n, line_number, out.remarks)
         elif tag == "EQD":
-            pos = _items(text, pos + 3, n, line_number, EQD_ITEM_LENGTH, "EQD", out.eqd)
+            end = _run_end(_EQD_RUN, text, pos + 3, n, line_number, EQD_ITEM_LENGTH, "EQD")
+            out.eqd_text += text[pos + 3 : end]
+            pos = end
         elif tag == "QNN":
-            pos = _items(text, pos + 3, n, line_number, QNN_ITEM_LENGTH, "QNN", out.qnn)
+            end = _run_end(_QNN_RUN, text, pos + 3, n, line_number, QNN_ITEM_LENGTH, "QNN")
+            out.qnn_text += text[pos + 3 : end]
+            pos = end
         elif out.unparsed is not None:
             break
         else:
@@ -143,21 +149,23 @@ def _remarks(text: str, pos: int, n: int, line_number: int, remarks: list[tuple[
     return pos
 
 
-def _items(text: str, pos: int, n: int, line_number: int, size: int, section: str, items: list) -> int:
-    """EQD / QNN: fixed-size items until another section tag or the end."""
-    while pos < n:
-        tag = text[pos : pos + 3]
-        if tag in SECTION_TAGS:
-            return pos
-        end = pos + size
-        if end > n:
-            raise IsdLineError(
-                line_number, "section", f"{section} item at position {pos + 1} needs {size} characters, "
-                f"the line has {n - pos}",
-            )
-        if size == EQD_ITEM_LENGTH:
-            items.append((tag, text[pos + 3 : pos + 9], text[pos + 9], text[pos + 10 : end]))
-        else:
-            items.append((text[pos], text[pos + 1 : pos + 5], text[pos + 5 : end]))
-        pos = end
-    return pos
+def _run_end(run, text: str, pos: int, n: int, line_number: int, size: int, section: str) -> int:  # type: ignore[no-untyped-def]
+    """EQD / QNN: where the run of `size`-character items starting at `pos` ends (next tag or line end)."""
+    end = run(text, pos).end()
+    if end < n and text[end : end + 3] not in SECTION_TAGS:
+        raise IsdLineError(
+            line_number, "section", f"{section} item at position {end + 1} needs {size} characters, "
+            f"the line has {n - end}",
+        )
+    return end
+
+
+def split_eqd(items: str) -> list[tuple[str, str, str, str]]:
+    """EQD items as (identifier, original value, reason code, parameter code)."""
+    return [(items[i : i + 3], items[i + 3 : i + 9], items[i + 9], items[i + 10 : i + 16])
+            for i in range(0, len(items), EQD_ITEM_LENGTH)]
+
+
+def split_qnn(items: str) -> list[tuple[str, str, str]]:
+    """QNN items as (element identifier, flags, original value)."""
+    return [(items[i], items[i + 1 : i + 5], items[i + 5 : i + 11]) for i in range(0, len(items), QNN_ITEM_LENGTH)]

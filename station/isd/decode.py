@@ -46,8 +46,8 @@ def decode_line(line: bytes | str, line_number: int = 1) -> IsdRecord:
         extra.unknown_identifier,
         extra.unparsed,
         extra.remarks,
-        extra.eqd,
-        extra.qnn,
+        extra.eqd_text,
+        extra.qnn_text,
         extra.lists,
         text,
     )

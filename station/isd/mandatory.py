@@ -58,8 +58,10 @@ def decode_fixed(text: str, line_number: int) -> tuple:
     try:
         if hour == "24" and minute == "00":
             time = datetime(int(year), int(month), int(day), tzinfo=UTC) + _ONE_DAY
+            time_iso = time.isoformat()
         else:
             time = datetime(int(year), int(month), int(day), int(hour), int(minute), tzinfo=UTC)
+            time_iso = f"{year}-{month}-{day}T{hour}:{minute}:00+00:00"  # == time.isoformat(), 10x cheaper
     except ValueError:
         raise IsdLineError(
             line_number, "date", f"impossible date/time {year}-{month}-{day} {hour}:{minute}"
@@ -69,6 +71,7 @@ def decode_fixed(text: str, line_number: int) -> tuple:
         usaf,
         wban,
         time,
+        time_iso,
         None if source == "9" else source,
         None if lat[1:] == "99999" else int(lat) / 1000,
         None if lon[1:] == "999999" else int(lon) / 1000,

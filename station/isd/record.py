@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from station.isd.additional import split_eqd, split_qnn
+
 
 @dataclass(slots=True)
 class IsdRecord:
     """One ISD observation, in SI units, every missing sentinel as None.
 
-    Units follow the format document after scaling: degrees (lat/lon), metres (elevation, ceiling,
+    `time_iso` is `time.isoformat()`, kept because every message needs it. Units follow the format document after scaling: degrees (lat/lon), metres (elevation, ceiling,
     visibility), m/s (wind), degrees Celsius (temperatures), hPa (pressure). Quality codes are kept as the
     one-character strings of the file.
 
@@ -19,9 +21,9 @@ class IsdRecord:
     each is a read-only mapping shared by every record holding the same group text (copy it to change it);
     `skipped` holds every other known group as raw text; `unknown_identifier` / `unparsed` hold the first
     identifier missing from the length table and the raw remainder of the line from it on (decoding of the
-    record stops there). `remarks` is the REM section as (remark type, text) pairs, `eqd` the element-quality
-    section as (identifier, original value, reason code, parameter code) tuples, `qnn` the original NCDC
-    observation section as (element identifier, flags, value) tuples.
+    record stops there). `remarks` is the REM section as (remark type, text) pairs; `eqd_text` and `qnn_text`
+    hold the element-quality and original-NCDC-observation sections (items of 16 and 11 characters), split on
+    access by the `eqd` and `qnn` properties.
 
     `message_lists` holds the entries of the weather message's five arrays (liquid_precip, weather_condition,
     weather_occurrence, sky_cover_condition, extreme_temperature), in file order; like `groups` they are
@@ -33,6 +35,7 @@ class IsdRecord:
     usaf: str
     wban: str
     time: datetime
+    time_iso: str
     source: str | None
     latitude: float | None
     longitude: float | None
@@ -64,7 +67,17 @@ class IsdRecord:
     unknown_identifier: str | None
     unparsed: str | None
     remarks: list[tuple[str, str]]
-    eqd: list[tuple[str, str, str, str]]
-    qnn: list[tuple[str, str, str]]
+    eqd_text: str
+    qnn_text: str
     message_lists: tuple[list[dict], ...]
     raw: str
+
+    @property
+    def eqd(self) -> list[tuple[str, str, str, str]]:
+        """The EQD section: (identifier, original value, reason code, parameter code) per element."""
+        return split_eqd(self.eqd_text)
+
+    @property
+    def qnn(self) -> list[tuple[str, str, str]]:
+        """The QNN section: (element identifier, flags, original value) per element."""
+        return split_qnn(self.qnn_text)

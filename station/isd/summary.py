@@ -56,9 +56,9 @@ class IsdSummary:
             self.sections["REM"] += 1
             for kind, _ in record.remarks:
                 self.remark_types[kind] += 1
-        if record.eqd:
+        if record.eqd_text:
             self.sections["EQD"] += 1
-        if record.qnn:
+        if record.qnn_text:
             self.sections["QNN"] += 1
         for ident in record.groups:
             self.identifiers[ident] += 1

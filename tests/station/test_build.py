@@ -59,6 +59,8 @@ def test_time_override_for_shifted_replay() -> None:
     assert message["time"] == "2026-11-27T10:00:00+00:00"
     naive = build_message(record, thing_name="t", seq=1, sent_at=datetime(2026, 1, 1), time=datetime(2026, 1, 1))
     assert naive["time"] == "2026-01-01T00:00:00+00:00" and naive["sent_at"] == "2026-01-01T00:00:00.000+00:00"
+    paris = datetime(2026, 1, 1, 1, 0, 0, 999999, tzinfo=timezone(timedelta(hours=1)))
+    assert build_message(record, thing_name="t", seq=1, sent_at=paris)["sent_at"] == "2026-01-01T00:00:00.999+00:00"
 
 
 def test_encoding_is_compact_json_that_round_trips() -> None:

@@ -103,7 +103,9 @@ def test_negative_zero_and_edge_values(fields: dict[str, str], attribute: str, e
 
 def test_hour_2400_is_midnight_of_next_day() -> None:
     assert decode_line(isd_line(date="20221231", time="2400")).time == datetime(2023, 1, 1, tzinfo=UTC)
-    assert decode_line(isd_line(date="20200228", time="2400")).time == datetime(2020, 2, 29, tzinfo=UTC)
+    leap = decode_line(isd_line(date="20200228", time="2400"))
+    assert leap.time == datetime(2020, 2, 29, tzinfo=UTC)
+    assert leap.time_iso == "2020-02-29T00:00:00+00:00"
 
 
 def test_time_is_utc_aware() -> None:

@@ -88,6 +88,7 @@ def test_random_mandatory_fields_decode_back(case: tuple[dict[str, str], dict[st
     fields, expected = case
     record = decode_line(isd_line(**fields).encode())
     assert {name: getattr(record, name) for name in expected} == expected
+    assert record.time_iso == record.time.isoformat()
 
 
 SKIPPED_IDS = sorted(i for i in GROUP_LENGTHS if i[:2] not in {"AA", "AU", "AW", "MW", "GA", "GD", "GF", "KA", "MA", "OC"})
