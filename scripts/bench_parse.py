@@ -104,7 +104,7 @@ def data_files(folder: Path) -> list[Path]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR") or DEFAULT_DATA_DIR))
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--isd-python", type=Path, help="python of a venv with PyPI isd (default: create one)")
     parser.add_argument("--out", type=Path, default=REPO / "bench-results" / "parse.md")
     args = parser.parse_args()
@@ -170,7 +170,7 @@ def main() -> int:
             "",
             "Ours decodes the control, mandatory and the whole additional-data section (every group walked by "
             "the length table, AA/AU/AW/MW/GA/GD/GF/KA/MA/OC decoded into values and words, REM/EQD/QNN split) "
-            "and encodes the full weather message; `isd` parses the mandatory fields only and keeps the rest "
+            "and encodes the full weather message (one `sent_at` for the run, as `station convert` does); `isd` parses the mandatory fields only and keeps the rest "
             "as raw strings. The all-files row divides total records by total best times.",
             "",
         ]

@@ -16,6 +16,7 @@ from station.isd.errors import IsdFileError, IsdLineError
 from station.isd.record import IsdRecord
 
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_KEPT_ERRORS = 10_000  # errors kept in `reader.errors`; `reader.stats` counts every one
 
 
 @dataclass
@@ -90,6 +91,9 @@ def _peek(raw: BinaryIO) -> bytes:
 class IsdReader:
     """Iterate once over the records of one ISD file; damaged lines go to `errors` and `stats`.
 
+    `errors` keeps the first MAX_KEPT_ERRORS line errors (a file of garbage must not fill the memory) and
+    always the file error, if any; `stats` counts every skipped line.
+
     Use it as a context manager (or exhaust it) so a file opened from a path is closed.
     """
 
@@ -129,7 +133,8 @@ class IsdReader:
                 except IsdLineError as error:
                     stats.skipped += 1
                     stats.skipped_by_kind[error.kind] += 1
-                    self.errors.append(error)
+                    if len(self.errors) < MAX_KEPT_ERRORS:
+                        self.errors.append(error)
                     continue
                 if record.unknown_identifier is not None:
                     stats.unknown_identifiers[record.unknown_identifier] += 1

@@ -127,3 +127,13 @@ def test_reader_closes_the_file_it_opened(tmp_path: Path) -> None:
     with read_isd(path) as reader:
         next(iter(reader))
     assert reader._stream.closed
+
+
+def test_kept_errors_are_capped_but_all_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("station.isd.reader.MAX_KEPT_ERRORS", 3)
+    path = write(tmp_path, "garbage", [b"garbage"] * 10 + [GOOD[0].encode()])
+    with read_isd(path) as reader:
+        records = list(reader)
+    assert len(records) == 1 and records[0].line_number == 11
+    assert [e.line_number for e in reader.errors] == [1, 2, 3]
+    assert reader.stats.skipped == 10
