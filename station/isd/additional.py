@@ -31,7 +31,9 @@ GROUP_TABLE: dict[str, tuple[int, GroupSpec | None]] = {
 # Stations repeat the same groups line after line (over 90% of the decoded groups of the sample files are
 # repeats), so a decoded group and its message entry are kept and shared by every record holding it.
 _DECODED: dict[str, tuple[Mapping[str, object], int | None, dict | None]] = {}
-DECODED_CACHE_LIMIT = 100_000
+# A station-year of the sample files has 1,500 to 9,000 distinct decoded groups; past the limit (about 2 KB an
+# entry) the cache starts over, which bounds memory on unusual files.
+DECODED_CACHE_LIMIT = 16_384
 
 
 def clear_decoded_cache() -> None:

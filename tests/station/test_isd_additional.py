@@ -203,3 +203,14 @@ def test_length_table_covers_the_document_series() -> None:
         assert sum(1 for ident in GROUP_LENGTHS if ident[:2] == prefix) == count, prefix
     assert GROUP_LENGTHS["GF1"] == 23 and GROUP_LENGTHS["GE1"] == 19 and GROUP_LENGTHS["MA1"] == 12
     assert all(len(ident) == 3 and length > 0 for ident, length in GROUP_LENGTHS.items())
+
+
+def test_decoded_cache_is_bounded_and_results_do_not_depend_on_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from station.isd import additional
+
+    monkeypatch.setattr(additional, "DECODED_CACHE_LIMIT", 2)
+    additional.clear_decoded_cache()
+    first = [add(f"GA1{c:02d}1+004501061").groups["GA1"]["coverage"] for c in range(9)]
+    assert len(additional._DECODED) <= 2
+    again = [add(f"GA1{c:02d}1+004501061").groups["GA1"]["coverage"] for c in range(9)]
+    assert first == again == list(range(9))
