@@ -15,7 +15,6 @@ The `isd` venv is created on first use in .bench/isd-venv (git-ignored); `--isd-
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
@@ -161,7 +160,8 @@ def main() -> int:
             "# ISD parse benchmark",
             "",
             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
-            f"{os.cpu_count()} CPUs, best of {args.repeats} runs (CPU time), PyPI isd {isd_version}. Records per second.",
+            f"{os.cpu_count()} CPUs, best of {args.repeats} runs (CPU time), PyPI isd {isd_version}. "
+            "Records per second.",
             "",
             "| file | records | ours: decode | ours: decode + JSON | isd: parse | isd: parse + to_json "
             "| ratio (decode + JSON vs parse + to_json) | lines isd failed on |",
@@ -170,8 +170,9 @@ def main() -> int:
             "",
             "Ours decodes the control, mandatory and the whole additional-data section (every group walked by "
             "the length table, AA/AU/AW/MW/GA/GD/GF/KA/MA/OC decoded into values and words, REM/EQD/QNN split) "
-            "and encodes the full weather message (one `sent_at` for the run, as `station convert` does); `isd` parses the mandatory fields only and keeps the rest "
-            "as raw strings. The all-files row divides total records by total best times.",
+            "and encodes the full weather message (one `sent_at` for the run, as `station convert` does); "
+            "`isd` parses the mandatory fields only and keeps the rest as raw strings. "
+            "The all-files row divides total records by total best times.",
             "",
         ]
     )

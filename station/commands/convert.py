@@ -2,9 +2,9 @@
 
 The lab's pre-conversion step, done right and streaming: constant memory whatever the file size, output
 gzipped when its name ends in .gz, a progress bar when stderr is a terminal. `seq` counts from 1 in file
-order (as `station run` does), `sent_at` is the conversion time, `thing_name` defaults to station-USAF-WBAN. Skipped lines are
-reported on stderr. Exit 0 when the input was read to its end, 1 when the input file is damaged (every good
-record before the damage is written), 2 when a file cannot be opened or written.
+order (as `station run` does), `sent_at` is the conversion time, `thing_name` defaults to station-USAF-WBAN.
+Skipped lines are reported on stderr. Exit 0 when the input was read to its end, 1 when the input file is
+damaged (every good record before the damage is written), 2 when a file cannot be opened or written.
 """
 
 from __future__ import annotations

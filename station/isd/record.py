@@ -13,9 +13,9 @@ from station.isd.additional import split_eqd, split_qnn
 class IsdRecord:
     """One ISD observation, in SI units, every missing sentinel as None.
 
-    `time_iso` is `time.isoformat()`, kept because every message needs it. Units follow the format document after scaling: degrees (lat/lon), metres (elevation, ceiling,
+    Units follow the format document after scaling: degrees (lat/lon), metres (elevation, ceiling,
     visibility), m/s (wind), degrees Celsius (temperatures), hPa (pressure). Quality codes are kept as the
-    one-character strings of the file.
+    one-character strings of the file. `time_iso` is `time.isoformat()`, kept because every message needs it.
 
     `groups` holds the decoded additional-data groups by identifier (e.g. 'GA1' -> mapping), in file order;
     each is a read-only mapping shared by every record holding the same group text (copy it to change it);
