@@ -88,7 +88,8 @@ def _text(path: Path, summary: IsdSummary, reader) -> str:  # type: ignore[no-un
             f"sections      {_counts(data['sections'])} (records holding each)",
             f"identifiers   {_counts(data['identifiers'])}",
             f"remark types  {_counts(data['remark_types'])}",
-            f"unknown ids   {_counts(data['unknown_identifiers'])} (decoding of those records stopped there)",
+            f"unknown ids   {_counts(data['unknown_identifiers'])}"
+            + (" (decoding of those records stopped there)" if data["unknown_identifiers"] else ""),
         ]
     if stats.skipped:
         lines.append(f"skipped       {_counts(dict(stats.skipped_by_kind))}")

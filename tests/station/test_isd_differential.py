@@ -1,8 +1,8 @@
 """Differential test: our mandatory fields agree with PyPI `isd` on every real file, except where `isd` is
 wrong. The cases where it is wrong, each checked precisely below:
 
-1. Any line with a QNN section: `isd` raises AssertionError (its section split leaves 'QNN...' as an
-   unconsumed remainder); we decode the line.
+1. Lines where a QNN section follows REM: `isd` raises AssertionError (its section split leaves 'QNN...'
+   as an unconsumed remainder; without REM its ADD text silently swallows EQD and QNN); we decode them.
 2. Hour 2400: `isd` keeps hour 24 (its `datetime()` then raises); it means 00:00 of the next day.
 3. Call letters and report type: `isd` keeps the padding spaces ('ORD  ', 'SAO  '); we strip them.
 4. Data source flag '9' is the missing value: `isd` keeps '9', we give None.
@@ -72,8 +72,8 @@ def test_mandatory_fields_agree_with_pypi_isd(isd_rows: dict, path: Path | None)
     for record in read_isd(path):
         row = isd_rows[(str(path), record.line_number)]
         if row[2] is not None:
-            # case 1: the only lines isd fails on are those with a QNN section
-            assert row[2] == "AssertionError" and record.qnn, (record.line_number, row[2])
+            # case 1: the only lines isd fails on are those where QNN follows REM
+            assert row[2] == "AssertionError" and record.qnn_text and record.remarks, (record.line_number, row[2])
             isd_failures += 1
             continue
         usaf, wban, year, month, day, hour, minute = row[3:10]
@@ -91,5 +91,5 @@ def test_mandatory_fields_agree_with_pypi_isd(isd_rows: dict, path: Path | None)
             assert ours == mapped, (record.line_number, ours_name, ours, theirs)
         compared += 1
     assert compared > 0
-    # every line isd could parse was compared; every line it failed on has QNN (case 1)
+    # every line isd could parse was compared; every line it failed on has REM then QNN (case 1)
     assert compared + isd_failures == sum(1 for key in isd_rows if key[0] == str(path))
