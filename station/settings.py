@@ -32,7 +32,9 @@ class ConfigError(Exception):
 class ConnectionSettings(BaseSettings):
     """Who connects where: what `station send-hello` needs. Each field is the upper-case environment variable."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty variable (`SPEEDUP=` in .env, or passed through by compose) means "use the default".
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      env_ignore_empty=True)
 
     thing_name: str = Field(min_length=1, max_length=128, description="Thing name, also the MQTT client id.")
     target: Literal["local", "aws"] = Field("local", description="'local' Mosquitto or 'aws' IoT Core.")
