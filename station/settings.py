@@ -197,5 +197,13 @@ def check_files(settings: StationSettings) -> None:
                 fh.read(1)
         except OSError as exc:
             problems.append(f"data file not readable: {data} (DATA_FILE): {exc.strerror}")
+    state = settings.state_dir
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problems.append(f"state folder cannot be created: {state} (STATE_DIR): {exc.strerror}")
+    else:
+        if not os.access(state, os.W_OK | os.X_OK):
+            problems.append(f"state folder not writable: {state} (STATE_DIR; mount a writable volume there)")
     if problems:
         raise ConfigError("\n".join(problems))
