@@ -246,8 +246,7 @@ class Replay:
     """One station's replay of one data file (see module docstring)."""
 
     def __init__(self, settings: StationSettings, *, source: Source | None = None,
-                 stop: threading.Event | None = None, record_lateness: bool = False,
-                 on_connected: Callable[[], None] | None = None) -> None:
+                 stop: threading.Event | None = None, record_lateness: bool = False) -> None:
         self.s = settings
         if source is None:
             source = IsdSource(settings.data_file, settings.thing_name)
@@ -267,7 +266,6 @@ class Replay:
         self._fingerprint = ""
         self._passes = 0
         self._last_ack: tuple[int, int, int] | None = None  # (seq, line, pass) of the contiguous acked prefix
-        self._base_seq = 0  # seq of the checkpoint we started from
         self._saved_ack: tuple[int, int, int] | None = None
         self._errors_this_interval = 0
         self._suppressed = 0
@@ -298,13 +296,12 @@ class Replay:
         if saved is None:
             return 0, 1
         if saved.thing_name != s.thing_name or saved.fingerprint != self._fingerprint:
-            emit(log, logging.WARNING, "checkpoint-reset",
-                 "data file changed since the checkpoint: starting over at line 1, seq continues",
+            why = ("data file changed since the checkpoint" if saved.thing_name == s.thing_name
+                   else f"the checkpoint belongs to thing {saved.thing_name}")
+            emit(log, logging.WARNING, "checkpoint-reset", f"{why}: starting over at line 1, seq continues",
                  checkpoint_file=saved.data_file, checkpoint_fingerprint=saved.fingerprint,
                  data_file=str(s.data_file), fingerprint=self._fingerprint, next_seq=saved.seq + 1)
-            self._base_seq = saved.seq
             return 0, saved.seq + 1
-        self._base_seq = saved.seq
         self._passes = saved.passes
         self._last_ack = self._saved_ack = (saved.seq, saved.line, saved.passes)
         if saved.finished and not s.loop:
