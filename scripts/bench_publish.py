@@ -67,11 +67,12 @@ def bare_loop(host: str, port: int, identity: Identity, payloads: list[bytes]) -
 def run_station(env: dict[str, str]) -> tuple[dict[str, str], float, float]:
     """(summary fields, wall seconds, peak RSS MB) of one `python -m station run`."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "station", "run"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    stderr = proc.stderr.read()
-    proc.wait()
+    with tempfile.TemporaryDirectory() as cwd:  # outside the repository: a developer's .env is not read
+        proc = subprocess.Popen([sys.executable, "-m", "station", "run"], cwd=cwd, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        assert proc.stderr is not None
+        stderr = proc.stderr.read()
+        proc.wait()
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"station exited {proc.returncode}:\n{stderr[-3000:]}")
@@ -97,7 +98,8 @@ def pacing(broker: TlsBroker, identity: Identity, data: Path, count: int, workdi
     settings = StationSettings(
         thing_name=identity.name, mqtt_host=broker.host, mqtt_port=broker.port, identity_dir=identity.directory,
         data_file=cut, interval=0.005, state_dir=workdir / "pacing-state", progress_interval=3600,
-        log_level="WARNING")
+        log_level="WARNING", speedup=None, max_rate=0, loop=False, start_at=None, time_mode="original",
+        preload=False, target="local", topic="sensor/weather", _env_file=None)
     replay = Replay(settings, record_lateness=True)
     if replay.run() != 0 or replay.summary.acknowledged != count:
         raise RuntimeError(f"pacing run failed: {replay.summary}")
