@@ -26,7 +26,7 @@ from concurrent.futures import wait as futures_wait
 from pathlib import Path
 from typing import Any
 
-from awscrt import exceptions, mqtt5
+from awscrt import mqtt5
 from awsiot import mqtt5_client_builder
 
 from station.logging_setup import emit

@@ -32,7 +32,9 @@ class ConfigError(Exception):
 class ConnectionSettings(BaseSettings):
     """Who connects where: what `station send-hello` needs. Each field is the upper-case environment variable."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty variable (`SPEEDUP=` in .env, or passed through by compose) means "use the default".
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      env_ignore_empty=True)
 
     thing_name: str = Field(min_length=1, max_length=128, description="Thing name, also the MQTT client id.")
     target: Literal["local", "aws"] = Field("local", description="'local' Mosquitto or 'aws' IoT Core.")
@@ -195,5 +197,13 @@ def check_files(settings: StationSettings) -> None:
                 fh.read(1)
         except OSError as exc:
             problems.append(f"data file not readable: {data} (DATA_FILE): {exc.strerror}")
+    state = settings.state_dir
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problems.append(f"state folder cannot be created: {state} (STATE_DIR): {exc.strerror}")
+    else:
+        if not os.access(state, os.W_OK | os.X_OK):
+            problems.append(f"state folder not writable: {state} (STATE_DIR; mount a writable volume there)")
     if problems:
         raise ConfigError("\n".join(problems))

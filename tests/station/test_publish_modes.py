@@ -75,3 +75,14 @@ def test_shifted_time_follows_the_wall_clock(tls_broker: TlsBroker, tmp_path: Pa
     gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
     assert all(abs(g - 0.05) < 0.0015 for g in gaps), gaps  # the schedule itself, exact to the millisecond
     assert abs((datetime.now(timezone.utc) - times[-1]).total_seconds()) < 10
+
+
+def test_max_rate_caps_an_unthrottled_replay(tls_broker: TlsBroker, tmp_path: Path, twenty_lines: Path) -> None:
+    with monitor(tls_broker, tmp_path) as sub:
+        station = start(tls_broker, "ws-rate", tmp_path, twenty_lines, INTERVAL="0", MAX_RATE="20")
+        assert station.wait(30) == 0, station.output
+        assert sub.wait_count(20, timeout=10)
+        sent = [datetime.fromisoformat(m["sent_at"]) for m in sub.messages()]
+    span = (sent[-1] - sent[0]).total_seconds()
+    assert 0.93 <= span <= 1.2, span  # 19 gaps of 1/20 s: 0.95 s, never faster
+    assert "max_rate=20/s" in station.wait_line(r"\bstart\b")

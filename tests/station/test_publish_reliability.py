@@ -71,8 +71,10 @@ def test_broker_outage_loses_nothing(own_broker: TlsBroker, tmp_path: Path, smal
     assert summary["acknowledged"] == str(total) and summary["failed"] == "0"
 
 
-def test_sigterm_drains_summarises_and_exits_zero(tls_broker: TlsBroker, tmp_path: Path, small_file: Path) -> None:
-    env = station_env(tls_broker, "ws-sigterm", tmp_path, small_file, INTERVAL="0.02")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_drains_summarises_and_exits_zero(tls_broker: TlsBroker, tmp_path: Path, small_file: Path,
+                                                 signum: signal.Signals) -> None:
+    env = station_env(tls_broker, f"ws-{signum.name.lower()}", tmp_path, small_file, INTERVAL="0.02")
     with monitor(tls_broker, tmp_path) as sub:
         station = StationProcess(env)
         try:
@@ -80,15 +82,15 @@ def test_sigterm_drains_summarises_and_exits_zero(tls_broker: TlsBroker, tmp_pat
             health = StationProcess(env, "health")
             assert health.wait() == 0 and "healthy: publishing" in health.output
             started = time.monotonic()
-            station.signal(signal.SIGTERM)
+            station.signal(signum)
             assert station.wait(15) == 0, station.output
-            assert time.monotonic() - started < 6.0  # DRAIN_TIMEOUT 5 s at most
+            assert time.monotonic() - started < 8.0  # DRAIN_TIMEOUT 5 s at most, plus process exit
         finally:
             station.kill()
         summary = fields(station.wait_line("summary"))
         time.sleep(0.3)
         received = sub.messages()
-    assert summary["reason"] == "SIGTERM" and summary["failed"] == "0"
+    assert summary["reason"] == signum.name and summary["failed"] == "0"
     published = int(summary["published"])
     assert 50 <= published < 500 and summary["acknowledged"] == str(published)
     assert [m["seq"] for m in received] == list(range(1, published + 1))
@@ -109,7 +111,7 @@ def test_kill_9_then_restart_resumes_after_checkpoint(tls_broker: TlsBroker, tmp
             first.proc.send_signal(signal.SIGKILL)
             first.proc.wait()
         saved = json.loads(checkpoint_file.read_text())
-        assert 100 <= saved["seq"] < total and saved["line"] == saved["seq"]  # one record per line here
+        assert 50 <= saved["seq"] < total and saved["line"] == saved["seq"]  # one record per line here
         before = len(sub.messages())
         second = StationProcess(dict(env, INTERVAL="0"))
         assert second.wait(60) == 0, second.output

@@ -101,3 +101,34 @@ def test_missing_data_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     with pytest.raises(ConfigError) as info:
         check_files(load_settings())
     assert str(info.value) == f"data file not found: {tmp_path / 'nope.gz'} (DATA_FILE)"
+
+
+def test_empty_variables_mean_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THING_NAME", "t")
+    monkeypatch.setenv("DATA_FILE", "x")
+    for name in ("SPEEDUP", "INTERVAL", "MAX_RATE", "START_AT", "TOPIC", "LOOP"):
+        monkeypatch.setenv(name, "")
+    settings = load_settings()
+    assert (settings.effective_speedup, settings.topic, settings.loop, settings.start_at) == (
+        3600, "sensor/weather", False, None)
+
+
+def test_state_dir_must_be_a_writable_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    ident = tmp_path / "id"
+    ident.mkdir()
+    for name in ("certificate.pem", "private.key", "ca.pem"):
+        (ident / name).write_text("x")
+    data = tmp_path / "data.txt"
+    data.write_text("x\n")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("THING_NAME", "ws-1")
+    monkeypatch.setenv("IDENTITY_DIR", str(ident))
+    monkeypatch.setenv("DATA_FILE", str(data))
+    monkeypatch.setenv("STATE_DIR", str(blocker / "state"))
+    with pytest.raises(ConfigError) as info:
+        check_files(load_settings())
+    assert str(info.value).startswith(f"state folder cannot be created: {blocker / 'state'} (STATE_DIR)")
+    monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
+    check_files(load_settings())
+    assert (tmp_path / "state").is_dir()

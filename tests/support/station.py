@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -15,13 +16,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 STATION_VARS = ("THING_NAME", "TARGET", "MQTT_HOST", "MQTT_PORT", "IDENTITY_DIR", "DATA_FILE", "TOPIC", "SPEEDUP",
                 "INTERVAL", "MAX_RATE", "LOOP", "START_AT", "TIME_MODE", "STATE_DIR", "LOG_FORMAT", "LOG_LEVEL",
                 "DRAIN_TIMEOUT", "PROGRESS_INTERVAL", "CONNECT_TIMEOUT", "MAX_INFLIGHT", "KEEP_ALIVE",
-                "SESSION_EXPIRY", "CHECKPOINT_INTERVAL", "FLEET_DIR")
+                "SESSION_EXPIRY", "CHECKPOINT_INTERVAL", "PRELOAD", "FLEET_DIR")
 
 
 def station_environment(**values: str) -> dict[str, str]:
-    """os.environ without any station variable, plus `values` (so a developer's .env/shell cannot leak in)."""
+    """os.environ without any station variable, plus `values` (so a developer's shell cannot leak in).
+
+    Run the station with `cwd` outside the repository (StationProcess does) so a developer's `.env` is not read.
+    """
     env = {k: v for k, v in os.environ.items() if k not in STATION_VARS}
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     env.update({k: str(v) for k, v in values.items()})
     return env
 
@@ -32,8 +37,9 @@ class StationProcess:
     def __init__(self, env: dict[str, str], command: str = "run", *args: str, cwd: Path | None = None) -> None:
         self.lines: list[str] = []
         self._cond = threading.Condition()
+        self._cwd = None if cwd is not None else tempfile.TemporaryDirectory(prefix="station-cwd-")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "station", command, *args], cwd=cwd or REPO_ROOT,
+            [sys.executable, "-m", "station", command, *args], cwd=cwd or self._cwd.name,  # type: ignore[union-attr]
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
