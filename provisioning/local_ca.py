@@ -98,7 +98,9 @@ def issue(ca: Authority, common_name: str, key: ec.EllipticCurvePrivateKey, *,
           server_names: list[str] | None = None) -> x509.Certificate:
     """An end-entity certificate for `common_name`: a server one (SAN = server_names) or a client one."""
     now = _now()
-    usage = ExtendedKeyUsageOID.SERVER_AUTH if server_names else ExtendedKeyUsageOID.CLIENT_AUTH
+    # The broker's certificate also authenticates its own healthcheck client (CN 'broker', ACL: $SYS only).
+    usage = ([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH] if server_names
+             else [ExtendedKeyUsageOID.CLIENT_AUTH])
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
@@ -110,7 +112,7 @@ def issue(ca: Authority, common_name: str, key: ec.EllipticCurvePrivateKey, *,
         .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False,
                                      content_commitment=False, key_encipherment=False, data_encipherment=False,
                                      key_agreement=True, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
     )
     if server_names:

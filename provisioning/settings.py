@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_BROKER_HOSTNAMES = "broker,localhost,127.0.0.1"
+# Always in the broker certificate: the compose service name, and the host's loopback for `make watch`.
+DEFAULT_BROKER_HOSTNAMES = ("broker", "localhost", "127.0.0.1")
 
 
 class FleetSettings(BaseSettings):
@@ -25,8 +26,8 @@ class FleetSettings(BaseSettings):
     fleet_count: int = Field(default=5, ge=1, le=500, validation_alias="FLEET_COUNT")
     target: Literal["local", "aws"] = Field(default="local", validation_alias="TARGET")
     topic: str = Field(default="sensor/weather", validation_alias="TOPIC")
-    broker_hostnames: str = Field(default=DEFAULT_BROKER_HOSTNAMES, validation_alias="BROKER_HOSTNAMES",
-                                  description="Comma-separated DNS names / IPs in the broker certificate.")
+    broker_hostnames: str = Field(default="", validation_alias="BROKER_HOSTNAMES",
+                                  description="Extra comma-separated DNS names / IPs for the broker certificate.")
     fleet_uid: int = Field(default=10001, ge=1, validation_alias="FLEET_UID",
                            description="User id the station containers run as (the Makefile sets your own).")
     fleet_gid: int = Field(default=10001, ge=0, validation_alias="FLEET_GID")
@@ -41,6 +42,6 @@ class FleetSettings(BaseSettings):
         return value
 
     def hostnames(self) -> list[str]:
-        """BROKER_HOSTNAMES as a de-duplicated list, 'broker' first."""
-        names = [n.strip() for n in self.broker_hostnames.split(",") if n.strip()]
-        return list(dict.fromkeys(names)) or DEFAULT_BROKER_HOSTNAMES.split(",")
+        """The broker certificate's SAN entries: the defaults, then BROKER_HOSTNAMES, without duplicates."""
+        extra = [n.strip() for n in self.broker_hostnames.split(",") if n.strip()]
+        return list(dict.fromkeys([*DEFAULT_BROKER_HOSTNAMES, *extra]))
