@@ -2,8 +2,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# Configuration comes from .env (copied from .env.example on first use) and the environment.
+# Configuration comes from .env (copied from .env.example on first use) and the environment; the environment
+# wins (as in pydantic-settings and compose), so e.g. CI's DATA_DIR is not overridden by .env's.
+_DOTENV_KEYS := $(shell sed -n 's/^[[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\)[[:space:]]*=.*/\1/p' .env 2>/dev/null)
+_ENV_KEYS := $(foreach v,$(_DOTENV_KEYS),$(if $(filter environment,$(origin $v)),$v))
+$(foreach v,$(_ENV_KEYS),$(eval _saved_$v := $$($v)))
 -include .env
+$(foreach v,$(_ENV_KEYS),$(eval $v := $$(_saved_$v)))
 export
 
 PYTHON ?= python3
