@@ -38,6 +38,9 @@ _HINTS = {
     "trust its CA, or ca.pem does not match the broker (check IDENTITY_DIR; `make register` recreates identities)",
     "AWS_IO_TLS_ALERT_NOT_GRACEFUL": "TLS handshake failed: the broker refused this certificate (check IDENTITY_DIR; "
     "`make register` recreates identities)",
+    "AWS_IO_TLS_ERROR_READ_FAILURE": "TLS failed during the handshake: the broker most likely refused this client "
+    "certificate (issued by a CA it does not trust, revoked or expired); check the certificate in IDENTITY_DIR "
+    "(`make register` recreates identities)",
     "AWS_IO_SOCKET_CONNECTION_REFUSED": "connection refused: is the broker running at MQTT_HOST:MQTT_PORT?",
     "AWS_IO_SOCKET_TIMEOUT": "connection timed out: check MQTT_HOST and MQTT_PORT",
     "AWS_IO_DNS_INVALID_NAME": "MQTT_HOST does not resolve",
