@@ -46,7 +46,7 @@ class IdentityClient:
             pri_key_filepath=str(identity_dir / PRIVATE_KEY_FILE),
             ca_filepath=str(ca_file or identity_dir / CA_FILE),
             client_id=client_id or f"{identity_dir.name}-{uuid.uuid4().hex[:8]}",
-            clean_start=True, keep_alive_secs=30,
+            clean_start=True, keep_alive_secs=30, enable_metrics_collection=False,
             on_publish_received=self._on_publish,
             on_lifecycle_connection_success=self._on_success,
             on_lifecycle_connection_failure=self._on_failure,
