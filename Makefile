@@ -74,10 +74,9 @@ down: ## stop and remove the fleet's containers (keeps identities, checkpoints a
 
 clean: ## remove containers, volumes and (after asking; YES=1 skips) the identities in FLEET_DIR
 	@if [ "$(YES)" != 1 ]; then \
-	  read -r -p "Delete containers, volumes and every identity in $(FLEET_DIR) (the local CA too)? [y/N] " a; \
-	  case "$$a" in [yY]*) ;; *) echo "nothing deleted"; exit 1;; esac; fi
-	$(FLEET_COMPOSE) down --volumes --remove-orphans
-	rm -rf "$(FLEET_DIR)"
+	  read -r -p "Delete the fleet's containers, volumes and every identity in $(FLEET_DIR) (the local CA too)? [y/N] " a \
+	    || a=n; case "$$a" in [yY]*) ;; *) echo "nothing deleted"; exit 0;; esac; fi; \
+	set -x; $(FLEET_COMPOSE) down --volumes --remove-orphans && rm -rf "$(FLEET_DIR)"
 
 ##@ AWS IoT Core
 

@@ -16,6 +16,10 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# Station settings compose passes through from the environment: tests set what they need, nothing leaks in.
+STATION_KNOBS = ("TOPIC", "SPEEDUP", "INTERVAL", "MAX_RATE", "LOOP", "START_AT", "TIME_MODE", "LOG_FORMAT", "LOG_LEVEL",
+                 "DRAIN_TIMEOUT", "PROGRESS_INTERVAL", "CONNECT_TIMEOUT", "MAX_INFLIGHT", "KEEP_ALIVE",
+                 "SESSION_EXPIRY", "CHECKPOINT_INTERVAL", "STATIONS_MQTT_HOST", "TARGET")
 
 
 def compose_command() -> list[str]:
@@ -42,8 +46,9 @@ class ComposeFleet:
         self.project = f"wf-test-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         uid = os.getuid()
+        inherited = {k: v for k, v in os.environ.items() if k not in STATION_KNOBS and not k.startswith("STATION_")}
         self.env = {
-            **os.environ,
+            **inherited,
             "COMPOSE_PROJECT_NAME": self.project,
             "FLEET_DIR": str(self.fleet_dir),
             "DATA_DIR": str(self.data_dir),
