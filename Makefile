@@ -27,6 +27,9 @@ FLEET_UID ?= $(if $(filter 0,$(HOST_UID)),10001,$(HOST_UID))
 FLEET_GID ?= $(if $(filter 0,$(HOST_UID)),10001,$(HOST_GID))
 COMPOSE_ENV = $(FLEET_DIR)/compose.env
 FLEET_COMPOSE = $(COMPOSE) $(if $(wildcard $(COMPOSE_ENV)),--env-file $(COMPOSE_ENV)) -f compose.yaml
+# The station services of compose.yaml that the registered fleet fills (FLEET_COUNT below 5 leaves some out).
+FLEET_SERVICES = $(wordlist 1,$(or $(shell sed -n 's/^FLEET_SIZE=//p' "$(COMPOSE_ENV)" 2>/dev/null),5),\
+                 station-1 station-2 station-3 station-4 station-5)
 
 ##@ General
 .PHONY: help
@@ -57,7 +60,7 @@ images: ## build the station image (BASE_IMAGE) for compose
 	$(FLEET_COMPOSE) build station-1
 
 up: register images ## start the broker and the five stations in the background (does everything needed first)
-	$(FLEET_COMPOSE) up -d --remove-orphans
+	$(FLEET_COMPOSE) up -d --remove-orphans broker $(FLEET_SERVICES)
 	@echo "Fleet started. \`make ps\` shows it, \`make logs\` follows the stations, \`make watch\` prints messages."
 
 logs: ## follow the stations' and broker's logs (Ctrl-C to stop)
