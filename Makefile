@@ -75,6 +75,10 @@ watch: $(PY) ## subscribe with the monitor identity and print each message (Ctrl
 down: ## stop and remove the fleet's containers (keeps identities, checkpoints and broker data)
 	$(FLEET_COMPOSE) down --remove-orphans
 
+.PHONY: bench-register
+bench-register: $(PY) ## benchmark local registration (cold and idempotent re-run) into bench-results/
+	$(PY) scripts/bench_register.py
+
 clean: ## remove containers, volumes and (after asking; YES=1 skips) the identities in FLEET_DIR
 	@if [ "$(YES)" != 1 ]; then \
 	  read -r -p "Delete the fleet's containers, volumes and every identity in $(FLEET_DIR) (the local CA too)? [y/N] " a \

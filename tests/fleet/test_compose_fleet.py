@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import subprocess
 import time
 from collections import defaultdict
@@ -127,6 +128,27 @@ def test_station_publishing_elsewhere_is_refused(fleet: ComposeFleet, monitor: I
     _assert_not_delivered(monitor, b"forged")
 
 
+def test_station_container_reports_publishes_to_a_forbidden_topic_as_failed(fleet: ComposeFleet,
+                                                                            monitor: IdentityClient) -> None:
+    """The real station, given a topic its ACL does not allow, counts every publish as failed."""
+    fleet.compose("stop", "station-2")  # one connection per client id: take the service's place
+    name = f"{fleet.project}-forbidden"
+    try:
+        fleet.compose("run", "-d", "--no-deps", "--name", name, "-e", "TOPIC=sensor/forbidden",
+                      "-e", "PROGRESS_INTERVAL=1", "station-2")
+        deadline, logs, failed = time.monotonic() + 60, "", 0
+        while time.monotonic() < deadline and failed == 0:
+            time.sleep(1)
+            out = subprocess.run(["docker", "logs", name], capture_output=True, text=True, timeout=30)
+            logs = out.stdout + out.stderr
+            failed = max([int(m) for m in re.findall(r"\bfailed=(\d+)", logs)] or [0])
+        assert failed > 0, logs[-3000:]
+        assert not re.search(r"\backed=[1-9]", logs), "a forbidden publish was acknowledged"
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+    _assert_not_delivered(monitor, b"", topic="sensor/forbidden", wait=1.0)
+
+
 def test_monitor_cannot_publish(fleet: ComposeFleet, monitor: IdentityClient) -> None:
     client = IdentityClient(fleet.fleet_dir / "things" / "monitor", "127.0.0.1", fleet.port,
                             client_id="monitor-publisher")
@@ -170,12 +192,14 @@ def test_make_down_leaves_no_container(fleet: ComposeFleet) -> None:
     assert fleet.containers() == []
 
 
-def _assert_not_delivered(monitor: IdentityClient, marker: bytes, wait: float = 2.0) -> None:
+def _assert_not_delivered(monitor: IdentityClient, marker: bytes, *, topic: str | None = None,
+                          wait: float = 2.0) -> None:
+    """Nothing carrying `marker` (on `topic`, when given) reaches the monitor within `wait` seconds."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         try:
             msg = monitor.messages.get(timeout=0.2)
         except queue.Empty:
             continue
-        assert marker not in msg.payload, f"refused publish was delivered on {msg.topic}"
-
+        if topic is None or msg.topic == topic:
+            assert marker not in msg.payload, f"refused publish was delivered on {msg.topic}"
