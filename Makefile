@@ -98,6 +98,14 @@ schemas: $(PY) ## regenerate contracts/*.schema.json from the models
 test: $(PY) ## run the whole test suite (Docker tests skip when no engine answers)
 	$(PY) -m pytest
 
+.PHONY: bench-publish
+bench-publish: $(PY) ## station publish rate vs a bare awscrt loop, pacing lateness, RSS -> bench-results/publish.md
+	$(PY) scripts/bench_publish.py
+
+.PHONY: bench-parse
+bench-parse: $(PY) ## ISD decode (+JSON) records/s beside PyPI isd (own venv in .bench/) -> bench-results/parse.md
+	$(PY) scripts/bench_parse.py
+
 # Every `bench-<name>` target in this Makefile, whoever added it.
 BENCH_TARGETS := $(sort $(shell sed -n 's/^\(bench-[A-Za-z0-9_-]*\):.*/\1/p' $(MAKEFILE_LIST)))
 .PHONY: bench

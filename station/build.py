@@ -2,21 +2,24 @@
 
 `build_message` returns a plain, JSON-ready dict (times already ISO 8601 strings) so the replay loop pays no
 model overhead; tests validate these dicts against the pydantic model. `encode_message` writes compact UTF-8
-JSON and refuses NaN/Infinity.
+JSON.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
+
+import orjson
 
 from station.isd.record import IsdRecord
 
 UTC = timezone.utc
-_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+_copy = dict.copy
 
 
 def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is UTC:
+        return moment
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -32,35 +35,7 @@ def build_message(
 
     Naive datetimes are taken as UTC.
     """
-    liquid_precip: list[dict] = []
-    weather_condition: list[dict] = []
-    weather_occurrence: list[dict] = []
-    sky_cover: list[dict] = []
-    extreme: list[dict] = []
-    for ident, group in record.groups.items():
-        kind = ident[:2]
-        if kind == "GA":
-            sky_cover.append(
-                {
-                    "coverage": group["coverage"],
-                    "coverage_fraction": group["coverage_fraction"],
-                    "coverage_code": group["coverage_code"],
-                    "base_height": group["base_height"],
-                    "cloud_type": group["cloud_type"],
-                    "cloud_type_code": group["cloud_type_code"],
-                    "quality": group["coverage_quality"],
-                }
-            )
-        elif kind == "MW" or kind == "AW":
-            weather_condition.append(group.copy())
-        elif kind == "AA":
-            liquid_precip.append(group.copy())
-        elif kind == "AU":
-            weather_occurrence.append(group.copy())
-        elif kind == "KA":
-            extreme.append(
-                {"hours": group["hours"], "kind": group["kind"], "value": group["value"], "quality": group["quality"]}
-            )
+    precip, condition, occurrence, sky, extreme = record.message_lists
     observed = record.time if time is None else _utc(time)
     return {
         "thing_name": thing_name,
@@ -78,14 +53,17 @@ def build_message(
         "sea_level_pressure": {"value": record.sea_level_pressure, "quality": record.sea_level_pressure_quality},
         "sky_ceiling": {"value": record.ceiling, "quality": record.ceiling_quality},
         "visibility_distance": {"value": record.visibility, "quality": record.visibility_quality},
-        "liquid_precip": liquid_precip,
-        "weather_condition": weather_condition,
-        "weather_occurrence": weather_occurrence,
-        "sky_cover_condition": sky_cover,
-        "extreme_temperature": extreme,
+        "liquid_precip": list(map(_copy, precip)),
+        "weather_condition": list(map(_copy, condition)),
+        "weather_occurrence": list(map(_copy, occurrence)),
+        "sky_cover_condition": list(map(_copy, sky)),
+        "extreme_temperature": list(map(_copy, extreme)),
     }
 
 
 def encode_message(message: dict) -> bytes:
-    """Compact UTF-8 JSON; raises ValueError on NaN or infinity (never valid JSON)."""
-    return _encode(message).encode("utf-8")
+    """Compact UTF-8 JSON of a message (orjson: several times faster than the standard library here).
+
+    NaN and infinity, which JSON cannot hold, come out as null; `build_message` never produces them.
+    """
+    return orjson.dumps(message)

@@ -5,7 +5,9 @@
   Core (Mosquitto would see them appended to the username, which is the certificate CN the ACL matches).
 - Offline queue: `FAIL_QOS0_PUBLISH_ON_DISCONNECT` keeps every QoS1 publish (sent-but-unacknowledged ones go first)
   across disconnects, so a broker restart loses nothing.
-- Flow control: at most `max_inflight` publishes without a PUBACK; `publish()` waits for room, never sleeps.
+- Flow control: at most `max_inflight` publishes without a PUBACK; `acquire_slot()` waits for the oldest, never
+  sleeps. Completion futures are polled from the caller's thread in publish order (no Python callback per
+  message on the CRT thread: less GIL contention, and the order matches seq for checkpoints).
 - Every completion is checked: a PUBACK reason code other than SUCCESS / NO_MATCHING_SUBSCRIBERS (e.g.
   NOT_AUTHORIZED) or an exception is a failure, with its reason. Completions are queued for the caller
   (`drain_completions()`) so checkpoints advance only over acknowledged messages.
@@ -19,7 +21,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +110,9 @@ class Publisher:
         self.config = config
         self.topic = topic
         self.max_inflight = max_inflight
-        self._window = threading.Semaphore(max_inflight)
+        self._inflight: collections.deque[tuple[Future, Any]] = collections.deque()
         self._completions: collections.deque[Completion] = collections.deque()
+        self._packet = mqtt5.PublishPacket
         self._connected = threading.Event()
         self._stopped = threading.Event()
         self._stopping = False
@@ -179,24 +183,21 @@ class Publisher:
         self._event("disconnected", reason)
 
     # --- publishing ------------------------------------------------------------------------------------------
-    def _done(self, token: Any, future: Any) -> None:
+    @staticmethod
+    def _outcome(token: Any, future: Future) -> Completion:
         try:
-            result = future.result()
-            puback = result.puback
-            if puback is None:
-                completion = Completion(token, False, "no PUBACK")
-            elif puback.reason_code in _OK_CODES:
-                completion = Completion(token, True, None)
-            else:
-                code = puback.reason_code
-                reason = getattr(code, "name", str(code))
-                if puback.reason_string:
-                    reason += f" ({puback.reason_string})"
-                completion = Completion(token, False, reason)
-        except Exception as exc:  # noqa: BLE001 - every failure is reported, none is raised on the CRT thread
-            completion = Completion(token, False, describe_error(exc))
-        self._completions.append(completion)
-        self._window.release()
+            puback = future.result().puback
+        except Exception as exc:  # noqa: BLE001 - every failure is reported with its reason
+            return Completion(token, False, describe_error(exc))
+        if puback is None:
+            return Completion(token, False, "no PUBACK")
+        if puback.reason_code in _OK_CODES:
+            return Completion(token, True, None)
+        code = puback.reason_code
+        reason = getattr(code, "name", str(code))
+        if puback.reason_string:
+            reason += f" ({puback.reason_string})"
+        return Completion(token, False, reason)
 
     @property
     def connected(self) -> bool:
@@ -204,9 +205,8 @@ class Publisher:
 
     @property
     def inflight(self) -> int:
-        return self.published - self._resolved
-
-    _resolved = 0
+        """Publishes whose completion has not been collected yet."""
+        return len(self._inflight)
 
     def start(self) -> None:
         self.client.start()
@@ -225,10 +225,19 @@ class Publisher:
         return True
 
     def acquire_slot(self, stop: threading.Event, tick: Callable[[], None] | None = None) -> bool:
-        """Wait for room in the in-flight window; False when `stop` was set meanwhile."""
-        if self._window.acquire(blocking=False):
+        """Wait until fewer than `max_inflight` publishes are unacknowledged; False when `stop` was set."""
+        inflight = self._inflight
+        if len(inflight) < self.max_inflight:
             return True
-        while not self._window.acquire(timeout=0.2):
+        self._collect()
+        # Full: wait until half the window is acknowledged, then go on in a burst (waking up for every single
+        # PUBACK would hand the GIL back and forth with the CRT thread once per message).
+        low_water = self.max_inflight // 2
+        while len(inflight) > low_water:
+            future = inflight[len(inflight) - low_water - 1][0]
+            if not future.done():
+                futures_wait([future], timeout=0.2)
+            self._collect()
             if stop.is_set():
                 return False
             if tick is not None:
@@ -236,37 +245,37 @@ class Publisher:
         return True
 
     def publish(self, payload: bytes, token: Any) -> None:
-        """Queue a QoS1 publish (a window slot must have been acquired); its Completion arrives later."""
-        future = self.client.publish(mqtt5.PublishPacket(topic=self.topic, payload=payload, qos=_QOS1))
+        """Queue a QoS1 publish; its Completion is collected later, in publish order."""
+        self._inflight.append((self.client.publish(self._packet(topic=self.topic, payload=payload, qos=_QOS1)),
+                               token))
         self.published += 1
-        future.add_done_callback(partial(self._done, token))
+
+    def _collect(self) -> None:
+        """Move the finished publishes at the head of the in-flight queue to the completions."""
+        inflight, done, outcome = self._inflight, self._completions.append, self._outcome
+        while inflight and inflight[0][0].done():
+            future, token = inflight.popleft()
+            done(outcome(token, future))
 
     def drain_completions(self) -> list[Completion]:
-        """Completions that arrived since the last call, in arrival order."""
-        out: list[Completion] = []
-        pop = self._completions.popleft
-        try:
-            while True:
-                out.append(pop())
-        except IndexError:
-            pass
-        self._resolved += len(out)
+        """Completions collected since the last call, in publish order (the order seq was assigned)."""
+        self._collect()
+        out = list(self._completions)
+        self._completions.clear()
         return out
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every published message has completed (True) or `timeout` passed (False)."""
         deadline = time.monotonic() + timeout
-        acquired = 0
-        try:
-            while acquired < self.max_inflight:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._window.acquire(timeout=remaining):
-                    return False
-                acquired += 1
-            return True
-        finally:
-            for _ in range(acquired):
-                self._window.release()
+        while self._inflight:
+            self._collect()
+            if not self._inflight:
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            futures_wait([self._inflight[0][0]], timeout=min(remaining, 0.2))
+        return True
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping = True

@@ -32,7 +32,9 @@ class ConfigError(Exception):
 class ConnectionSettings(BaseSettings):
     """Who connects where: what `station send-hello` needs. Each field is the upper-case environment variable."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty variable (`SPEEDUP=` in .env, or passed through by compose) means "use the default".
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      env_ignore_empty=True)
 
     thing_name: str = Field(min_length=1, max_length=128, description="Thing name, also the MQTT client id.")
     target: Literal["local", "aws"] = Field("local", description="'local' Mosquitto or 'aws' IoT Core.")
@@ -98,6 +100,7 @@ class StationSettings(ConnectionSettings):
     progress_interval: float = Field(5.0, gt=0, description="Seconds between progress log lines.")
     max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS1 publishes at most.")
     checkpoint_interval: float = Field(1.0, gt=0, description="Seconds between checkpoint writes.")
+    preload: bool = Field(False, description="Decode and encode the whole file at start-up (fastest publishing).")
 
     @field_validator("start_at")
     @classmethod

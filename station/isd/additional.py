@@ -6,28 +6,50 @@ inside 'AT1AU18SN'). The REM, EQD and QNN sections may come in any order; each i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from station.isd.errors import IsdLineError
-from station.isd.groups import DECODERS
+from station.isd.groups import DECODERS, GroupSpec
 from station.isd.lengths import GROUP_LENGTHS
 
 SECTION_TAGS = frozenset(("REM", "EQD", "QNN"))
 EQD_ITEM_LENGTH = 16  # identifier(3) original value(6) reason code(1) parameter code(6)
 QNN_ITEM_LENGTH = 11  # element identifier(1) flags(4) original value(6)
 
+# identifier -> (length of the group including its identifier, its decoding spec or None when skipped)
+GROUP_TABLE: dict[str, tuple[int, GroupSpec | None]] = {
+    ident: (3 + length, DECODERS.get(ident)) for ident, length in GROUP_LENGTHS.items()
+}
+
+# Decoded groups by their raw text: (read-only group, message list index or None, message entry).
+# Stations repeat the same groups line after line (over 90% of the decoded groups of the sample files are
+# repeats), so a decoded group and its message entry are kept and shared by every record holding it.
+_DECODED: dict[str, tuple[Mapping[str, object], int | None, dict | None]] = {}
+DECODED_CACHE_LIMIT = 100_000
+
+
+def clear_decoded_cache() -> None:
+    """Forget every decoded group (benchmarks start each run cold with it)."""
+    _DECODED.clear()
+
 
 class Additional:
     """What the variable part of one line holds (plain attributes, filled by `decode_additional`)."""
 
-    __slots__ = ("groups", "skipped", "unknown_identifier", "unparsed", "remarks", "eqd", "qnn")
+    __slots__ = ("groups", "skipped", "unknown_identifier", "unparsed", "remarks", "eqd", "qnn", "lists")
 
     def __init__(self) -> None:
-        self.groups: dict[str, dict] = {}
+        self.groups: dict[str, Mapping[str, object]] = {}
         self.skipped: dict[str, str] = {}
         self.unknown_identifier: str | None = None
         self.unparsed: str | None = None
         self.remarks: list[tuple[str, str]] = []
         self.eqd: list[tuple[str, str, str, str]] = []
         self.qnn: list[tuple[str, str, str]] = []
+        # message entries: liquid_precip, weather_condition, weather_occurrence, sky_cover_condition,
+        # extreme_temperature (see station.isd.groups.MESSAGE_LISTS)
+        self.lists: tuple[list[dict], ...] = ([], [], [], [], [])
 
 
 _EMPTY_GROUPS: dict[str, dict] = {}
@@ -60,29 +82,41 @@ def decode_additional(text: str, start: int, line_number: int) -> Additional:
 def _walk_groups(text: str, pos: int, n: int, line_number: int, out: Additional) -> int:
     groups = out.groups
     skipped = out.skipped
-    lengths = GROUP_LENGTHS
-    decoders = DECODERS
+    lists = out.lists
+    table = GROUP_TABLE
+    decoded = _DECODED
     while pos < n:
         ident = text[pos : pos + 3]
-        if ident in SECTION_TAGS:
-            return pos
-        length = lengths.get(ident)
-        if length is None:
+        entry = table.get(ident)
+        if entry is None:
+            if ident in SECTION_TAGS:
+                return pos
             out.unknown_identifier = ident
             out.unparsed = text[pos:]
             return n
-        end = pos + 3 + length
+        length, spec = entry
+        end = pos + length
         if end > n:
             raise IsdLineError(
                 line_number,
                 "group-length",
-                f"{ident} at position {pos + 1} needs {length} characters, the line has {n - pos - 3}",
+                f"{ident} at position {pos + 1} needs {length - 3} characters, the line has {n - pos - 3}",
             )
-        decoder = decoders.get(ident)
-        if decoder is None:
+        if spec is None:
             skipped[ident] = text[pos + 3 : end]
         else:
-            groups[ident] = decoder(text[pos + 3 : end], ident, line_number)
+            chunk = text[pos:end]
+            value = decoded.get(chunk)
+            if value is None:
+                decoder, slot, to_message = spec
+                group = decoder(chunk[3:], ident, line_number)
+                value = (MappingProxyType(group), slot, None if to_message is None else to_message(group))
+                if len(decoded) >= DECODED_CACHE_LIMIT:
+                    decoded.clear()
+                decoded[chunk] = value
+            groups[ident] = value[0]
+            if value[1] is not None:
+                lists[value[1]].append(value[2])
         pos = end
     return pos
 

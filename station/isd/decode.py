@@ -48,5 +48,6 @@ def decode_line(line: bytes | str, line_number: int = 1) -> IsdRecord:
         extra.remarks,
         extra.eqd,
         extra.qnn,
+        extra.lists,
         text,
     )

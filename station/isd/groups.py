@@ -210,19 +210,44 @@ def wind_gust(data: str, ident: str, line_number: int) -> dict:
     return {"speed": None if speed == "9999" else int(speed) / 10, "quality": quality}
 
 
-def _for(prefix: str, first: int, last: int, decoder: Decoder) -> dict[str, Decoder]:
-    return {f"{prefix}{n}": decoder for n in range(first, last + 1)}
+def _ga_message(group: dict) -> dict:
+    return {
+        "coverage": group["coverage"],
+        "coverage_fraction": group["coverage_fraction"],
+        "coverage_code": group["coverage_code"],
+        "base_height": group["base_height"],
+        "cloud_type": group["cloud_type"],
+        "cloud_type_code": group["cloud_type_code"],
+        "quality": group["coverage_quality"],
+    }
 
 
-DECODERS: dict[str, Decoder] = {
-    **_for("AA", 1, 4, liquid_precipitation),
-    **_for("AU", 1, 9, weather_occurrence),
-    **_for("AW", 1, 4, automated_weather),
-    **_for("MW", 1, 7, manual_weather),
-    **_for("GA", 1, 6, sky_cover_layer),
-    **_for("GD", 1, 6, sky_cover_summation),
-    "GF1": sky_condition,
-    **_for("KA", 1, 4, extreme_temperature),
-    "MA1": atmospheric_pressure,
-    "OC1": wind_gust,
+def _ka_message(group: dict) -> dict:
+    return {"hours": group["hours"], "kind": group["kind"], "value": group["value"], "quality": group["quality"]}
+
+
+# Which list of the weather message a decoded group feeds (index into `MESSAGE_LISTS`).
+MESSAGE_LISTS = ("liquid_precip", "weather_condition", "weather_occurrence", "sky_cover_condition",
+                 "extreme_temperature")
+PRECIP, CONDITION, OCCURRENCE, SKY, EXTREME = range(5)
+
+# identifier -> (decoder, message list index or None, group dict -> message entry)
+GroupSpec = tuple[Decoder, int | None, Callable[[dict], dict] | None]
+
+
+def _for(prefix: str, first: int, last: int, spec: GroupSpec) -> dict[str, GroupSpec]:
+    return {f"{prefix}{n}": spec for n in range(first, last + 1)}
+
+
+DECODERS: dict[str, GroupSpec] = {
+    **_for("AA", 1, 4, (liquid_precipitation, PRECIP, dict)),
+    **_for("AU", 1, 9, (weather_occurrence, OCCURRENCE, dict)),
+    **_for("AW", 1, 4, (automated_weather, CONDITION, dict)),
+    **_for("MW", 1, 7, (manual_weather, CONDITION, dict)),
+    **_for("GA", 1, 6, (sky_cover_layer, SKY, _ga_message)),
+    **_for("GD", 1, 6, (sky_cover_summation, None, None)),
+    "GF1": (sky_condition, None, None),
+    **_for("KA", 1, 4, (extreme_temperature, EXTREME, _ka_message)),
+    "MA1": (atmospheric_pressure, None, None),
+    "OC1": (wind_gust, None, None),
 }

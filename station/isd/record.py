@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,12 +15,17 @@ class IsdRecord:
     visibility), m/s (wind), degrees Celsius (temperatures), hPa (pressure). Quality codes are kept as the
     one-character strings of the file.
 
-    `groups` holds the decoded additional-data groups by identifier (e.g. 'GA1' -> dict), in file order;
+    `groups` holds the decoded additional-data groups by identifier (e.g. 'GA1' -> mapping), in file order;
+    each is a read-only mapping shared by every record holding the same group text (copy it to change it);
     `skipped` holds every other known group as raw text; `unknown_identifier` / `unparsed` hold the first
     identifier missing from the length table and the raw remainder of the line from it on (decoding of the
     record stops there). `remarks` is the REM section as (remark type, text) pairs, `eqd` the element-quality
     section as (identifier, original value, reason code, parameter code) tuples, `qnn` the original NCDC
     observation section as (element identifier, flags, value) tuples.
+
+    `message_lists` holds the entries of the weather message's five arrays (liquid_precip, weather_condition,
+    weather_occurrence, sky_cover_condition, extreme_temperature), in file order; like `groups` they are
+    shared between records and must be copied before being changed (`build_message` does).
     """
 
     line_number: int
@@ -53,11 +59,12 @@ class IsdRecord:
     dew_point_quality: str
     sea_level_pressure: float | None
     sea_level_pressure_quality: str
-    groups: dict[str, dict]
+    groups: dict[str, Mapping[str, object]]
     skipped: dict[str, str]
     unknown_identifier: str | None
     unparsed: str | None
     remarks: list[tuple[str, str]]
     eqd: list[tuple[str, str, str, str]]
     qnn: list[tuple[str, str, str]]
+    message_lists: tuple[list[dict], ...]
     raw: str

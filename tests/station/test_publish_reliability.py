@@ -82,7 +82,7 @@ def test_sigterm_drains_summarises_and_exits_zero(tls_broker: TlsBroker, tmp_pat
             started = time.monotonic()
             station.signal(signal.SIGTERM)
             assert station.wait(15) == 0, station.output
-            assert time.monotonic() - started < 6.0  # DRAIN_TIMEOUT 5 s at most
+            assert time.monotonic() - started < 8.0  # DRAIN_TIMEOUT 5 s at most, plus process exit
         finally:
             station.kill()
         summary = fields(station.wait_line("summary"))

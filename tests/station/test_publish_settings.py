@@ -101,3 +101,13 @@ def test_missing_data_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     with pytest.raises(ConfigError) as info:
         check_files(load_settings())
     assert str(info.value) == f"data file not found: {tmp_path / 'nope.gz'} (DATA_FILE)"
+
+
+def test_empty_variables_mean_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THING_NAME", "t")
+    monkeypatch.setenv("DATA_FILE", "x")
+    for name in ("SPEEDUP", "INTERVAL", "MAX_RATE", "START_AT", "TOPIC", "LOOP"):
+        monkeypatch.setenv(name, "")
+    settings = load_settings()
+    assert (settings.effective_speedup, settings.topic, settings.loop, settings.start_at) == (
+        3600, "sensor/weather", False, None)
