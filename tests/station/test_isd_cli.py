@@ -1,0 +1,102 @@
+"""`station inspect` and `station convert` on small files written here (and one real file when present)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from station.cli import main
+from station.message import WeatherMessage
+from tests.station.isd_lines import isd_line
+
+LINES = [
+    isd_line("ADDAA101000095GA1071+007501061MW1715REMMET005METAR", time="0000"),
+    isd_line("ADDMA1100981999999", time="0100"),
+    isd_line("ADDMA1100981999999", time="0100")[:-3],  # damaged: too short
+    isd_line("ADDZZ1xyz", time="0200"),  # unknown identifier
+]
+
+
+@pytest.fixture
+def isd_file(tmp_path: Path) -> Path:
+    path = tmp_path / "723123-14886-2022"
+    path.write_text("".join(line + "\n" for line in LINES))
+    return path
+
+
+def test_inspect_summarises(isd_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(isd_file)]) == 0
+    out = capsys.readouterr().out
+    assert "records 3, skipped 1" in out
+    assert "2022-01-01T00:00:00+00:00 .. 2022-01-01T02:00:00+00:00" in out
+    assert "723123-14886 3" in out
+    assert "AA1 1, GA1 1, MA1 1, MW1 1" in out
+    assert "ZZ1 1" in out
+    assert "line 3: line too short" in out
+
+
+def test_inspect_json_and_head(isd_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(isd_file), "--json", "--head", "2", "--thing-name", "ws-1"]) == 0
+    out = capsys.readouterr().out
+    document, _, rest = out.partition("\n}\n")
+    summary = json.loads(document + "\n}")
+    assert summary["records"] == 3 and summary["skipped"] == 1
+    assert summary["errors"] == [{"line": 3, "kind": "length", "message": summary["errors"][0]["message"]}]
+    assert summary["identifiers"] == {"AA1": 1, "GA1": 1, "MA1": 1, "MW1": 1}
+    assert summary["sections"] == {"ADD": 3, "REM": 1}
+    messages = [WeatherMessage.model_validate_json(line) for line in rest.splitlines()]
+    assert [m.seq for m in messages] == [1, 2] and messages[0].thing_name == "ws-1"
+    assert messages[0].sky_cover_condition[0].cloud_type == "Stratocumulus"
+
+
+def test_inspect_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(tmp_path / "nope")]) == 2
+    assert "cannot open" in capsys.readouterr().err
+
+
+def test_inspect_truncated_gzip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = gzip.compress(("".join(line + "\n" for line in LINES[:2])).encode() * 300)
+    path = tmp_path / "cut.gz"
+    path.write_bytes(data[: len(data) // 2])
+    assert main(["inspect", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "file error" in out and "truncated" in out
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_convert_to_file(isd_file: Path, tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / f"out{suffix}"
+    assert main(["convert", str(isd_file), "-o", str(out)]) == 0
+    raw = gzip.decompress(out.read_bytes()) if suffix.endswith(".gz") else out.read_bytes()
+    messages = [WeatherMessage.model_validate_json(line) for line in raw.splitlines()]
+    assert [m.seq for m in messages] == [1, 2, 3]
+    assert {m.thing_name for m in messages} == {"station-723123-14886"}
+    assert messages[0].liquid_precip[0].hours == 1
+    err = capsys.readouterr().err
+    assert "3 messages" in err and "1 skipped" in err and "line 3" in err
+
+
+def test_convert_to_stdout(isd_file: Path, capsys: pytest.CaptureFixture[bytes]) -> None:
+    assert main(["convert", str(isd_file), "--thing-name", "ws-9"]) == 0
+    out = capsys.readouterr().out
+    assert [json.loads(line)["thing_name"] for line in out.splitlines()] == ["ws-9"] * 3
+
+
+def test_convert_unwritable_output(isd_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["convert", str(isd_file), "-o", str(tmp_path / "missing-dir" / "x.jsonl")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_convert_real_file(data_dir: Path, tmp_path: Path) -> None:
+    path = data_dir / "720538-00164-2021"
+    if not path.exists():
+        pytest.skip(f"{path} absent")
+    out = tmp_path / "out.jsonl"
+    assert main(["convert", str(path), "-o", str(out), "--no-progress"]) == 0
+    lines = out.read_bytes().splitlines()
+    assert len(lines) == 500
+    first = WeatherMessage.model_validate_json(lines[0])
+    assert first.weather_station == "720538-00164"
