@@ -36,8 +36,11 @@ FLEET_SERVICES = $(wordlist 1,$(or $(shell sed -n 's/^FLEET_SIZE=//p' "$(COMPOSE
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# Created on first use, except for the test and benchmark goals: they must not depend on a developer's .env.
+ifeq ($(filter test bench%,$(MAKECMDGOALS)),)
 .env:
 	cp .env.example .env
+endif
 
 $(PY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -95,8 +98,12 @@ schemas: $(PY) ## regenerate contracts/*.schema.json from the models
 	$(PY) scripts/write_schemas.py
 
 .PHONY: test
+# Tests see the environment, not .env: variables only .env sets are removed, except the images to use and a
+# DATA_DIR that holds ISD files (the tests' default is ../shared/data/isd).
+_TEST_KEEP := BASE_IMAGE MOSQUITTO_IMAGE STATION_IMAGE $(if $(wildcard $(DATA_DIR)/*-*-*),DATA_DIR)
+_TEST_UNSET := $(filter-out $(_ENV_KEYS) $(_TEST_KEEP),$(_DOTENV_KEYS))
 test: $(PY) ## run the whole test suite (Docker tests skip when no engine answers)
-	$(PY) -m pytest
+	env $(addprefix -u ,$(_TEST_UNSET)) $(PY) -m pytest
 
 .PHONY: bench-publish
 bench-publish: $(PY) ## station publish rate vs a bare awscrt loop, pacing lateness, RSS -> bench-results/publish.md
