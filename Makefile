@@ -62,8 +62,8 @@ register: $(PY) data ## create (or keep) the CA, one identity per station + moni
 images: ## build the station image (BASE_IMAGE) for compose
 	$(FLEET_COMPOSE) build station-1
 
-up: register images ## start the broker and the five stations in the background (does everything needed first)
-	$(FLEET_COMPOSE) up -d --remove-orphans broker $(FLEET_SERVICES)
+up: register images ## start the broker and the five stations in the background (TARGET=aws: the stations only)
+	$(FLEET_COMPOSE) up -d --remove-orphans $(if $(filter aws,$(TARGET)),--no-deps,broker) $(FLEET_SERVICES)
 	@echo "Fleet started. \`make ps\` shows it, \`make logs\` follows the stations, \`make watch\` prints messages."
 
 logs: ## follow the stations' and broker's logs (Ctrl-C to stop)

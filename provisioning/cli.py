@@ -93,11 +93,18 @@ def build_parser(settings: FleetSettings) -> argparse.ArgumentParser:
 
 
 def cmd_register(args: argparse.Namespace) -> int:
+    s: FleetSettings = args._settings
     if args.target == "aws":
-        return _delegate_aws("register", args)
+        code = _delegate_aws("register", args)
+        if code == 0 and not args.dry_run:
+            from provisioning.manifest import load_manifest, manifest_path
+            from provisioning.register_local import hand_over_station_identities
+
+            if manifest_path(args.fleet_dir).is_file():
+                hand_over_station_identities(args.fleet_dir, load_manifest(args.fleet_dir), s.fleet_uid, s.fleet_gid)
+        return code
     from provisioning.register_local import LocalFleetRequest, register_local
 
-    s: FleetSettings = args._settings
     if args.count < 1:
         raise ValueError("--count (FLEET_COUNT) must be at least 1")
     outcome = register_local(LocalFleetRequest(

@@ -178,9 +178,8 @@ def register_local(req: LocalFleetRequest) -> Outcome:
     w.write(manifest_path(fleet_dir), (manifest.model_dump_json(indent=2) + "\n").encode())
     w.write(fleet_dir / COMPOSE_ENV_FILE, render_compose_env(fleet_dir, req.data_dir, manifest.stations()).encode())
 
-    if req.owner is not None and not req.dry_run and os.geteuid() == 0:
-        for t in manifest.stations():
-            _chown_tree(fleet_dir / t.identity_dir, *req.owner)
+    if req.owner is not None and not req.dry_run:
+        hand_over_station_identities(fleet_dir, manifest, *req.owner)
 
     if previous is not None:
         wanted = {t.thing_name for t in things}
@@ -197,6 +196,17 @@ def _thing_identity(ca: local_ca.Authority, ca_pem: bytes, fleet_dir: Path, name
     fp = _ensure_identity(ca, folder, CERTIFICATE_FILE, PRIVATE_KEY_FILE, name, w, force=force)
     w.write(folder / CA_FILE, ca_pem)
     return Thing(thing_name=name, identity_dir=rel, certificate_sha256=fp, **fields)
+
+
+def hand_over_station_identities(fleet_dir: Path, manifest: FleetManifest, uid: int, gid: int) -> None:
+    """As root, give each station's identity folder to uid:gid, the non-root user its container runs as
+    (compose `user: FLEET_UID:FLEET_GID`), so it can read its 0600 key. Does nothing when not root."""
+    if os.geteuid() != 0:
+        return
+    for t in manifest.stations():
+        folder = Path(fleet_dir) / t.identity_dir
+        if folder.is_dir():
+            _chown_tree(folder, uid, gid)
 
 
 def _chown_tree(folder: Path, uid: int, gid: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -193,3 +194,17 @@ def test_unregister_removes_identities_and_keeps_the_ca(tmp_path: Path, isd_dir:
     assert (fleet / "ca" / "ca.pem").read_bytes() == ca
     unregister_local(fleet, remove_ca=True)
     assert not (fleet / "ca").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can hand files to another user")
+def test_as_root_station_identities_go_to_the_container_user(tmp_path: Path, isd_dir: Path) -> None:
+    out = register_local(request(tmp_path, isd_dir, owner=(12345, 23456)))
+    fleet = tmp_path / "fleet"
+    for t in out.manifest.stations():
+        for p in [fleet / t.identity_dir, *(fleet / t.identity_dir).iterdir()]:
+            assert (p.stat().st_uid, p.stat().st_gid) == (12345, 23456), p
+    # The monitor, the CA and the broker's files stay with the user who registered.
+    for p in [fleet / "things" / "monitor" / "private.key", fleet / "ca" / "ca.key", fleet / "broker" / "server.key"]:
+        assert p.stat().st_uid == 0, p
+    # Ownership is not content: a second run changes nothing.
+    assert not register_local(request(tmp_path, isd_dir, owner=(12345, 23456))).written
