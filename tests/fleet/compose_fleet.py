@@ -98,8 +98,9 @@ class ComposeFleet:
         raise TimeoutError(f"{service} not healthy after {timeout} s:\n{self.logs(service)}")
 
     def make(self, target: str) -> subprocess.CompletedProcess[str]:
-        """Run a Makefile target against this project (the environment wins over .env)."""
-        return subprocess.run(["make", "--no-print-directory", target], cwd=REPO, env=self.env, capture_output=True,
+        """Run a Makefile target against this project (the environment wins over .env; `-o .env`: a missing
+        .env is not created, so the test leaves the checkout as it found it)."""
+        return subprocess.run(["make", "--no-print-directory", "-o", ".env", target], cwd=REPO, env=self.env, capture_output=True,
                               text=True, timeout=300)
 
     def teardown(self) -> None:
