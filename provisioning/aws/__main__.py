@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from provisioning.aws import commands
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m provisioning.aws", description=commands.__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, func, help_text in [
@@ -22,7 +22,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands.add_shared_arguments(p)
         commands.add_arguments(p)
         p.set_defaults(_run=func)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return int(args._run(args) or 0)
 
 

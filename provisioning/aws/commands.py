@@ -147,11 +147,6 @@ def plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _order_things(manifest: FleetManifest, planned: list[PlannedThing]) -> None:
-    rank = {p.thing_name: i for i, p in enumerate(planned)}
-    manifest.things.sort(key=lambda t: rank.get(t.thing_name, len(rank)))
-
-
 def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int:
     """Register the fleet (idempotent: what the manifest holds is not created again)."""
     if args.dry_run:
@@ -197,17 +192,17 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
         else:
             register_direct(ctx, planned)
     except (RegistrationError, ClientError, BotoCoreError, OSError) as exc:
-        _order_things(ledger.manifest, planned)
+        ledger.sort_things([p.thing_name for p in planned])
         ledger.save()
         _err(str(exc))
-        print(f"stopped: {len(ledger.manifest.aws_resources)} created resource(s) are recorded in "
+        print(f"stopped: {len(ledger.resources())} created resource(s) are recorded in "
               f"{manifest_path(args.fleet_dir)}; `make register TARGET=aws` finishes the fleet, "
               f"`make unregister TARGET=aws` removes it", file=sys.stderr)
         return 1
-    _order_things(ledger.manifest, planned)
+    ledger.sort_things([p.thing_name for p in planned])
     ledger.save()
     made = ", ".join(f"{n} {k.replace('_', ' ')}(s)" for k, n in sorted(ctx.created.items())) or "nothing (up to date)"
-    print(f"registered {len(ledger.manifest.things)} thing(s) in {clients.region}; created {made}")
+    print(f"registered {len(ledger.things())} thing(s) in {clients.region}; created {made}")
     print(f"endpoint {endpoint}; identities in {Path(args.fleet_dir) / 'things'}")
     if failed:
         for name, why in sorted(failed.items()):

@@ -21,17 +21,15 @@ from provisioning.manifest import THINGS_DIR, AwsResource, Thing
 def _for_thing(ctx: FleetContext, kind: str, thing: str, **extra: str) -> AwsResource | None:
     """The latest recorded resource of `kind` for `thing` (matching `extra`), or None."""
     found = None
-    for r in ctx.ledger.resources(kind):
-        if r.extra.get("thing") == thing and all(r.extra.get(k) == v for k, v in extra.items()):
+    for r in ctx.ledger.for_thing(kind, thing):
+        if all(r.extra.get(k) == v for k, v in extra.items()):
             found = r
     return found
 
 
 def is_complete(ctx: FleetContext, planned: PlannedThing) -> bool:
     """Already registered by an earlier run: in the manifest, with its three identity files present."""
-    try:
-        ctx.ledger.manifest.thing(planned.thing_name)
-    except KeyError:
+    if ctx.ledger.thing(planned.thing_name) is None:
         return False
     folder = ctx.fleet_dir / THINGS_DIR / planned.thing_name
     return all(p.is_file() for p in identity_files(folder))

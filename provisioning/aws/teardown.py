@@ -115,7 +115,7 @@ def unregister_fleet(clients: AwsClients, ledger: Ledger, concurrency: int) -> T
     that is still attached, a thing that still has a principal, or a policy that is still attached.
     """
     result = TeardownResult()
-    for kind, items in ordered(ledger.manifest):
+    for kind, items in ordered(ledger.sync()):
         if not items:
             continue
         failures: list[tuple[AwsResource, str]] = []
@@ -139,7 +139,7 @@ def unregister_fleet(clients: AwsClients, ledger: Ledger, concurrency: int) -> T
                 break
     # identities of things never created in AWS (a run stopped before CreateThing) hold only a local key
     if result.complete:
-        for t in list(ledger.manifest.things):
+        for t in ledger.things():
             ledger.drop_thing(t.thing_name)
             _remove_identity(ledger.fleet_dir, t.thing_name)
     ledger.save()
