@@ -31,6 +31,29 @@ venv: $(PY) ## create the virtual environment with every dependency
 ##@ Fleet (local identities, broker, stations)
 
 ##@ AWS IoT Core
+# `make register TARGET=aws` / `make up TARGET=aws` (Fleet section) call provisioning.aws through the fleet CLI.
+TARGET ?= local
+
+.PHONY: unregister
+unregister: $(PY) ## remove the fleet's identities; TARGET=aws deletes exactly the AWS resources in the manifest
+ifeq ($(TARGET),aws)
+	$(PY) -m provisioning.aws unregister
+else
+	$(PY) -m provisioning.cli unregister --target $(TARGET)
+endif
+
+.PHONY: plan-aws
+plan-aws: $(PY) ## print what `make register TARGET=aws` would create (no AWS call)
+	$(PY) -m provisioning.aws plan
+
+.PHONY: cost
+cost: $(PY) ## print messages, duration and cost of a run (REPLAY_SPEED, PRICE_PER_MILLION_MESSAGES)
+	$(PY) -m provisioning.aws cost
+
+.PHONY: bench-register
+bench-register: $(PY) ## time registering 1,000 things against moto_server (bench-results/register.md)
+	$(PY) scripts/bench_register.py --count 1000
+
 
 ##@ Pipeline
 
