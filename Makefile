@@ -85,19 +85,23 @@ TARGET ?= local
 
 .PHONY: unregister
 unregister: $(PY) ## remove the fleet's identities; TARGET=aws deletes exactly the AWS resources in the manifest
+	$(PY) -m provisioning unregister --target "$(TARGET)" --fleet-dir "$(FLEET_DIR)"
+
+# Before `make up TARGET=aws` starts the stations: what the run will send and cost (after register, before compose).
+.PHONY: aws-preflight
+up: aws-preflight
+aws-preflight: $(PY) register
 ifeq ($(TARGET),aws)
-	$(PY) -m provisioning.aws unregister
-else
-	$(PY) -m provisioning.cli unregister --target $(TARGET)
+	@$(PY) -m provisioning.aws cost --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
 endif
 
 .PHONY: plan-aws
 plan-aws: $(PY) ## print what `make register TARGET=aws` would create (no AWS call)
-	$(PY) -m provisioning.aws plan
+	$(PY) -m provisioning.aws plan --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
 
 .PHONY: cost
 cost: $(PY) ## print messages, duration and cost of a run (REPLAY_SPEED, PRICE_PER_MILLION_MESSAGES)
-	$(PY) -m provisioning.aws cost
+	$(PY) -m provisioning.aws cost --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
 
 .PHONY: bench-register
 bench-register: $(PY) ## time registering 1,000 things against moto_server (bench-results/register.md)

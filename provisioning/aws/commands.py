@@ -7,11 +7,11 @@ Each function returns a process exit code: 0 done, 1 stopped part-way (state rec
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
 from provisioning.aws.assign import PlannedThing, planned_things
 from provisioning.aws.bulk import register_bulk
@@ -26,9 +26,8 @@ from provisioning.aws.session import AwsClients, AwsSetupError, make_clients
 from provisioning.aws.settings import AwsSettings
 from provisioning.aws.teardown import plan_lines, unregister_fleet
 from provisioning.manifest import FleetManifest, manifest_path
-
-DEFAULT_PREFIX = "weather-station"
-
+from provisioning.register_local import COMPOSE_ENV_FILE, render_compose_env
+from provisioning.settings import FleetSettings
 
 def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
     """Add an option unless the caller's parser already has it (the fleet CLI defines the shared ones)."""
@@ -37,17 +36,27 @@ def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
 
 
 def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments the `fleet` CLI passes for every target (used by `python -m provisioning.aws`)."""
-    _add(parser, "--count", "-n", type=int, default=int(os.environ.get("FLEET_SIZE", "5")),
-         help="number of station things (default FLEET_SIZE or 5)")
-    _add(parser, "--prefix", default=os.environ.get("THING_PREFIX", DEFAULT_PREFIX),
-         help=f"thing-name prefix (default THING_PREFIX or {DEFAULT_PREFIX})")
-    _add(parser, "--fleet-dir", type=Path, default=Path(os.environ.get("FLEET_DIR", ".fleet")),
-         help="fleet folder with manifest.json and identities (default FLEET_DIR or .fleet)")
-    _add(parser, "--data-dir", type=Path, default=Path(os.environ["DATA_DIR"]) if os.environ.get("DATA_DIR") else None,
-         help="folder of ISD station-year files (default DATA_DIR)")
+    """The arguments the fleet CLI (`python -m provisioning`) passes for every target, with the same
+    defaults (FleetSettings: FLEET_COUNT, FLEET_PREFIX, FLEET_DIR, DATA_DIR); for `python -m provisioning.aws`."""
+    fs = _fleet_settings()
+    _add(parser, "--count", "-n", type=int, default=fs.fleet_count,
+         help="number of station things (env FLEET_COUNT, default %(default)s)")
+    _add(parser, "--prefix", default=fs.fleet_prefix, help="thing-name prefix (env FLEET_PREFIX, default %(default)s)")
+    _add(parser, "--fleet-dir", type=Path, default=fs.fleet_dir,
+         help="fleet folder with manifest.json and identities (env FLEET_DIR, default %(default)s)")
+    _add(parser, "--data-dir", type=Path, default=fs.data_dir,
+         help="folder of ISD station-year files (env DATA_DIR, default %(default)s)")
     _add(parser, "--force", action="store_true", help="replace a local fleet in the fleet folder")
     _add(parser, "--dry-run", action="store_true", help="print the plan; change nothing")
+
+
+def _fleet_settings() -> FleetSettings:
+    try:
+        return FleetSettings()
+    except ValidationError as exc:  # a bad FLEET_* value: say which, keep going with the defaults
+        print(f"warning: ignoring the fleet settings from the environment/.env: {exc.errors()[0]['msg']} "
+              f"({exc.errors()[0]['loc']})", file=sys.stderr)
+        return FleetSettings.model_construct()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -147,6 +156,16 @@ def plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_compose_env(fleet_dir: Path, data_dir: Path | None, manifest: FleetManifest) -> Path:
+    """The same `compose.env` as the local fleet, with the stations pointed at the iot:Data-ATS endpoint."""
+    text = render_compose_env(fleet_dir, Path(data_dir or "data"), manifest.stations())
+    text = "\n".join(f"STATIONS_MQTT_HOST={manifest.endpoint}" if ln.startswith("STATIONS_MQTT_HOST=") else ln
+                      for ln in text.splitlines()) + "\n"
+    path = Path(fleet_dir) / COMPOSE_ENV_FILE
+    path.write_text(text)
+    return path
+
+
 def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int:
     """Register the fleet (idempotent: what the manifest holds is not created again)."""
     if args.dry_run:
@@ -201,6 +220,7 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
         return 1
     ledger.sort_things([p.thing_name for p in planned])
     ledger.save()
+    write_compose_env(args.fleet_dir, args.data_dir, ledger.manifest)
     made = ", ".join(f"{n} {k.replace('_', ' ')}(s)" for k, n in sorted(ctx.created.items())) or "nothing (up to date)"
     print(f"registered {len(ledger.things())} thing(s) in {clients.region}; created {made}")
     print(f"endpoint {endpoint}; identities in {Path(args.fleet_dir) / 'things'}")
@@ -247,6 +267,7 @@ def unregister(args: argparse.Namespace, clients: AwsClients | None = None) -> i
     gone = ", ".join(f"{n} {k.replace('_', ' ')}(s)" for k, n in result.deleted.items() if n) or "nothing"
     if result.complete:
         ledger.delete_files()
+        (Path(args.fleet_dir) / COMPOSE_ENV_FILE).unlink(missing_ok=True)
         print(f"unregistered fleet {existing.prefix!r}: deleted {gone}")
         return 0
     print(f"deleted {gone}; {len(result.kept)} resource(s) remain recorded in {manifest_path(args.fleet_dir)}:",
@@ -268,7 +289,8 @@ def cost(args: argparse.Namespace) -> int:
     else:
         files = [p.isd_file for p in planned_things(args.count, args.prefix, args.data_dir)]
         source = f"{args.count} planned station(s)"
-    est = estimate(files, args.data_dir, speed=s.replay_speed, price_per_million=s.price_per_million_messages,
+    est = estimate(files, args.data_dir, speed=s.replay_speed, interval=s.interval or None, max_rate=s.max_rate,
+                   price_per_million=s.price_per_million_messages,
                    price_per_million_minutes=s.price_per_million_connection_minutes)
     print(f"This run will send ({source}, data from {args.data_dir or 'DATA_DIR (unset)'}):")
     for line in est.lines():

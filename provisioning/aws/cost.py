@@ -61,6 +61,7 @@ class CostEstimate:
     connection_minutes: float
     price_per_million_minutes: float
     missing_files: tuple[str, ...] = ()
+    interval: float | None = None
 
     @property
     def messaging_cost(self) -> float:
@@ -79,7 +80,8 @@ class CostEstimate:
             f"stations:          {self.stations}",
             f"messages:          {self.messages:,}",
             f"recorded span:     {_fmt(self.data_span)} (longest station)",
-            f"duration:          {_fmt(self.duration)} at REPLAY_SPEED={self.speed:g}x",
+            f"duration:          {_fmt(self.duration)} at "
+            + (f"INTERVAL={self.interval:g}s" if self.interval is not None else f"SPEEDUP={self.speed:g}x"),
             f"messaging cost:    ${self.messaging_cost:,.4f}  "
             f"({self.messages:,} msgs at PRICE_PER_MILLION_MESSAGES=${self.price_per_million:g})",
             f"connectivity cost: ${self.connectivity_cost:,.4f}  ({self.connection_minutes:,.0f} connection-minutes "
@@ -99,23 +101,33 @@ def _fmt(td: timedelta) -> str:
     return (f"{d}d " if d else "") + f"{h:02d}:{m:02d}:{sec:02d}"
 
 
+def station_duration(st: FileStats, *, speed: float, interval: float | None, max_rate: float) -> timedelta:
+    """Wall-clock time one station needs: recorded span / SPEEDUP (or records x INTERVAL), never faster than
+    MAX_RATE messages per second."""
+    gaps = max(st.records - 1, 0)
+    seconds = gaps * interval if interval is not None else st.span.total_seconds() / speed
+    return timedelta(seconds=max(seconds, gaps / max_rate))
+
+
 def estimate(isd_files: list[str | None], data_dir: Path | None, *, speed: float, price_per_million: float,
-             price_per_million_minutes: float) -> CostEstimate:
-    """Estimate for stations replaying `isd_files` (one entry per station, names inside `data_dir`)."""
-    messages, span, missing = 0, timedelta(0), []
+             price_per_million_minutes: float, interval: float | None = None,
+             max_rate: float = 100.0) -> CostEstimate:
+    """Estimate for stations replaying `isd_files` (one entry per station, names inside `data_dir`); the
+    stations run in parallel, so the run lasts as long as its slowest station."""
+    messages, span, duration, minutes, missing = 0, timedelta(0), timedelta(0), 0.0, []
     for name in isd_files:
         path = Path(data_dir) / name if (data_dir and name) else None
         if path is None or not path.is_file():
             missing.append(name or "(no file assigned)")
             continue
         st = file_stats(path)
+        own = station_duration(st, speed=speed, interval=interval, max_rate=max_rate)
         messages += st.records
-        span = max(span, st.span)
-    duration = timedelta(seconds=span.total_seconds() / speed)
-    minutes = len(isd_files) * duration.total_seconds() / 60
+        span, duration = max(span, st.span), max(duration, own)
+        minutes += own.total_seconds() / 60
     return CostEstimate(len(isd_files), messages, span, duration, speed, price_per_million, minutes,
-                        price_per_million_minutes, tuple(sorted(set(missing))))
+                        price_per_million_minutes, tuple(sorted(set(missing))), interval)
 
 
-def estimate_for_manifest(manifest: FleetManifest, data_dir: Path | None, **prices) -> CostEstimate:
-    return estimate([t.isd_file for t in manifest.stations()], data_dir, **prices)
+def estimate_for_manifest(manifest: FleetManifest, data_dir: Path | None, **kwargs) -> CostEstimate:
+    return estimate([t.isd_file for t in manifest.stations()], data_dir, **kwargs)

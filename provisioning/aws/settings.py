@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class AwsSettings(BaseSettings):
     """Everything `provisioning.aws` reads from the environment."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True)
 
     region: str | None = Field(default=None, validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     profile: str | None = Field(default=None, validation_alias="AWS_PROFILE")
@@ -26,7 +26,8 @@ class AwsSettings(BaseSettings):
                             description="Thing type for every station; empty = no thing type.")
     thing_group: str = Field(default="weather-fleet", validation_alias="IOT_THING_GROUP",
                              description="Thing group for every station; empty = no group.")
-    topic: str = Field(default="sensor/weather", validation_alias="MQTT_TOPIC")
+    topic: str = Field(default="sensor/weather", validation_alias="TOPIC",
+                       description="The one topic stations may publish to (the fleet's TOPIC).")
     registration_mode: Literal["direct", "bulk"] = Field(default="direct", validation_alias="IOT_REGISTRATION_MODE")
     certificate_mode: Literal["csr", "aws-keys"] = Field(
         default="csr", validation_alias="IOT_CERTIFICATE_MODE",
@@ -42,5 +43,10 @@ class AwsSettings(BaseSettings):
     price_per_million_messages: float = Field(default=1.0, ge=0, validation_alias="PRICE_PER_MILLION_MESSAGES")
     price_per_million_connection_minutes: float = Field(
         default=0.08, ge=0, validation_alias="PRICE_PER_MILLION_CONNECTION_MINUTES")
-    replay_speed: float = Field(default=3600.0, gt=0, validation_alias="REPLAY_SPEED",
+    # The station's replay settings (Station section), read here for the cost estimate.
+    replay_speed: float = Field(default=3600.0, gt=0, validation_alias="SPEEDUP",
                                 description="Seconds of recorded data replayed per wall-clock second.")
+    interval: float | None = Field(default=None, ge=0, validation_alias="INTERVAL",
+                                   description="Fixed seconds between messages instead of SPEEDUP.")
+    max_rate: float = Field(default=100.0, gt=0, validation_alias="MAX_RATE",
+                            description="Messages per second per station at most (AWS IoT Core allows 100).")

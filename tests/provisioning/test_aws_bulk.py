@@ -159,7 +159,7 @@ def _queue_task(stubber: Stubber, runner: FakeTaskRunner, *, in_progress: int = 
 def test_bulk_task_records_each_thing_and_reports_failures(bulk, data_dir: Path) -> None:
     ctx, stubber, s3 = bulk
     planned = planned_things(5, "weather-station", data_dir)
-    runner = FakeTaskRunner(s3, fail_thing="weather-station-003")
+    runner = FakeTaskRunner(s3, fail_thing="weather-station-3")
     ctx.clients.iot.meta.events.register("provide-client-params.iot.StartThingRegistrationTask", runner.on_start)
     ctx.clients.iot.meta.events.register("provide-client-params.iot.DescribeThingRegistrationTask", runner.on_describe)
     _queue_task(stubber, runner, in_progress=2)
@@ -168,9 +168,9 @@ def test_bulk_task_records_each_thing_and_reports_failures(bulk, data_dir: Path)
     stubber.assert_no_pending_responses()
 
     assert outcome.status == "Completed"
-    assert sorted(outcome.succeeded) == ["weather-station-001", "weather-station-002", "weather-station-004",
-                                         "weather-station-005"]
-    assert outcome.failed == {"weather-station-003": "ResourceAlreadyExistsException: Thing already exists"}
+    assert sorted(outcome.succeeded) == ["weather-station-1", "weather-station-2", "weather-station-4",
+                                         "weather-station-5"]
+    assert outcome.failed == {"weather-station-3": "ResourceAlreadyExistsException: Thing already exists"}
     # the parameters file that went to S3: one line per thing, CSRs of the keys held locally
     assert [ln["ThingName"] for ln in runner.lines] == [p.thing_name for p in planned]
     assert [ln["IsdFile"] for ln in runner.lines] == [p.isd_file for p in planned]

@@ -16,6 +16,7 @@ from provisioning.aws.ledger import journal_path, load_state
 from provisioning.aws.policy import policy_document
 from provisioning.aws.rootca import amazon_root_ca_pem
 from provisioning.manifest import load_manifest, manifest_path
+from provisioning.stations import assign
 from tests.provisioning.aws_fixtures import args, aws_env, clients, iot, moto_endpoint  # noqa: F401
 
 ACCOUNT = "123456789012"
@@ -73,9 +74,11 @@ def test_register_five_things(aws_env, iot, tmp_path: Path, data_dir: Path) -> N
     assert m.target == "aws" and m.region == REGION and m.prefix == "weather-station"
     assert [m.endpoint] == endpoints  # moto makes up a new host per call; AWS's is stable
     assert m.endpoint.endswith(f"-ats.iot.{REGION}.amazonaws.com")
-    assert [t.thing_name for t in m.things] == [f"weather-station-00{i}" for i in range(1, 6)]
-    files = sorted(p.name for p in data_dir.iterdir() if p.name[0].isdigit())
-    assert [t.isd_file for t in m.things] == files[:5]
+    assert [t.thing_name for t in m.things] == [f"weather-station-{i}" for i in range(1, 6)]
+    assert [t.isd_file for t in m.things] == [sf.path.name for sf in assign(5, data_dir)]  # as the local fleet
+    compose_env = (fleet / "compose.env").read_text().splitlines()
+    assert f"STATIONS_MQTT_HOST={m.endpoint}" in compose_env
+    assert f"STATION_1_THING=weather-station-1" in compose_env and "FLEET_SIZE=5" in compose_env
 
     ca = amazon_root_ca_pem()
     for t in m.things:
@@ -169,6 +172,7 @@ def test_unregister_leaves_other_resources_alone(aws_env, iot, tmp_path: Path) -
 
     assert commands.unregister(args("unregister", "--fleet-dir", str(fleet))) == 0
     assert snapshot(iot) == before
+    assert not (fleet / "compose.env").exists()
     # theirs still intact, attachments included
     assert iot.list_thing_principals(thingName=theirs["thing"])["principals"]
     cert = iot.describe_certificate(certificateId=theirs["certificate"])["certificateDescription"]
@@ -236,11 +240,11 @@ def test_failure_then_register_again_finishes_the_fleet(aws_env, iot, tmp_path: 
 
 
 def test_name_conflict_stops_before_creating_anything(aws_env, iot, tmp_path: Path, capsys) -> None:
-    iot.create_thing(thingName="weather-station-003")
+    iot.create_thing(thingName="weather-station-3")
     before = snapshot(iot)
     rc = commands.register(args("register", "--count", "5", "--fleet-dir", str(tmp_path / "fleet")))
     assert rc == 1
-    assert "weather-station-003" in capsys.readouterr().err
+    assert "weather-station-3" in capsys.readouterr().err
     assert snapshot(iot) == before
 
 
@@ -268,7 +272,7 @@ def test_dry_run_changes_nothing(aws_env, iot, tmp_path: Path, capsys) -> None:
     fleet = tmp_path / "fleet"
     assert commands.register(args("register", "--count", "3", "--fleet-dir", str(fleet), "--dry-run")) == 0
     out = capsys.readouterr().out
-    assert "weather-station-001" in out and "iot:Connection.Thing.IsAttached" in out
+    assert "weather-station-1" in out and "iot:Connection.Thing.IsAttached" in out
     assert not fleet.exists() and snapshot(iot)["things"] == set()
 
     assert commands.register(args("register", "--count", "3", "--fleet-dir", str(fleet))) == 0
@@ -303,7 +307,7 @@ def test_register_1000_things(aws_env, iot, tmp_path: Path) -> None:
     argv = ("register", "--count", "1000", "--concurrency", "16", "--fleet-dir", str(fleet))
     assert commands.register(args(*argv)) == 0
     m = load_manifest(fleet)
-    assert len(m.things) == 1000 and m.things[0].thing_name == "weather-station-0001"
+    assert len(m.things) == 1000 and m.things[0].thing_name == "weather-station-1"
     assert m.things[-1].thing_name == "weather-station-1000"
     snap = snapshot(iot)
     assert snap["things"] - before["things"] == {t.thing_name for t in m.things}

@@ -25,9 +25,10 @@ def test_settings_read_the_standard_aws_variables(monkeypatch, tmp_path: Path) -
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
     monkeypatch.setenv("IOT_CONCURRENCY", "4")
     monkeypatch.setenv("PRICE_PER_MILLION_MESSAGES", "0.7")
+    monkeypatch.setenv("TOPIC", "lab/weather")
     s = AwsSettings()
-    assert (s.region, s.profile, s.endpoint_url, s.concurrency, s.price_per_million_messages) == \
-        ("eu-west-3", "lab", "http://127.0.0.1:5000", 4, 0.7)
+    assert (s.region, s.profile, s.endpoint_url, s.concurrency, s.price_per_million_messages, s.topic) == \
+        ("eu-west-3", "lab", "http://127.0.0.1:5000", 4, 0.7, "lab/weather")
     monkeypatch.setenv("AWS_REGION", "eu-north-1")  # AWS_REGION wins, as in botocore
     assert AwsSettings().region == "eu-north-1"
     monkeypatch.setenv("IOT_REGISTRATION_MODE", "sideways")
@@ -36,14 +37,15 @@ def test_settings_read_the_standard_aws_variables(monkeypatch, tmp_path: Path) -
 
 
 def test_planned_things_cycle_through_station_files(tmp_path: Path) -> None:
-    for name in ("725300-94846-1983", "030910-99999-2022.gz", "SOURCES.md"):
+    for name in ("725300-94846-1983", "062800-99999-2022.gz", "SOURCES.md"):
         (tmp_path / name).write_text("")
-    planned = planned_things(3, "ws", tmp_path)
+    planned = planned_things(3, "ws", tmp_path)  # the local fleet's order: the lab's stations first
     assert [(p.thing_name, p.station_id, p.isd_file) for p in planned] == [
-        ("ws-001", "030910-99999", "030910-99999-2022.gz"),
-        ("ws-002", "725300-94846", "725300-94846-1983"),
-        ("ws-003", "030910-99999", "030910-99999-2022.gz")]
+        ("ws-1", "062800-99999", "062800-99999-2022.gz"),
+        ("ws-2", "725300-94846", "725300-94846-1983"),
+        ("ws-3", "062800-99999", "062800-99999-2022.gz")]
     assert planned_things(1000, "ws", None)[-1].thing_name == "ws-1000"
+    assert planned_things(2, "ws", tmp_path / "absent")[0].isd_file is None
     assert station_id_of("A51255-00451-2022.gz") == "A51255-00451"
     with pytest.raises(ValueError, match="count"):
         planned_things(0, "ws", None)
@@ -82,7 +84,14 @@ def test_cost_estimate(tmp_path: Path) -> None:
     assert est.data_span == timedelta(days=1)
     assert est.duration == timedelta(seconds=24)
     assert est.messaging_cost == pytest.approx(8 / 1e6 * 2.0)
-    assert est.connection_minutes == pytest.approx(3 * 24 / 60)
+    assert est.connection_minutes == pytest.approx((24 + 6 + 24) / 60)  # each station until its file ends
+    # MAX_RATE bounds the speed: 8 messages at 1 per second take at least 2 s for a 3-message station
+    slow = estimate(["030910-99999-2022.gz"], tmp_path, speed=1e9, max_rate=1.0, price_per_million=1,
+                    price_per_million_minutes=1)
+    assert slow.duration == timedelta(seconds=2)
+    fixed = estimate(["030910-99999-2022.gz"], tmp_path, speed=1, interval=10, price_per_million=1,
+                     price_per_million_minutes=1)
+    assert fixed.duration == timedelta(seconds=20)
     missing = estimate(["nope-00000-2000.gz"], tmp_path, speed=1, price_per_million=1, price_per_million_minutes=1)
     assert missing.messages == 0 and missing.missing_files == ("nope-00000-2000.gz",)
 
@@ -98,5 +107,5 @@ def test_cost_command_prints_messages_duration_and_price(tmp_path: Path, monkeyp
     assert rc == 0
     out = capsys.readouterr().out
     assert "messages:          8" in out
-    assert "00:01:00 at REPLAY_SPEED=60x" in out
+    assert "00:01:00 at SPEEDUP=60x" in out
     assert "PRICE_PER_MILLION_MESSAGES=$1.25" in out and "$0.0000" in out
