@@ -100,7 +100,7 @@ plan-aws: $(PY) ## print what `make register TARGET=aws` would create (no AWS ca
 	$(PY) -m provisioning.aws plan --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
 
 .PHONY: cost
-cost: $(PY) ## print messages, duration and cost of a run (REPLAY_SPEED, PRICE_PER_MILLION_MESSAGES)
+cost: $(PY) ## print messages, duration and cost of a run (SPEEDUP, PRICE_PER_MILLION_MESSAGES)
 	$(PY) -m provisioning.aws cost --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
 
 .PHONY: bench-register

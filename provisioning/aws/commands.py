@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add(parser, "--concurrency", type=int, default=None, help="parallel API workers (default IOT_CONCURRENCY)")
     _add(parser, "--with-hello", action="store_true",
          help="also register '<prefix>-hello', allowed to publish only to hello/world (the lab's first step)")
-    _add(parser, "--speed", type=float, default=None, help="replay speed for the cost estimate (default REPLAY_SPEED)")
+    _add(parser, "--speed", type=float, default=None, help="replay speed for the cost estimate (default SPEEDUP)")
 
 
 def _settings(args: argparse.Namespace) -> AwsSettings:
