@@ -270,6 +270,13 @@ def unregister(args: argparse.Namespace, clients: AwsClients | None = None) -> i
         (Path(args.fleet_dir) / COMPOSE_ENV_FILE).unlink(missing_ok=True)
         print(f"unregistered fleet {existing.prefix!r}: deleted {gone}")
         return 0
+    if result.only_waiting_thing_types:
+        (Path(args.fleet_dir) / COMPOSE_ENV_FILE).unlink(missing_ok=True)
+        names = ", ".join(r.name for r, _ in result.kept)
+        print(f"unregistered fleet {existing.prefix!r}: deleted {gone}; thing type {names} is deprecated and "
+              f"AWS deletes it only 5 minutes after deprecation: run `make unregister TARGET=aws` again then "
+              f"(it stays in {manifest_path(args.fleet_dir)} until deleted; `make register TARGET=aws` reuses it)")
+        return 0
     print(f"deleted {gone}; {len(result.kept)} resource(s) remain recorded in {manifest_path(args.fleet_dir)}:",
           file=sys.stderr)
     for r, why in result.kept[:10]:

@@ -91,9 +91,14 @@ def ensure_policy(ctx: FleetContext, name: str, topics: list[str]) -> None:
 def ensure_thing_type(ctx: FleetContext) -> None:
     """Use IOT_THING_TYPE; create it (and own it) only if it does not exist yet."""
     name = ctx.settings.thing_type
-    if not name or ctx.ledger.find("thing_type", name):
+    if not name:
         return
     iot = ctx.clients.iot
+    if ctx.ledger.find("thing_type", name):
+        # ours, possibly deprecated by an unregister that could not delete it yet (AWS waits 5 minutes)
+        if iot.describe_thing_type(thingTypeName=name).get("thingTypeMetadata", {}).get("deprecated"):
+            iot.deprecate_thing_type(thingTypeName=name, undoDeprecate=True)
+        return
     try:
         iot.describe_thing_type(thingTypeName=name)
         return  # someone else's (or shared): used, never recorded, never deleted

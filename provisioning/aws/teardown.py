@@ -33,6 +33,11 @@ class TeardownResult:
     def complete(self) -> bool:
         return not self.kept
 
+    @property
+    def only_waiting_thing_types(self) -> bool:
+        """Everything is gone but deprecated thing types AWS deletes only 5 minutes after deprecation."""
+        return bool(self.kept) and all(r.kind == "thing_type" and "InvalidRequest" in why for r, why in self.kept)
+
 
 def describe(r: AwsResource) -> str:
     if r.kind == "policy_attachment":

@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 from provisioning.aws.assign import planned_things
 from provisioning.aws.bulk import parameters_lines, parse_report_line, provisioning_template, register_bulk, template_refs
 from provisioning.aws.fleet import FleetContext, RegistrationError
-from provisioning.aws.identity import certificate_matches_key, key_pem, load_private_key, new_private_key, write_private
+from provisioning.aws.identity import certificate_matches_key, load_private_key
 from provisioning.aws.ledger import Ledger, load_state
 from provisioning.aws.session import AwsClients
 from provisioning.aws.settings import AwsSettings

@@ -296,6 +296,36 @@ def test_refuses_to_overwrite_a_local_fleet(aws_env, tmp_path: Path, capsys) -> 
     assert load_manifest(fleet).target == "local"
 
 
+def test_thing_type_awaiting_deletion_is_kept_then_reused(aws_env, iot, tmp_path: Path, capsys) -> None:
+    """AWS deletes a deprecated thing type only 5 minutes later (moto at once): the refusal is reported, the
+    type stays recorded, a new register un-deprecates and reuses it, and the next unregister deletes it."""
+    from botocore.awsrequest import AWSResponse
+
+    fleet = tmp_path / "fleet"
+    assert commands.register(args("register", "--count", "2", "--fleet-dir", str(fleet))) == 0
+    c = clients()
+
+    def five_minute_rule(**_):
+        body = {"Error": {"Code": "InvalidRequestException",
+                          "Message": "Thing type can be deleted only 5 minutes after deprecation"},
+                "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return AWSResponse("http://iot", 400, {}, None), body
+
+    c.iot.meta.events.register("before-call.iot.DeleteThingType", five_minute_rule)
+    assert commands.unregister(args("unregister", "--fleet-dir", str(fleet)), clients=c) == 0
+    assert "5 minutes" in capsys.readouterr().out
+    left = load_manifest(fleet)
+    assert [(r.kind, r.name) for r in left.aws_resources] == [("thing_type", "weather-station")]
+    assert left.things == [] and snapshot(iot)["things"] == set()
+    assert iot.describe_thing_type(thingTypeName="weather-station")["thingTypeMetadata"]["deprecated"]
+
+    assert commands.register(args("register", "--count", "2", "--fleet-dir", str(fleet))) == 0
+    assert not iot.describe_thing_type(thingTypeName="weather-station")["thingTypeMetadata"]["deprecated"]
+    assert commands.unregister(args("unregister", "--fleet-dir", str(fleet))) == 0
+    assert snapshot(iot) == {"things": set(), "certificates": set(), "policies": set(), "groups": set(),
+                             "types": set()}
+
+
 @pytest.mark.slow
 def test_register_1000_things(aws_env, iot, tmp_path: Path) -> None:
     """1,000 things through the direct path; a second run then makes no create call at all.
