@@ -210,10 +210,10 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
             register_direct(ctx, hello)
         else:
             register_direct(ctx, planned)
-    except (RegistrationError, ClientError, BotoCoreError, OSError) as exc:
+    except (RegistrationError, ClientError, BotoCoreError, OSError, KeyboardInterrupt) as exc:
         ledger.sort_things([p.thing_name for p in planned])
         ledger.save()
-        _err(str(exc))
+        _err(str(exc) or type(exc).__name__)
         print(f"stopped: {len(ledger.resources())} created resource(s) are recorded in "
               f"{manifest_path(args.fleet_dir)}; `make register TARGET=aws` finishes the fleet, "
               f"`make unregister TARGET=aws` removes it", file=sys.stderr)

@@ -113,23 +113,25 @@ def run_pool(items: list, work: Callable, concurrency: int, desc: str) -> None:
 
     with tqdm(total=len(items), desc=desc, unit="thing", disable=None) as bar, \
             ThreadPoolExecutor(max_workers=concurrency) as pool:
-        pending = set()
-        it = iter(items)
-        for item in it:
-            pending.add(pool.submit(guarded, item))
-            if len(pending) >= concurrency * 4:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                bar.update(len(done))
-                failed = [f for f in done if f.exception() is not None]
-                if failed:
-                    stop.set()
-                    wait(pending)
-                    raise failed[0].exception()
-        done, _ = wait(pending)
-        bar.update(len(done))
-        failed = [f for f in done if f.exception() is not None]
-        if failed:
-            raise failed[0].exception()
+        pending: set = set()
+        try:
+            for item in items:
+                pending.add(pool.submit(guarded, item))
+                if len(pending) >= concurrency * 4:
+                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                    bar.update(len(done))
+                    failed = [f for f in done if f.exception() is not None]
+                    if failed:
+                        raise failed[0].exception()
+            done, pending = wait(pending)
+            bar.update(len(done))
+            failed = [f for f in done if f.exception() is not None]
+            if failed:
+                raise failed[0].exception()
+        except BaseException:  # a failure or Ctrl-C: start nothing new, let calls in flight finish and record
+            stop.set()
+            wait(pending)
+            raise
 
 
 def register_direct(ctx: FleetContext, planned: list[PlannedThing]) -> list[PlannedThing]:

@@ -326,6 +326,22 @@ def test_thing_type_awaiting_deletion_is_kept_then_reused(aws_env, iot, tmp_path
                              "types": set()}
 
 
+def test_fleet_cli_delegates_target_aws(aws_env, iot, tmp_path: Path, capsys) -> None:
+    """`python -m provisioning register|unregister --target aws` (what `make register TARGET=aws` runs)."""
+    from provisioning.cli import main as fleet_cli
+
+    fleet = tmp_path / "fleet"
+    assert fleet_cli(["register", "--target", "aws", "--count", "2", "--fleet-dir", str(fleet),
+                      "--data-dir", str(tmp_path / "no-data"), "--concurrency", "2", "--with-hello"]) == 0
+    m = load_manifest(fleet)
+    assert m.target == "aws" and [t.thing_name for t in m.things] == [
+        "weather-station-1", "weather-station-2", "weather-station-hello"]
+    assert fleet_cli(["unregister", "--target", "aws", "--fleet-dir", str(fleet), "--dry-run"]) == 0
+    assert "x principal attachment" in capsys.readouterr().out
+    assert fleet_cli(["unregister", "--target", "aws", "--fleet-dir", str(fleet)]) == 0
+    assert snapshot(iot)["things"] == set() and not manifest_path(fleet).exists()
+
+
 @pytest.mark.slow
 def test_register_1000_things(aws_env, iot, tmp_path: Path) -> None:
     """1,000 things through the direct path; a second run then makes no create call at all.
