@@ -342,6 +342,19 @@ def test_fleet_cli_delegates_target_aws(aws_env, iot, tmp_path: Path, capsys) ->
     assert snapshot(iot)["things"] == set() and not manifest_path(fleet).exists()
 
 
+def test_aws_generated_keys_on_request(aws_env, iot, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("IOT_CERTIFICATE_MODE", "aws-keys")
+    fleet = tmp_path / "fleet"
+    c = clients()
+    calls = record_calls(c)
+    assert commands.register(args("register", "--count", "2", "--fleet-dir", str(fleet)), clients=c) == 0
+    assert calls.count("CreateKeysAndCertificate") == 2 and "CreateCertificateFromCsr" not in calls
+    for t in load_manifest(fleet).things:
+        folder = fleet / t.identity_dir
+        assert certificate_matches_key((folder / "certificate.pem").read_text(), load_private_key(folder / "private.key"))
+        assert stat.S_IMODE(os.stat(folder / "private.key").st_mode) == 0o600
+
+
 @pytest.mark.slow
 def test_register_1000_things(aws_env, iot, tmp_path: Path) -> None:
     """1,000 things through the direct path; a second run then makes no create call at all.
