@@ -78,9 +78,9 @@ watch: $(PY) ## subscribe with the monitor identity and print each message (Ctrl
 down: ## stop and remove the fleet's containers (keeps identities, checkpoints and broker data)
 	$(FLEET_COMPOSE) down --remove-orphans
 
-.PHONY: bench-register
-bench-register: $(PY) ## benchmark local registration (cold and idempotent re-run) into bench-results/
-	$(PY) scripts/bench_register.py
+.PHONY: bench-register-local
+bench-register-local: $(PY) ## benchmark local registration (cold and idempotent re-run) into bench-results/
+	$(PY) scripts/bench_register_local.py
 
 clean: ## remove containers, volumes and (after asking; YES=1 skips) the identities in FLEET_DIR
 	@if [ "$(YES)" != 1 ]; then \
@@ -89,6 +89,33 @@ clean: ## remove containers, volumes and (after asking; YES=1 skips) the identit
 	set -x; $(FLEET_COMPOSE) down --volumes --remove-orphans && rm -rf "$(FLEET_DIR)"
 
 ##@ AWS IoT Core
+# `make register TARGET=aws` / `make up TARGET=aws` (Fleet section) call provisioning.aws through the fleet CLI.
+TARGET ?= local
+
+.PHONY: unregister
+unregister: $(PY) ## remove the fleet's identities; TARGET=aws deletes exactly the AWS resources in the manifest
+	$(PY) -m provisioning unregister --target "$(TARGET)" --fleet-dir "$(FLEET_DIR)"
+
+# Before `make up TARGET=aws` starts the stations: what the run will send and cost (after register, before compose).
+.PHONY: aws-preflight
+up: aws-preflight
+aws-preflight: $(PY) register
+ifeq ($(TARGET),aws)
+	@$(PY) -m provisioning.aws cost --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
+endif
+
+.PHONY: plan-aws
+plan-aws: $(PY) ## print what `make register TARGET=aws` would create (no AWS call)
+	$(PY) -m provisioning.aws plan --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
+
+.PHONY: cost
+cost: $(PY) ## print messages, duration and cost of a run (SPEEDUP, PRICE_PER_MILLION_MESSAGES)
+	$(PY) -m provisioning.aws cost --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
+
+.PHONY: bench-register
+bench-register: $(PY) ## time registering 1,000 things against moto_server (bench-results/register.md)
+	$(PY) scripts/bench_register.py --count 1000
+
 
 ##@ Pipeline
 

@@ -1,0 +1,34 @@
+"""`python -m provisioning.aws register|unregister|plan|cost` (until the `fleet` CLI calls these for --target aws)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from provisioning.aws import commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m provisioning.aws", description=commands.__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, func, help_text in [
+        ("register", commands.register, "register the fleet in AWS IoT Core (idempotent)"),
+        ("unregister", commands.unregister, "delete exactly the resources the manifest lists"),
+        ("plan", commands.plan, "print what register would create (no AWS call)"),
+        ("cost", commands.cost, "print messages, duration and cost of replaying the fleet"),
+    ]:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        commands.add_shared_arguments(p)
+        commands.add_arguments(p)
+        p.set_defaults(_run=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Thing names and the station-year each thing replays: the same names and assignment as the local fleet
+(`provisioning.stations.assign`), so compose runs either fleet unchanged."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from provisioning.stations import assign
+
+# ISD file names: USAF-WBAN-YEAR, optionally .gz
+_ISD_NAME = re.compile(r"^(?P<usaf>[0-9A-Z]{6})-(?P<wban>\d{5})-(?P<year>\d{4})(\.gz)?$")
+
+
+@dataclass(frozen=True)
+class PlannedThing:
+    thing_name: str
+    station_id: str | None
+    isd_file: str | None
+    role: str = "station"
+
+
+def isd_files(data_dir: Path | None, count: int) -> list[str | None]:
+    """The ISD file name of things 1..count (`provisioning.stations.assign`); None each when there is no data
+    (registration does not need the files; the stations do)."""
+    if data_dir is None:
+        return [None] * count
+    try:
+        return [sf.path.name for sf in assign(count, Path(data_dir))]
+    except FileNotFoundError:
+        return [None] * count
+
+
+def station_id_of(isd_file: str) -> str:
+    m = _ISD_NAME.match(isd_file)
+    if not m:
+        raise ValueError(f"{isd_file!r} is not an ISD file name (USAF-WBAN-YEAR[.gz])")
+    return f"{m['usaf']}-{m['wban']}"
+
+
+def thing_name(prefix: str, index: int) -> str:
+    """`<prefix>-1`, `<prefix>-2`, ... as for the local fleet (compose's service defaults use these names)."""
+    return f"{prefix}-{index}"
+
+
+def planned_things(count: int, prefix: str, data_dir: Path | None) -> list[PlannedThing]:
+    """`count` things; thing i replays the i-th assigned file (cycling when there are fewer files than things)."""
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    return [PlannedThing(thing_name(prefix, i + 1), station_id_of(f) if f else None, f)
+            for i, f in enumerate(isd_files(data_dir, count))]

@@ -1,0 +1,52 @@
+"""AWS settings, read from the environment / `.env` by pydantic-settings.
+
+Region, profile and endpoint are the standard AWS variables (the same ones the AWS CLI and boto3 read);
+the `IOT_*` variables shape the fleet.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AwsSettings(BaseSettings):
+    """Everything `provisioning.aws` reads from the environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True)
+
+    region: str | None = Field(default=None, validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
+    profile: str | None = Field(default=None, validation_alias="AWS_PROFILE")
+    endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+
+    policy_name: str = Field(default="weather-fleet-station", validation_alias="IOT_POLICY_NAME")
+    thing_type: str = Field(default="weather-station", validation_alias="IOT_THING_TYPE",
+                            description="Thing type for every station; empty = no thing type.")
+    thing_group: str = Field(default="weather-fleet", validation_alias="IOT_THING_GROUP",
+                             description="Thing group for every station; empty = no group.")
+    topic: str = Field(default="sensor/weather", validation_alias="TOPIC",
+                       description="The one topic stations may publish to (the fleet's TOPIC).")
+    registration_mode: Literal["direct", "bulk"] = Field(default="direct", validation_alias="IOT_REGISTRATION_MODE")
+    certificate_mode: Literal["csr", "aws-keys"] = Field(
+        default="csr", validation_alias="IOT_CERTIFICATE_MODE",
+        description="csr: key made locally, CreateCertificateFromCsr; aws-keys: CreateKeysAndCertificate.")
+    bulk_bucket: str | None = Field(default=None, validation_alias="IOT_BULK_BUCKET")
+    bulk_role_arn: str | None = Field(default=None, validation_alias="IOT_BULK_ROLE_ARN")
+    bulk_timeout_seconds: float = Field(default=1800.0, gt=0, validation_alias="IOT_BULK_TIMEOUT_SECONDS")
+    bulk_poll_seconds: float = Field(default=5.0, ge=0, validation_alias="IOT_BULK_POLL_SECONDS")
+    concurrency: int = Field(default=8, ge=1, le=64, validation_alias="IOT_CONCURRENCY")
+    max_attempts: int = Field(default=10, ge=1, validation_alias="IOT_MAX_ATTEMPTS",
+                              description="botocore adaptive-retry attempts per call.")
+
+    price_per_million_messages: float = Field(default=1.0, ge=0, validation_alias="PRICE_PER_MILLION_MESSAGES")
+    price_per_million_connection_minutes: float = Field(
+        default=0.08, ge=0, validation_alias="PRICE_PER_MILLION_CONNECTION_MINUTES")
+    # The station's replay settings (Station section), read here for the cost estimate.
+    replay_speed: float = Field(default=3600.0, gt=0, validation_alias="SPEEDUP",
+                                description="Seconds of recorded data replayed per wall-clock second.")
+    interval: float | None = Field(default=None, ge=0, validation_alias="INTERVAL",
+                                   description="Fixed seconds between messages instead of SPEEDUP.")
+    max_rate: float = Field(default=100.0, gt=0, validation_alias="MAX_RATE",
+                            description="Messages per second per station at most (AWS IoT Core allows 100).")

@@ -1,0 +1,151 @@
+"""Unregister: delete exactly the resources the manifest lists, in the order AWS requires, and nothing else."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from provisioning.aws.direct import run_pool
+from provisioning.aws.fleet import error_code
+from provisioning.aws.ledger import Ledger
+from provisioning.aws.session import AwsClients
+from provisioning.manifest import THINGS_DIR, AwsResource, FleetManifest
+
+# AWS order: detach policy and thing principal, deactivate+delete certificate, delete thing, then the policy.
+TEARDOWN_ORDER = ["policy_attachment", "principal_attachment", "certificate", "thing", "policy",
+                  "thing_group", "thing_type", "bucket_object"]
+GONE = {"ResourceNotFoundException", "NoSuchKey", "NotFoundException"}
+# Right after a detach AWS may still see the attachment for a few seconds (eventual consistency).
+RETRY_CONFLICT = {"DeleteConflictException", "CertificateStateException"}
+
+
+@dataclass
+class TeardownResult:
+    deleted: dict[str, int] = field(default_factory=dict)
+    kept: list[tuple[AwsResource, str]] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.kept
+
+    @property
+    def only_waiting_thing_types(self) -> bool:
+        """Everything is gone but deprecated thing types AWS deletes only 5 minutes after deprecation."""
+        return bool(self.kept) and all(r.kind == "thing_type" and "InvalidRequest" in why for r, why in self.kept)
+
+
+def describe(r: AwsResource) -> str:
+    if r.kind == "policy_attachment":
+        return f"detach policy {r.name} from certificate {r.extra.get('target', '?').rsplit('/', 1)[-1][:12]}…"
+    if r.kind == "principal_attachment":
+        return f"detach certificate {r.extra.get('principal', '?').rsplit('/', 1)[-1][:12]}… from thing {r.name}"
+    if r.kind == "certificate":
+        return f"deactivate and delete certificate {r.name}"
+    if r.kind == "thing_type":
+        return f"deprecate and delete thing type {r.name}"
+    if r.kind == "bucket_object":
+        return f"delete s3://{r.extra.get('bucket')}/{r.name}"
+    return f"delete {r.kind.replace('_', ' ')} {r.name}"
+
+
+def ordered(manifest: FleetManifest) -> list[tuple[str, list[AwsResource]]]:
+    """The manifest's resources grouped by phase, in deletion order (kinds we never delete are left out)."""
+    return [(k, [r for r in manifest.aws_resources if r.kind == k]) for k in TEARDOWN_ORDER]
+
+
+def plan_lines(manifest: FleetManifest) -> list[str]:
+    lines = []
+    for kind, items in ordered(manifest):
+        if items:
+            lines.append(f"{len(items):>6} x {describe(items[0]) if len(items) == 1 else kind.replace('_', ' ')}")
+            if len(items) <= 3:
+                lines.extend(f"         {describe(r)}" for r in items if len(items) > 1)
+    return lines
+
+
+def _retrying(call: Callable[[], object], attempts: int = 8, delay: float = 0.5) -> None:
+    for i in range(attempts):
+        try:
+            call()
+            return
+        except ClientError as exc:
+            if error_code(exc) in GONE:
+                return
+            if error_code(exc) in RETRY_CONFLICT and i < attempts - 1:
+                time.sleep(delay * (2 ** i))
+                continue
+            raise
+
+
+def delete_one(clients: AwsClients, r: AwsResource) -> None:
+    iot = clients.iot
+    if r.kind == "policy_attachment":
+        _retrying(lambda: iot.detach_policy(policyName=r.name, target=r.extra["target"]))
+    elif r.kind == "principal_attachment":
+        _retrying(lambda: iot.detach_thing_principal(thingName=r.name, principal=r.extra["principal"]))
+    elif r.kind == "certificate":
+        _retrying(lambda: iot.update_certificate(certificateId=r.name, newStatus="INACTIVE"))
+        _retrying(lambda: iot.delete_certificate(certificateId=r.name))
+    elif r.kind == "thing":
+        _retrying(lambda: iot.delete_thing(thingName=r.name))
+    elif r.kind == "policy":
+        _retrying(lambda: iot.delete_policy(policyName=r.name))
+    elif r.kind == "thing_group":
+        _retrying(lambda: iot.delete_thing_group(thingGroupName=r.name))
+    elif r.kind == "thing_type":
+        _retrying(lambda: iot.deprecate_thing_type(thingTypeName=r.name, undoDeprecate=False))
+        _retrying(lambda: iot.delete_thing_type(thingTypeName=r.name), attempts=1)
+    elif r.kind == "bucket_object":
+        _retrying(lambda: clients.s3.delete_object(Bucket=r.extra["bucket"], Key=r.name))
+    else:  # pragma: no cover - kinds we never create
+        raise ValueError(f"unknown resource kind {r.kind!r}")
+
+
+def _remove_identity(fleet_dir: Path, name: str) -> None:
+    things = (Path(fleet_dir) / THINGS_DIR).resolve()
+    folder = (things / name).resolve()
+    if folder.parent == things and folder.is_dir():
+        shutil.rmtree(folder)
+
+
+def unregister_fleet(clients: AwsClients, ledger: Ledger, concurrency: int) -> TeardownResult:
+    """Delete phase by phase; a resource that fails stays in the manifest (with the reason) for a re-run.
+
+    A phase only starts when the previous one fully succeeded, because AWS refuses to delete a certificate
+    that is still attached, a thing that still has a principal, or a policy that is still attached.
+    """
+    result = TeardownResult()
+    for kind, items in ordered(ledger.sync()):
+        if not items:
+            continue
+        failures: list[tuple[AwsResource, str]] = []
+
+        def work(r: AwsResource) -> None:
+            try:
+                delete_one(clients, r)
+            except ClientError as exc:
+                failures.append((r, f"{error_code(exc)}: {exc}"))
+                return
+            ledger.remove(r)
+            if r.kind == "thing":
+                ledger.drop_thing(r.name)
+                _remove_identity(ledger.fleet_dir, r.name)
+
+        run_pool(items, work, concurrency, f"unregister {kind.replace('_', ' ')}")
+        result.deleted[kind] = len(items) - len(failures)
+        if failures:
+            result.kept.extend(failures)
+            if kind != "thing_type":  # later phases depend on this one (thing types are last but one)
+                break
+    # identities of things never created in AWS (a run stopped before CreateThing) hold only a local key
+    if result.complete:
+        for t in ledger.things():
+            ledger.drop_thing(t.thing_name)
+            _remove_identity(ledger.fleet_dir, t.thing_name)
+    ledger.save()
+    return result

@@ -1,0 +1,238 @@
+"""Bulk registration (StartThingRegistrationTask): moto lacks these calls, so the IoT client is a botocore
+Stubber checked against the real API model, while the parameters file and the task reports go through
+moto's S3 for real (uploaded, read back, served by pre-signed URL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from provisioning.aws.assign import planned_things
+from provisioning.aws.bulk import parameters_lines, parse_report_line, provisioning_template, register_bulk, template_refs
+from provisioning.aws.fleet import FleetContext, RegistrationError
+from provisioning.aws.identity import certificate_matches_key, load_private_key
+from provisioning.aws.ledger import Ledger, load_state
+from provisioning.aws.session import AwsClients
+from provisioning.aws.settings import AwsSettings
+from provisioning.manifest import FleetManifest
+from tests.provisioning.aws_fixtures import aws_env, moto_endpoint  # noqa: F401
+
+BUCKET = "iot-tutorial-things-template"
+ROLE = "arn:aws:iam::123456789012:role/LabRole"
+ACCOUNT, REGION = "123456789012", "us-east-1"
+TEMPLATE_KEYS = {"ThingName", "CSR", "StationId", "IsdFile"}
+
+
+def test_template_references_only_declared_parameters() -> None:
+    t = provisioning_template(policy_name="p", thing_type="weather-station", thing_group="weather-fleet",
+                              prefix="weather-station")
+    declared = set(t["Parameters"])
+    assert template_refs(t) <= declared
+    assert template_refs(t) == declared  # and every declared parameter is used
+    assert {r["Type"] for r in t["Resources"].values()} == {"AWS::IoT::Thing", "AWS::IoT::Certificate",
+                                                           "AWS::IoT::Policy"}
+    assert t["Resources"]["policy"]["Properties"] == {"PolicyName": "p"}  # by name: no inline '*' document
+    # a stray reference is caught
+    t["Resources"]["thing"]["Properties"]["AttributePayload"]["serial"] = {"Ref": "SerialNumber"}
+    assert "SerialNumber" in template_refs(t) - declared
+
+
+def test_parameters_file_lines_carry_exactly_the_declared_parameters(tmp_path: Path) -> None:
+    planned = planned_things(3, "ws", None)
+    body, offsets = parameters_lines(planned, {p.thing_name: f"csr-{p.thing_name}" for p in planned})
+    lines = body.decode().splitlines()
+    assert len(lines) == 3
+    for (off, name), line in zip(sorted(offsets.items()), lines):
+        assert body[off:].decode().startswith(line)
+        obj = json.loads(line)
+        assert set(obj) == TEMPLATE_KEYS and obj["ThingName"] == name and obj["CSR"] == f"csr-{name}"
+
+
+def test_report_lines_are_matched_to_things() -> None:
+    order = ["a", "b", "c"]
+    offsets = {0: "a", 100: "b", 250: "c"}
+    ok = parse_report_line(json.dumps({"offset": 100, "lineNumber": 7, "response": json.dumps(
+        {"ResourceArns": {"certificate": "arn:aws:iot:r:1:cert/abc", "thing": "arn:aws:iot:r:1:thing/b"},
+         "CertificatePem": "PEM"})}), offsets, order)
+    assert (ok.thing_name, ok.ok, ok.certificate_arn, ok.certificate_pem) == ("b", True, "arn:aws:iot:r:1:cert/abc", "PEM")
+    by_arn = parse_report_line(json.dumps({"response": {"ResourceArns": {"thing": "arn:aws:iot:r:1:thing/c",
+                                                                         "certificate": "x/y"}}}), offsets, order)
+    assert by_arn.thing_name == "c" and by_arn.ok
+    err = parse_report_line(json.dumps({"lineNumber": 0, "errorMessage": "Throttled"}), offsets, order)
+    assert (err.thing_name, err.ok, err.error) == ("a", False, "Throttled")
+
+
+class FakeTaskRunner:
+    """Plays the AWS side of a registration task on moto's S3: reads the uploaded parameters file, issues a
+    certificate for every CSR (one line fails), and writes the RESULTS and ERRORS reports."""
+
+    def __init__(self, s3, fail_thing: str) -> None:
+        self.s3, self.fail_thing = s3, fail_thing
+        self.ca_key = ec.generate_private_key(ec.SECP256R1())
+        self.input_key: str | None = None
+        self.lines: list[dict] = []
+        self.results_url = s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "reports/results"})
+        self.errors_url = s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "reports/errors"})
+
+    def on_start(self, params, **_) -> None:
+        self.template = json.loads(params["templateBody"])
+        self.input_key = params["inputFileKey"]
+
+    def on_describe(self, **_) -> None:
+        if self.input_key is None or self.lines:
+            return
+        body = self.s3.get_object(Bucket=BUCKET, Key=self.input_key)["Body"].read()
+        results, errors, offset = [], [], 0
+        for i, raw in enumerate(body.splitlines(keepends=True)):
+            line = json.loads(raw)
+            self.lines.append(line)
+            assert set(line) <= set(self.template["Parameters"])
+            name = line["ThingName"]
+            if name == self.fail_thing:
+                errors.append({"lineNumber": i, "offset": offset,
+                               "errorMessage": "ResourceAlreadyExistsException: Thing already exists"})
+            else:
+                csr = x509.load_pem_x509_csr(line["CSR"].encode())
+                assert csr.is_signature_valid
+                now = dt.datetime.now(dt.timezone.utc)
+                cert = (x509.CertificateBuilder().subject_name(csr.subject)
+                        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test")]))
+                        .public_key(csr.public_key()).serial_number(x509.random_serial_number())
+                        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+                        .sign(self.ca_key, hashes.SHA256()))
+                der = cert.public_bytes(serialization.Encoding.DER)
+                import hashlib
+                cert_id = hashlib.sha256(der).hexdigest()
+                results.append({"lineNumber": i, "offset": offset, "response": {
+                    "ResourceArns": {"certificate": f"arn:aws:iot:{REGION}:{ACCOUNT}:cert/{cert_id}",
+                                     "thing": f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/{name}"},
+                    "CertificatePem": cert.public_bytes(serialization.Encoding.PEM).decode()}})
+            offset += len(raw)
+        for key, items in (("reports/results", results), ("reports/errors", errors)):
+            self.s3.put_object(Bucket=BUCKET, Key=key, Body="\n".join(json.dumps(x) for x in items).encode())
+
+
+@pytest.fixture
+def bulk(aws_env, tmp_path: Path):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    iot = boto3.client("iot")
+    stubber = Stubber(iot)
+    settings = AwsSettings().model_copy(update={
+        "registration_mode": "bulk", "bulk_bucket": BUCKET, "bulk_role_arn": ROLE, "bulk_poll_seconds": 0.0})
+    fleet = tmp_path / "fleet"
+    ledger = Ledger(fleet, FleetManifest(target="aws", endpoint="abc-ats.iot.us-east-1.amazonaws.com",
+                                         prefix="weather-station", things=[], region=REGION))
+    ctx = FleetContext(settings=settings, clients=AwsClients(iot=iot, s3=s3, sts=None, region=REGION),
+                       ledger=ledger, fleet_dir=fleet, prefix="weather-station", account=ACCOUNT,
+                       endpoint="abc-ats.iot.us-east-1.amazonaws.com", policy_name="weather-fleet-station")
+    return ctx, stubber, s3
+
+
+def _queue_task(stubber: Stubber, runner: FakeTaskRunner, *, in_progress: int = 1, start: bool = True) -> None:
+    if start:
+        stubber.add_response("start_thing_registration_task", {"taskId": "task-1"},
+                             {"templateBody": ANY, "inputFileBucket": BUCKET, "inputFileKey": ANY, "roleArn": ROLE})
+    for _ in range(in_progress):
+        stubber.add_response("describe_thing_registration_task",
+                             {"taskId": "task-1", "status": "InProgress", "percentageProgress": 40}, {"taskId": "task-1"})
+    stubber.add_response("describe_thing_registration_task",
+                         {"taskId": "task-1", "status": "Completed", "successCount": 4, "failureCount": 1,
+                          "percentageProgress": 100}, {"taskId": "task-1"})
+    stubber.add_response("list_thing_registration_task_reports",
+                         {"resourceLinks": [runner.results_url], "reportType": "RESULTS"},
+                         {"taskId": "task-1", "reportType": "RESULTS"})
+    stubber.add_response("list_thing_registration_task_reports",
+                         {"resourceLinks": [runner.errors_url], "reportType": "ERRORS"},
+                         {"taskId": "task-1", "reportType": "ERRORS"})
+
+
+def test_bulk_task_records_each_thing_and_reports_failures(bulk, data_dir: Path) -> None:
+    ctx, stubber, s3 = bulk
+    planned = planned_things(5, "weather-station", data_dir)
+    runner = FakeTaskRunner(s3, fail_thing="weather-station-3")
+    ctx.clients.iot.meta.events.register("provide-client-params.iot.StartThingRegistrationTask", runner.on_start)
+    ctx.clients.iot.meta.events.register("provide-client-params.iot.DescribeThingRegistrationTask", runner.on_describe)
+    _queue_task(stubber, runner, in_progress=2)
+    with stubber:
+        outcome = register_bulk(ctx, planned)
+    stubber.assert_no_pending_responses()
+
+    assert outcome.status == "Completed"
+    assert sorted(outcome.succeeded) == ["weather-station-1", "weather-station-2", "weather-station-4",
+                                         "weather-station-5"]
+    assert outcome.failed == {"weather-station-3": "ResourceAlreadyExistsException: Thing already exists"}
+    # the parameters file that went to S3: one line per thing, CSRs of the keys held locally
+    assert [ln["ThingName"] for ln in runner.lines] == [p.thing_name for p in planned]
+    assert [ln["IsdFile"] for ln in runner.lines] == [p.isd_file for p in planned]
+    for line in runner.lines:
+        key = load_private_key(ctx.fleet_dir / "things" / line["ThingName"] / "private.key")
+        csr = x509.load_pem_x509_csr(line["CSR"].encode())
+        assert csr.public_key().public_numbers() == key.public_key().public_numbers()
+        assert "PRIVATE" not in line["CSR"]
+    assert runner.template["Resources"]["policy"]["Properties"]["PolicyName"] == "weather-fleet-station"
+
+    state = load_state(ctx.fleet_dir)
+    names = [t.thing_name for t in state.things]
+    assert sorted(names) == sorted(outcome.succeeded)
+    for t in state.things:
+        folder = ctx.fleet_dir / t.identity_dir
+        assert certificate_matches_key((folder / "certificate.pem").read_text(), load_private_key(folder / "private.key"))
+        assert t.certificate_id == t.certificate_sha256
+        assert t.thing_arn.endswith(f":thing/{t.thing_name}")
+    kinds = [r.kind for r in state.aws_resources]
+    assert kinds.count("thing") == kinds.count("certificate") == kinds.count("principal_attachment") == 4
+    objects = [r for r in state.aws_resources if r.kind == "bucket_object"]
+    assert len(objects) == 1 and objects[0].extra == {"bucket": BUCKET}
+    assert s3.head_object(Bucket=BUCKET, Key=objects[0].name)
+    tags = s3.get_object_tagging(Bucket=BUCKET, Key=objects[0].name)["TagSet"]
+    assert {"Key": "managed-by", "Value": "weather-fleet"} in tags
+
+
+def test_bulk_timeout_then_resume_without_a_second_task(bulk) -> None:
+    ctx, stubber, s3 = bulk
+    planned = planned_things(3, "weather-station", None)
+    runner = FakeTaskRunner(s3, fail_thing="none")
+    ctx.clients.iot.meta.events.register("provide-client-params.iot.StartThingRegistrationTask", runner.on_start)
+    ctx.clients.iot.meta.events.register("provide-client-params.iot.DescribeThingRegistrationTask", runner.on_describe)
+    ctx.settings = ctx.settings.model_copy(update={"bulk_timeout_seconds": 0.001})
+    stubber.add_response("start_thing_registration_task", {"taskId": "task-1"})
+    stubber.add_response("describe_thing_registration_task", {"taskId": "task-1", "status": "InProgress"})
+    with stubber, pytest.raises(RegistrationError, match="IOT_BULK_TIMEOUT_SECONDS"):
+        register_bulk(ctx, planned)
+    pending = [r for r in load_state(ctx.fleet_dir).aws_resources if r.kind == "bucket_object"]
+    assert pending and pending[0].extra["task_id"] == "task-1"
+
+    # next run: no StartThingRegistrationTask (the stubber would reject it), the same task is collected
+    ctx.settings = ctx.settings.model_copy(update={"bulk_timeout_seconds": 60})
+    _queue_task(stubber, runner, in_progress=0, start=False)
+    with stubber:
+        outcome = register_bulk(ctx, planned)
+    stubber.assert_no_pending_responses()
+    assert sorted(outcome.succeeded) == [p.thing_name for p in planned]
+
+
+def test_bulk_needs_bucket_and_role(bulk) -> None:
+    ctx, stubber, _ = bulk
+    ctx.settings = ctx.settings.model_copy(update={"bulk_bucket": None})
+    with stubber, pytest.raises(RegistrationError, match="IOT_BULK_BUCKET and IOT_BULK_ROLE_ARN"):
+        register_bulk(ctx, planned_things(2, "weather-station", None))
+    assert not (ctx.fleet_dir / "things").exists()
+
+
+def test_stubber_checks_calls_against_the_real_model() -> None:
+    """The stubbed calls are validated by botocore's model: a wrong parameter is an error, not a pass."""
+    iot = boto3.client("iot", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(iot) as stubber:
+        stubber.add_response("start_thing_registration_task", {"taskId": "t"})
+        with pytest.raises(Exception, match="roleArn"):
+            iot.start_thing_registration_task(templateBody="{}", inputFileBucket=BUCKET, inputFileKey="k")
