@@ -64,11 +64,9 @@ def evaluate_rule(messages: Sequence[dict], rule: str = RULE_NAME) -> list[dict]
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
-            con.execute(
-                "CREATE VIEW messages AS SELECT * FROM read_json_auto(?, format = 'newline_delimited', "
-                "sample_size = -1)",
-                [str(batch)],
-            )
+            literal = "'" + str(batch).replace("'", "''") + "'"
+            con.execute(f"CREATE TABLE messages AS SELECT * FROM read_json_auto({literal}, "
+                        "format = 'newline_delimited', sample_size = -1)")
             cursor = con.execute(load_rule(rule, "duckdb", source="messages"))
             columns = [d[0] for d in cursor.description]
             return [{c: _plain(v) for c, v in zip(columns, row)} for row in cursor.fetchall()]

@@ -23,7 +23,8 @@ class PipelineSettings(BaseSettings):
     mqtt_host: str = Field("localhost", validation_alias="MQTT_HOST",
                            description="Broker host name (in compose: the broker service name).")
     mqtt_port: int = Field(8883, validation_alias="MQTT_PORT", ge=1, le=65535)
-    mqtt_topic: str = Field("sensor/weather", validation_alias="MQTT_TOPIC")
+    mqtt_topic: str = Field("sensor/weather", validation_alias="TOPIC",
+                            description="Topic the lake writer subscribes to (the stations publish to it).")
     monitor_identity_dir: Path = Field(Path(".fleet/things/monitor"), validation_alias="MONITOR_IDENTITY_DIR",
                                        description="certificate.pem, private.key, ca.pem of the monitor thing.")
     lake_client_id: str = Field("monitor-lake", validation_alias="LAKE_CLIENT_ID",
