@@ -25,6 +25,7 @@ class Subscriber:
                  client_id: str | None = None) -> None:
         self.topic = topic
         self.payloads: list[bytes] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each payload's arrival
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._connected: Future[None] = Future()
@@ -52,6 +53,7 @@ class Subscriber:
     def _on_publish(self, data: mqtt5.PublishReceivedData) -> None:
         with self._arrived:
             self.payloads.append(bytes(data.publish_packet.payload))
+            self.arrivals.append(time.monotonic())
             self._arrived.notify_all()
 
     def __enter__(self) -> Subscriber:
