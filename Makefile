@@ -89,7 +89,7 @@ MONITOR_IDENTITY_DIR ?= $(or $(FLEET_DIR),.fleet)/things/monitor
 PIPELINE_COMPOSE = $(COMPOSE) $(if $(wildcard $(or $(FLEET_DIR),.fleet)/compose.env),--env-file $(or $(FLEET_DIR),.fleet)/compose.env) -f compose.yaml -f compose.pipeline.yaml --profile pipeline
 LAKE_OWNER = $(shell stat -c '%u:%g' "$(MONITOR_IDENTITY_DIR)/private.key" 2>/dev/null || echo "$$(id -u):$$(id -g)")
 
-.PHONY: lake lake-up lake-down cold query dashboard
+.PHONY: lake lake-up lake-down cold query dashboard bench-lake
 lake: $(PY) ## run the lake writer here, in the foreground (Ctrl-C flushes and stops): broker -> LAKE_DIR
 	MQTT_HOST=$(or $(LAKE_MQTT_HOST),localhost) MQTT_PORT=$(or $(BROKER_PORT),8883) \
 	  MONITOR_IDENTITY_DIR="$(MONITOR_IDENTITY_DIR)" $(PY) -m pipeline lake
@@ -111,6 +111,9 @@ query: $(PY) ## run the lab's Athena queries over the lake with DuckDB (or your 
 
 dashboard: $(PY) ## write the self-contained HTML dashboard (LAKE_DIR/dashboard.html) from the lake
 	$(PY) -m pipeline dashboard
+
+bench-lake: $(PY) ## benchmark the lake writer and the DuckDB queries (bench-results/pipeline-lake.md)
+	$(PY) scripts/bench_lake.py
 
 
 ##@ Tests and benchmarks
