@@ -96,12 +96,12 @@ lake: $(PY) ## run the lake writer here, in the foreground (Ctrl-C flushes and s
 
 lake-up: ## run the lake writer as a compose service (profile pipeline) beside the fleet
 	mkdir -p "$(LAKE_DIR)"
-	LAKE_UID=$(word 1,$(subst :, ,$(LAKE_OWNER))) LAKE_GID=$(word 2,$(subst :, ,$(LAKE_OWNER))) \
-	  $(PIPELINE_COMPOSE) up -d --build lake
+	LAKE_DIR="$(abspath $(LAKE_DIR))" LAKE_UID=$(word 1,$(subst :, ,$(LAKE_OWNER))) \
+	  LAKE_GID=$(word 2,$(subst :, ,$(LAKE_OWNER))) $(PIPELINE_COMPOSE) up -d --build lake
 
 lake-down: ## stop the compose lake writer (it flushes first); the lake and its ledger stay
-	$(PIPELINE_COMPOSE) stop lake
-	$(PIPELINE_COMPOSE) rm -f lake
+	LAKE_DIR="$(abspath $(LAKE_DIR))" $(PIPELINE_COMPOSE) stop lake
+	LAKE_DIR="$(abspath $(LAKE_DIR))" $(PIPELINE_COMPOSE) rm -f lake
 
 cold: $(PY) ## show the cold-readings table (the lab's DynamoDB rule: readings below -5 °C)
 	$(PY) -m pipeline cold
