@@ -142,7 +142,7 @@ _SCRIPT = r"""
 (function () {
   const DATA = JSON.parse(document.getElementById("dashboard-data").textContent);
   const NS = "http://www.w3.org/2000/svg";
-  const W = 640, H = 320, M = {l: 56, r: 16, t: 14, b: 36};
+  const W = 640, H = 320, M = {l: 70, r: 16, t: 14, b: 36};
   const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                    "#bcbd22", "#7f7f7f"];
   const colors = {};
@@ -195,18 +195,39 @@ _SCRIPT = r"""
   }
   function empty(svg) { el(svg, "text", {class: "empty", x: W / 2, y: H / 2, "text-anchor": "middle"}, "no data"); return 0; }
 
-  function lines(svg, seriesByStation, yLabel) {
+  function lines(svg, seriesByStation, yLabel, opts) {
     const names = Object.keys(seriesByStation).filter((k) => seriesByStation[k].length);
     if (!names.length) return empty(svg);
-    const all = names.flatMap((k) => seriesByStation[k]);
+    let series = seriesByStation, xfmt = null;
+    const allX = names.flatMap((k) => seriesByStation[k].map((p) => p[0]));
+    const [ax0, ax1] = extent(allX);
+    if (opts && opts.foldYears && ax1 - ax0 > 400 * 86400e3) {
+      // Station-years from different years: put each on its own year's calendar (time of year).
+      series = {};
+      for (const k of names) series[k] = seriesByStation[k].map((p) => {
+        const d = new Date(p[0]);
+        return [p[0] - Date.UTC(d.getUTCFullYear(), 0, 1) + Date.UTC(2000, 0, 1), p[1]];
+      });
+      xfmt = (v) => new Date(v).toISOString().slice(5, 10);
+      svg.dataset.folded = "true";
+    }
+    const all = names.flatMap((k) => series[k]);
     const [x0, x1] = extent(all.map((p) => p[0])), [y0, y1] = extent(all.map((p) => p[1]));
     const x = scale(x0, x1, M.l, W - M.r), y = scale(y0, y1, H - M.b, M.t + 30);
-    axes(svg, x, y, [x0, (x0 + x1) / 2, x1], ticks(y0, y1, 6), (v) => fmtTime(v, x1 - x0), (v) => v + yLabel);
+    axes(svg, x, y, [x0, (x0 + x1) / 2, x1], ticks(y0, y1, 6), xfmt || ((v) => fmtTime(v, x1 - x0)),
+         (v) => v + yLabel);
     let drawn = 0;
     for (const name of names) {
-      const pts = seriesByStation[name].map((p) => x(p[0]).toFixed(1) + "," + y(p[1]).toFixed(1)).join(" ");
-      el(svg, "polyline", {points: pts, fill: "none", stroke: color(name), "stroke-width": 1.2,
-                           "data-station": name, "data-points": seriesByStation[name].length});
+      // One path per station; a new segment starts where time goes back (a second folded year).
+      let d = "", last = -Infinity;
+      for (const p of series[name]) {
+        d += (p[0] < last ? "M" : (d ? "L" : "M")) + x(p[0]).toFixed(1) + "," + y(p[1]).toFixed(1);
+        last = p[0];
+      }
+      el(svg, "path", {d: d, fill: "none", stroke: color(name), "stroke-width": 1.2, class: "series",
+                       "data-station": name, "data-points": series[name].length});
+      if (series[name].length < 60)  // a line of a few points is hard to see: mark them
+        for (const p of series[name]) el(svg, "circle", {cx: x(p[0]), cy: y(p[1]), r: 2.5, fill: color(name)});
       drawn += 1;
     }
     legend(svg, names);
@@ -216,11 +237,14 @@ _SCRIPT = r"""
   function bars(svg, items, labelKey, valueKey, fill) {
     if (!items.length) return empty(svg);
     const shown = items.slice(0, 12), max = Math.max(...shown.map((d) => d[valueKey])) || 1;
-    const left = 190, band = (H - M.t - 10) / shown.length;
+    const left = 200, band = (H - M.t - 10) / shown.length;
     const x = scale(0, max, left, W - M.r - 40);
     shown.forEach((d, i) => {
       const yy = M.t + i * band;
-      el(svg, "text", {x: left - 6, y: yy + band * 0.65, "text-anchor": "end"}, String(d[labelKey]).slice(0, 30));
+      const label = String(d[labelKey]);
+      const text = el(svg, "text", {x: left - 6, y: yy + band * 0.65, "text-anchor": "end"},
+                      label.length > 28 ? label.slice(0, 27) + "…" : label);
+      el(text, "title", {}, label);
       el(svg, "rect", {x: left, y: yy + band * 0.15, width: Math.max(1, x(d[valueKey]) - left), height: band * 0.7,
                        fill: typeof fill === "function" ? fill(d) : fill, "data-label": d[labelKey],
                        "data-value": d[valueKey]});
@@ -261,7 +285,7 @@ _SCRIPT = r"""
   }
 
   const drawers = {
-    temperature: (svg) => lines(svg, DATA.temperature || {}, "°"),
+    temperature: (svg) => lines(svg, DATA.temperature || {}, "°", {foldYears: true}),
     map: (svg) => map(svg, DATA.stations || []),
     conditions: (svg) => bars(svg, DATA.conditions || [], "label", "n", "#4c78a8"),
     clouds: (svg) => bars(svg, DATA.clouds || [], "label", "n", "#72b7b2"),

@@ -111,7 +111,7 @@ class Figures(HTMLParser):
             self._current = a["data-chart"]
             self.figures[self._current] = a
             self.marks[self._current] = {}
-        elif self._current and tag in ("polyline", "circle", "rect"):
+        elif self._current and tag in ("path", "circle", "rect"):
             counts = self.marks[self._current]
             counts[tag] = counts.get(tag, 0) + 1
 
@@ -143,15 +143,15 @@ def test_charts_draw_in_headless_chromium(lake, tmp_path: Path) -> None:
     assert all(s == ("drawn", None) for s in statuses.values()), statuses
     drawn = {k: int(f["data-drawn"]) for k, f in dom.figures.items()}
     stations = len(STATIONS)
-    assert drawn["temperature"] == dom.marks["temperature"]["polyline"] == stations
+    assert drawn["temperature"] == dom.marks["temperature"]["path"] == stations
     assert drawn["map"] == dom.marks["map"]["circle"] == stations
     assert drawn["conditions"] == len(flat_counts(messages, "conditions"))
     assert drawn["clouds"] == len(flat_counts(messages, "clouds"))
-    assert drawn["rate"] == dom.marks["rate"]["polyline"] == stations
+    assert drawn["rate"] == dom.marks["rate"]["path"] == stations
     assert drawn["latency"] == 2 * stations
     # the temperature lines carry every reading of their station
     figure = proc.stdout.split('id="chart-temperature"', 1)[1].split("</figure>", 1)[0]
-    points = re.findall(r'<polyline[^>]*data-station="([^"]+)"[^>]*data-points="(\d+)"', figure)
+    points = re.findall(r'<path[^>]*data-station="([^"]+)"[^>]*data-points="(\d+)"', figure)
     readings = {}
     for m in messages:
         if m["air_temperature"]["value"] is not None:
