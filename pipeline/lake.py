@@ -114,6 +114,7 @@ class LakeWriter:
         self._bytes = 0
         self._oldest: float | None = None
         self.duplicates = 0
+        self.cold_failures = 0
         self.tmp_dir = self.lake_dir / ".state" / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.ledger = Ledger(self.lake_dir / ".state" / "ledger.sqlite3")
@@ -224,7 +225,13 @@ class LakeWriter:
         bad = [e for e in entries if e.key is None]
         if good and self._cold is not None:
             # Idempotent (keyed puts), so doing it before the commit loses nothing and repeats harmlessly.
-            result.cold_items = self._cold.apply([e.document for e in good])
+            # A failing rule action must not stop the lake (on AWS each rule action fails on its own).
+            try:
+                result.cold_items = self._cold.apply([e.document for e in good])
+            except Exception:  # noqa: BLE001
+                self.cold_failures += len(good)
+                log.exception("cold-readings rule failed for %d messages; the lake keeps them: run "
+                              "`pipeline cold --backfill` once the cause is fixed", len(good))
         for group in self._by_hour(good):
             result.files.append(self._write_file(group, self.prefix, commit=True))
             result.records += len(group)

@@ -214,3 +214,30 @@ def test_cold_rule_runs_on_each_flush(tmp_path: Path) -> None:
                       for s, t in enumerate(temps) if t is not None and t < -5]
     assert [i["time"] for i in items] == expected_times
     cold.close()
+
+
+def test_a_failing_cold_rule_does_not_stop_the_lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cold = ColdTable(tmp_path / "cold.sqlite3")
+    writer = LakeWriter(tmp_path, cold=cold)
+
+    def broken(messages: object) -> int:
+        raise RuntimeError("rule broken")
+
+    monkeypatch.setattr(cold, "apply", broken)
+    writer.add(payload("a", 0, -9.0))
+    writer.close()
+    assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1})
+    assert writer.cold_failures == 1 and cold.count() == 0
+    monkeypatch.undo()
+    from pipeline.cold import backfill_from_lake
+
+    assert backfill_from_lake(cold, lake_files(tmp_path / "sensor" / "weather")) == 1
+    assert [i["air_temperature_quality"] for i in cold.items()] == ["1"]
+    cold.close()
+
+
+def test_rule_over_a_batch_without_any_temperature(tmp_path: Path) -> None:
+    from pipeline.cold import evaluate_rule
+
+    assert evaluate_rule([json.loads(payload("a", s, None)) for s in range(3)]) == []
+    assert evaluate_rule([]) == []
