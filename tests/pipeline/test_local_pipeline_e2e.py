@@ -233,3 +233,30 @@ def test_cold_table_holds_exactly_the_readings_below_minus_five(run, data_dir: P
     assert all(set(i) == {"weather_station", "latitude", "longitude", "elevation", "time", "air_temperature_value",
                           "air_temperature_quality", "wind_speed_value", "weather_condition", "sky_cover_condition"}
                for i in items)
+
+
+def test_dashboard_from_the_real_lake_draws_every_chart(run, tmp_path: Path) -> None:
+    from pipeline.dashboard import CHARTS, write_dashboard
+    from tests.pipeline.test_local_dashboard import Figures, chromium
+
+    published, lake_dir, work = run
+    settings = PipelineSettings(LAKE_DIR=lake_dir, WAREHOUSE_DB=work / "warehouse-dash.duckdb")
+    path = write_dashboard(settings, tmp_path / "dashboard.html")
+    binary = chromium()
+    if binary is None:
+        if os.environ.get("REQUIRE_CHROMIUM") == "1":
+            pytest.fail("REQUIRE_CHROMIUM=1 but no chromium on PATH (apt-get install -y chromium)")
+        pytest.skip("no chromium on PATH (apt-get install -y chromium)")
+    proc = subprocess.run(
+        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         "--virtual-time-budget=5000", "--dump-dom", path.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = Figures()
+    dom.feed(proc.stdout)
+    assert {k: f.get("data-status") for k, f in dom.figures.items()} == {key: "drawn" for key, _, _ in CHARTS}
+    stations = len({thing for thing, _ in published.keys})
+    assert int(dom.figures["map"]["data-drawn"]) == stations
+    assert int(dom.figures["temperature"]["data-drawn"]) == stations
+    assert int(dom.figures["latency"]["data-drawn"]) == 2 * stations
