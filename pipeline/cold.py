@@ -37,8 +37,8 @@ CREATE TABLE IF NOT EXISTS cold_readings (
 """
 
 
-def _plain(value: Any) -> Any:
-    """DuckDB result values as JSON values (timestamps back to the ISO 8601 UTC text the station sent)."""
+def _json_default(value: Any) -> Any:
+    """DuckDB result values JSON cannot hold: timestamps back to the ISO 8601 UTC text the station sent."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(timezone.utc)
@@ -47,20 +47,25 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+    raise TypeError(f"cannot store {type(value).__name__} in a cold-readings item")
 
 
-def evaluate_rule(messages: Sequence[dict], rule: str = RULE_NAME) -> list[dict]:
-    """Run the rule's SQL over `messages` (decoded JSON objects) and return the selected items."""
+def _plain(value: Any) -> Any:
+    """One value as it reads back from JSON."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def evaluate_rule(messages: Sequence[dict | bytes], rule: str = RULE_NAME) -> list[dict]:
+    """Run the rule's SQL over `messages` (decoded objects, or the JSON payloads themselves) and return the
+    selected items (values as DuckDB returns them; `put_items` stores them as JSON)."""
     if not messages:
         return []
     with tempfile.TemporaryDirectory(prefix="cold-rule-") as folder:
         batch = Path(folder) / "batch.ndjson"
-        batch.write_text("".join(json.dumps(m, separators=(",", ":")) + "\n" for m in messages), encoding="utf-8")
+        with open(batch, "wb") as fh:
+            for m in messages:
+                fh.write(m if isinstance(m, bytes) else json.dumps(m, separators=(",", ":")).encode())
+                fh.write(b"\n")
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
@@ -69,7 +74,7 @@ def evaluate_rule(messages: Sequence[dict], rule: str = RULE_NAME) -> list[dict]
                         "format = 'newline_delimited', sample_size = -1)")
             cursor = con.execute(load_rule(rule, "duckdb", source="messages"))
             columns = [d[0] for d in cursor.description]
-            return [{c: _plain(v) for c, v in zip(columns, row)} for row in cursor.fetchall()]
+            return [dict(zip(columns, row)) for row in cursor.fetchall()]
         finally:
             con.close()
 
@@ -96,14 +101,15 @@ class ColdTable:
             station, time = item.get(PARTITION_KEY), item.get(SORT_KEY)
             if station is None or time is None:
                 raise ValueError(f"cold-readings item lacks its key ({PARTITION_KEY}, {SORT_KEY}): {item!r}")
-            rows.append((str(station), str(time), json.dumps(item, sort_keys=True, separators=(",", ":"))))
+            rows.append((str(_plain(station)), str(_plain(time)),
+                         json.dumps(item, sort_keys=True, separators=(",", ":"), default=_json_default)))
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany("INSERT OR REPLACE INTO cold_readings (weather_station, time, item) VALUES (?, ?, ?)", rows)
             self._db.execute("COMMIT")
         return len(rows)
 
-    def apply(self, messages: Sequence[dict]) -> int:
+    def apply(self, messages: Sequence[dict | bytes]) -> int:
         """Evaluate the rule over `messages` and store what it selects; returns the number of items written."""
         return self.put_items(evaluate_rule(messages))
 
@@ -122,12 +128,12 @@ def backfill_from_lake(table: ColdTable, lake_files: Iterable[Path], batch_size:
     import gzip
 
     written = 0
-    batch: list[dict] = []
+    batch: list[bytes] = []
     for path in lake_files:
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
+        with gzip.open(path, "rb") as fh:
             for line in fh:
                 if line.strip():
-                    batch.append(json.loads(line))
+                    batch.append(line.rstrip(b"\r\n"))
                 if len(batch) >= batch_size:
                     written += table.apply(batch)
                     batch = []

@@ -227,7 +227,7 @@ class LakeWriter:
             # Idempotent (keyed puts), so doing it before the commit loses nothing and repeats harmlessly.
             # A failing rule action must not stop the lake (on AWS each rule action fails on its own).
             try:
-                result.cold_items = self._cold.apply([e.document for e in good])
+                result.cold_items = self._cold.apply([e.line for e in good])
             except Exception:  # noqa: BLE001
                 self.cold_failures += len(good)
                 log.exception("cold-readings rule failed for %d messages; the lake keeps them: run "
