@@ -91,7 +91,7 @@ LAKE_OWNER = $(shell stat -c '%u:%g' "$(MONITOR_IDENTITY_DIR)/private.key" 2>/de
 
 .PHONY: lake lake-up lake-down cold query dashboard bench-lake
 lake: $(PY) ## run the lake writer here, in the foreground (Ctrl-C flushes and stops): broker -> LAKE_DIR
-	MQTT_HOST=$(or $(LAKE_MQTT_HOST),localhost) MQTT_PORT=$(or $(BROKER_PORT),8883) \
+	MQTT_HOST=localhost MQTT_PORT=$(or $(BROKER_PORT),8883) \
 	  MONITOR_IDENTITY_DIR="$(MONITOR_IDENTITY_DIR)" $(PY) -m pipeline lake
 
 lake-up: ## run the lake writer as a compose service (profile pipeline) beside the fleet

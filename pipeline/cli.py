@@ -48,6 +48,8 @@ def cmd_lake(args: argparse.Namespace) -> int:
              s.lake_root, s.lake_buffer_bytes, s.lake_buffer_seconds)
     serve(writer, subscriber, stop)
     log.info("lake writer stopped: %d received, %d duplicates dropped", subscriber.received, writer.duplicates)
+    if writer.cold_failures:
+        log.error("the cold-readings rule failed for %d messages: run `pipeline cold --backfill`", writer.cold_failures)
     return 0
 
 

@@ -46,7 +46,6 @@ class _Entry:
     key: tuple[str, int] | None  # None for an error record
     line: bytes
     received_at: datetime
-    document: dict | None
     acks: list[Any] = field(default_factory=list)
 
 
@@ -156,7 +155,7 @@ class LakeWriter:
             if doc is None:
                 record = {"error": reason, "received_at": received_at.isoformat(timespec="milliseconds"),
                           "raw": payload.decode("utf-8", errors="replace")}
-                self._append(_Entry(None, json.dumps(record).encode(), received_at, None, [ack_token]))
+                self._append(_Entry(None, json.dumps(record).encode(), received_at, [ack_token]))
                 log.warning("payload rejected (%s); kept under %s/", reason, ERRORS_DIR)
                 status = "error"
             else:
@@ -172,7 +171,7 @@ class LakeWriter:
                 line = payload.strip()
                 if b"\n" in line or b"\r" in line:
                     line = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-                entry = _Entry(key, line, received_at, doc, [ack_token])
+                entry = _Entry(key, line, received_at, [ack_token])
                 self._by_key[key] = entry
                 self._append(entry)
                 status = "buffered"
