@@ -17,6 +17,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
 from pydantic import ValidationError
 
 from pipeline import queries
@@ -162,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except ValidationError as exc:
         print(f"pipeline: invalid configuration (see .env.example, section Pipeline):\n{exc}", file=sys.stderr)
-    except (FileNotFoundError, PermissionError, TimeoutError, LakeEmptyError, KeyError, ValueError) as exc:
+    except (FileNotFoundError, PermissionError, TimeoutError, LakeEmptyError, KeyError, ValueError,
+            RuntimeError) as exc:
         print(f"pipeline {args.command}: {exc}", file=sys.stderr)
+    except duckdb.Error as exc:
+        print(f"pipeline {args.command}: DuckDB: {exc} (warehouse WAREHOUSE_DB={_settings().warehouse_path}; "
+              "is another `pipeline query` or `make dashboard` running?)", file=sys.stderr)
     return 2

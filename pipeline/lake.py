@@ -18,6 +18,7 @@ under `LAKE_DIR/errors/<prefix>/...` (Firehose's error prefix) and never enter t
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import json
 import logging
@@ -116,6 +117,13 @@ class LakeWriter:
         self.cold_failures = 0
         self.tmp_dir = self.lake_dir / ".state" / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.lake_dir / ".state" / "writer.lock", "w")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise RuntimeError(f"another lake writer is running on {self.lake_dir} (LAKE_DIR): stop it first "
+                               "(`make lake-down`, or Ctrl-C the `make lake` terminal)") from None
         self.ledger = Ledger(self.lake_dir / ".state" / "ledger.sqlite3")
         self.recover()
 
@@ -284,8 +292,11 @@ class LakeWriter:
     def close(self) -> None:
         """Flush what is buffered and close the ledger."""
         with self._lock:
-            self.flush()
-            self.ledger.close()
+            try:
+                self.flush()
+            finally:
+                self.ledger.close()
+                self._lock_file.close()  # releases the writer lock
 
     @property
     def buffered(self) -> int:

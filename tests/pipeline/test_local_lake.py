@@ -36,6 +36,12 @@ def read_lake(lake_dir: Path) -> list[dict]:
     return records
 
 
+def die(writer: LakeWriter) -> None:
+    """What a killed process leaves: no flush, its ledger connection and writer lock gone."""
+    writer.ledger.close()
+    writer._lock_file.close()
+
+
 def keys(records: list[dict]) -> Counter:
     return Counter((r["thing_name"], r["seq"]) for r in records)
 
@@ -117,6 +123,7 @@ def test_crash_after_commit_before_rename_is_rolled_forward(tmp_path: Path, monk
     monkeypatch.undo()
     assert acked == [], "nothing is acknowledged before its file is visible"
     assert read_lake(tmp_path) == []  # the file is not visible yet...
+    die(writer)
     restarted = LakeWriter(tmp_path)  # ...recovery renames the committed temporary file
     assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1, ("a", 1): 1})
     assert restarted.add(payload("a", 1)) == "duplicate"  # the broker's redelivery is dropped
@@ -138,6 +145,7 @@ def test_crash_before_commit_leaves_nothing_and_redelivery_writes_once(tmp_path:
         writer.flush()
     monkeypatch.undo()
     assert any((tmp_path / ".state" / "tmp").iterdir()), "the complete temporary file was left behind"
+    die(writer)
     restarted = LakeWriter(tmp_path)
     assert list((tmp_path / ".state" / "tmp").iterdir()) == [], "uncommitted temporary files are removed"
     assert restarted.add(payload("a", 0)) == "buffered"  # the broker redelivers the unacknowledged message
@@ -241,3 +249,11 @@ def test_rule_over_a_batch_without_any_temperature(tmp_path: Path) -> None:
 
     assert evaluate_rule([json.loads(payload("a", s, None)) for s in range(3)]) == []
     assert evaluate_rule([]) == []
+
+
+def test_a_second_writer_on_the_same_lake_is_refused(tmp_path: Path) -> None:
+    first = LakeWriter(tmp_path)
+    with pytest.raises(RuntimeError, match="another lake writer is running"):
+        LakeWriter(tmp_path)
+    first.close()
+    LakeWriter(tmp_path).close()  # free again once the first one stopped
