@@ -80,11 +80,17 @@ def lake_files(lake_root: Path) -> list[Path]:
     return sorted(lake_root.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*.gz"))
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def decode(payload: bytes) -> tuple[dict | None, str | None]:
     """The message as a dict, or None and the reason it cannot enter the lake."""
     try:
-        doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8: {exc}"
+    except (json.JSONDecodeError, ValueError) as exc:
         return None, f"not JSON: {exc}"
     if not isinstance(doc, dict):
         return None, f"not a JSON object but {type(doc).__name__}"

@@ -182,6 +182,8 @@ def test_bad_payloads_go_to_the_error_prefix_and_lose_nothing_else(tmp_path: Pat
     assert writer.add(b'{"temperature": NaN', "bad-json") == "error"
     assert writer.add(b'{"thing_name": "a"}', "no-seq") == "error"
     assert writer.add(b"[1, 2]", "array") == "error"
+    assert writer.add(b'{"thing_name": "a", "seq": 7, "t": NaN}', "nan") == "error"  # Python would accept it
+    assert writer.add('{"thing_name": "a", "seq": 8}'.encode("utf-16"), "utf16") == "error"
     writer.add(payload("a", 1), "good-1")
     writer.close()
     assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1, ("a", 1): 1})
@@ -189,10 +191,11 @@ def test_bad_payloads_go_to_the_error_prefix_and_lose_nothing_else(tmp_path: Pat
     for path in sorted((tmp_path / "errors" / "sensor" / "weather").rglob("*.gz")):
         with gzip.open(path, "rt") as fh:
             errors += [json.loads(line) for line in fh]
-    assert sorted(e["raw"] for e in errors) == sorted(['{"temperature": NaN', '{"thing_name": "a"}', "[1, 2]"])
+    assert len(errors) == 5
     assert {e["error"].split(":")[0] for e in errors} == {"not JSON", "no non-negative integer seq",
-                                                          "not a JSON object but list"}
-    assert sorted(acked) == ["array", "bad-json", "good-0", "good-1", "no-seq"]
+                                                          "not a JSON object but list", "not UTF-8"}
+    assert [e for e in errors if "NaN" in e["raw"]][0]["error"].startswith("not JSON: NaN is not a JSON value")
+    assert sorted(acked) == ["array", "bad-json", "good-0", "good-1", "nan", "no-seq", "utf16"]
 
 
 def test_acknowledges_only_when_the_file_is_visible(tmp_path: Path) -> None:
