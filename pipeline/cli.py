@@ -104,7 +104,13 @@ def cmd_query(args: argparse.Namespace) -> int:
     s = _settings()
     con = open_warehouse(s)
     try:
-        results = [run_sql(con, " ".join(args.sql))] if args.sql else run_lab(con, s)
+        if args.schema:
+            table = f'"{s.lake_database}"."{s.lake_table}"'
+            results = [run_sql(con, f"DESCRIBE {table}", f"schema of {table} discovered from the lake files")]
+        elif args.sql:
+            results = [run_sql(con, " ".join(args.sql))]
+        else:
+            results = run_lab(con, s)
         for result in results:
             print(format_result(result))
     finally:
@@ -144,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     query = sub.add_parser("query", help="run the lab's queries (or the SQL given) over the lake")
     query.add_argument("sql", nargs="*", help="DuckDB SQL; default: preview, temperatures, flatten")
+    query.add_argument("--schema", action="store_true",
+                       help="print the table's schema as discovered from the files (the Glue crawler's job)")
     query.set_defaults(func=cmd_query)
 
     dash = sub.add_parser("dashboard", help="write the HTML dashboard")

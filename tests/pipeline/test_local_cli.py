@@ -95,6 +95,9 @@ def test_query_cold_and_dashboard_on_a_small_lake(tmp_path: Path, capsys: pytest
     assert re.search(r"^a-99999\s+3\s+-4\.50\s+-9\.00\s+2\.00\s*$", out, re.M), out  # avg of -9, 2, -6.5
     assert main(["query", "SELECT count(*) AS n FROM weather_lake.weather_flat"]) == 0
     assert capsys.readouterr().out.split()[-1] == "3"
+    assert main(["query", "--schema"]) == 0
+    schema = capsys.readouterr().out
+    assert re.search(r"^air_temperature\s+STRUCT\(", schema, re.M) and re.search(r"^seq\s+BIGINT", schema, re.M)
     assert main(["cold", "--backfill"]) == 0
     assert "2 cold reading(s)" in capsys.readouterr().out
     assert main(["dashboard"]) == 0
