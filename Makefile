@@ -118,6 +118,39 @@ bench-register: $(PY) ## time registering 1,000 things against moto_server (benc
 
 
 ##@ Pipeline
+# The lake writer connects to the broker published on the host; in compose (`lake-up`) it runs as the owner of the
+# monitor's private key, so it can read it without any privilege.
+LAKE_DIR ?= lake
+MONITOR_IDENTITY_DIR ?= $(or $(FLEET_DIR),.fleet)/things/monitor
+PIPELINE_COMPOSE = $(COMPOSE) $(if $(wildcard $(or $(FLEET_DIR),.fleet)/compose.env),--env-file $(or $(FLEET_DIR),.fleet)/compose.env) -f compose.yaml -f compose.pipeline.yaml --profile pipeline
+LAKE_OWNER = $(shell stat -c '%u:%g' "$(MONITOR_IDENTITY_DIR)/private.key" 2>/dev/null || echo "$$(id -u):$$(id -g)")
+
+.PHONY: lake lake-up lake-down cold query dashboard bench-lake
+lake: $(PY) ## run the lake writer here, in the foreground (Ctrl-C flushes and stops): broker -> LAKE_DIR
+	MQTT_HOST=localhost MQTT_PORT=$(or $(BROKER_PORT),8883) \
+	  MONITOR_IDENTITY_DIR="$(MONITOR_IDENTITY_DIR)" $(PY) -m pipeline lake
+
+lake-up: ## run the lake writer as a compose service (profile pipeline) beside the fleet
+	mkdir -p "$(LAKE_DIR)"
+	LAKE_DIR="$(abspath $(LAKE_DIR))" LAKE_UID=$(word 1,$(subst :, ,$(LAKE_OWNER))) \
+	  LAKE_GID=$(word 2,$(subst :, ,$(LAKE_OWNER))) $(PIPELINE_COMPOSE) up -d --build lake
+
+lake-down: ## stop the compose lake writer (it flushes first); the lake and its ledger stay
+	LAKE_DIR="$(abspath $(LAKE_DIR))" $(PIPELINE_COMPOSE) stop lake
+	LAKE_DIR="$(abspath $(LAKE_DIR))" $(PIPELINE_COMPOSE) rm -f lake
+
+cold: $(PY) ## show the cold-readings table (the lab's DynamoDB rule: readings below -5 °C)
+	$(PY) -m pipeline cold
+
+query: $(PY) ## run the lab's Athena queries over the lake with DuckDB (or your own: make query SQL="...")
+	$(PY) -m pipeline query $(if $(SQL),"$(SQL)")
+
+dashboard: $(PY) ## write the self-contained HTML dashboard (LAKE_DIR/dashboard.html) from the lake
+	$(PY) -m pipeline dashboard
+
+bench-lake: $(PY) ## benchmark the lake writer and the DuckDB queries (bench-results/pipeline-lake.md)
+	$(PY) scripts/bench_lake.py
+
 
 ##@ Tests and benchmarks
 .PHONY: schemas

@@ -1,0 +1,1 @@
+"""The lab's SQL, one dialect (Athena for queries, AWS IoT SQL for rules); loaded by `pipeline.queries`."""

@@ -1,0 +1,1 @@
+"""Queries behind the local dashboard (Athena dialect, translated for DuckDB)."""

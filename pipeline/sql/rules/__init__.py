@@ -1,0 +1,1 @@
+"""Topic rules in AWS IoT SQL."""

@@ -1,0 +1,1 @@
+SELECT weather_station, latitude, longitude, elevation, time, air_temperature.value AS air_temperature_value, air_temperature.quality AS air_temperature_quality, wind_speed.value AS wind_speed_value, weather_condition, sky_cover_condition FROM '${topic}' WHERE air_temperature.value < -5
