@@ -12,22 +12,38 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 from moto import mock_aws
 
+from pipeline.aws.names import TAG_STACK
 from pipeline.aws.session import SERVICES, AwsClients
 from pipeline.aws.settings import PipelineAwsSettings
 from pipeline.aws.stack import PipelineStack
 
 REGION = "eu-west-3"  # not us-east-1, so bucket creation needs its LocationConstraint
 ACCOUNT = "123456789012"  # moto's default account
+# Names a default deployment (stack "weather-fleet") gives its resources in moto's account and REGION.
+LAKE = f"weather-fleet-lake-{ACCOUNT}-{REGION}"
+RESULTS = f"weather-fleet-athena-{ACCOUNT}-{REGION}"
+STREAM = "weather-fleet-lake"
+TABLE = "weather-fleet-cold-readings"
+DATABASE = "weather_fleet"
+WORKGROUP = "weather-fleet"
+#: Settings of the deployments under test (non-default buffering, one extra tag) and the tags they give.
+SETTINGS: dict[str, Any] = {"FIREHOSE_BUFFER_MB": 3, "FIREHOSE_BUFFER_SECONDS": 120,
+                            "PIPELINE_TAGS": {"course": "iot-lab"}}
+EXPECTED_TAGS = {TAG_STACK: "weather-fleet", "managed-by": "weather-fleet", "course": "iot-lab"}
+
+
+def tags_of(items: list[dict[str, str]]) -> dict[str, str]:
+    return {item["Key"]: item["Value"] for item in items}
+
+
 MUTATING_PREFIXES = ("Create", "Put", "Update", "Delete", "Tag", "Untag", "Replace", "Start", "Stop", "Attach",
                      "Detach", "Enable", "Disable")
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials and region in the environment, every AWS call served by moto in-process."""
+def _fake_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN",
                      "PIPELINE_ROLE_ARN", "PIPELINE_LAKE_BUCKET", "PIPELINE_ATHENA_RESULTS_BUCKET",
                      "PIPELINE_STACK_NAME", "PIPELINE_TAGS", "FIREHOSE_BUFFER_MB", "FIREHOSE_BUFFER_SECONDS"):
@@ -35,8 +51,23 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_REGION", REGION)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fake credentials and region in the environment, every AWS call served by moto in-process."""
+    _fake_environment(monkeypatch)
     with mock_aws():
         yield
+
+
+@pytest.fixture(scope="module")
+def aws_module() -> Iterator[None]:
+    """The same for a whole module: for read-only tests sharing one deployment."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _fake_environment(monkeypatch)
+        with mock_aws():
+            yield
 
 
 @pytest.fixture
