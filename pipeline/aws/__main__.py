@@ -6,10 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pydantic import ValidationError
-
 from pipeline.aws.errors import PipelineAwsError
-from pipeline.aws.settings import PipelineAwsSettings
+from pipeline.aws.settings import load_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,10 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = PipelineAwsSettings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            print(f"error: {'.'.join(str(p) for p in error['loc'])}: {error['msg']}", file=sys.stderr)
+        settings = load_settings()
+    except PipelineAwsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     from pipeline.aws.stack import PipelineStack
 

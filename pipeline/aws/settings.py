@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from pipeline.aws.errors import ConfigurationError
 
 STACK_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
@@ -106,3 +109,24 @@ class PipelineAwsSettings(BaseSettings):
             if not key or len(key) > 128 or len(tag_value) > 256 or key.lower().startswith("aws:"):
                 raise ValueError(f"PIPELINE_TAGS: invalid tag {key!r}={tag_value!r} (key 1-128, value <=256 chars)")
         return value
+
+
+def _variable(field_name: str) -> str:
+    alias = PipelineAwsSettings.model_fields[field_name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return " / ".join(str(choice) for choice in alias.choices)
+    return str(alias or field_name)
+
+
+def load_settings(**values: Any) -> PipelineAwsSettings:
+    """The settings, or a ConfigurationError naming each variable at fault and what it must hold."""
+    try:
+        return PipelineAwsSettings(**values)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()]
+        raise ConfigurationError("invalid configuration (.env or environment): " + "; ".join(problems)) from exc
+    except SettingsError as exc:
+        match = re.search(r'field "(\w+)"', str(exc))
+        variable = _variable(match.group(1)) if match else "a variable"
+        raise ConfigurationError(f"{variable}: cannot parse the value ({exc.__cause__ or exc}); "
+                                 'PIPELINE_TAGS must be a JSON object such as {"course":"iot-lab"}') from exc

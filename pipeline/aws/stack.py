@@ -109,10 +109,16 @@ class PipelineStack:
         for query in QUERY_NAMES:
             resources.append(NamedQuery(clients, names, query, sql=load_query(query, "athena", **query_names),
                                         description=query_description(query)[:1024], wait=wait))
-        # Named queries recorded by an earlier deploy but no longer shipped: removed on deploy and destroy.
+        # Buckets and named queries recorded by an earlier deploy but no longer configured or shipped (a bucket
+        # renamed with PIPELINE_*_BUCKET, a query dropped from pipeline/sql): removed on deploy and destroy.
+        buckets = {names.lake_bucket, names.athena_results_bucket}
         for record in self.state.resources:
-            if record["kind"] == NamedQuery.kind and record["name"] not in QUERY_NAMES:
+            stale: Resource | None = None
+            if record["kind"] == Bucket.kind and record["name"] not in buckets:
+                stale = Bucket(clients, names, record["name"], tags=tags, variable="", wait=wait)
+            elif record["kind"] == NamedQuery.kind and record["name"] not in QUERY_NAMES:
                 stale = NamedQuery(clients, names, record["name"], sql=None, wait=wait)
+            if stale is not None:
                 stale.wanted = False
                 resources.append(stale)
         for resource in resources:
