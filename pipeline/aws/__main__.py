@@ -53,13 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     names = stack.names
-    heading = {"deploy": "plan" if args.dry_run else "deployed", "destroy": "would destroy" if args.dry_run
+    dry_run = getattr(args, "dry_run", False)
+    heading = {"deploy": "plan" if dry_run else "deployed", "destroy": "would destroy" if dry_run
                else "destroyed", "status": "status"}[args.command]
     print(f"{heading}: stack {names.stack} in account {names.account_id}, region {names.region} "
           f"(state: {settings.state_file})")
     for change in changes:
         print(f"  {change}")
-    if args.command == "deploy" and not args.dry_run:
+    if args.command == "deploy" and not dry_run:
         print(f"lake: s3://{names.lake_bucket}/{names.lake_prefix}   Athena workgroup: {names.athena_workgroup}   "
               f"then, once data arrived: python -m pipeline.aws crawl")
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from pipeline.aws.stack import PipelineStack
 from tests.pipeline.aws_support import (
     ACCOUNT,
     DATABASE,
@@ -21,6 +22,7 @@ from tests.pipeline.aws_support import (
     CallLog,
     aws,
     client,
+    make_settings,
     make_stack,
     state_path,
 )
@@ -177,3 +179,21 @@ def test_deploy_destroy_deploy_again(aws: None, state_path: Path) -> None:
     changes = make_stack(state_path, **SETTINGS).deploy()
     assert {c.action for c in changes} == {"create"}
     assert client("iot").get_topic_rule(ruleName="weather_fleet_cold_readings")["rule"]["sql"].endswith("< -5")
+
+
+def test_destroy_stops_a_running_crawler_before_deleting_it(aws: None, state_path: Path) -> None:
+    from moto.moto_api import state_manager
+
+    make_stack(state_path, **SETTINGS).deploy()
+    # A crawl that runs for a few seconds (moto's state manager), started just before the teardown.
+    state_manager.set_transition(model_name="glue::crawl", transition={"progression": "time", "seconds": 4})
+    try:
+        client("glue").start_crawler(Name="weather-fleet-lake")
+        stack = PipelineStack(make_settings(state_path, **SETTINGS), wait=0.2)
+        log = CallLog(stack.clients)
+        stack.destroy()
+    finally:
+        state_manager.unset_transition(model_name="glue::crawl")
+    glue_calls = [op for op in log.mutating() if op.startswith("glue:")]
+    assert glue_calls == ["glue:StopCrawler", "glue:DeleteCrawler", "glue:DeleteDatabase"]
+    assert_stack_gone()
