@@ -54,7 +54,11 @@ class PipelineAwsSettings(BaseSettings):
     )
     lake_bucket: str | None = Field(default=None, validation_alias="PIPELINE_LAKE_BUCKET")
     athena_results_bucket: str | None = Field(default=None, validation_alias="PIPELINE_ATHENA_RESULTS_BUCKET")
-    topic: str = Field(default="sensor/weather", validation_alias="PIPELINE_TOPIC")
+    topic: str = Field(
+        default="sensor/weather",
+        validation_alias="TOPIC",
+        description="The topic the stations publish to (shared with the station settings); the rules read it.",
+    )
     firehose_buffer_mb: int = Field(default=5, ge=1, le=128, validation_alias="FIREHOSE_BUFFER_MB")
     firehose_buffer_seconds: int = Field(default=60, ge=0, le=900, validation_alias="FIREHOSE_BUFFER_SECONDS")
     crawler_sample_size: int = Field(default=10, ge=1, le=249, validation_alias="PIPELINE_CRAWLER_SAMPLE_SIZE")
@@ -99,7 +103,7 @@ class PipelineAwsSettings(BaseSettings):
     @classmethod
     def _topic(cls, value: str) -> str:
         if not value or value.startswith("/") or value.endswith("/") or any(c in value for c in "#+'"):
-            raise ValueError("PIPELINE_TOPIC must be a plain MQTT topic without wildcards, e.g. sensor/weather")
+            raise ValueError("TOPIC must be a plain MQTT topic without wildcards, e.g. sensor/weather")
         return value
 
     @field_validator("tags")

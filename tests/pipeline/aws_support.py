@@ -46,7 +46,8 @@ MUTATING_PREFIXES = ("Create", "Put", "Update", "Delete", "Tag", "Untag", "Repla
 def _fake_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN",
                      "PIPELINE_ROLE_ARN", "PIPELINE_LAKE_BUCKET", "PIPELINE_ATHENA_RESULTS_BUCKET",
-                     "PIPELINE_STACK_NAME", "PIPELINE_TAGS", "FIREHOSE_BUFFER_MB", "FIREHOSE_BUFFER_SECONDS"):
+                     "PIPELINE_STACK_NAME", "PIPELINE_TAGS", "FIREHOSE_BUFFER_MB", "FIREHOSE_BUFFER_SECONDS",
+                     "PIPELINE_CRAWLER_SAMPLE_SIZE", "PIPELINE_AWS_STATE", "TOPIC"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

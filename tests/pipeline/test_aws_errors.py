@@ -76,7 +76,7 @@ def test_no_region_is_a_clear_error(no_credentials: None, state_path: Path, monk
     ("FIREHOSE_BUFFER_MB", "500"),
     ("FIREHOSE_BUFFER_SECONDS", "-1"),
     ("PIPELINE_LAKE_BUCKET", "Not_A_Bucket"),
-    ("PIPELINE_TOPIC", "sensor/#"),
+    ("TOPIC", "sensor/#"),
     ("PIPELINE_TAGS", "not json"),
 ])
 def test_invalid_settings_name_the_variable(
