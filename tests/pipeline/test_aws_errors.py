@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import ANY
 
 from pipeline.aws.__main__ import main
 from pipeline.aws.errors import ConfigurationError, StateError
+from pipeline.aws.resources import retry_while_role_propagates
 from pipeline.aws.session import connect
 from tests.pipeline.aws_support import (
     ACCOUNT,
@@ -142,3 +144,46 @@ def test_new_results_bucket_moves_the_workgroup_output_and_removes_the_old_bucke
     assert actions == {("create", "new-athena-results"), ("update", WORKGROUP), ("remove", RESULTS)}
     buckets = {b["Name"] for b in client("s3").list_buckets()["Buckets"]}
     assert "new-athena-results" in buckets and RESULTS not in buckets
+
+
+# --- IAM eventual consistency ------------------------------------------------------------------------------------
+def _client_error(code: str, message: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, "CreateDeliveryStream")
+
+
+def test_calls_are_retried_while_a_new_role_is_not_yet_assumable() -> None:
+    outcomes: list[object] = [
+        _client_error("InvalidArgumentException", "Firehose is unable to assume role arn:aws:iam::1:role/x"),
+        _client_error("InvalidRequestException", "iot.amazonaws.com is unable to perform: sts:AssumeRole"),
+        "created",
+    ]
+
+    def call() -> object:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert retry_while_role_propagates(call, attempts=5, delay=0) == "created"
+    assert outcomes == []
+
+
+def test_other_errors_and_the_last_attempt_are_not_retried() -> None:
+    calls = []
+
+    def refused() -> None:
+        calls.append(1)
+        raise _client_error("LimitExceededException", "too many delivery streams")
+
+    with pytest.raises(ClientError, match="too many"):
+        retry_while_role_propagates(refused, attempts=5, delay=0)
+    assert len(calls) == 1
+
+    def never_assumable() -> None:
+        calls.append(1)
+        raise _client_error("InvalidInputException", "Service is unable to assume provided role")
+
+    calls.clear()
+    with pytest.raises(ClientError, match="assume"):
+        retry_while_role_propagates(never_assumable, attempts=3, delay=0)
+    assert len(calls) == 3
