@@ -2,14 +2,31 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# Configuration comes from .env (copied from .env.example on first use) and the environment.
+# Configuration comes from .env (copied from .env.example on first use) and the environment; the environment
+# wins (as in pydantic-settings and compose), so e.g. CI's DATA_DIR is not overridden by .env's.
+_DOTENV_KEYS := $(shell sed -n 's/^[[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\)[[:space:]]*=.*/\1/p' .env 2>/dev/null)
+_ENV_KEYS := $(foreach v,$(_DOTENV_KEYS),$(if $(filter environment,$(origin $v)),$v))
+$(foreach v,$(_ENV_KEYS),$(eval _saved_$v := $$($v)))
 -include .env
+$(foreach v,$(_ENV_KEYS),$(eval $v := $$(_saved_$v)))
 export
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+
+# Fleet paths are made absolute so compose, Python and docker agree whatever the working directory.
+override FLEET_DIR := $(abspath $(or $(FLEET_DIR),.fleet))
+override DATA_DIR := $(abspath $(or $(DATA_DIR),data))
+# Station containers run as the owner of the identity files: you, or uid 10001 when you are root
+# (`make register` run as root hands the station identities to that uid).
+HOST_UID := $(shell id -u)
+HOST_GID := $(shell id -g)
+FLEET_UID ?= $(if $(filter 0,$(HOST_UID)),10001,$(HOST_UID))
+FLEET_GID ?= $(if $(filter 0,$(HOST_UID)),10001,$(HOST_GID))
+COMPOSE_ENV = $(FLEET_DIR)/compose.env
+FLEET_COMPOSE = $(COMPOSE) $(if $(wildcard $(COMPOSE_ENV)),--env-file $(COMPOSE_ENV)) -f compose.yaml
 
 ##@ General
 .PHONY: help
@@ -29,10 +46,75 @@ $(PY): pyproject.toml
 venv: $(PY) ## create the virtual environment with every dependency
 
 ##@ Fleet (local identities, broker, stations)
+.PHONY: data register images up logs ps watch down clean
+data: $(PY) ## make sure DATA_DIR holds the lab's five station-years (downloads them from NCEI if not)
+	$(PY) -m provisioning data --data-dir "$(DATA_DIR)"
+
+register: $(PY) data ## create (or keep) the CA, one identity per station + monitor, broker files, manifest
+	$(PY) -m provisioning register --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
+
+images: ## build the station image (BASE_IMAGE) for compose
+	$(FLEET_COMPOSE) build station-1
+
+up: register images ## start the broker and the five stations in the background (does everything needed first)
+	$(FLEET_COMPOSE) up -d --remove-orphans
+	@echo "Fleet started. \`make ps\` shows it, \`make logs\` follows the stations, \`make watch\` prints messages."
+
+logs: ## follow the stations' and broker's logs (Ctrl-C to stop)
+	$(FLEET_COMPOSE) logs -f --tail=20
+
+ps: ## show the fleet's containers and their health
+	$(FLEET_COMPOSE) ps
+
+watch: $(PY) ## subscribe with the monitor identity and print each message (Ctrl-C to stop)
+	$(PY) -m provisioning watch --fleet-dir "$(FLEET_DIR)" --port "$(or $(BROKER_PORT),8883)"
+
+down: ## stop and remove the fleet's containers (keeps identities, checkpoints and broker data)
+	$(FLEET_COMPOSE) down --remove-orphans
+
+clean: ## remove containers, volumes and (after asking; YES=1 skips) the identities in FLEET_DIR
+	@if [ "$(YES)" != 1 ]; then \
+	  read -r -p "Delete containers, volumes and every identity in $(FLEET_DIR) (the local CA too)? [y/N] " a; \
+	  case "$$a" in [yY]*) ;; *) echo "nothing deleted"; exit 1;; esac; fi
+	$(FLEET_COMPOSE) down --volumes --remove-orphans
+	rm -rf "$(FLEET_DIR)"
 
 ##@ AWS IoT Core
 
 ##@ Pipeline
+# The lake writer connects to the broker published on the host; in compose (`lake-up`) it runs as the owner of the
+# monitor's private key, so it can read it without any privilege.
+LAKE_DIR ?= lake
+MONITOR_IDENTITY_DIR ?= $(or $(FLEET_DIR),.fleet)/things/monitor
+PIPELINE_COMPOSE = $(COMPOSE) $(if $(wildcard $(or $(FLEET_DIR),.fleet)/compose.env),--env-file $(or $(FLEET_DIR),.fleet)/compose.env) -f compose.yaml -f compose.pipeline.yaml --profile pipeline
+LAKE_OWNER = $(shell stat -c '%u:%g' "$(MONITOR_IDENTITY_DIR)/private.key" 2>/dev/null || echo "$$(id -u):$$(id -g)")
+
+.PHONY: lake lake-up lake-down cold query dashboard bench-lake
+lake: $(PY) ## run the lake writer here, in the foreground (Ctrl-C flushes and stops): broker -> LAKE_DIR
+	MQTT_HOST=localhost MQTT_PORT=$(or $(BROKER_PORT),8883) \
+	  MONITOR_IDENTITY_DIR="$(MONITOR_IDENTITY_DIR)" $(PY) -m pipeline lake
+
+lake-up: ## run the lake writer as a compose service (profile pipeline) beside the fleet
+	mkdir -p "$(LAKE_DIR)"
+	LAKE_DIR="$(abspath $(LAKE_DIR))" LAKE_UID=$(word 1,$(subst :, ,$(LAKE_OWNER))) \
+	  LAKE_GID=$(word 2,$(subst :, ,$(LAKE_OWNER))) $(PIPELINE_COMPOSE) up -d --build lake
+
+lake-down: ## stop the compose lake writer (it flushes first); the lake and its ledger stay
+	LAKE_DIR="$(abspath $(LAKE_DIR))" $(PIPELINE_COMPOSE) stop lake
+	LAKE_DIR="$(abspath $(LAKE_DIR))" $(PIPELINE_COMPOSE) rm -f lake
+
+cold: $(PY) ## show the cold-readings table (the lab's DynamoDB rule: readings below -5 °C)
+	$(PY) -m pipeline cold
+
+query: $(PY) ## run the lab's Athena queries over the lake with DuckDB (or your own: make query SQL="...")
+	$(PY) -m pipeline query $(if $(SQL),"$(SQL)")
+
+dashboard: $(PY) ## write the self-contained HTML dashboard (LAKE_DIR/dashboard.html) from the lake
+	$(PY) -m pipeline dashboard
+
+bench-lake: $(PY) ## benchmark the lake writer and the DuckDB queries (bench-results/pipeline-lake.md)
+	$(PY) scripts/bench_lake.py
+
 # AWS deployment of the pipeline (issue 6): `make pipeline TARGET=aws`, `make pipeline-down TARGET=aws`.
 # Other TARGETs point to the local pipeline targets. DRY_RUN=1 prints the plan and changes nothing.
 PIPELINE_LOCAL_HINT = echo "TARGET=$(or $(TARGET),local): the pipeline runs locally with make lake (or make lake-up), make cold, make query and make dashboard; make $@ TARGET=aws acts on AWS."
@@ -59,5 +141,8 @@ schemas: $(PY) ## regenerate contracts/*.schema.json from the models
 test: $(PY) ## run the whole test suite (Docker tests skip when no engine answers)
 	$(PY) -m pytest
 
+# Every `bench-<name>` target in this Makefile, whoever added it.
+BENCH_TARGETS := $(sort $(shell sed -n 's/^\(bench-[A-Za-z0-9_-]*\):.*/\1/p' $(MAKEFILE_LIST)))
 .PHONY: bench
-bench: ## run every benchmark and write bench-results/*.md
+bench: $(BENCH_TARGETS) ## run every benchmark and write bench-results/*.md
+	@echo "benchmarks run: $(or $(BENCH_TARGETS),none)"; ls bench-results/*.md 2>/dev/null || true

@@ -1,0 +1,167 @@
+"""`pipeline` command: the lab's analytics chain on one machine.
+
+    pipeline lake         run the lake writer (subscribe with the monitor identity, write LAKE_DIR)
+    pipeline cold         show the cold-readings table (--backfill: apply the rule to the whole lake)
+    pipeline sql NAME     print a shipped query in a dialect (--run: run it over the lake with DuckDB)
+    pipeline query [SQL]  run the lab's queries (or SQL) over the lake with DuckDB
+    pipeline dashboard    write the self-contained HTML dashboard
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from pipeline import queries
+from pipeline.settings import PipelineSettings
+
+log = logging.getLogger("pipeline")
+
+
+def _settings() -> PipelineSettings:
+    return PipelineSettings()
+
+
+def cmd_lake(args: argparse.Namespace) -> int:
+    from pipeline.cold import ColdTable
+    from pipeline.lake import LakeWriter
+    from pipeline.monitor import LakeSubscriber, serve
+
+    s = _settings()
+    cold = ColdTable(s.cold_db_path) if s.cold_rule_enabled else None
+    writer = LakeWriter(s.lake_dir, prefix=s.lake_prefix, buffer_bytes=s.lake_buffer_bytes,
+                        buffer_seconds=s.lake_buffer_seconds, cold=cold)
+    subscriber = LakeSubscriber(writer, host=s.mqtt_host, port=s.mqtt_port, identity_dir=s.monitor_identity_dir,
+                                client_id=s.lake_client_id, topic=s.mqtt_topic,
+                                session_expiry_seconds=s.lake_session_expiry_seconds)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("lake writer: %s:%d %s -> %s (flush at %d bytes or %.1f s)", s.mqtt_host, s.mqtt_port, s.mqtt_topic,
+             s.lake_root, s.lake_buffer_bytes, s.lake_buffer_seconds)
+    serve(writer, subscriber, stop)
+    log.info("lake writer stopped: %d received, %d duplicates dropped", subscriber.received, writer.duplicates)
+    if writer.cold_failures:
+        log.error("the cold-readings rule failed for %d messages: run `pipeline cold --backfill`", writer.cold_failures)
+    return 0
+
+
+def cmd_cold(args: argparse.Namespace) -> int:
+    from pipeline.cold import ColdTable, backfill_from_lake
+    from pipeline.lake import lake_files
+
+    s = _settings()
+    if args.rule:
+        print(queries.load_rule("cold_readings", args.rule, topic=s.mqtt_topic))
+        return 0
+    table = ColdTable(s.cold_db_path)
+    try:
+        if args.backfill:
+            written = backfill_from_lake(table, lake_files(s.lake_root))
+            print(f"cold-readings rule applied to the lake: {written} item(s) put")
+        items = table.items()
+        print(f"{s.cold_db_path}: {len(items)} cold reading(s) below -5 °C")
+        for item in items[: args.limit]:
+            print(f"  {item['weather_station']}  {item['time']}  {item.get('air_temperature_value')} °C")
+    finally:
+        table.close()
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    s = _settings()
+    if args.list or not args.name:
+        for name in queries.QUERY_NAMES + queries.DASHBOARD_QUERY_NAMES:
+            print(f"{name:26} {queries.query_description(name)}")
+        for name in queries.RULE_NAMES:
+            print(f"{name:26} topic rule (AWS IoT SQL); print it with `pipeline cold --rule iot`")
+        return 0
+    text = queries.load_query(args.name, args.dialect, **s.query_names())
+    if not args.run:
+        print(text, end="")
+        return 0
+    from pipeline.query import format_result, open_warehouse, run_named
+
+    con = open_warehouse(s)
+    try:
+        print(format_result(run_named(con, s, args.name)))
+    finally:
+        con.close()
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from pipeline.query import format_result, open_warehouse, run_lab, run_sql
+
+    s = _settings()
+    con = open_warehouse(s)
+    try:
+        results = [run_sql(con, " ".join(args.sql))] if args.sql else run_lab(con, s)
+        for result in results:
+            print(format_result(result))
+    finally:
+        con.close()
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from pipeline.dashboard import write_dashboard
+
+    s = _settings()
+    path = write_dashboard(s, args.output)
+    print(f"dashboard written to {path} (open it in a browser; it needs no server)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("lake", help="run the lake writer").set_defaults(func=cmd_lake)
+
+    cold = sub.add_parser("cold", help="show the cold-readings table")
+    cold.add_argument("--backfill", action="store_true", help="apply the rule to every message already in the lake")
+    cold.add_argument("--rule", choices=["iot", "duckdb"], help="print the rule's SQL in this dialect and exit")
+    cold.add_argument("--limit", type=int, default=20, help="items to print (default 20)")
+    cold.set_defaults(func=cmd_cold)
+
+    sql = sub.add_parser("sql", help="print (or run) one shipped query")
+    sql.add_argument("name", nargs="?", help="query name (see --list)")
+    sql.add_argument("--dialect", choices=["athena", "duckdb"], default="athena")
+    sql.add_argument("--run", action="store_true", help="run it over the lake with DuckDB")
+    sql.add_argument("--list", action="store_true", help="list the shipped queries")
+    sql.set_defaults(func=cmd_sql)
+
+    query = sub.add_parser("query", help="run the lab's queries (or the SQL given) over the lake")
+    query.add_argument("sql", nargs="*", help="DuckDB SQL; default: preview, temperatures, flatten")
+    query.set_defaults(func=cmd_query)
+
+    dash = sub.add_parser("dashboard", help="write the HTML dashboard")
+    dash.add_argument("--output", "-o", type=Path, default=None,
+                      help="output file (default DASHBOARD_PATH or LAKE_DIR/dashboard.html)")
+    dash.set_defaults(func=cmd_dashboard)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from pipeline.query import LakeEmptyError
+
+    try:
+        return args.func(args)
+    except ValidationError as exc:
+        print(f"pipeline: invalid configuration (see .env.example, section Pipeline):\n{exc}", file=sys.stderr)
+    except (FileNotFoundError, PermissionError, TimeoutError, LakeEmptyError, KeyError, ValueError) as exc:
+        print(f"pipeline {args.command}: {exc}", file=sys.stderr)
+    return 2

@@ -1,0 +1,121 @@
+"""The monitor identity's MQTT5 subscription that feeds the lake writer (awscrt, mutual TLS).
+
+A persistent session (`REJOIN_ALWAYS`, `LAKE_SESSION_EXPIRY_SECONDS`) and manual QoS1 acknowledgements: the
+broker keeps every message the writer has not acknowledged, and the writer acknowledges a message only once it
+is in a lake file. A restart, even a crash, therefore loses nothing; redeliveries are dropped by the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+
+from awscrt import mqtt5
+from awsiot import mqtt5_client_builder
+
+from pipeline.lake import LakeWriter
+
+log = logging.getLogger(__name__)
+
+IDENTITY_FILES = ("certificate.pem", "private.key", "ca.pem")
+
+
+def check_identity(identity_dir: Path) -> tuple[Path, Path, Path]:
+    """certificate.pem, private.key and ca.pem of the monitor identity, or an error naming what is missing."""
+    paths = tuple(Path(identity_dir) / name for name in IDENTITY_FILES)
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"monitor identity incomplete, missing {', '.join(missing)} (MONITOR_IDENTITY_DIR={identity_dir}): "
+            "run `make register` to create the fleet identities")
+    return paths  # type: ignore[return-value]
+
+
+class LakeSubscriber:
+    """Subscribes `topic` at QoS1 and hands every PUBLISH to a LakeWriter with its acknowledgement handle."""
+
+    def __init__(self, writer: LakeWriter, *, host: str, port: int, identity_dir: Path, client_id: str,
+                 topic: str = "sensor/weather", session_expiry_seconds: int = 7 * 24 * 3600) -> None:
+        cert, key, ca = check_identity(identity_dir)
+        self.writer = writer
+        self.topic = topic
+        self.received = 0
+        self._connected = threading.Event()
+        self._stopped = threading.Event()
+        self._subscribed: Future | None = None
+        self.client = mqtt5_client_builder.mtls_from_path(
+            endpoint=host, port=port, cert_filepath=str(cert), pri_key_filepath=str(key), ca_filepath=str(ca),
+            client_id=client_id, session_behavior=mqtt5.ClientSessionBehaviorType.REJOIN_ALWAYS,
+            session_expiry_interval_sec=session_expiry_seconds, receive_maximum=65535, keep_alive_interval_sec=30,
+            min_reconnect_delay_ms=200, max_reconnect_delay_ms=5000, enable_metrics_collection=False,
+            extended_validation_and_flow_control_options=mqtt5.ExtendedValidationAndFlowControlOptions.NONE,
+            on_publish_received=self._on_publish, on_lifecycle_connection_success=self._on_connected,
+            on_lifecycle_connection_failure=self._on_failure, on_lifecycle_disconnection=self._on_disconnect,
+            on_lifecycle_stopped=lambda data: self._stopped.set(),
+        )
+        writer.set_ack(self._ack)  # acknowledgements go back through this client
+
+    # -- callbacks (awscrt event-loop thread) ----------------------------------------------------------------
+    def _on_publish(self, data: mqtt5.PublishReceivedData) -> None:
+        handle = None
+        if data.acquire_publish_acknowledgement_control is not None:
+            handle = data.acquire_publish_acknowledgement_control()
+        self.received += 1
+        try:
+            self.writer.add(data.publish_packet.payload, handle)
+        except Exception:  # noqa: BLE001 - unacknowledged: the broker redelivers after a reconnect
+            log.exception("could not buffer a message from %s", data.publish_packet.topic)
+
+    def _on_connected(self, data: mqtt5.LifecycleConnectSuccessData) -> None:
+        resumed = bool(data.connack_packet and data.connack_packet.session_present)
+        log.info("connected (session %s)", "resumed" if resumed else "new")
+        # Subscribing again on a resumed session is harmless and covers a broker that lost it.
+        self._subscribed = self.client.subscribe(mqtt5.SubscribePacket(
+            subscriptions=[mqtt5.Subscription(topic_filter=self.topic, qos=mqtt5.QoS.AT_LEAST_ONCE)]))
+        self._connected.set()
+
+    def _on_failure(self, data: mqtt5.LifecycleConnectFailureData) -> None:
+        log.warning("connection failed: %s", data.exception)
+
+    def _on_disconnect(self, data: mqtt5.LifecycleDisconnectData) -> None:
+        self._connected.clear()
+        log.warning("disconnected: %s", data.exception)
+
+    def _ack(self, handle: mqtt5.PublishAcknowledgementControlHandle) -> None:
+        self.client.invoke_publish_acknowledgement(handle)
+
+    # -- control --------------------------------------------------------------------------------------------
+    def start(self, timeout: float = 30.0) -> None:
+        """Connect and subscribe; raise TimeoutError naming the broker when that fails."""
+        self.client.start()
+        if not self._connected.wait(timeout):
+            raise TimeoutError("lake writer could not connect to the broker (check MQTT_HOST, MQTT_PORT and the "
+                               "broker with `make up`)")
+        assert self._subscribed is not None
+        suback = self._subscribed.result(timeout)
+        codes = [int(c) for c in suback.reason_codes]
+        if any(c >= 0x80 for c in codes):
+            raise PermissionError(f"subscription to {self.topic!r} refused (reason codes {codes}): "
+                                  "the monitor identity needs read access in the broker ACL (`make register`)")
+        log.info("subscribed to %s", self.topic)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Flush the lake (acknowledging what it wrote), then disconnect keeping the session."""
+        self.writer.flush()
+        self.client.stop()
+        self._stopped.wait(timeout)
+
+
+def serve(writer: LakeWriter, subscriber: LakeSubscriber, stop: threading.Event) -> None:
+    """Run until `stop` is set: the subscription feeds the writer, a timer flushes it on age."""
+    timer = threading.Thread(target=writer.run_timer, args=(stop,), name="lake-flush-timer", daemon=True)
+    subscriber.start()
+    timer.start()
+    try:
+        stop.wait()
+    finally:
+        subscriber.stop()
+        timer.join(timeout=5)
+        writer.close()

@@ -1,0 +1,88 @@
+"""Configuration of the local pipeline, from the environment and `.env` (pydantic-settings).
+
+Every variable is listed in `.env.example` under "Pipeline". Paths are relative to the working directory
+(the repository root when run with `make`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class PipelineSettings(BaseSettings):
+    """Settings of `pipeline lake|cold|sql|query|dashboard`."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Where the lake writer connects, as whom, and to what.
+    mqtt_host: str = Field("localhost", validation_alias="MQTT_HOST",
+                           description="Broker host name (in compose: the broker service name).")
+    mqtt_port: int = Field(8883, validation_alias="MQTT_PORT", ge=1, le=65535)
+    mqtt_topic: str = Field("sensor/weather", validation_alias="TOPIC",
+                            description="Topic the lake writer subscribes to (the stations publish to it).")
+    monitor_identity_dir: Path = Field(Path(".fleet/things/monitor"), validation_alias="MONITOR_IDENTITY_DIR",
+                                       description="certificate.pem, private.key, ca.pem of the monitor thing.")
+    lake_client_id: str = Field("monitor-lake", validation_alias="LAKE_CLIENT_ID",
+                                description="MQTT client id of the lake writer (its persistent session).")
+    lake_session_expiry_seconds: int = Field(7 * 24 * 3600, validation_alias="LAKE_SESSION_EXPIRY_SECONDS", ge=0)
+
+    # What the lake writer writes, and when.
+    lake_dir: Path = Field(Path("lake"), validation_alias="LAKE_DIR")
+    lake_prefix: str = Field("sensor/weather", validation_alias="LAKE_PREFIX",
+                             description="Folder under LAKE_DIR, like the Firehose S3 prefix.")
+    lake_buffer_bytes: int = Field(5 * MIB, validation_alias="LAKE_BUFFER_BYTES", ge=1,
+                                   description="Flush when the buffered NDJSON reaches this many bytes.")
+    lake_buffer_seconds: float = Field(60.0, validation_alias="LAKE_BUFFER_SECONDS", gt=0,
+                                       description="Flush when the oldest buffered message is this old.")
+    cold_rule_enabled: bool = Field(True, validation_alias="COLD_RULE_ENABLED",
+                                    description="Apply the cold-readings rule to every flushed batch.")
+    cold_db: Path | None = Field(None, validation_alias="COLD_DB",
+                                 description="SQLite file of the cold-readings table; default LAKE_DIR/cold_readings.sqlite3.")
+
+    # What `pipeline sql|query|dashboard` read and write.
+    warehouse_db: Path | None = Field(None, validation_alias="WAREHOUSE_DB",
+                                      description="DuckDB file for the flattened table; default LAKE_DIR/warehouse.duckdb.")
+    lake_database: str = Field("weather_lake", validation_alias="LAKE_DATABASE")
+    lake_table: str = Field("weather", validation_alias="LAKE_TABLE")
+    lake_flat_table: str = Field("weather_flat", validation_alias="LAKE_FLAT_TABLE")
+    dashboard_path: Path | None = Field(None, validation_alias="DASHBOARD_PATH",
+                                        description="Where `make dashboard` writes; default LAKE_DIR/dashboard.html.")
+
+    @field_validator("lake_prefix")
+    @classmethod
+    def _relative_prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        if not value or ".." in value.split("/"):
+            raise ValueError(f"LAKE_PREFIX={value!r} must be a relative folder such as 'sensor/weather'")
+        return value
+
+    @property
+    def lake_root(self) -> Path:
+        """The folder holding the date-partitioned files: LAKE_DIR/LAKE_PREFIX."""
+        return self.lake_dir / self.lake_prefix
+
+    @property
+    def state_dir(self) -> Path:
+        """The lake writer's private state (ledger, temporary files): LAKE_DIR/.state."""
+        return self.lake_dir / ".state"
+
+    @property
+    def cold_db_path(self) -> Path:
+        return self.cold_db or self.lake_dir / "cold_readings.sqlite3"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.warehouse_db or self.lake_dir / "warehouse.duckdb"
+
+    @property
+    def dashboard_file(self) -> Path:
+        return self.dashboard_path or self.lake_dir / "dashboard.html"
+
+    def query_names(self) -> dict[str, str]:
+        """Placeholder values for `pipeline.queries.load_query`."""
+        return {"database": self.lake_database, "table": self.lake_table, "flat_table": self.lake_flat_table}

@@ -1,0 +1,226 @@
+"""Register a local fleet: CA (created once, kept), one identity per thing, the broker's files, the manifest.
+
+Idempotent: a second run with the same settings rewrites nothing (same bytes, same fingerprints).
+`force=True` rotates every key and certificate except the CA's. `dry_run=True` writes nothing and reports
+what would change.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from provisioning import local_ca
+from provisioning.files import PRIVATE_MODE, PUBLIC_MODE, read_or_none, write_if_changed
+from provisioning.manifest import (CA_FILE, CERTIFICATE_FILE, MONITOR_THING, PRIVATE_KEY_FILE, THINGS_DIR,
+                                   FleetManifest, Thing, load_manifest, manifest_path)
+from provisioning.stations import assign
+
+CA_DIR = "ca"
+BROKER_DIR = "broker"
+BROKER_COMMON_NAME = "broker"
+CA_KEY_FILE = "ca.key"
+SERVER_CERT_FILE = "server.pem"
+SERVER_KEY_FILE = "server.key"
+ACL_FILE = "acl"
+COMPOSE_ENV_FILE = "compose.env"
+MONITOR_TOPIC_FILTER = "sensor/#"
+LOCAL_ENDPOINT = "broker"
+HEALTH_TOPIC = "$SYS/broker/uptime"
+
+
+@dataclass
+class LocalFleetRequest:
+    """What to register (from the CLI / FleetSettings)."""
+
+    fleet_dir: Path
+    data_dir: Path
+    prefix: str = "weather-station"
+    count: int = 5
+    topic: str = "sensor/weather"
+    hostnames: list[str] = field(default_factory=lambda: ["broker", "localhost", "127.0.0.1"])
+    port: int = 8883
+    force: bool = False
+    dry_run: bool = False
+    # (uid, gid) to give station identity folders when running as root, so that the non-root station
+    # container (compose `user: FLEET_UID`) can read its 0600 key. None: leave ownership alone.
+    owner: tuple[int, int] | None = None
+
+
+@dataclass
+class Outcome:
+    manifest: FleetManifest
+    written: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+
+
+def thing_names(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}-{i}" for i in range(1, count + 1)]
+
+
+class _Writer:
+    """Writes files unless in dry-run mode; remembers what changed."""
+
+    def __init__(self, dry_run: bool) -> None:
+        self.dry_run = dry_run
+        self.written: list[Path] = []
+        self.removed: list[Path] = []
+
+    def write(self, path: Path, data: bytes, mode: int = PUBLIC_MODE) -> None:
+        if self.dry_run:
+            if read_or_none(path) != data:
+                self.written.append(path)
+            return
+        if write_if_changed(path, data, mode):
+            self.written.append(path)
+
+    def remove_tree(self, path: Path) -> None:
+        if path.exists():
+            self.removed.append(path)
+            if not self.dry_run:
+                shutil.rmtree(path)
+
+
+def _load_or_create_ca(fleet_dir: Path, w: _Writer) -> local_ca.Authority:
+    cert_path, key_path = fleet_dir / CA_DIR / CA_FILE, fleet_dir / CA_DIR / CA_KEY_FILE
+    cert_pem, key_pem = read_or_none(cert_path), read_or_none(key_path)
+    if cert_pem and key_pem:
+        ca = local_ca.Authority(key=local_ca.load_key(key_pem), cert=local_ca.load_cert(cert_pem))
+        if ca.cert.public_key().public_numbers() != ca.key.public_key().public_numbers():
+            raise ValueError(f"{cert_path} does not match {key_path}: run `make clean` then `make register`")
+        return ca
+    if cert_pem or key_pem:
+        raise FileNotFoundError(f"half a CA in {fleet_dir / CA_DIR} (one of {CA_FILE}, {CA_KEY_FILE} missing): "
+                                f"run `make clean` then `make register`")
+    ca = local_ca.create_authority()
+    w.write(key_path, local_ca.key_pem(ca.key), PRIVATE_MODE)
+    w.write(cert_path, local_ca.cert_pem(ca.cert))
+    return ca
+
+
+def _ensure_identity(ca: local_ca.Authority, folder: Path, cert_name: str, key_name: str, common_name: str,
+                     w: _Writer, *, force: bool, server_names: list[str] | None = None) -> str:
+    """Keep a valid key+certificate in `folder`, or issue a new pair; returns the certificate fingerprint."""
+    cert_pem, key_pem = read_or_none(folder / cert_name), read_or_none(folder / key_name)
+    if cert_pem and key_pem and not force:
+        try:
+            key, cert = local_ca.load_key(key_pem), local_ca.load_cert(cert_pem)
+        except ValueError:
+            key, cert = None, None
+        if key is not None and cert is not None and local_ca.certificate_matches(
+                ca, cert, key, common_name, server_names):
+            w.write(folder / key_name, key_pem, PRIVATE_MODE)  # fixes the mode if someone loosened it
+            return local_ca.fingerprint(cert)
+    key = local_ca.new_key()
+    cert = local_ca.issue(ca, common_name, key, server_names=server_names)
+    w.write(folder / key_name, local_ca.key_pem(key), PRIVATE_MODE)
+    w.write(folder / cert_name, local_ca.cert_pem(cert))
+    return local_ca.fingerprint(cert)
+
+
+def render_acl(stations: list[str], topic: str, monitor: str = MONITOR_THING) -> str:
+    """Mosquitto ACL: each station may publish to `topic` only; the monitor may only subscribe to sensor/#."""
+    lines = ["# Generated by `python -m provisioning register` (make register). Do not edit: it is rewritten.",
+             "# Clients are identified by their certificate CN (use_identity_as_username). Anything not",
+             "# granted here is denied; there is no anonymous access.", ""]
+    for name in stations:
+        lines += [f"user {name}", f"topic write {topic}", ""]
+    lines += [f"user {monitor}", f"topic read {MONITOR_TOPIC_FILTER}", ""]
+    lines += ["# The broker's own healthcheck (compose) connects with the server certificate.",
+              f"user {BROKER_COMMON_NAME}", f"topic read {HEALTH_TOPIC}", ""]
+    return "\n".join(lines)
+
+
+def render_compose_env(fleet_dir: Path, data_dir: Path, stations: list[Thing]) -> str:
+    """Interpolation variables for compose.yaml: folders, and the thing and ISD file of each station service."""
+    lines = ["# Generated by `python -m provisioning register` (make register) from manifest.json. Do not edit.",
+             "# compose.yaml reads it through `--env-file` (the Makefile passes it); the environment wins.",
+             f"FLEET_DIR={Path(fleet_dir).resolve()}", f"DATA_DIR={Path(data_dir).resolve()}",
+             f"STATIONS_MQTT_HOST={LOCAL_ENDPOINT}", f"FLEET_SIZE={len(stations)}"]
+    for i, t in enumerate(stations, start=1):
+        lines += [f"STATION_{i}_THING={t.thing_name}", f"STATION_{i}_ISD={t.isd_file}"]
+    return "\n".join(lines) + "\n"
+
+
+def register_local(req: LocalFleetRequest) -> Outcome:
+    fleet_dir = Path(req.fleet_dir)
+    w = _Writer(req.dry_run)
+    previous: FleetManifest | None = None
+    if manifest_path(fleet_dir).is_file():
+        previous = load_manifest(fleet_dir)
+        if previous.target != "local":
+            raise RuntimeError(
+                f"{manifest_path(fleet_dir)} describes an AWS fleet: run `python -m provisioning unregister "
+                f"--target aws` first, or set FLEET_DIR to another folder")
+
+    files = assign(req.count, req.data_dir)
+    ca = _load_or_create_ca(fleet_dir, w)
+    ca_pem = local_ca.cert_pem(ca.cert)
+
+    broker = fleet_dir / BROKER_DIR
+    _ensure_identity(ca, broker, SERVER_CERT_FILE, SERVER_KEY_FILE, BROKER_COMMON_NAME, w,
+                     force=req.force, server_names=req.hostnames)
+    w.write(broker / CA_FILE, ca_pem)
+
+    things: list[Thing] = []
+    for name, sf in zip(thing_names(req.prefix, req.count), files, strict=True):
+        things.append(_thing_identity(ca, ca_pem, fleet_dir, name, w, req.force,
+                                      role="station", station_id=sf.station_id, isd_file=sf.path.name))
+    things.append(_thing_identity(ca, ca_pem, fleet_dir, MONITOR_THING, w, req.force, role="monitor"))
+
+    station_names = [t.thing_name for t in things if t.role == "station"]
+    w.write(broker / ACL_FILE, render_acl(station_names, req.topic).encode())
+
+    manifest = FleetManifest(target="local", endpoint=LOCAL_ENDPOINT, port=req.port, topic=req.topic,
+                             prefix=req.prefix, things=things)
+    w.write(manifest_path(fleet_dir), (manifest.model_dump_json(indent=2) + "\n").encode())
+    w.write(fleet_dir / COMPOSE_ENV_FILE, render_compose_env(fleet_dir, req.data_dir, manifest.stations()).encode())
+
+    if req.owner is not None and not req.dry_run and os.geteuid() == 0:
+        for t in manifest.stations():
+            _chown_tree(fleet_dir / t.identity_dir, *req.owner)
+
+    if previous is not None:
+        wanted = {t.thing_name for t in things}
+        for old in previous.things:
+            if old.thing_name not in wanted:
+                w.remove_tree(fleet_dir / old.identity_dir)
+    return Outcome(manifest=manifest, written=w.written, removed=w.removed)
+
+
+def _thing_identity(ca: local_ca.Authority, ca_pem: bytes, fleet_dir: Path, name: str, w: _Writer, force: bool,
+                    **fields: str) -> Thing:
+    rel = f"{THINGS_DIR}/{name}"
+    folder = fleet_dir / rel
+    fp = _ensure_identity(ca, folder, CERTIFICATE_FILE, PRIVATE_KEY_FILE, name, w, force=force)
+    w.write(folder / CA_FILE, ca_pem)
+    return Thing(thing_name=name, identity_dir=rel, certificate_sha256=fp, **fields)
+
+
+def _chown_tree(folder: Path, uid: int, gid: int) -> None:
+    for p in [folder, *folder.iterdir()]:
+        st = p.stat()
+        if (st.st_uid, st.st_gid) != (uid, gid):
+            os.chown(p, uid, gid)
+
+
+def unregister_local(fleet_dir: Path, *, remove_ca: bool = False, dry_run: bool = False) -> list[Path]:
+    """Delete the fleet's identities, broker files and manifest (and the CA with `remove_ca`)."""
+    fleet_dir = Path(fleet_dir)
+    if manifest_path(fleet_dir).is_file():
+        m = load_manifest(fleet_dir)
+        if m.target != "local":
+            raise RuntimeError(f"{manifest_path(fleet_dir)} describes an AWS fleet: use `--target aws`")
+    w = _Writer(dry_run)
+    w.remove_tree(fleet_dir / THINGS_DIR)
+    w.remove_tree(fleet_dir / BROKER_DIR)
+    if remove_ca:
+        w.remove_tree(fleet_dir / CA_DIR)
+    for f in (manifest_path(fleet_dir), fleet_dir / COMPOSE_ENV_FILE):
+        if f.exists():
+            w.removed.append(f)
+            if not dry_run:
+                f.unlink()
+    return w.removed

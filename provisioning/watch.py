@@ -1,0 +1,60 @@
+"""`python -m provisioning watch`: subscribe with the monitor identity and print what the stations publish."""
+
+from __future__ import annotations
+
+import json
+import queue
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from provisioning.manifest import MONITOR_THING, load_manifest
+from provisioning.mqtt import IdentityClient
+
+DEFAULT_FILTER = "sensor/#"
+
+
+def watch(fleet_dir: Path, host: str, port: int, *, topic_filter: str = DEFAULT_FILTER, limit: int = 0,
+          timeout: float = 0.0, out: TextIO = sys.stdout) -> int:
+    """Print `topic thing seq time` per message (or raw payload when not JSON); 0 on success."""
+    manifest = load_manifest(fleet_dir)
+    monitor = manifest.thing(MONITOR_THING)
+    client = IdentityClient(Path(fleet_dir) / monitor.identity_dir, host, port, retry=True)
+    with client:
+        if not client.wait_connected(15):
+            print(f"cannot connect to {host}:{port} with the monitor identity: {client.connect_error or 'timeout'}"
+                  " (is the broker up? `make up`; BROKER_PORT sets the host port)", file=sys.stderr)
+            return 1
+        codes = client.subscribe(topic_filter)
+        if any(int(c) >= 0x80 for c in codes):
+            print(f"subscription to {topic_filter!r} refused: {codes}", file=sys.stderr)
+            return 1
+        print(f"watching {topic_filter} on {host}:{port} as {MONITOR_THING} (Ctrl-C to stop)", file=sys.stderr)
+        seen, deadline = 0, (time.monotonic() + timeout) if timeout else None
+        try:
+            while not limit or seen < limit:
+                wait = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+                try:
+                    msg = client.messages.get(timeout=wait)
+                except queue.Empty:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break
+                    continue
+                seen += 1
+                print(_describe(msg.topic, msg.payload), file=out, flush=True)
+        except KeyboardInterrupt:
+            pass
+    return 0 if seen or not limit else 1
+
+
+def _describe(topic: str, payload: bytes) -> str:
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        return f"{topic} {payload[:200]!r}"
+    if not isinstance(doc, dict):
+        return f"{topic} {payload[:200]!r}"
+    temp = (doc.get("air_temperature") or {}).get("value")
+    return (f"{topic} {doc.get('thing_name', '?')} seq={doc.get('seq', '?')} "
+            f"station={doc.get('weather_station', '?')} time={doc.get('time', '?')} air_temperature={temp}")

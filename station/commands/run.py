@@ -1,0 +1,55 @@
+"""`station run`: replay DATA_FILE to the broker as THING_NAME (what each container runs).
+
+Configuration comes from the environment / `.env` (see `.env.example`, Station section). Exit codes: 0 when the
+file is done or SIGTERM/SIGINT stopped the replay (after the drain and summary), 1 when the broker could not be
+reached, 2 for a configuration problem (one line each, naming the variable or path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from types import FrameType
+
+from station.logging_setup import configure, emit
+from station.settings import ConfigError, check_files, load_settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = "Settings: environment variables (THING_NAME, MQTT_HOST, DATA_FILE, ...), see .env.example."
+
+
+def run(args: argparse.Namespace) -> int:
+    log_format = os.environ.get("LOG_FORMAT", "text").lower()
+    log = configure("json" if log_format == "json" else "text", os.environ.get("LOG_LEVEL", "INFO").upper()
+                    if os.environ.get("LOG_LEVEL", "INFO").upper() in ("DEBUG", "INFO", "WARNING", "ERROR")
+                    else "INFO")
+    try:
+        settings = load_settings()
+        check_files(settings)
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            emit(log, logging.ERROR, "config", line)
+        return 2
+    configure(settings.log_format, settings.log_level)
+
+    from station.replay import Replay
+
+    replay = Replay(settings)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if replay.stop.is_set():
+            emit(log, logging.WARNING, "signal", f"second {name}: exiting without waiting")
+            sys.stderr.flush()
+            os._exit(130)
+        emit(log, logging.INFO, "signal", f"{name}: stopping after in-flight publishes "
+             f"(at most {settings.drain_timeout:g} s)")
+        replay.request_stop(name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return replay.run()

@@ -1,0 +1,274 @@
+"""QoS1 publishing over awscrt's MQTT5 client with mutual TLS, flow control and per-message PUBACK checks.
+
+- Connection: `awsiot.mqtt5_client_builder.mtls_from_path`, client id = thing name, clean start false with a
+  session expiry (`REJOIN_ALWAYS`), reconnect with exponential backoff and full jitter. SDK metrics only on AWS IoT
+  Core (Mosquitto would see them appended to the username, which is the certificate CN the ACL matches).
+- Offline queue: `FAIL_QOS0_PUBLISH_ON_DISCONNECT` keeps every QoS1 publish (sent-but-unacknowledged ones go first)
+  across disconnects, so a broker restart loses nothing.
+- Flow control: at most `max_inflight` publishes without a PUBACK; `publish()` waits for room, never sleeps.
+- Every completion is checked: a PUBACK reason code other than SUCCESS / NO_MATCHING_SUBSCRIBERS (e.g.
+  NOT_AUTHORIZED) or an exception is a failure, with its reason. Completions are queued for the caller
+  (`drain_completions()`) so checkpoints advance only over acknowledged messages.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from awscrt import exceptions, mqtt5
+from awsiot import mqtt5_client_builder
+
+from station.logging_setup import emit
+
+log = logging.getLogger("station.publisher")
+
+_OK_CODES = frozenset({mqtt5.PubackReasonCode.SUCCESS, mqtt5.PubackReasonCode.NO_MATCHING_SUBSCRIBERS})
+_QOS1 = mqtt5.QoS.AT_LEAST_ONCE
+
+_HINTS = {
+    "AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE": "TLS handshake failed: the broker refused this certificate or does not "
+    "trust its CA, or ca.pem does not match the broker (check IDENTITY_DIR; `make register` recreates identities)",
+    "AWS_IO_TLS_ALERT_NOT_GRACEFUL": "TLS handshake failed: the broker refused this certificate (check IDENTITY_DIR; "
+    "`make register` recreates identities)",
+    "AWS_IO_TLS_ERROR_READ_FAILURE": "TLS failed during the handshake: the broker most likely refused this client "
+    "certificate (issued by a CA it does not trust, revoked or expired); check the certificate in IDENTITY_DIR "
+    "(`make register` recreates identities)",
+    "AWS_IO_SOCKET_CONNECTION_REFUSED": "connection refused: is the broker running at MQTT_HOST:MQTT_PORT?",
+    "AWS_IO_SOCKET_TIMEOUT": "connection timed out: check MQTT_HOST and MQTT_PORT",
+    "AWS_IO_DNS_INVALID_NAME": "MQTT_HOST does not resolve",
+    "AWS_IO_DNS_QUERY_FAILED": "MQTT_HOST does not resolve",
+    "AWS_IO_SOCKET_CLOSED": "the broker closed the connection (a refused client certificate looks like this)",
+}
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The outcome of one publish: `token` is what the caller passed to `publish()`."""
+
+    token: Any
+    ok: bool
+    reason: str | None
+
+
+class ConnectError(Exception):
+    """The first connection did not succeed in time; the message says why and what to check."""
+
+
+def describe_error(exc: BaseException | None) -> str:
+    """A one-line reason for an awscrt error, with a hint when the cause is a usual one."""
+    if exc is None:
+        return "unknown error"
+    name = getattr(exc, "name", None) or exc.__class__.__name__
+    hint = _HINTS.get(name)
+    return f"{name}: {hint}" if hint else f"{name}: {getattr(exc, 'message', str(exc))}"
+
+
+def describe_connack(connack: mqtt5.ConnackPacket | None) -> str | None:
+    if connack is None or connack.reason_code == mqtt5.ConnectReasonCode.SUCCESS:
+        return None
+    code = connack.reason_code
+    text = getattr(code, "name", str(code))
+    if connack.reason_string:
+        text += f" ({connack.reason_string})"
+    return f"broker refused CONNECT: {text}"
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    """Where and as whom to connect."""
+
+    host: str
+    port: int
+    client_id: str
+    certificate: Path
+    private_key: Path
+    ca: Path | None
+    metrics: bool = False
+    aws_limits: bool = False  # client-side AWS IoT Core flow control (100 TPS, 512 KB/s): AWS only
+    keep_alive: int = 30
+    session_expiry: int = 3600
+    min_reconnect_ms: int = 250
+    max_reconnect_ms: int = 30_000
+
+
+class Publisher:
+    """One MQTT5 connection publishing QoS1 messages to one topic."""
+
+    def __init__(self, config: ConnectionConfig, topic: str, *, max_inflight: int = 1000,
+                 on_event: Callable[[str, str], None] | None = None) -> None:
+        self.config = config
+        self.topic = topic
+        self.max_inflight = max_inflight
+        self._window = threading.Semaphore(max_inflight)
+        self._completions: collections.deque[Completion] = collections.deque()
+        self._connected = threading.Event()
+        self._stopped = threading.Event()
+        self._stopping = False
+        self._lock = threading.Lock()
+        self.connect_count = 0
+        self.disconnect_count = 0
+        self.last_error: str | None = None
+        self.published = 0
+        self._on_event = on_event
+        ping_ms = min(10_000, max(1000, (config.keep_alive - 1) * 1000 // 2))
+        self.client = mqtt5_client_builder.mtls_from_path(
+            endpoint=config.host,
+            port=config.port,
+            cert_filepath=str(config.certificate),
+            pri_key_filepath=str(config.private_key),
+            ca_filepath=str(config.ca) if config.ca else None,
+            client_id=config.client_id,
+            enable_metrics_collection=config.metrics,
+            keep_alive_interval_sec=config.keep_alive,
+            ping_timeout_ms=ping_ms,
+            session_behavior=mqtt5.ClientSessionBehaviorType.REJOIN_ALWAYS,
+            session_expiry_interval_sec=config.session_expiry,
+            offline_queue_behavior=mqtt5.ClientOperationQueueBehaviorType.FAIL_QOS0_PUBLISH_ON_DISCONNECT,
+            retry_jitter_mode=mqtt5.ExponentialBackoffJitterMode.FULL,
+            min_reconnect_delay_ms=config.min_reconnect_ms,
+            max_reconnect_delay_ms=config.max_reconnect_ms,
+            extended_validation_and_flow_control_options=(
+                mqtt5.ExtendedValidationAndFlowControlOptions.AWS_IOT_CORE_DEFAULTS if config.aws_limits
+                else mqtt5.ExtendedValidationAndFlowControlOptions.NONE),
+            on_lifecycle_connection_success=self._on_success,
+            on_lifecycle_connection_failure=self._on_failure,
+            on_lifecycle_disconnection=self._on_disconnect,
+            on_lifecycle_stopped=lambda data: self._stopped.set(),
+        )
+
+    # --- lifecycle callbacks (CRT event-loop thread) ------------------------------------------------------------
+    def _event(self, kind: str, text: str) -> None:
+        if self._on_event is not None:
+            self._on_event(kind, text)
+
+    def _on_success(self, data: mqtt5.LifecycleConnectSuccessData) -> None:
+        self.connect_count += 1
+        self.last_error = None
+        self._connected.set()
+        session = bool(data.connack_packet and data.connack_packet.session_present)
+        emit(log, logging.INFO, "connected", f"{self.config.host}:{self.config.port}",
+             client_id=self.config.client_id, session_present=session, connection=self.connect_count)
+        self._event("connected", "")
+
+    def _on_failure(self, data: mqtt5.LifecycleConnectFailureData) -> None:
+        reason = describe_connack(data.connack_packet) or describe_error(data.exception)
+        self.last_error = reason
+        emit(log, logging.ERROR, "connect-failed", reason, endpoint=f"{self.config.host}:{self.config.port}")
+        self._event("connect-failed", reason)
+
+    def _on_disconnect(self, data: mqtt5.LifecycleDisconnectData) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if self._stopping or not was_connected:
+            return
+        self.disconnect_count += 1
+        reason = describe_error(data.exception)
+        if data.disconnect_packet is not None:
+            reason = f"DISCONNECT {data.disconnect_packet.reason_code.name}"
+        self.last_error = reason
+        emit(log, logging.WARNING, "disconnected", reason, inflight=self.inflight,
+             note="reconnecting with backoff; unacknowledged QoS1 publishes are kept")
+        self._event("disconnected", reason)
+
+    # --- publishing ------------------------------------------------------------------------------------------
+    def _done(self, token: Any, future: Any) -> None:
+        try:
+            result = future.result()
+            puback = result.puback
+            if puback is None:
+                completion = Completion(token, False, "no PUBACK")
+            elif puback.reason_code in _OK_CODES:
+                completion = Completion(token, True, None)
+            else:
+                code = puback.reason_code
+                reason = getattr(code, "name", str(code))
+                if puback.reason_string:
+                    reason += f" ({puback.reason_string})"
+                completion = Completion(token, False, reason)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, none is raised on the CRT thread
+            completion = Completion(token, False, describe_error(exc))
+        self._completions.append(completion)
+        self._window.release()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def inflight(self) -> int:
+        return self.published - self._resolved
+
+    _resolved = 0
+
+    def start(self) -> None:
+        self.client.start()
+
+    def wait_connected(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Wait for the first connection; False when `stop` was set. ConnectError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self._connected.wait(0.1):
+            if stop is not None and stop.is_set():
+                return False
+            if time.monotonic() >= deadline:
+                reason = self.last_error or "no answer from the broker"
+                raise ConnectError(
+                    f"could not connect to {self.config.host}:{self.config.port} as {self.config.client_id} "
+                    f"within {timeout:g} s: {reason}")
+        return True
+
+    def acquire_slot(self, stop: threading.Event, tick: Callable[[], None] | None = None) -> bool:
+        """Wait for room in the in-flight window; False when `stop` was set meanwhile."""
+        if self._window.acquire(blocking=False):
+            return True
+        while not self._window.acquire(timeout=0.2):
+            if stop.is_set():
+                return False
+            if tick is not None:
+                tick()
+        return True
+
+    def publish(self, payload: bytes, token: Any) -> None:
+        """Queue a QoS1 publish (a window slot must have been acquired); its Completion arrives later."""
+        future = self.client.publish(mqtt5.PublishPacket(topic=self.topic, payload=payload, qos=_QOS1))
+        self.published += 1
+        future.add_done_callback(partial(self._done, token))
+
+    def drain_completions(self) -> list[Completion]:
+        """Completions that arrived since the last call, in arrival order."""
+        out: list[Completion] = []
+        pop = self._completions.popleft
+        try:
+            while True:
+                out.append(pop())
+        except IndexError:
+            pass
+        self._resolved += len(out)
+        return out
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every published message has completed (True) or `timeout` passed (False)."""
+        deadline = time.monotonic() + timeout
+        acquired = 0
+        try:
+            while acquired < self.max_inflight:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._window.acquire(timeout=remaining):
+                    return False
+                acquired += 1
+            return True
+        finally:
+            for _ in range(acquired):
+                self._window.release()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping = True
+        self.client.stop()
+        self._stopped.wait(timeout)

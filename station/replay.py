@@ -1,0 +1,414 @@
+"""The replay loop: ISD records -> paced, numbered QoS1 messages, with checkpoints, progress and a summary.
+
+`Replay.run()` decides where to start (checkpoint or START_AT), connects, publishes every record in file order on
+absolute deadlines, advances the checkpoint over the contiguous prefix of acknowledged messages, logs progress, and
+on stop (SIGTERM/SIGINT) drains in-flight publishes for at most DRAIN_TIMEOUT seconds before the final summary.
+"""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from station import checkpoint as ckpt
+from station import status as status_file
+from station.logging_setup import emit
+from station.publisher import Completion, ConnectError, ConnectionConfig, Publisher
+from station.scheduler import Pacer, wait_until
+from station.settings import StationSettings
+
+log = logging.getLogger("station.replay")
+
+MAX_ERROR_LINES_PER_INTERVAL = 20
+
+
+class Record(Protocol):
+    line_number: int
+    time: datetime
+
+
+class Source(Protocol):
+    """Where records come from and how one becomes a payload (the ISD file in production)."""
+
+    path: Path
+
+    def records(self) -> Iterator[Any]: ...
+
+    def encode(self, record: Any, *, seq: int, sent_at: datetime, time: datetime | None) -> bytes: ...
+
+    def skipped(self) -> list[str]: ...
+
+
+class IsdSource:
+    """An ISD station-year read with `station.isd.read_isd`, messages built with `station.build`."""
+
+    def __init__(self, path: Path, thing_name: str) -> None:
+        from station.build import build_message, encode_message
+
+        self.path = Path(path)
+        self.thing_name = thing_name
+        self._build = build_message
+        self._encode = encode_message
+        self._reader: Any = None
+
+    def records(self) -> Iterator[Any]:
+        from station.isd import read_isd
+
+        self._reader = read_isd(self.path)
+        return iter(self._reader)
+
+    def encode(self, record: Any, *, seq: int, sent_at: datetime, time: datetime | None) -> bytes:
+        return self._encode(self._build(record, thing_name=self.thing_name, seq=seq, sent_at=sent_at, time=time))
+
+    def skipped(self) -> list[str]:
+        errors = getattr(self._reader, "errors", None) or []
+        return [f"line {getattr(e, 'line_number', '?')}: {e}" for e in errors]
+
+
+def count_lines(path: Path) -> int:
+    opener = gzip.open if Path(path).suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        return sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
+
+
+@dataclass
+class Summary:
+    """What a run did; logged at the end and returned to the command."""
+
+    reason: str = "finished"
+    published: int = 0
+    acknowledged: int = 0
+    failed: int = 0
+    unacknowledged: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    last_acked_line: int = 0
+    last_acked_seq: int | None = None
+    passes: int = 0
+    reconnects: int = 0
+    skipped_lines: int = 0
+    duration_s: float = 0.0
+    lateness: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def rate(self) -> float:
+        return self.acknowledged / self.duration_s if self.duration_s > 0 else 0.0
+
+
+class Replay:
+    """One station's replay of one data file (see module docstring)."""
+
+    def __init__(self, settings: StationSettings, *, source: Source | None = None,
+                 stop: threading.Event | None = None, record_lateness: bool = False,
+                 on_connected: Callable[[], None] | None = None) -> None:
+        self.s = settings
+        self.source = source or IsdSource(settings.data_file, settings.thing_name)
+        self.stop = stop or threading.Event()
+        self.stop_reason = "finished"
+        self.record_lateness = record_lateness
+        self.summary = Summary()
+        self.checkpoint_file = ckpt.checkpoint_path(settings.state_dir, settings.thing_name)
+        self.status_file = status_file.status_path(settings.state_dir, settings.thing_name)
+        self.publisher: Publisher | None = None
+        self._order: collections.deque[tuple[int, int, int]] = collections.deque()  # (seq, line, pass) in flight
+        self._resolved: set[int] = set()
+        self._fingerprint = ""
+        self._passes = 0
+        self._last_ack: tuple[int, int, int] | None = None  # (seq, line, pass) of the contiguous acked prefix
+        self._base_seq = 0  # seq of the checkpoint we started from
+        self._saved_ack: tuple[int, int, int] | None = None
+        self._errors_this_interval = 0
+        self._suppressed = 0
+        self._state = "starting"
+        self._current_line = 0
+        self._current_time: datetime | None = None
+        self._total_lines = 0
+        self._started = time.monotonic()
+        self._last_progress = (self._started, 0)
+        self._next_progress = 0.0
+        self._next_checkpoint = 0.0
+        self._next_status = 0.0
+
+    def request_stop(self, reason: str) -> None:
+        self.stop_reason = reason
+        self.stop.set()
+
+    # --- start position -----------------------------------------------------------------------------------------
+    def _resume_point(self) -> tuple[int, int] | None:
+        """(skip_through_line, next_seq) from the checkpoint; None when the file was already fully replayed."""
+        s = self.s
+        self._fingerprint = ckpt.fingerprint(s.data_file)
+        try:
+            saved = ckpt.load(self.checkpoint_file)
+        except ckpt.CheckpointError as exc:
+            emit(log, logging.WARNING, "checkpoint-reset", f"{exc}; starting over at line 1")
+            saved = None
+        if saved is None:
+            return 0, 1
+        if saved.thing_name != s.thing_name or saved.fingerprint != self._fingerprint:
+            emit(log, logging.WARNING, "checkpoint-reset",
+                 "data file changed since the checkpoint: starting over at line 1, seq continues",
+                 checkpoint_file=saved.data_file, checkpoint_fingerprint=saved.fingerprint,
+                 data_file=str(s.data_file), fingerprint=self._fingerprint, next_seq=saved.seq + 1)
+            self._base_seq = saved.seq
+            return 0, saved.seq + 1
+        self._base_seq = saved.seq
+        self._passes = saved.passes
+        self._last_ack = self._saved_ack = (saved.seq, saved.line, saved.passes)
+        if saved.finished and not s.loop:
+            return None
+        if saved.finished:  # LOOP enabled after a finished run: next pass
+            self._passes += 1
+            return 0, saved.seq + 1
+        emit(log, logging.INFO, "resume", f"resuming after line {saved.line}", line=saved.line,
+             next_seq=saved.seq + 1, passes=saved.passes)
+        return saved.line, saved.seq + 1
+
+    # --- acknowledgements and checkpoints ----------------------------------------------------------------------------
+    def _absorb(self, completions: list[Completion]) -> None:
+        sm = self.summary
+        for c in completions:
+            if c.ok:
+                sm.acknowledged += 1
+            else:
+                sm.failed += 1
+                if self._errors_this_interval < MAX_ERROR_LINES_PER_INTERVAL:
+                    self._errors_this_interval += 1
+                    emit(log, logging.ERROR, "publish-failed", c.reason or "failed", seq=c.token,
+                         topic=self.s.topic)
+                else:
+                    self._suppressed += 1
+            self._resolved.add(c.token)
+        order, resolved = self._order, self._resolved
+        while order and order[0][0] in resolved:
+            self._last_ack = order.popleft()
+            resolved.discard(self._last_ack[0])
+
+    def _save_checkpoint(self, finished: bool = False) -> None:
+        if self._last_ack is None or (self._last_ack == self._saved_ack and not finished):
+            return
+        seq, line, passes = self._last_ack
+        ckpt.save(self.checkpoint_file, ckpt.Checkpoint(
+            thing_name=self.s.thing_name, data_file=str(self.s.data_file), fingerprint=self._fingerprint,
+            line=line, seq=seq, passes=passes, finished=finished))
+        self._saved_ack = self._last_ack
+
+    def _write_status(self, state: str | None = None, **extra: Any) -> None:
+        if state:
+            self._state = state
+        pub = self.publisher
+        connected = bool(pub and pub.connected)
+        shown = self._state
+        if shown == "publishing" and not connected:
+            shown = "disconnected"
+        sm = self.summary
+        status_file.write_status(
+            self.status_file, shown, thing_name=self.s.thing_name, connected=connected, published=sm.published,
+            acked=sm.acknowledged, failed=sm.failed, seq=sm.last_seq, line=self._current_line,
+            error=pub.last_error if pub else None, **extra)
+
+    def _progress(self, now: float) -> None:
+        sm = self.summary
+        then, acked_then = self._last_progress
+        rate = (sm.acknowledged - acked_then) / (now - then) if now > then else 0.0
+        self._last_progress = (now, sm.acknowledged)
+        percent = 100.0 * self._current_line / self._total_lines if self._total_lines else 0.0
+        emit(log, logging.INFO, "progress", "", published=sm.published, acked=sm.acknowledged, failed=sm.failed,
+             inflight=sm.published - sm.acknowledged - sm.failed, rate=f"{rate:.1f}/s",
+             percent=f"{percent:.1f}", line=self._current_line,
+             observation=self._current_time.isoformat() if self._current_time else None,
+             connected=bool(self.publisher and self.publisher.connected), passes=self._passes)
+        if self._suppressed:
+            emit(log, logging.ERROR, "publish-failed", f"{self._suppressed} more failed publishes not shown")
+        self._suppressed = 0
+        self._errors_this_interval = 0
+
+    def _housekeeping(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        assert self.publisher is not None
+        self._absorb(self.publisher.drain_completions())
+        if now >= self._next_checkpoint:
+            self._save_checkpoint()
+            self._next_checkpoint = now + self.s.checkpoint_interval
+        if now >= self._next_status:
+            self._write_status()
+            self._next_status = now + 1.0
+        if now >= self._next_progress:
+            if now > self._started + 0.5:
+                self._progress(now)
+            self._next_progress = now + self.s.progress_interval
+
+    # --- main ---------------------------------------------------------------------------------------------------
+    def connection_config(self) -> ConnectionConfig:
+        s = self.s
+        return ConnectionConfig(
+            host=s.mqtt_host, port=s.mqtt_port, client_id=s.thing_name, certificate=s.certificate_path,
+            private_key=s.private_key_path, ca=s.ca_path, metrics=s.metrics_enabled, aws_limits=s.target == "aws",
+            keep_alive=s.keep_alive, session_expiry=s.session_expiry)
+
+    def run(self) -> int:
+        """Replay; returns the exit code (0 finished or stopped by signal, 1 connection never established)."""
+        s = self.s
+        self._write_status("starting")
+        start = self._resume_point()
+        if start is None:
+            emit(log, logging.INFO, "finished",
+                 f"nothing to replay: the checkpoint says {s.data_file} was fully acknowledged "
+                 f"(delete {self.checkpoint_file} to replay it again, or set LOOP=true)")
+            self._write_status("finished")
+            self._log_summary()
+            return 0
+        skip_through, next_seq = start
+        self._total_lines = count_lines(s.data_file)
+        self.publisher = Publisher(self.connection_config(), s.topic, max_inflight=s.max_inflight)
+        speed = s.pacing_text()
+        emit(log, logging.INFO, "start", "", thing=s.thing_name, endpoint=f"{s.mqtt_host}:{s.mqtt_port}",
+             target=s.target, topic=s.topic, file=str(s.data_file), lines=self._total_lines, pacing=speed,
+             loop=s.loop, time_mode=s.time_mode, start_at=s.start_at.isoformat() if s.start_at else None,
+             resume_after_line=skip_through, next_seq=next_seq)
+        self.publisher.start()
+        try:
+            try:
+                if not self.publisher.wait_connected(s.connect_timeout, self.stop):
+                    self.summary.reason = self.stop_reason
+                    self._write_status("stopped")
+                    self._log_summary()
+                    return 0
+            except ConnectError as exc:
+                emit(log, logging.ERROR, "connect-failed", str(exc))
+                self.summary.reason = "connect-failed"
+                self._write_status("failed", error=str(exc))
+                self._log_summary()
+                return 1
+            self._write_status("publishing")
+            finished = self._publish_all(skip_through, next_seq)
+            self._drain(finished)
+            return 0
+        finally:
+            self.publisher.stop()
+
+    def _publish_all(self, skip_through: int, seq: int) -> bool:
+        """Publish until the end (True) or a stop request (False)."""
+        s, pub, sm, stop = self.s, self.publisher, self.summary, self.stop
+        assert pub is not None
+        speedup = s.effective_speedup
+        pacer = Pacer(speedup=speedup, interval=None if speedup else s.interval, max_rate=s.effective_max_rate)
+        shifted = s.time_mode == "shifted"
+        wall_offset = time.time() - time.monotonic()
+        start_at = s.start_at if skip_through == 0 else None
+        unthrottled = pacer.unthrottled
+        lateness = sm.lateness if self.record_lateness else None
+        order_append = self._order.append
+        house = self._housekeeping
+        next_house = 0.0
+        self._started = time.monotonic()
+        self._last_progress = (self._started, 0)
+        self._next_progress = self._started + s.progress_interval
+        while True:
+            started = start_at is None
+            full_pass = skip_through == 0 and start_at is None
+            published_in_pass = 0
+            for record in self.source.records():
+                line = record.line_number
+                if line <= skip_through:
+                    continue
+                if not started:
+                    if record.time < start_at:
+                        continue
+                    started = True
+                obs = record.time
+                deadline = pacer.next_deadline(obs)
+                now = time.monotonic()
+                if not unthrottled and deadline > now:
+                    if not wait_until(deadline, stop, house):
+                        return False
+                    now = time.monotonic()
+                elif stop.is_set():
+                    return False
+                if now >= next_house:
+                    house(now)
+                    next_house = now + 0.05
+                if not pub.acquire_slot(stop, house):
+                    return False
+                if lateness is not None:
+                    lateness.append(time.monotonic() - deadline)
+                sent_at = datetime.now(timezone.utc)
+                shifted_time = None
+                if shifted:
+                    shifted_time = datetime.fromtimestamp(round(deadline + wall_offset, 3), timezone.utc)
+                payload = self.source.encode(record, seq=seq, sent_at=sent_at, time=shifted_time)
+                pub.publish(payload, seq)
+                order_append((seq, line, self._passes))
+                if sm.first_seq is None:
+                    sm.first_seq = seq
+                sm.last_seq = seq
+                sm.published += 1
+                self._current_line = line
+                self._current_time = obs
+                seq += 1
+                published_in_pass += 1
+            skipped = self.source.skipped()
+            if skipped:
+                sm.skipped_lines += len(skipped)
+                emit(log, logging.WARNING, "skipped-lines", f"{len(skipped)} damaged lines skipped",
+                     first=skipped[0])
+            if not published_in_pass and start_at is not None:
+                emit(log, logging.WARNING, "start-at", f"no record at or after START_AT={start_at.isoformat()}")
+            if not s.loop or (full_pass and not published_in_pass):
+                return True
+            self._passes += 1
+            skip_through = 0
+            start_at = None
+            pacer.new_pass()
+            emit(log, logging.INFO, "loop", f"end of file: pass {self._passes + 1} starts", next_seq=seq)
+
+    def _drain(self, finished: bool) -> None:
+        s, pub, sm = self.s, self.publisher, self.summary
+        assert pub is not None
+        sm.reason = "finished" if finished else self.stop_reason
+        self._write_status("draining")
+        timeout = s.drain_timeout
+        if finished:
+            # At the end of the file, wait (while not stopped) for every PUBACK: that is what "finished" means.
+            while not pub.wait_idle(0.25):
+                self._housekeeping()
+                if self.stop.is_set():
+                    sm.reason = self.stop_reason
+                    finished = False
+                    break
+        if not finished:
+            emit(log, logging.INFO, "draining", f"waiting up to {timeout:g} s for in-flight publishes",
+                 inflight=sm.published - sm.acknowledged - sm.failed)
+            deadline = time.monotonic() + timeout
+            while not pub.wait_idle(min(0.25, max(0.0, deadline - time.monotonic()))):
+                self._housekeeping()
+                if time.monotonic() >= deadline:
+                    break
+        self._absorb(pub.drain_completions())
+        sm.unacknowledged = sm.published - sm.acknowledged - sm.failed
+        all_done = finished and sm.unacknowledged == 0
+        self._save_checkpoint(finished=all_done and not s.loop)
+        self._write_status("finished" if all_done else "stopped")
+        self._log_summary()
+
+    def _log_summary(self) -> None:
+        sm = self.summary
+        sm.duration_s = time.monotonic() - self._started
+        sm.passes = self._passes
+        if self.publisher is not None:
+            sm.reconnects = max(0, self.publisher.connect_count - 1)
+        if self._last_ack is not None:
+            sm.last_acked_seq, sm.last_acked_line = self._last_ack[0], self._last_ack[1]
+        emit(log, logging.INFO, "summary", "", reason=sm.reason, published=sm.published,
+             acknowledged=sm.acknowledged, failed=sm.failed, unacknowledged=sm.unacknowledged,
+             first_seq=sm.first_seq, last_seq=sm.last_seq, checkpoint_line=sm.last_acked_line,
+             checkpoint_seq=sm.last_acked_seq, passes=sm.passes, reconnects=sm.reconnects,
+             skipped_lines=sm.skipped_lines, duration_s=round(sm.duration_s, 3), rate=f"{sm.rate:.1f}/s")

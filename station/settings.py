@@ -1,0 +1,198 @@
+"""The station's configuration: environment variables (or `.env`) read and validated by pydantic-settings.
+
+Variable names are unprefixed (`THING_NAME`, `MQTT_HOST`, ...), as compose passes them to each container.
+`load_settings()` turns every problem into one clear line naming the variable; `check_files()` checks the identity
+folder and the data file before any connection is attempted.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CERTIFICATE_FILE = "certificate.pem"
+PRIVATE_KEY_FILE = "private.key"
+CA_FILE = "ca.pem"
+AWS_MAX_RATE = 100.0  # AWS IoT Core's publish limit per connection (messages per second)
+DEFAULT_SPEEDUP = 3600.0
+
+
+S = TypeVar("S", bound="ConnectionSettings")
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased as one line for the user (names the variable or path)."""
+
+
+class ConnectionSettings(BaseSettings):
+    """Who connects where: what `station send-hello` needs. Each field is the upper-case environment variable."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    thing_name: str = Field(min_length=1, max_length=128, description="Thing name, also the MQTT client id.")
+    target: Literal["local", "aws"] = Field("local", description="'local' Mosquitto or 'aws' IoT Core.")
+    mqtt_host: str = Field("localhost", min_length=1, description="Broker host (AWS: the iot:Data-ATS endpoint).")
+    mqtt_port: int = Field(8883, ge=1, le=65535)
+    identity_dir: Path | None = Field(
+        None, description="Folder with certificate.pem, private.key, ca.pem (default .fleet/things/THING_NAME)."
+    )
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    connect_timeout: float = Field(30.0, gt=0, description="Give up when the first connection fails this long.")
+    keep_alive: int = Field(30, ge=5, le=1200, description="MQTT keep-alive in seconds.")
+    session_expiry: int = Field(3600, ge=0, description="Seconds the broker keeps the session while disconnected.")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def identity_path(self) -> Path:
+        if self.identity_dir is not None:
+            return self.identity_dir
+        return Path(os.environ.get("FLEET_DIR", ".fleet")) / "things" / self.thing_name
+
+    @property
+    def certificate_path(self) -> Path:
+        return self.identity_path / CERTIFICATE_FILE
+
+    @property
+    def private_key_path(self) -> Path:
+        return self.identity_path / PRIVATE_KEY_FILE
+
+    @property
+    def ca_path(self) -> Path | None:
+        """The CA to trust: ca.pem in the identity folder; for aws without one, certifi's bundle (Amazon roots)."""
+        path = self.identity_path / CA_FILE
+        if path.is_file() or self.target == "local":
+            return path
+        import certifi
+
+        return Path(certifi.where())
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """SDK metrics go in the MQTT username: on for AWS IoT Core, off for Mosquitto (CN is the username)."""
+        return self.target == "aws"
+
+
+class StationSettings(ConnectionSettings):
+    """What `station run` needs. Every field is an environment variable of the same name in upper case."""
+
+    data_file: Path = Field(description="The ISD station-year to replay (plain or .gz).")
+    topic: str = Field("sensor/weather", min_length=1)
+    speedup: float | None = Field(None, gt=0, description="Recorded spacing divided by SPEEDUP (3600: 1 h per s).")
+    interval: float | None = Field(None, ge=0, description="Fixed spacing in seconds instead of SPEEDUP (0: none).")
+    max_rate: float | None = Field(None, ge=0, description="Cap in messages/s (0: none; default 100 on aws).")
+    loop: bool = False
+    start_at: datetime | None = Field(None, description="Start at the first record at or after this UTC time.")
+    time_mode: Literal["original", "shifted"] = "original"
+    state_dir: Path = Field(Path(".state"), description="Checkpoint and status folder (a volume in containers).")
+    drain_timeout: float = Field(5.0, ge=0, description="Seconds to wait for in-flight PUBACKs on shutdown.")
+    progress_interval: float = Field(5.0, gt=0, description="Seconds between progress log lines.")
+    max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS1 publishes at most.")
+    checkpoint_interval: float = Field(1.0, gt=0, description="Seconds between checkpoint writes.")
+
+    @field_validator("start_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+    @model_validator(mode="after")
+    def _pacing(self) -> StationSettings:
+        if self.speedup is not None and self.interval is not None:
+            raise ValueError("set SPEEDUP or INTERVAL, not both")
+        return self
+
+    # --- derived values ---------------------------------------------------------------------------------------
+    @property
+    def effective_speedup(self) -> float | None:
+        """SPEEDUP, or the default 3600 when neither SPEEDUP nor INTERVAL is set; None in INTERVAL mode."""
+        if self.interval is not None:
+            return None
+        return self.speedup if self.speedup is not None else DEFAULT_SPEEDUP
+
+    @property
+    def effective_max_rate(self) -> float:
+        """Messages per second at most; 0 means no cap. Default 100 for AWS IoT Core, none locally."""
+        if self.max_rate is not None:
+            return self.max_rate
+        return AWS_MAX_RATE if self.target == "aws" else 0.0
+
+    def pacing_text(self) -> str:
+        if self.interval is not None:
+            pace = f"interval={self.interval:g}s"
+        else:
+            pace = f"speedup={self.effective_speedup:g}"
+        rate = self.effective_max_rate
+        return pace + (f" max_rate={rate:g}/s" if rate else " max_rate=none")
+
+
+def _env_name(loc: tuple) -> str:
+    return str(loc[0]).upper() if loc else "configuration"
+
+
+def load_settings(model: type[S] = StationSettings, **overrides: object) -> S:  # type: ignore[assignment]
+    """Read `model` from the environment and `.env`; raise ConfigError with one line per problem."""
+    try:
+        return model(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = _env_name(err.get("loc", ()))
+            if err.get("type") == "missing":
+                lines.append(f"{name} is not set (see .env.example)")
+            elif name == "CONFIGURATION" or not err.get("loc"):
+                lines.append(f"invalid configuration: {err['msg'].removeprefix('Value error, ')}")
+            else:
+                lines.append(f"invalid {name}={err.get('input')!r}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def identity_problems(settings: ConnectionSettings) -> list[str]:
+    """One line per missing or unreadable identity file."""
+    problems: list[str] = []
+    identity = [("certificate", settings.certificate_path), ("private key", settings.private_key_path)]
+    ca = settings.ca_path
+    if ca is not None:
+        identity.append(("CA certificate", ca))
+    for label, path in identity:
+        if not path.is_file():
+            problems.append(
+                f"{label} not found: {path} (IDENTITY_DIR={settings.identity_path}); "
+                f"run `make register` to create the identities"
+            )
+        elif not os.access(path, os.R_OK):
+            problems.append(f"{label} not readable: {path} (check its permissions)")
+    return problems
+
+
+def check_identity(settings: ConnectionSettings) -> None:
+    """Raise ConfigError when the identity folder is incomplete."""
+    problems = identity_problems(settings)
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def check_files(settings: StationSettings) -> None:
+    """Check the identity folder and the data file before connecting; raise ConfigError naming the path."""
+    problems = identity_problems(settings)
+    data = settings.data_file
+    if not data.is_file():
+        problems.append(f"data file not found: {data} (DATA_FILE)")
+    else:
+        try:
+            with data.open("rb") as fh:
+                fh.read(1)
+        except OSError as exc:
+            problems.append(f"data file not readable: {data} (DATA_FILE): {exc.strerror}")
+    if problems:
+        raise ConfigError("\n".join(problems))

@@ -1,0 +1,243 @@
+"""The lake writer without MQTT: buffering, partitions, atomic files, exactly-once across restarts and crashes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import pipeline.lake as lake_module
+from pipeline.cold import ColdTable
+from pipeline.lake import LakeWriter, lake_files
+from tests.pipeline.synthetic import message
+
+
+def payload(thing: str, seq: int, temperature: float | None = 1.0) -> bytes:
+    return json.dumps(message(thing, seq, temperature), separators=(",", ":")).encode()
+
+
+def read_lake(lake_dir: Path) -> list[dict]:
+    """Every record of every visible lake file; fails on anything that is not gzip NDJSON of objects."""
+    records = []
+    for path in lake_files(lake_dir / "sensor" / "weather"):
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            text = fh.read()
+        assert text.endswith("\n"), path
+        for line in text.splitlines():
+            doc = json.loads(line)
+            assert isinstance(doc, dict)
+            records.append(doc)
+    return records
+
+
+def keys(records: list[dict]) -> Counter:
+    return Counter((r["thing_name"], r["seq"]) for r in records)
+
+
+def test_flushes_on_size_into_valid_gzip_ndjson(tmp_path: Path) -> None:
+    acked: list[str] = []
+    writer = LakeWriter(tmp_path, buffer_bytes=4000, buffer_seconds=3600, ack=acked.append)
+    for seq in range(20):
+        writer.add(payload("a", seq), f"a/{seq}")
+    files = lake_files(tmp_path / "sensor" / "weather")
+    assert len(files) >= 2, "a few messages of ~1.3 kB each must fill a 4000-byte buffer several times"
+    written = keys(read_lake(tmp_path))
+    assert writer.buffered == 20 - sum(written.values())
+    assert sorted(acked) == sorted(f"{t}/{s}" for t, s in written)  # acknowledged = written, nothing more
+    writer.close()
+    assert keys(read_lake(tmp_path)) == Counter(("a", s) for s in range(20))
+    assert len(acked) == 20
+
+
+def test_flushes_on_age_with_the_timer(tmp_path: Path) -> None:
+    writer = LakeWriter(tmp_path, buffer_bytes=10**9, buffer_seconds=0.2)
+    stop = threading.Event()
+    timer = threading.Thread(target=writer.run_timer, args=(stop,))
+    timer.start()
+    try:
+        writer.add(payload("a", 0))
+        deadline = time.monotonic() + 5
+        while not lake_files(tmp_path / "sensor" / "weather") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1})
+    finally:
+        stop.set()
+        timer.join()
+        writer.close()
+
+
+def test_partitions_by_utc_hour_of_arrival(tmp_path: Path) -> None:
+    arrivals = iter([datetime(2026, 11, 27, 21, 59, 59, tzinfo=timezone.utc),
+                     datetime(2026, 11, 27, 22, 0, 1, tzinfo=timezone.utc)])
+    writer = LakeWriter(tmp_path, clock=lambda: next(arrivals))
+    writer.add(payload("a", 0))
+    writer.add(payload("a", 1))
+    writer.close()
+    files = lake_files(tmp_path / "sensor" / "weather")
+    assert [str(f.parent.relative_to(tmp_path)) for f in files] == [
+        "sensor/weather/2026/11/27/21", "sensor/weather/2026/11/27/22"]
+    assert files[0].name.startswith("weather-lake-1-2026-11-27-21-59-59-") and files[0].suffix == ".gz"
+
+
+def test_deduplicates_within_a_buffer_and_across_restarts(tmp_path: Path) -> None:
+    acked: list[str] = []
+    first = LakeWriter(tmp_path, ack=acked.append)
+    assert first.add(payload("a", 0), "1") == "buffered"
+    assert first.add(payload("a", 0), "2") == "duplicate"  # redelivery while still buffered
+    first.add(payload("b", 0), "3")
+    first.close()
+    second = LakeWriter(tmp_path, ack=acked.append)
+    assert second.add(payload("a", 0), "4") == "duplicate"  # redelivery after a restart
+    assert "4" in acked, "a duplicate of a written message is acknowledged at once"
+    second.add(payload("a", 1), "5")
+    second.close()
+    assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1, ("b", 0): 1, ("a", 1): 1})
+    assert sorted(acked) == ["1", "2", "3", "4", "5"]
+
+
+def test_crash_after_commit_before_rename_is_rolled_forward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = LakeWriter(tmp_path)
+    writer.add(payload("a", 0))
+    acked: list[str] = []
+    writer.set_ack(acked.append)
+    writer.add(payload("a", 1), "x")
+
+    def crash(*args: object) -> None:
+        raise KeyboardInterrupt("simulated crash between ledger commit and rename")
+
+    monkeypatch.setattr(lake_module.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        writer.flush()
+    monkeypatch.undo()
+    assert acked == [], "nothing is acknowledged before its file is visible"
+    assert read_lake(tmp_path) == []  # the file is not visible yet...
+    restarted = LakeWriter(tmp_path)  # ...recovery renames the committed temporary file
+    assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1, ("a", 1): 1})
+    assert restarted.add(payload("a", 1)) == "duplicate"  # the broker's redelivery is dropped
+    restarted.close()
+    assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1, ("a", 1): 1})
+    assert list((tmp_path / ".state" / "tmp").iterdir()) == []
+
+
+def test_crash_before_commit_leaves_nothing_and_redelivery_writes_once(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = LakeWriter(tmp_path)
+    writer.add(payload("a", 0))
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt("simulated crash before the ledger commit")
+
+    monkeypatch.setattr(writer.ledger, "commit_file", crash)
+    with pytest.raises(KeyboardInterrupt):
+        writer.flush()
+    monkeypatch.undo()
+    assert any((tmp_path / ".state" / "tmp").iterdir()), "the complete temporary file was left behind"
+    restarted = LakeWriter(tmp_path)
+    assert list((tmp_path / ".state" / "tmp").iterdir()) == [], "uncommitted temporary files are removed"
+    assert restarted.add(payload("a", 0)) == "buffered"  # the broker redelivers the unacknowledged message
+    restarted.close()
+    assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1})
+
+
+def test_failed_flush_keeps_the_batch_and_retries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    acked: list[str] = []
+    writer = LakeWriter(tmp_path, ack=acked.append)
+    writer.add(payload("a", 0), "1")
+    calls = {"n": 0}
+    real = writer.ledger.commit_file
+
+    def flaky(*args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError("disk full")
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(writer.ledger, "commit_file", flaky)
+    with pytest.raises(OSError):
+        writer.flush()
+    assert acked == [] and writer.buffered == 1
+    writer.flush()
+    assert acked == ["1"] and keys(read_lake(tmp_path)) == Counter({("a", 0): 1})
+    writer.close()
+
+
+def test_bad_payloads_go_to_the_error_prefix_and_lose_nothing_else(tmp_path: Path) -> None:
+    acked: list[str] = []
+    writer = LakeWriter(tmp_path, ack=acked.append)
+    writer.add(payload("a", 0), "good-0")
+    assert writer.add(b'{"temperature": NaN', "bad-json") == "error"
+    assert writer.add(b'{"thing_name": "a"}', "no-seq") == "error"
+    assert writer.add(b"[1, 2]", "array") == "error"
+    writer.add(payload("a", 1), "good-1")
+    writer.close()
+    assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1, ("a", 1): 1})
+    errors = []
+    for path in sorted((tmp_path / "errors" / "sensor" / "weather").rglob("*.gz")):
+        with gzip.open(path, "rt") as fh:
+            errors += [json.loads(line) for line in fh]
+    assert sorted(e["raw"] for e in errors) == sorted(['{"temperature": NaN', '{"thing_name": "a"}', "[1, 2]"])
+    assert {e["error"].split(":")[0] for e in errors} == {"not JSON", "no non-negative integer seq",
+                                                          "not a JSON object but list"}
+    assert sorted(acked) == ["array", "bad-json", "good-0", "good-1", "no-seq"]
+
+
+def test_acknowledges_only_when_the_file_is_visible(tmp_path: Path) -> None:
+    seen_at_ack: list[bool] = []
+
+    def ack(token: str) -> None:
+        seen_at_ack.append(("a", int(token)) in keys(read_lake(tmp_path)))
+
+    writer = LakeWriter(tmp_path, buffer_bytes=3000, ack=ack)
+    for seq in range(10):
+        writer.add(payload("a", seq), str(seq))
+    writer.close()
+    assert seen_at_ack == [True] * 10
+
+
+def test_cold_rule_runs_on_each_flush(tmp_path: Path) -> None:
+    cold = ColdTable(tmp_path / "cold.sqlite3")
+    writer = LakeWriter(tmp_path, cold=cold)
+    temps = [-12.0, -5.0, -5.1, None, 4.0, -30.5]
+    for seq, t in enumerate(temps):
+        writer.add(payload("a", seq, t))
+    writer.close()
+    items = cold.items()
+    assert [i["air_temperature_value"] for i in items] == [-12.0, -5.1, -30.5]
+    assert all(i["weather_station"] == "a-99999" for i in items)
+    expected_times = [(datetime(2022, 1, 1, tzinfo=timezone.utc) + timedelta(hours=s)).isoformat()
+                      for s, t in enumerate(temps) if t is not None and t < -5]
+    assert [i["time"] for i in items] == expected_times
+    cold.close()
+
+
+def test_a_failing_cold_rule_does_not_stop_the_lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cold = ColdTable(tmp_path / "cold.sqlite3")
+    writer = LakeWriter(tmp_path, cold=cold)
+
+    def broken(messages: object) -> int:
+        raise RuntimeError("rule broken")
+
+    monkeypatch.setattr(cold, "apply", broken)
+    writer.add(payload("a", 0, -9.0))
+    writer.close()
+    assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1})
+    assert writer.cold_failures == 1 and cold.count() == 0
+    monkeypatch.undo()
+    from pipeline.cold import backfill_from_lake
+
+    assert backfill_from_lake(cold, lake_files(tmp_path / "sensor" / "weather")) == 1
+    assert [i["air_temperature_quality"] for i in cold.items()] == ["1"]
+    cold.close()
+
+
+def test_rule_over_a_batch_without_any_temperature(tmp_path: Path) -> None:
+    from pipeline.cold import evaluate_rule
+
+    assert evaluate_rule([json.loads(payload("a", s, None)) for s in range(3)]) == []
+    assert evaluate_rule([]) == []

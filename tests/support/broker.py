@@ -1,0 +1,177 @@
+"""A real Mosquitto broker for tests: the project's `docker/broker/mosquitto.conf` with a throw-away PKI.
+
+`TlsBroker` starts testcontainers' `MosquittoContainer` (image from env `MOSQUITTO_IMAGE`, default
+`eclipse-mosquitto:2`) with the repository's broker configuration: mutual TLS on 8883, client certificate CN as
+the username, an ACL. Certificates and the ACL are mounted at `/mosquitto/certs` exactly as compose mounts
+`.fleet/broker/`. Port 8883 is bound to a fixed free host port so the broker can be stopped and started again
+(outage tests) without the address changing; the container keeps its persistence across such a restart.
+
+Fixtures (import them into a conftest: `from tests.support.broker import test_ca, tls_broker  # noqa: F401`):
+- `test_ca`: a `TestCA` for the session;
+- `tls_broker`: a running `TlsBroker` for the session (default ACL, see `default_acl`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.certs import Identity, TestCA
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BROKER_CONFIG = REPO_ROOT / "docker" / "broker" / "mosquitto.conf"
+DEFAULT_IMAGE = "eclipse-mosquitto:2"
+TLS_PORT = 8883
+READY_LINE = "running"
+MONITOR = "monitor"
+HELLO = "hello"
+
+# The reaper image cannot be pulled offline; containers are stopped explicitly instead.
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+
+def broker_image() -> str:
+    """The Mosquitto image tests run: env `MOSQUITTO_IMAGE` (CI: local/mosquitto:ci) or the official image."""
+    return os.environ.get("MOSQUITTO_IMAGE") or DEFAULT_IMAGE
+
+
+def default_acl(station_topic: str = "sensor/weather") -> str:
+    """Every identity may publish to `station_topic` only; `monitor` reads everything; `hello` may use hello/world."""
+    return (
+        "# stations: publish only to the weather topic\n"
+        f"pattern write {station_topic}\n"
+        f"\nuser {MONITOR}\n"
+        "topic read #\n"
+        f"\nuser {HELLO}\n"
+        "topic readwrite hello/world\n"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class TlsBroker:
+    """A Mosquitto container with mTLS on a fixed host port; `stop()`/`start()` simulate an outage."""
+
+    def __init__(self, workdir: Path, ca: TestCA, *, acl: str | None = None, image: str | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.ca = ca
+        self.acl = acl if acl is not None else default_acl()
+        self.image = image or broker_image()
+        # The port is bound on every host interface; env BROKER_TEST_HOST overrides (it must be in the server SAN).
+        self.host = os.environ.get("BROKER_TEST_HOST", "localhost")
+        self.port = free_port()
+        self.certs_dir = self.workdir / "broker-certs"
+        self._container = None  # testcontainers MosquittoContainer
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+    def __enter__(self) -> TlsBroker:
+        self.launch()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    def launch(self) -> None:
+        """Write certificates and ACL, create and start the container, wait until Mosquitto runs."""
+        from testcontainers.community.mqtt import MosquittoContainer
+
+        self.certs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            ips = tuple(dict.fromkeys(("127.0.0.1", str(ipaddress.ip_address(self.host)))))
+            names: tuple[str, ...] = ("localhost", "broker")
+        except ValueError:
+            ips, names = ("127.0.0.1",), tuple(dict.fromkeys(("localhost", "broker", self.host)))
+        self.ca.issue_server(self.certs_dir, dns_names=names, ips=ips)
+        (self.certs_dir / "ca.pem").write_bytes(self.ca.ca_pem.read_bytes())
+        (self.certs_dir / "acl").write_text(self.acl)
+        # Mosquitto drops root before reading certificates and the ACL: make the bind mount readable.
+        for path in [self.workdir, self.certs_dir, *self.certs_dir.iterdir()]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        container = MosquittoContainer(image=self.image)
+        container.with_volume_mapping(str(self.certs_dir), "/mosquitto/certs", "ro")
+        container.with_bind_ports(TLS_PORT, self.port)
+        self._container = container
+        container.start(configfile=str(BROKER_CONFIG))
+        self._wait_ready(1)
+
+    def stop(self) -> None:
+        """Stop the broker (SIGTERM: Mosquitto saves its persistence). The container and its port stay."""
+        self._wrapped().stop(timeout=10)
+
+    def start(self) -> None:
+        """Start the stopped broker again on the same port and wait until it accepts connections."""
+        before = self._ready_count()
+        self._wrapped().start()
+        self._wait_ready(before + 1)
+
+    def restart(self, outage_s: float = 0.0) -> None:
+        self.stop()
+        time.sleep(outage_s)
+        self.start()
+
+    def remove(self) -> None:
+        if self._container is not None:
+            try:
+                self._container.stop()
+            finally:
+                self._container = None
+
+    # --- helpers --------------------------------------------------------------------------------------------
+    def logs(self) -> str:
+        out, err = self._container.get_logs()  # type: ignore[union-attr]
+        return (out + err).decode(errors="replace")
+
+    def identity(self, name: str, directory: Path | None = None) -> Identity:
+        """A client identity for `name` signed by this broker's CA."""
+        return self.ca.issue_client(name, directory or self.workdir / "things" / name)
+
+    def station_env(self, identity: Identity, **extra: str) -> dict[str, str]:
+        """The station variables pointing at this broker for `identity` (merge into os.environ)."""
+        env = {
+            "THING_NAME": identity.name,
+            "TARGET": "local",
+            "MQTT_HOST": self.host,
+            "MQTT_PORT": str(self.port),
+            "IDENTITY_DIR": str(identity.directory),
+        }
+        env.update(extra)
+        return env
+
+    def _wrapped(self):  # docker.models.containers.Container
+        assert self._container is not None, "broker not launched"
+        return self._container.get_wrapped_container()
+
+    def _ready_count(self) -> int:
+        return sum(1 for line in self.logs().splitlines() if "mosquitto version" in line and READY_LINE in line)
+
+    def _wait_ready(self, count: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._ready_count() >= count:
+                return
+            self._wrapped().reload()
+            if self._wrapped().status == "exited":
+                raise RuntimeError(f"mosquitto exited:\n{self.logs()}")
+            time.sleep(0.1)
+        raise TimeoutError(f"mosquitto not ready after {timeout} s:\n{self.logs()}")
+
+
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+    return TestCA(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def tls_broker(docker_engine: None, test_ca: TestCA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
+    with TlsBroker(tmp_path_factory.mktemp("broker"), test_ca) as broker:
+        yield broker

@@ -1,0 +1,93 @@
+"""A test subscriber on awscrt's MQTT5 client: connects with an identity and collects every PUBLISH it gets.
+
+Uses a persistent session (clean start false, session expiry) so QoS1 messages published while it was cut off by
+a broker restart are delivered when it reconnects.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import Future
+from typing import Any
+
+from awscrt import mqtt5
+from awsiot import mqtt5_client_builder
+
+from tests.support.certs import Identity
+
+
+class Subscriber:
+    """Collects payloads from `topic` (QoS1) on the broker at host:port."""
+
+    def __init__(self, host: str, port: int, identity: Identity, topic: str = "sensor/weather",
+                 client_id: str | None = None) -> None:
+        self.topic = topic
+        self.payloads: list[bytes] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each payload's arrival
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._connected: Future[None] = Future()
+        self.client = mqtt5_client_builder.mtls_from_path(
+            endpoint=host,
+            port=port,
+            cert_filepath=str(identity.certificate),
+            pri_key_filepath=str(identity.private_key),
+            ca_filepath=str(identity.ca),
+            client_id=client_id or identity.name,
+            enable_metrics_collection=False,
+            session_behavior=mqtt5.ClientSessionBehaviorType.REJOIN_ALWAYS,
+            session_expiry_interval_sec=3600,
+            min_reconnect_delay_ms=200,
+            max_reconnect_delay_ms=1000,
+            extended_validation_and_flow_control_options=mqtt5.ExtendedValidationAndFlowControlOptions.NONE,
+            on_publish_received=self._on_publish,
+            on_lifecycle_connection_success=self._on_success,
+        )
+
+    def _on_success(self, data: mqtt5.LifecycleConnectSuccessData) -> None:
+        if not self._connected.done():
+            self._connected.set_result(None)
+
+    def _on_publish(self, data: mqtt5.PublishReceivedData) -> None:
+        with self._arrived:
+            self.payloads.append(bytes(data.publish_packet.payload))
+            self.arrivals.append(time.monotonic())
+            self._arrived.notify_all()
+
+    def __enter__(self) -> Subscriber:
+        self.client.start()
+        self._connected.result(timeout=15)
+        suback = self.client.subscribe(
+            mqtt5.SubscribePacket(subscriptions=[mqtt5.Subscription(self.topic, mqtt5.QoS.AT_LEAST_ONCE)])
+        ).result(timeout=15)
+        codes = list(suback.reason_codes)
+        if codes != [mqtt5.SubackReasonCode.GRANTED_QOS_1]:
+            raise RuntimeError(f"subscription to {self.topic} refused: {codes}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.stop()
+
+    def messages(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [json.loads(p) for p in self.payloads]
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.payloads)
+
+    def wait_for(self, predicate, timeout: float = 30.0) -> bool:
+        """Wait until `predicate(payloads)` is true; return whether it became true in time."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while not predicate(self.payloads):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._arrived.wait(remaining)
+            return True
+
+    def wait_count(self, n: int, timeout: float = 30.0) -> bool:
+        return self.wait_for(lambda p: len(p) >= n, timeout)
