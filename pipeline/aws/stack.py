@@ -62,6 +62,7 @@ class PipelineStack:
         self.names = StackNames.build(settings, account_id=self.clients.account_id, region=self.clients.region)
         self.state = StackState.load(settings.state_file, stack=settings.stack_name,
                                      account_id=self.clients.account_id, region=self.clients.region)
+        self._recovered: list[dict[str, Any]] = []
 
     # --- the resources, in creation order ------------------------------------------------------------------------
     def resources(self) -> list[Resource]:
@@ -130,6 +131,7 @@ class PipelineStack:
         """Read everything and decide what deploy would do; raises ConflictError before anything changes."""
         planned = []
         conflicts = []
+        recovered: list[dict[str, Any]] = []
         for resource in self.resources():
             record = self.state.get(resource.kind, resource.name)
             if not resource.wanted:
@@ -141,9 +143,9 @@ class PipelineStack:
             if current is None and record is None and isinstance(resource, NamedQuery):
                 found = resource.find_id() if self.state.owns(Workgroup.kind, self.names.athena_workgroup) else None
                 if found:  # saved by a run that stopped before recording it, in the stack's own workgroup
-                    self.state.record(resource.kind, resource.name, created=True, id=found)
-                    record = self.state.get(resource.kind, resource.name)
+                    record = {"kind": resource.kind, "name": resource.name, "created": True, "id": found}
                     current = resource.read(record)
+                    recovered.append(record)
             if current is None:
                 change = Change("create", resource.kind, resource.name)
             elif record is None:
@@ -159,6 +161,7 @@ class PipelineStack:
                 change = Change("update", resource.kind, resource.name, "differs: " + ", ".join(drift)) if drift \
                     else Change("unchanged", resource.kind, resource.name)
             planned.append((resource, current, change))
+        self._recovered = recovered
         if conflicts:
             listed = "; ".join(f"{c.kind} {c.name}" for c in conflicts)
             raise ConflictError(
@@ -178,6 +181,8 @@ class PipelineStack:
         if dry_run:
             return [change for _, _, change in planned]
         done = []
+        for record in self._recovered:
+            self.state.record(record["kind"], record["name"], created=True, id=record["id"])
         for resource, current, change in planned:
             record = self.state.get(resource.kind, resource.name)
             if change.action == "create":

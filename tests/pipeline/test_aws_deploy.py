@@ -148,3 +148,22 @@ def test_other_stack_names_give_other_resources(aws: None, state_path: Path, tmp
     assert {c.action for c in other.deploy()} == {"create"}
     assert client("iot").get_topic_rule(ruleName="lab_two_cold_readings")["rule"]["actions"][0]["dynamoDBv2"][
         "putItem"] == {"tableName": "lab-two-cold-readings"}
+
+
+def test_a_named_query_saved_but_not_recorded_is_found_not_duplicated(deployed, state_path: Path) -> None:
+    """A run that stopped between CreateNamedQuery and writing the state file: the next deploy recovers the id."""
+    state = json.loads(state_path.read_text())
+    (lost,) = [r for r in state["resources"] if r["name"] == "preview"]
+    state["resources"].remove(lost)
+    state_path.write_text(json.dumps(state))
+
+    planner = make_stack(state_path, **SETTINGS)
+    assert {c.name: c.action for c in planner.deploy(dry_run=True)}["preview"] == "unchanged"
+    assert "preview" not in state_path.read_text()  # a dry run records nothing
+
+    stack = make_stack(state_path, **SETTINGS)
+    log = CallLog(stack.clients)
+    assert {c.action for c in stack.deploy()} == {"unchanged"}
+    assert log.mutating() == []
+    (recovered,) = [r for r in json.loads(state_path.read_text())["resources"] if r["name"] == "preview"]
+    assert recovered["id"] == lost["id"] and recovered["created"] is True
