@@ -151,6 +151,22 @@ dashboard: $(PY) ## write the self-contained HTML dashboard (LAKE_DIR/dashboard.
 bench-lake: $(PY) ## benchmark the lake writer and the DuckDB queries (bench-results/pipeline-lake.md)
 	$(PY) scripts/bench_lake.py
 
+# AWS deployment of the pipeline (issue 6): `make pipeline TARGET=aws`, `make pipeline-down TARGET=aws`.
+# Other TARGETs point to the local pipeline targets. DRY_RUN=1 prints the plan and changes nothing.
+PIPELINE_LOCAL_HINT = echo "TARGET=$(or $(TARGET),local): the pipeline runs locally with make lake (or make lake-up), make cold, make query and make dashboard; make $@ TARGET=aws acts on AWS."
+
+.PHONY: pipeline pipeline-down pipeline-status pipeline-crawl
+pipeline: $(PY) ## TARGET=aws: deploy the pipeline to AWS (bucket, Firehose, rules, DynamoDB, Glue, Athena); DRY_RUN=1 plans
+	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws deploy $(if $(DRY_RUN),--dry-run); else $(PIPELINE_LOCAL_HINT); fi
+
+pipeline-down: $(PY) ## TARGET=aws: delete exactly what `make pipeline TARGET=aws` created (DRY_RUN=1 lists it)
+	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws destroy $(if $(DRY_RUN),--dry-run); else $(PIPELINE_LOCAL_HINT); fi
+
+pipeline-status: $(PY) ## TARGET=aws: show each pipeline resource on AWS (in-sync, drifted, absent, ...)
+	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws status; else $(PIPELINE_LOCAL_HINT); fi
+
+pipeline-crawl: $(PY) ## TARGET=aws: run the Glue crawler once over the lake (after Firehose wrote files)
+	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws crawl; else $(PIPELINE_LOCAL_HINT); fi
 
 ##@ Tests and benchmarks
 .PHONY: schemas

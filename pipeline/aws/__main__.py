@@ -1,0 +1,70 @@
+"""`python -m pipeline.aws deploy|destroy|status|crawl [--dry-run]`: the pipeline stack on AWS."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pipeline.aws.errors import PipelineAwsError
+from pipeline.aws.settings import load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.aws",
+        description="Deploy the lab's analytics pipeline to AWS with boto3, show it, or remove exactly what was "
+        "deployed. Configuration: the AWS_* and PIPELINE_* / FIREHOSE_* variables (see .env.example).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("deploy", "create what is missing, update what drifted (a second run changes nothing)"),
+        ("destroy", "delete what the state file records as created by this stack, newest first"),
+        ("status", "show each resource: in-sync, drifted, absent, used (not ours) or foreign (name taken)"),
+        ("crawl", "run the Glue crawler once over the lake prefix"),
+    ):
+        command = commands.add_parser(name, help=text, description=text)
+        if name in {"deploy", "destroy"}:
+            command.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except PipelineAwsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from pipeline.aws.stack import PipelineStack
+
+    try:
+        stack = PipelineStack(settings)
+        if args.command == "deploy":
+            changes = stack.deploy(dry_run=args.dry_run)
+        elif args.command == "destroy":
+            changes = stack.destroy(dry_run=args.dry_run)
+        elif args.command == "status":
+            changes = stack.status()
+        else:
+            print(f"started crawler {stack.start_crawler()}; tables appear in Glue database {stack.names.glue_database}")
+            return 0
+    except PipelineAwsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    names = stack.names
+    dry_run = getattr(args, "dry_run", False)
+    heading = {"deploy": "plan" if dry_run else "deployed", "destroy": "would destroy" if dry_run
+               else "destroyed", "status": "status"}[args.command]
+    print(f"{heading}: stack {names.stack} in account {names.account_id}, region {names.region} "
+          f"(state: {settings.state_file})")
+    for change in changes:
+        print(f"  {change}")
+    if args.command == "deploy" and not dry_run:
+        print(f"lake: s3://{names.lake_bucket}/{names.lake_prefix}   Athena workgroup: {names.athena_workgroup}   "
+              f"then, once data arrived: python -m pipeline.aws crawl")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

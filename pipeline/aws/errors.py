@@ -1,0 +1,19 @@
+"""Errors the AWS deployment reports to the user: each names the variable, resource or command at fault."""
+
+from __future__ import annotations
+
+
+class PipelineAwsError(Exception):
+    """A deployment problem the user can fix; the message says how."""
+
+
+class ConfigurationError(PipelineAwsError):
+    """Missing or invalid configuration (credentials, region, names)."""
+
+
+class ConflictError(PipelineAwsError):
+    """A resource with one of the stack's names exists but was not created by this stack."""
+
+
+class StateError(PipelineAwsError):
+    """The state file is unreadable or belongs to another account, region or stack."""

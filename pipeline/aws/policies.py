@@ -1,0 +1,56 @@
+"""Least-privilege inline policies of the three roles created when PIPELINE_ROLE_ARN is unset.
+
+Each role is assumable by one service only (with `aws:SourceAccount` pinned) and may touch only this stack's
+resources: the rules role may put records into the stream and items into the table; the Firehose role may write
+the lake bucket; the crawler role may read the lake prefix, write its own database's tables and its logs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.aws.names import StackNames
+
+
+def _policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def iot_rules_policy(names: StackNames) -> dict[str, Any]:
+    return _policy(
+        {"Sid": "PutToLakeStream", "Effect": "Allow",
+         "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"], "Resource": names.firehose_stream_arn},
+        {"Sid": "PutColdReadings", "Effect": "Allow",
+         "Action": "dynamodb:PutItem", "Resource": names.cold_readings_table_arn},
+    )
+
+
+def firehose_policy(names: StackNames) -> dict[str, Any]:
+    bucket = names.bucket_arn(names.lake_bucket)
+    return _policy(
+        {"Sid": "WriteLake", "Effect": "Allow",
+         "Action": ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
+                    "s3:ListBucketMultipartUploads", "s3:PutObject"],
+         "Resource": [bucket, f"{bucket}/*"]},
+    )
+
+
+def crawler_policy(names: StackNames) -> dict[str, Any]:
+    bucket = names.bucket_arn(names.lake_bucket)
+    glue = f"arn:{names.partition}:glue:{names.region}:{names.account_id}"
+    logs = f"arn:{names.partition}:logs:{names.region}:{names.account_id}:log-group:/aws-glue/crawlers"
+    return _policy(
+        {"Sid": "ReadLakePrefix", "Effect": "Allow", "Action": "s3:GetObject",
+         "Resource": f"{bucket}/{names.lake_prefix}*"},
+        {"Sid": "ListLakePrefix", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket,
+         "Condition": {"StringLike": {"s3:prefix": [f"{names.lake_prefix}*", names.lake_prefix.rstrip("/")]}}},
+        {"Sid": "WriteOwnCatalog", "Effect": "Allow",
+         "Action": ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
+                    "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition", "glue:CreatePartition",
+                    "glue:BatchCreatePartition", "glue:UpdatePartition", "glue:BatchUpdatePartition"],
+         "Resource": [f"{glue}:catalog", f"{glue}:database/{names.glue_database}",
+                      f"{glue}:table/{names.glue_database}/*"]},
+        {"Sid": "CrawlerLogs", "Effect": "Allow",
+         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": [logs, f"{logs}:*"]},
+    )

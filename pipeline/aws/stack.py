@@ -1,0 +1,259 @@
+"""Deploy, inspect and destroy the pipeline stack: plan from what exists, apply, record in the state file.
+
+Deploy reads every resource first and refuses to start if one of the stack's names is taken by something the
+state file does not record (nothing is created in that case). Then it creates what is missing, updates what
+drifted and leaves the rest untouched, so a second deploy makes no changing call. Destroy deletes, in reverse
+order, only what the state file says the stack created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.aws.errors import ConflictError
+from pipeline.aws.names import StackNames
+from pipeline.aws.policies import crawler_policy, firehose_policy, iot_rules_policy
+from pipeline.aws.resources import (
+    Bucket,
+    ColdReadingsTable,
+    Crawler,
+    DeliveryStream,
+    GlueDatabase,
+    NamedQuery,
+    Resource,
+    Role,
+    TopicRule,
+    Workgroup,
+)
+from pipeline.aws.session import AwsClients, connect
+from pipeline.aws.settings import PipelineAwsSettings
+from pipeline.aws.state import StackState
+from pipeline.queries import QUERY_NAMES, load_query, load_rule, query_description
+
+#: The Firehose rule forwards every message unchanged (lab step 4); the cold-readings SQL lives in pipeline/sql.
+COLD_READINGS_RULE = "cold_readings"
+FLAT_TABLE = "weather_flat"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of a plan or of what was done."""
+
+    action: str  # create | update | unchanged | use | delete | keep | absent | conflict | remove
+    kind: str
+    name: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        detail = f"  ({self.detail})" if self.detail else ""
+        return f"{self.action:<10} {self.kind:<26} {self.name}{detail}"
+
+
+class PipelineStack:
+    """The stack for one settings object; `clients` may be given (tests), otherwise connected from settings."""
+
+    def __init__(self, settings: PipelineAwsSettings, clients: AwsClients | None = None, *, wait: float = 5.0,
+                 role_retry_attempts: int = 12) -> None:
+        self.settings = settings
+        self.clients = clients or connect(settings)
+        self.wait = wait
+        self.role_retry_attempts = role_retry_attempts
+        self.names = StackNames.build(settings, account_id=self.clients.account_id, region=self.clients.region)
+        self.state = StackState.load(settings.state_file, stack=settings.stack_name,
+                                     account_id=self.clients.account_id, region=self.clients.region)
+        self._recovered: list[dict[str, Any]] = []
+
+    # --- the resources, in creation order ------------------------------------------------------------------------
+    def resources(self) -> list[Resource]:
+        names, clients, wait = self.names, self.clients, self.wait
+        tags = names.tags(self.settings.tags)
+        roles = [
+            Role(clients, names, names.iot_role, service="iot.amazonaws.com", policy=iot_rules_policy(names),
+                 description="weather-fleet: IoT rules put into the lake stream and the cold-readings table",
+                 tags=tags, wait=wait),
+            Role(clients, names, names.firehose_role, service="firehose.amazonaws.com", policy=firehose_policy(names),
+                 description="weather-fleet: Firehose writes the lake bucket", tags=tags, wait=wait),
+            Role(clients, names, names.crawler_role, service="glue.amazonaws.com", policy=crawler_policy(names),
+                 description="weather-fleet: the Glue crawler reads the lake into its database", tags=tags, wait=wait),
+        ]
+        given = self.settings.role_arn
+        for role in roles:
+            role.wanted = given is None
+        iot_role, firehose_role, crawler_role = (given or names.role_arn(role.name) for role in roles)
+
+        resources: list[Resource] = [
+            Bucket(clients, names, names.lake_bucket, tags=tags, variable="PIPELINE_LAKE_BUCKET", wait=wait),
+            Bucket(clients, names, names.athena_results_bucket, tags=tags,
+                   variable="PIPELINE_ATHENA_RESULTS_BUCKET", wait=wait),
+            *roles,
+            DeliveryStream(clients, names, role_arn=firehose_role, buffer_mb=self.settings.firehose_buffer_mb,
+                           buffer_seconds=self.settings.firehose_buffer_seconds, tags=tags, wait=wait),
+            ColdReadingsTable(clients, names, tags=tags, wait=wait),
+            TopicRule(clients, names, names.lake_rule, sql=f"SELECT * FROM '{names.topic}'",
+                      description=f"weather-fleet: every message of {names.topic} to the lake (Firehose)",
+                      actions=[{"firehose": {"roleArn": iot_role, "deliveryStreamName": names.firehose_stream,
+                                             "separator": "\n"}}],
+                      tags=tags, wait=wait),
+            TopicRule(clients, names, names.cold_readings_rule,
+                      sql=load_rule(COLD_READINGS_RULE, "iot", topic=names.topic),
+                      description="weather-fleet: readings below -5 degrees C to DynamoDB (lab step 5)",
+                      actions=[{"dynamoDBv2": {"roleArn": iot_role,
+                                               "putItem": {"tableName": names.cold_readings_table}}}],
+                      tags=tags, wait=wait),
+            GlueDatabase(clients, names, tags=tags, wait=wait),
+            Crawler(clients, names, role_arn=crawler_role, sample_size=self.settings.crawler_sample_size,
+                    tags=tags, wait=wait),
+            Workgroup(clients, names, tags=tags, wait=wait),
+        ]
+        query_names = {"database": names.glue_database, "table": names.glue_table, "flat_table": FLAT_TABLE}
+        for query in QUERY_NAMES:
+            resources.append(NamedQuery(clients, names, query, sql=load_query(query, "athena", **query_names),
+                                        description=query_description(query)[:1024], wait=wait))
+        # Buckets and named queries recorded by an earlier deploy but no longer configured or shipped (a bucket
+        # renamed with PIPELINE_*_BUCKET, a query dropped from pipeline/sql): removed on deploy and destroy.
+        buckets = {names.lake_bucket, names.athena_results_bucket}
+        for record in self.state.resources:
+            stale: Resource | None = None
+            if record["kind"] == Bucket.kind and record["name"] not in buckets:
+                stale = Bucket(clients, names, record["name"], tags=tags, variable="", wait=wait)
+            elif record["kind"] == NamedQuery.kind and record["name"] not in QUERY_NAMES:
+                stale = NamedQuery(clients, names, record["name"], sql=None, wait=wait)
+            if stale is not None:
+                stale.wanted = False
+                resources.append(stale)
+        for resource in resources:
+            resource.role_retry_attempts = self.role_retry_attempts if given is None else 1
+        return resources
+
+    # --- commands ------------------------------------------------------------------------------------------------
+    def plan(self) -> list[tuple[Resource, dict[str, Any] | None, Change]]:
+        """Read everything and decide what deploy would do; raises ConflictError before anything changes."""
+        planned = []
+        conflicts = []
+        recovered: list[dict[str, Any]] = []
+        for resource in self.resources():
+            record = self.state.get(resource.kind, resource.name)
+            if not resource.wanted:
+                action = "remove" if record and record.get("created") else "absent"
+                current = resource.read(record) if action == "remove" else None
+                planned.append((resource, current, Change(action, resource.kind, resource.name, "no longer used")))
+                continue
+            current = resource.read(record)
+            if current is None and record is None and isinstance(resource, NamedQuery):
+                found = resource.find_id() if self.state.owns(Workgroup.kind, self.names.athena_workgroup) else None
+                if found:  # saved by a run that stopped before recording it, in the stack's own workgroup
+                    record = {"kind": resource.kind, "name": resource.name, "created": True, "id": found}
+                    current = resource.read(record)
+                    recovered.append(record)
+            if current is None:
+                change = Change("create", resource.kind, resource.name)
+            elif record is None:
+                if isinstance(resource, Bucket) and self._bucket_given(resource):
+                    change = Change("use", resource.kind, resource.name, "existing bucket, left as it is")
+                else:
+                    change = Change("conflict", resource.kind, resource.name)
+                    conflicts.append(change)
+            elif not record.get("created"):
+                change = Change("use", resource.kind, resource.name, "not created by this stack, left as it is")
+            else:
+                drift = resource.diff(current)
+                change = Change("update", resource.kind, resource.name, "differs: " + ", ".join(drift)) if drift \
+                    else Change("unchanged", resource.kind, resource.name)
+            planned.append((resource, current, change))
+        self._recovered = recovered
+        if conflicts:
+            listed = "; ".join(f"{c.kind} {c.name}" for c in conflicts)
+            raise ConflictError(
+                f"already exist but {self.state.path} does not record them as made by stack "
+                f"{self.names.stack!r}: {listed}. Nothing was changed. Delete them, or set PIPELINE_STACK_NAME "
+                "(or PIPELINE_LAKE_BUCKET / PIPELINE_ATHENA_RESULTS_BUCKET) to other names"
+            )
+        return planned
+
+    def _bucket_given(self, bucket: Bucket) -> bool:
+        if bucket.name == self.names.lake_bucket:
+            return self.names.lake_bucket_given
+        return self.names.athena_results_bucket_given
+
+    def deploy(self, *, dry_run: bool = False) -> list[Change]:
+        planned = self.plan()
+        if dry_run:
+            return [change for _, _, change in planned]
+        done = []
+        for record in self._recovered:
+            self.state.record(record["kind"], record["name"], created=True, id=record["id"])
+        for resource, current, change in planned:
+            record = self.state.get(resource.kind, resource.name)
+            if change.action == "create":
+                details = resource.create()
+                self.state.record(resource.kind, resource.name, created=True, **details)
+            elif change.action == "update":
+                assert current is not None and record is not None
+                resource.update(current, record)
+            elif change.action == "use" and record is None:
+                self.state.record(resource.kind, resource.name, created=False)
+            elif change.action == "remove":
+                assert record is not None
+                if current is not None:
+                    resource.delete(record)
+                self.state.forget(resource.kind, resource.name)
+            done.append(change)
+        return done
+
+    def status(self) -> list[Change]:
+        """What exists and whether it matches, without changing anything (conflicts are reported, not raised)."""
+        changes = []
+        for resource in self.resources():
+            record = self.state.get(resource.kind, resource.name)
+            current = resource.read(record)
+            if current is None:
+                action = "absent"
+            elif record is None:
+                action = "foreign"
+            elif not record.get("created"):
+                action = "used"
+            else:
+                action = "drifted" if resource.diff(current) else "in-sync"
+            if not resource.wanted and current is None:
+                continue
+            changes.append(Change(action, resource.kind, resource.name, "" if resource.wanted else "no longer used"))
+        return changes
+
+    def destroy(self, *, dry_run: bool = False) -> list[Change]:
+        """Delete, newest first, what the state file says the stack created; forget what it only used."""
+        done = []
+        workgroup_owned = self.state.owns(Workgroup.kind, self.names.athena_workgroup)
+        for resource in reversed(self.resources()):
+            record = self.state.get(resource.kind, resource.name)
+            if record is None:
+                continue
+            if not record.get("created"):
+                done.append(Change("keep", resource.kind, resource.name, "not created by this stack"))
+                if not dry_run:
+                    self.state.forget(resource.kind, resource.name)
+                continue
+            if isinstance(resource, NamedQuery) and workgroup_owned:
+                done.append(Change("delete", resource.kind, resource.name, "with its workgroup"))
+                if not dry_run:
+                    self.state.forget(resource.kind, resource.name)
+                continue
+            current = resource.read(record)
+            if current is None:
+                done.append(Change("absent", resource.kind, resource.name, "already gone"))
+            else:
+                done.append(Change("delete", resource.kind, resource.name))
+                if not dry_run:
+                    resource.delete(record)
+            if not dry_run:
+                self.state.forget(resource.kind, resource.name)
+        for record in [] if dry_run else self.state.resources:
+            done.append(Change("left", record["kind"], record["name"],
+                               "recorded under a name the current settings do not give: restore the settings "
+                               f"used to deploy, or delete it by hand and edit {self.state.path}"))
+        return done
+
+    def start_crawler(self) -> str:
+        """Run the crawler once (the lab's 'Run crawler'); returns its name."""
+        self.clients.glue.start_crawler(Name=self.names.crawler)
+        return self.names.crawler
