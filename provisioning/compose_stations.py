@@ -106,9 +106,12 @@ def stations_compose_path(fleet_dir: Path) -> Path:
 
 
 def write_stations_compose(fleet_dir: Path, stations: list[Thing]) -> Path | None:
-    """Write the override for a fleet larger than five (or delete a stale one); returns the file or None."""
+    """Write the override for a fleet larger than five (or delete a stale one); returns the file or None.
+
+    A fleet registered without ISD files (AWS things only, no DATA_DIR) gets none: it has nothing to replay.
+    """
     path = stations_compose_path(fleet_dir)
-    text = render_stations_compose(stations)
+    text = render_stations_compose(stations) if all(t.isd_file for t in stations) else None
     if text is None:
         path.unlink(missing_ok=True)
         return None
