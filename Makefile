@@ -70,8 +70,24 @@ images: ## build the station image (BASE_IMAGE) for compose
 
 up: register images ## start the broker and FLEET_COUNT stations (5) in the background (TARGET=aws: stations only)
 	$(if $(UNUSED_STATIONS),$(FLEET_COMPOSE) rm --stop --force $(UNUSED_STATIONS))
+	@$(if $(filter aws,$(TARGET)),true,$(RELOAD_BROKER_ACL))
 	$(FLEET_COMPOSE) up -d --remove-orphans $(if $(filter aws,$(TARGET)),--no-deps,broker) $(FLEET_SERVICES)
 	@echo "Fleet started. \`make ps\` shows it, \`make logs\` follows the stations, \`make watch\` prints messages."
+
+# A running broker holds the copy of the ACL made when it started. When `register` changed the fleet, copy the new
+# ACL in and send SIGHUP (Mosquitto re-reads acl_file): new stations may publish, and nobody is disconnected.
+define RELOAD_BROKER_ACL
+cid=$$($(FLEET_COMPOSE) ps -q broker 2>/dev/null); \
+if [ -n "$$cid" ] && [ "$$(docker inspect -f '{{.State.Running}}' "$$cid" 2>/dev/null)" = true ] && \
+   ! docker exec "$$cid" cmp -s /run/fleet-broker/acl /mosquitto/certs/acl; then \
+  echo "broker: the fleet changed, reloading its ACL"; \
+  docker exec "$$cid" sh -c 'cat /run/fleet-broker/acl > /mosquitto/certs/acl && kill -HUP 1'; \
+fi
+endef
+
+.PHONY: broker-reload
+broker-reload: ## make a running broker re-read the ACL after `make register` changed the fleet (`make up` does it)
+	@$(RELOAD_BROKER_ACL)
 
 logs: ## follow the stations' and broker's logs (Ctrl-C to stop)
 	$(FLEET_COMPOSE) logs -f --tail=20
