@@ -109,7 +109,17 @@ clean: ## remove containers, volumes and (after asking; YES=1 skips) the identit
 	@if [ "$(YES)" != 1 ]; then \
 	  read -r -p "Delete the fleet's containers, volumes and every identity in $(FLEET_DIR) (the local CA too)? [y/N] " a \
 	    || a=n; case "$$a" in [yY]*) ;; *) echo "nothing deleted"; exit 0;; esac; fi; \
-	set -x; $(FLEET_COMPOSE) down --volumes --remove-orphans && rm -rf "$(FLEET_DIR)"
+	set -x; $(FLEET_COMPOSE) down --volumes --remove-orphans && $(REMOVE_STATION_VOLUMES) && rm -rf "$(FLEET_DIR)"
+
+# `down --volumes` removes the volumes the compose files declare; state volumes of stations a shrunken fleet no
+# longer has are found by the compose project's label.
+COMPOSE_PROJECT = $(or $(COMPOSE_PROJECT_NAME),$(shell basename "$(CURDIR)" | tr A-Z a-z | tr -cd 'a-z0-9_-'))
+REMOVE_STATION_VOLUMES = docker volume ls -q --filter "label=com.docker.compose.project=$(COMPOSE_PROJECT)" \
+                         | { grep -E '[-_]station-[0-9]+-state$$' || true; } | xargs -r docker volume rm
+
+.PHONY: bench-fleet-scale
+bench-fleet-scale: $(PY) ## memory/CPU per station container, broker fds, for 5..100 stations -> bench-results/fleet-scale.md
+	$(PY) scripts/bench_fleet_scale.py --data-dir "$(DATA_DIR)" $(if $(COUNTS),--counts $(COUNTS))
 
 ##@ AWS IoT Core
 # `make register TARGET=aws` / `make up TARGET=aws` (Fleet section) call provisioning.aws through the fleet CLI.

@@ -126,11 +126,19 @@ class ComposeFleet:
                              timeout=30)
         return sorted(out.stdout.split())
 
+    def volumes(self) -> list[str]:
+        out = subprocess.run(["docker", "volume", "ls", "-q", "--filter",
+                              f"label=com.docker.compose.project={self.project}"],
+                             capture_output=True, text=True, timeout=30)
+        return sorted(out.stdout.split())
+
     def teardown(self) -> None:
-        self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False, timeout=180)
+        if self.fleet_dir.is_dir():
+            self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False, timeout=180)
+        else:  # `make clean` ran: no compose.env any more; remove whatever is left by the project's label
+            leftover = self.containers()
+            if leftover:
+                subprocess.run(["docker", "rm", "-f", *leftover], capture_output=True, timeout=120)
         # State volumes of stations a shrunken fleet no longer declares (compose only removes declared ones).
-        volumes = subprocess.run(["docker", "volume", "ls", "-q", "--filter",
-                                  f"label=com.docker.compose.project={self.project}"],
-                                 capture_output=True, text=True, timeout=30).stdout.split()
-        if volumes:
+        if volumes := self.volumes():
             subprocess.run(["docker", "volume", "rm", "-f", *volumes], capture_output=True, timeout=120)

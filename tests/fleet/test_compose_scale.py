@@ -78,7 +78,7 @@ def test_generated_station_is_confined_like_the_lab_ones(fleet: ComposeFleet) ->
     assert restart.strip() == "on-failure"
 
 
-def test_shrinking_removes_the_extra_stations_then_make_down(fleet: ComposeFleet) -> None:
+def test_shrinking_removes_the_extra_stations_then_make_down_and_clean(fleet: ComposeFleet) -> None:
     out = fleet.make("up", "FLEET_COUNT=3", timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert not (fleet.fleet_dir / "compose.stations.yaml").exists()
@@ -98,6 +98,11 @@ def test_shrinking_removes_the_extra_stations_then_make_down(fleet: ComposeFleet
     out = fleet.make("down")
     assert out.returncode == 0, out.stdout + out.stderr
     assert fleet.containers() == []
+    # The state volumes of stations 6..12 outlive the shrink (checkpoints, as after `down`) until `make clean`.
+    assert "station-12-state" in " ".join(fleet.volumes())
+    out = fleet.make("clean", "YES=1")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert fleet.volumes() == [] and not fleet.fleet_dir.exists()
 
 
 def _publish_as(fleet: ComposeFleet, thing: str) -> int:
