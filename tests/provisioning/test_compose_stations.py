@@ -150,3 +150,26 @@ def test_compose_config_accepts_the_override(tmp_path: Path, isd_dir: Path) -> N
 
     assert normalised(1) == normalised(6) == normalised(12)
     assert config["services"]["station-12"]["environment"]["THING_NAME"] == "weather-station-12"
+
+
+def test_aws_fleet_gets_the_same_override(tmp_path: Path, isd_dir: Path) -> None:
+    """`register --target aws` writes compose.env through write_compose_env: stations 6..N get the override too,
+    and a fleet registered without ISD files (nothing to replay) gets none."""
+    from provisioning.aws.commands import write_compose_env
+    from provisioning.manifest import FleetManifest, Thing
+
+    def manifest(count: int, with_files: bool) -> FleetManifest:
+        things = [Thing(thing_name=f"w-{i}", station_id="030910-99999" if with_files else None,
+                        isd_file="030910-99999-2022.gz" if with_files else None, identity_dir=f"things/w-{i}",
+                        certificate_sha256="0" * 64) for i in range(1, count + 1)]
+        return FleetManifest(target="aws", endpoint="abc-ats.iot.eu-west-1.amazonaws.com", prefix="w", things=things)
+
+    fleet = tmp_path / "aws"
+    fleet.mkdir()  # the AWS ledger has written manifest.json there before
+    write_compose_env(fleet, isd_dir, manifest(8, True))
+    doc = yaml.safe_load(stations_compose_path(fleet).read_text())
+    assert sorted(doc["services"]) == ["station-6", "station-7", "station-8"]
+    assert doc["services"]["station-8"]["environment"]["THING_NAME"] == "w-8"
+    assert "STATIONS_MQTT_HOST=abc-ats.iot.eu-west-1.amazonaws.com" in (fleet / "compose.env").read_text()
+    write_compose_env(fleet, None, manifest(8, False))
+    assert not stations_compose_path(fleet).exists()
