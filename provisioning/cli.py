@@ -16,7 +16,7 @@ from types import ModuleType
 
 from pydantic import ValidationError
 
-from provisioning.settings import FleetSettings
+from provisioning.settings import MAX_FLEET_COUNT, FleetSettings
 
 AWS_COMMANDS = "provisioning.aws.commands"
 
@@ -105,8 +105,8 @@ def cmd_register(args: argparse.Namespace) -> int:
         return code
     from provisioning.register_local import LocalFleetRequest, register_local
 
-    if args.count < 1:
-        raise ValueError("--count (FLEET_COUNT) must be at least 1")
+    if not 1 <= args.count <= MAX_FLEET_COUNT:
+        raise ValueError(f"--count (FLEET_COUNT) must be between 1 and {MAX_FLEET_COUNT}, not {args.count}")
     outcome = register_local(LocalFleetRequest(
         fleet_dir=args.fleet_dir, data_dir=args.data_dir, prefix=args.prefix, count=args.count, topic=s.topic,
         hostnames=s.hostnames(), port=s.broker_port, force=args.force, dry_run=args.dry_run,

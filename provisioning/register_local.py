@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provisioning import local_ca
+from provisioning.compose_stations import render_stations_compose, stations_compose_path
 from provisioning.files import PRIVATE_MODE, PUBLIC_MODE, read_or_none, write_if_changed
 from provisioning.manifest import (CA_FILE, CERTIFICATE_FILE, MONITOR_THING, PRIVATE_KEY_FILE, THINGS_DIR,
                                    FleetManifest, Thing, load_manifest, manifest_path)
@@ -75,6 +76,12 @@ class _Writer:
             return
         if write_if_changed(path, data, mode):
             self.written.append(path)
+
+    def remove_file(self, path: Path) -> None:
+        if path.is_file():
+            self.removed.append(path)
+            if not self.dry_run:
+                path.unlink()
 
     def remove_tree(self, path: Path) -> None:
         if path.exists():
@@ -177,6 +184,12 @@ def register_local(req: LocalFleetRequest) -> Outcome:
                              prefix=req.prefix, things=things)
     w.write(manifest_path(fleet_dir), (manifest.model_dump_json(indent=2) + "\n").encode())
     w.write(fleet_dir / COMPOSE_ENV_FILE, render_compose_env(fleet_dir, req.data_dir, manifest.stations()).encode())
+    # Stations 6..N: a generated compose override (none, and a stale one removed, for five or fewer).
+    stations_compose = render_stations_compose(manifest.stations())
+    if stations_compose is None:
+        w.remove_file(stations_compose_path(fleet_dir))
+    else:
+        w.write(stations_compose_path(fleet_dir), stations_compose.encode())
 
     if req.owner is not None and not req.dry_run:
         hand_over_station_identities(fleet_dir, manifest, *req.owner)
@@ -228,7 +241,7 @@ def unregister_local(fleet_dir: Path, *, remove_ca: bool = False, dry_run: bool 
     w.remove_tree(fleet_dir / BROKER_DIR)
     if remove_ca:
         w.remove_tree(fleet_dir / CA_DIR)
-    for f in (manifest_path(fleet_dir), fleet_dir / COMPOSE_ENV_FILE):
+    for f in (manifest_path(fleet_dir), fleet_dir / COMPOSE_ENV_FILE, stations_compose_path(fleet_dir)):
         if f.exists():
             w.removed.append(f)
             if not dry_run:

@@ -26,6 +26,7 @@ from provisioning.aws.session import AwsClients, AwsSetupError, make_clients
 from provisioning.aws.settings import AwsSettings
 from provisioning.aws.teardown import plan_lines, unregister_fleet
 from provisioning.manifest import FleetManifest, manifest_path
+from provisioning.compose_stations import stations_compose_path, write_stations_compose
 from provisioning.register_local import COMPOSE_ENV_FILE, render_compose_env
 from provisioning.settings import FleetSettings
 
@@ -163,6 +164,7 @@ def write_compose_env(fleet_dir: Path, data_dir: Path | None, manifest: FleetMan
                       for ln in text.splitlines()) + "\n"
     path = Path(fleet_dir) / COMPOSE_ENV_FILE
     path.write_text(text)
+    write_stations_compose(fleet_dir, manifest.stations())  # stations 6..N, as for the local fleet
     return path
 
 
@@ -268,10 +270,12 @@ def unregister(args: argparse.Namespace, clients: AwsClients | None = None) -> i
     if result.complete:
         ledger.delete_files()
         (Path(args.fleet_dir) / COMPOSE_ENV_FILE).unlink(missing_ok=True)
+        stations_compose_path(args.fleet_dir).unlink(missing_ok=True)
         print(f"unregistered fleet {existing.prefix!r}: deleted {gone}")
         return 0
     if result.only_waiting_thing_types:
         (Path(args.fleet_dir) / COMPOSE_ENV_FILE).unlink(missing_ok=True)
+        stations_compose_path(args.fleet_dir).unlink(missing_ok=True)
         names = ", ".join(r.name for r, _ in result.kept)
         print(f"unregistered fleet {existing.prefix!r}: deleted {gone}; thing type {names} is deprecated and "
               f"AWS deletes it only 5 minutes after deprecation: run `make unregister TARGET=aws` again then "

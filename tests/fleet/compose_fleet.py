@@ -58,8 +58,16 @@ class ComposeFleet:
             "FLEET_GID": str(os.getgid() if uid else 10001),
             **station_env,
         }
-        self.base = [*compose_command(), "--env-file", str(self.fleet_dir / "compose.env"), "-f",
-                     str(REPO / "compose.yaml")]
+        self._compose = compose_command()
+
+    @property
+    def base(self) -> list[str]:
+        """The compose command line, as the Makefile's: with the stations 6..N override when registered."""
+        files = ["-f", str(REPO / "compose.yaml")]
+        stations = self.fleet_dir / "compose.stations.yaml"
+        if stations.is_file():
+            files += ["-f", str(stations)]
+        return [*self._compose, "--env-file", str(self.fleet_dir / "compose.env"), *files]
 
     def register(self) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "provisioning", "register", "--fleet-dir", str(self.fleet_dir),
@@ -97,11 +105,40 @@ class ComposeFleet:
             time.sleep(1)
         raise TimeoutError(f"{service} not healthy after {timeout} s:\n{self.logs(service)}")
 
-    def make(self, target: str) -> subprocess.CompletedProcess[str]:
+    def make(self, target: str, *variables: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run a Makefile target against this project (the environment wins over .env; `-o .env`: a missing
-        .env is not created, so the test leaves the checkout as it found it)."""
-        return subprocess.run(["make", "--no-print-directory", "-o", ".env", target], cwd=REPO, env=self.env, capture_output=True,
-                              text=True, timeout=300)
+        .env is not created, so the test leaves the checkout as it found it). The Makefile's Python is this
+        one (`PY=`, never rebuilt: `-o`), so targets that need the virtual environment run here too."""
+        py = sys.executable
+        return subprocess.run(["make", "--no-print-directory", "-o", ".env", "-o", py, f"PY={py}", target,
+                               *variables], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    def started_at(self, service: str) -> str:
+        cid = self.container_id(service)
+        out = subprocess.run(["docker", "inspect", "-f", "{{.State.StartedAt}}", cid], capture_output=True,
+                             text=True, timeout=30)
+        return out.stdout.strip()
+
+    def running_services(self) -> list[str]:
+        """The compose services of this project with a running container."""
+        out = subprocess.run(["docker", "ps", "--filter", f"label=com.docker.compose.project={self.project}",
+                              "--format", '{{.Label "com.docker.compose.service"}}'], capture_output=True, text=True,
+                             timeout=30)
+        return sorted(out.stdout.split())
+
+    def volumes(self) -> list[str]:
+        out = subprocess.run(["docker", "volume", "ls", "-q", "--filter",
+                              f"label=com.docker.compose.project={self.project}"],
+                             capture_output=True, text=True, timeout=30)
+        return sorted(out.stdout.split())
 
     def teardown(self) -> None:
-        self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False, timeout=180)
+        if self.fleet_dir.is_dir():
+            self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False, timeout=180)
+        else:  # `make clean` ran: no compose.env any more; remove whatever is left by the project's label
+            leftover = self.containers()
+            if leftover:
+                subprocess.run(["docker", "rm", "-f", *leftover], capture_output=True, timeout=120)
+        # State volumes of stations a shrunken fleet no longer declares (compose only removes declared ones).
+        if volumes := self.volumes():
+            subprocess.run(["docker", "volume", "rm", "-f", *volumes], capture_output=True, timeout=120)

@@ -128,7 +128,8 @@ def test_count_and_prefix(tmp_path: Path, isd_dir: Path) -> None:
     assert "user lab-7\ntopic write sensor/weather" in acl
     # Shrinking removes the identities that left the fleet, and the ACL no longer names them.
     out = register_local(request(tmp_path, isd_dir, count=3, prefix="lab"))
-    assert {p.name for p in out.removed} == {"lab-4", "lab-5", "lab-6", "lab-7"}
+    # (and the compose override of stations 6..7: three stations fit compose.yaml)
+    assert {p.name for p in out.removed} == {"lab-4", "lab-5", "lab-6", "lab-7", "compose.stations.yaml"}
     assert not (tmp_path / "fleet" / "things" / "lab-4").exists()
     assert "lab-4" not in (tmp_path / "fleet" / "broker" / "acl").read_text()
 

@@ -1,0 +1,175 @@
+"""The generated compose override for stations 6..N: matches the manifest and compose.yaml, and compose accepts it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from provisioning.compose_stations import (STATIONS_COMPOSE_FILE, render_stations_compose, station_service,
+                                           stations_compose_path)
+from provisioning.manifest import load_manifest
+from provisioning.register_local import LocalFleetRequest, register_local, unregister_local
+from provisioning.settings import MAX_FLEET_COUNT, FleetSettings
+from provisioning.stations import LAB_STATION_FILES
+
+REPO = Path(__file__).resolve().parents[2]
+EXTRA_FILES = ("725300-94846-1983", "720538-00164-2021")
+
+
+@pytest.fixture()
+def isd_dir(tmp_path: Path) -> Path:
+    """Stand-ins named like ISD files (registration only looks at names): the lab's five and two more."""
+    folder = tmp_path / "isd"
+    folder.mkdir()
+    for stem in LAB_STATION_FILES:
+        (folder / f"{stem}.gz").write_bytes(b"\x1f\x8b not really")
+    for stem in EXTRA_FILES:
+        (folder / stem).write_bytes(b"not really")
+    return folder
+
+
+def register(tmp_path: Path, isd_dir: Path, count: int, **kw: Any) -> Path:
+    fleet = tmp_path / "fleet"
+    register_local(LocalFleetRequest(fleet_dir=fleet, data_dir=isd_dir, count=count, **kw))
+    return fleet
+
+
+def compose_binary() -> list[str] | None:
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
+def test_override_matches_the_manifest(tmp_path: Path, isd_dir: Path) -> None:
+    fleet = register(tmp_path, isd_dir, 12)
+    manifest = load_manifest(fleet)
+    doc = yaml.safe_load(stations_compose_path(fleet).read_text())
+    stations = manifest.stations()
+    assert len(stations) == 12
+    assert sorted(doc["services"], key=lambda s: int(s.split("-")[1])) == [f"station-{i}" for i in range(6, 13)]
+    assert set(doc["volumes"]) == {f"station-{i}-state" for i in range(6, 13)}
+    for i, thing in enumerate(stations, start=1):
+        if i <= 5:
+            continue  # compose.yaml's own services, filled from compose.env
+        svc = doc["services"][f"station-{i}"]
+        assert svc["environment"]["THING_NAME"] == thing.thing_name
+        assert svc["environment"]["DATA_FILE"] == f"/data/{thing.isd_file}"
+        binds = {v["target"]: v for v in svc["volumes"] if isinstance(v, dict)}
+        assert binds["/identity"] == {"type": "bind", "read_only": True, "target": "/identity",
+                                      "source": f"${{FLEET_DIR:-./.fleet}}/{thing.identity_dir}"}
+        assert binds[f"/data/{thing.isd_file}"] == {
+            "type": "bind", "read_only": True, "target": f"/data/{thing.isd_file}",
+            "source": f"${{DATA_DIR:-./data}}/{thing.isd_file}"}
+        assert f"station-{i}-state:/state" in svc["volumes"]
+        assert (fleet / thing.identity_dir / "private.key").is_file()
+    # Files cycle over the seven in the folder: station 8 replays station 1's file again.
+    assert doc["services"]["station-8"]["environment"]["DATA_FILE"] == f"/data/{stations[0].isd_file}"
+
+
+def test_template_is_compose_yaml_station_1() -> None:
+    """The generated services carry exactly compose.yaml's station settings (x-station, x-station-env)."""
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    station_1 = dict(compose["services"]["station-1"])
+    assert station_1.pop("build")["dockerfile"] == "docker/station/Dockerfile"  # only station-1's image builds
+    assert station_service(1, "${STATION_1_THING:-weather-station-1}", "${STATION_1_ISD:-030910-99999-2022.gz}") \
+        == station_1
+    assert set(compose["volumes"]) >= {f"station-{i}-state" for i in range(1, 6)}
+
+
+def test_five_or_fewer_need_no_override_and_shrinking_removes_it(tmp_path: Path, isd_dir: Path) -> None:
+    assert render_stations_compose([]) is None
+    fleet = register(tmp_path, isd_dir, 12)
+    assert stations_compose_path(fleet).is_file()
+    register(tmp_path, isd_dir, 7)
+    doc = yaml.safe_load(stations_compose_path(fleet).read_text())
+    assert sorted(doc["services"]) == ["station-6", "station-7"]
+    assert not (fleet / "things" / "weather-station-8").exists()
+    register(tmp_path, isd_dir, 5)
+    assert not stations_compose_path(fleet).exists()
+    assert len(load_manifest(fleet).stations()) == 5
+
+
+def test_dry_run_and_unregister(tmp_path: Path, isd_dir: Path) -> None:
+    fleet = register(tmp_path, isd_dir, 5)
+    out = register_local(LocalFleetRequest(fleet_dir=fleet, data_dir=isd_dir, count=9, dry_run=True))
+    assert stations_compose_path(fleet) in out.written and not stations_compose_path(fleet).exists()
+    register(tmp_path, isd_dir, 9)
+    before = stations_compose_path(fleet).read_bytes()
+    again = register_local(LocalFleetRequest(fleet_dir=fleet, data_dir=isd_dir, count=9))
+    assert not again.written and stations_compose_path(fleet).read_bytes() == before  # idempotent
+    assert stations_compose_path(fleet) in unregister_local(fleet)
+    assert not stations_compose_path(fleet).exists()
+
+
+def test_count_cap(tmp_path: Path, isd_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEET_COUNT", str(MAX_FLEET_COUNT))
+    assert FleetSettings().fleet_count == MAX_FLEET_COUNT == 1000
+    env = {**os.environ, "FLEET_COUNT": str(MAX_FLEET_COUNT + 1)}
+    out = subprocess.run([sys.executable, "-m", "provisioning", "register", "--fleet-dir", str(tmp_path / "f"),
+                          "--data-dir", str(isd_dir)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "FLEET_COUNT" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "provisioning", "register", "--fleet-dir", str(tmp_path / "f"),
+                          "--data-dir", str(isd_dir), "--count", "1001"], cwd=REPO, capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "FLEET_COUNT"}, timeout=60)
+    assert out.returncode == 1 and "between 1 and 1000" in out.stderr
+    assert not (tmp_path / "f").exists()
+
+
+def test_compose_config_accepts_the_override(tmp_path: Path, isd_dir: Path) -> None:
+    """`docker-compose -f compose.yaml -f .fleet/compose.stations.yaml config` resolves every station, and a
+    generated station resolves to the same settings as compose.yaml's station-1 (names aside)."""
+    binary = compose_binary()
+    if binary is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+    fleet = register(tmp_path, isd_dir, 12)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STATION", "COMPOSE_"))}
+    env.update(COMPOSE_PROJECT_NAME="wf-config-test", FLEET_UID="10001", FLEET_GID="10001")
+    cmd = [*binary, "--env-file", str(fleet / "compose.env"), "-f", str(REPO / "compose.yaml"),
+           "-f", str(fleet / STATIONS_COMPOSE_FILE), "config"]
+    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    config = yaml.safe_load(out.stdout)
+    assert set(config["services"]) == {"broker", *(f"station-{i}" for i in range(1, 13))}
+    assert {f"station-{i}-state" for i in range(1, 13)} <= set(config["volumes"])
+    stations = load_manifest(fleet).stations()
+
+    def normalised(i: int) -> dict[str, Any]:
+        svc = dict(config["services"][f"station-{i}"])
+        svc.pop("build", None)
+        text = yaml.safe_dump(svc)
+        thing = stations[i - 1]
+        return yaml.safe_load(text.replace(thing.thing_name, "THING").replace(thing.isd_file or "", "ISD")
+                              .replace(f"station-{i}-state", "STATE"))
+
+    assert normalised(1) == normalised(6) == normalised(12)
+    assert config["services"]["station-12"]["environment"]["THING_NAME"] == "weather-station-12"
+
+
+def test_aws_fleet_gets_the_same_override(tmp_path: Path, isd_dir: Path) -> None:
+    """`register --target aws` writes compose.env through write_compose_env: stations 6..N get the override too,
+    and a fleet registered without ISD files (nothing to replay) gets none."""
+    from provisioning.aws.commands import write_compose_env
+    from provisioning.manifest import FleetManifest, Thing
+
+    def manifest(count: int, with_files: bool) -> FleetManifest:
+        things = [Thing(thing_name=f"w-{i}", station_id="030910-99999" if with_files else None,
+                        isd_file="030910-99999-2022.gz" if with_files else None, identity_dir=f"things/w-{i}",
+                        certificate_sha256="0" * 64) for i in range(1, count + 1)]
+        return FleetManifest(target="aws", endpoint="abc-ats.iot.eu-west-1.amazonaws.com", prefix="w", things=things)
+
+    fleet = tmp_path / "aws"
+    fleet.mkdir()  # the AWS ledger has written manifest.json there before
+    write_compose_env(fleet, isd_dir, manifest(8, True))
+    doc = yaml.safe_load(stations_compose_path(fleet).read_text())
+    assert sorted(doc["services"]) == ["station-6", "station-7", "station-8"]
+    assert doc["services"]["station-8"]["environment"]["THING_NAME"] == "w-8"
+    assert "STATIONS_MQTT_HOST=abc-ats.iot.eu-west-1.amazonaws.com" in (fleet / "compose.env").read_text()
+    write_compose_env(fleet, None, manifest(8, False))
+    assert not stations_compose_path(fleet).exists()
