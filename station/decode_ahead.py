@@ -9,7 +9,8 @@ stdout in batches; the station reads them as it publishes. Memory stays flat: th
 full, so at most a few batches exist at any time, whatever the file size.
 
 Frames: a 4-byte big-endian length, then a `marshal`-encoded tuple: ("r", [(line, time_iso, parts), ...]) for a
-batch of records, ("e", skipped_lines, peak_rss_mb) once at the end. A worker that dies without the end frame
+batch of records, ("e", skipped_lines, peak_rss_mb, private_mb) once at the end (the worker's memory only
+grows, so its private memory at the end is its peak). A worker that dies without the end frame
 makes the reading side raise `DecodeAheadError` (its traceback is on the station's stderr).
 """
 
@@ -25,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from station.sources import IsdSource, PreparedRecord, make_template, peak_rss_mb
+from station.sources import IsdSource, PreparedRecord, make_template, peak_rss_mb, private_memory_mb
 
 BATCH = 128  # records per frame (about 150 KB of templates)
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
@@ -39,7 +40,9 @@ class DecodeAheadSource:
     """A `Source` whose records (with their templates, like PRELOAD's) come from a decode-ahead worker process.
 
     One worker per pass over the file (`records()`); `start()` launches the first one early so its start-up
-    overlaps the connection. `worker_peak_rss_mb` is the largest peak RSS a worker reported.
+    overlaps the connection. `worker_peak_rss_mb` is the largest peak RSS (VmHWM) a worker reported,
+    `worker_private_mb` the largest private memory (USS: what it adds beside the station, whose Python binary and
+    libraries it shares).
     """
 
     def __init__(self, inner: IsdSource, *, shifted: bool) -> None:
@@ -49,6 +52,7 @@ class DecodeAheadSource:
         self._started: subprocess.Popen[bytes] | None = None
         self._skipped: list[str] = []
         self.worker_peak_rss_mb: float | None = None
+        self.worker_private_mb: float | None = None
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = dict(os.environ)
@@ -81,9 +85,11 @@ class DecodeAheadSource:
                     for line, stamp, parts in frame[1]:
                         yield PreparedRecord(line, fromiso(stamp), parts)
                     continue
-                _, self._skipped, rss = frame
+                _, self._skipped, rss, private = frame
                 if rss is not None:
                     self.worker_peak_rss_mb = max(rss, self.worker_peak_rss_mb or 0.0)
+                if private is not None:
+                    self.worker_private_mb = max(private, self.worker_private_mb or 0.0)
                 return
         finally:
             _stop(proc)
@@ -141,7 +147,7 @@ def worker(path: str, thing_name: str, shifted: bool, out: BinaryIO) -> None:
             batch = []
     if batch:
         _write_frame(out, ("r", batch))
-    _write_frame(out, ("e", source.skipped(), peak_rss_mb()))
+    _write_frame(out, ("e", source.skipped(), peak_rss_mb(), private_memory_mb()))
     out.flush()
 
 

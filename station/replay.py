@@ -480,10 +480,17 @@ class Replay:
              first_seq=sm.first_seq, last_seq=sm.last_seq, checkpoint_line=sm.last_acked_line,
              checkpoint_seq=sm.last_acked_seq, passes=sm.passes, reconnects=sm.reconnects,
              skipped_lines=sm.skipped_lines, duration_s=round(sm.duration_s, 3), rate=f"{sm.rate:.1f}/s",
-             peak_rss_mb=self._peak_rss_mb())
+             **self._memory())
 
-    def _peak_rss_mb(self) -> float | None:
-        """Peak RSS of the station: this process plus its decode-ahead worker, if any (a conservative sum)."""
+    def _memory(self) -> dict[str, float | None]:
+        """peak_rss_mb: this process's peak RSS plus, with a decode-ahead worker, the worker's private memory
+        (an upper bound of what the pair holds: the pages they share are in this process's RSS already);
+        decoder_rss_mb: the worker's own peak RSS, shared pages included."""
         own = peak_rss_mb()
-        worker = getattr(self.source, "worker_peak_rss_mb", None)
-        return round(own + worker, 1) if own is not None and worker is not None else own
+        if not isinstance(self.source, DecodeAheadSource) or self.source.worker_peak_rss_mb is None:
+            return {"peak_rss_mb": own}
+        private = self.source.worker_private_mb
+        if private is None:  # no smaps_rollup: count the worker's whole RSS
+            private = self.source.worker_peak_rss_mb
+        total = round(own + private, 1) if own is not None else None
+        return {"peak_rss_mb": total, "decoder_rss_mb": self.source.worker_peak_rss_mb}

@@ -53,6 +53,7 @@ def test_decode_ahead_worker_yields_the_prepared_records(data_dir: Path, shifted
     assert all(r[1].tzinfo is not None for r in ahead)
     assert source.skipped() == []
     assert source.worker_peak_rss_mb is not None and source.worker_peak_rss_mb > 0
+    assert source.worker_private_mb is not None and 0 < source.worker_private_mb < source.worker_peak_rss_mb
 
 
 def test_decode_ahead_reports_skipped_lines_and_stops_its_worker(tmp_path: Path, data_dir: Path) -> None:
