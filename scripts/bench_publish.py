@@ -1,7 +1,8 @@
 """Benchmark the station's publisher against a local Mosquitto (mutual TLS), write bench-results/publish.md.
 
 1. Throughput: `python -m station run` replays a real station-year unthrottled (INTERVAL=0, every QoS1 PUBACK
-   checked), streaming (default) and with PRELOAD=true, beside a bare awscrt MQTT5 loop publishing the same
+   checked), streaming (default: decoded ahead in a helper process), streaming in one process (DECODE_AHEAD=false)
+   and with PRELOAD=true, beside a bare awscrt MQTT5 loop publishing the same
    pre-encoded payloads to the same broker, in alternating rounds. Reports msg/s (best and median), the ratios
    (target >= 0.7) and the station's peak RSS (target <= 60 MB, VmHWM the station reports in its summary).
 2. Pacing: 10,000 messages at a fixed 200 msg/s (INTERVAL=0.005); lateness of each publish against its absolute
@@ -154,21 +155,25 @@ def main() -> int:
             build_s = time.perf_counter() - t0
             del records
             bare_id = broker.identity("bench-bare")
-            results: dict[str, list[float]] = {"bare": [], "stream": [], "preload": []}
+            results: dict[str, list[float]] = {"bare": [], "stream": [], "inline": [], "preload": []}
             rss: dict[str, float] = {}
-            walls: dict[str, list[float]] = {"stream": [], "preload": []}
+            decoder_rss = 0.0
+            walls: dict[str, list[float]] = {"stream": [], "inline": [], "preload": []}
             for round_no in range(args.rounds):
                 results["bare"].append(bare_loop(broker.host, broker.port, bare_id, payloads))
-                for variant in ("stream", "preload"):
+                for variant in ("stream", "inline", "preload"):
                     name = f"bench-{variant}-{round_no}"
                     env = station_environment(**broker.station_env(
                         broker.identity(name), DATA_FILE=str(data), INTERVAL="0", MAX_INFLIGHT=str(args.window),
                         STATE_DIR=str(work / "state"), PROGRESS_INTERVAL="3600",
-                        PRELOAD="true" if variant == "preload" else "false"))
+                        PRELOAD="true" if variant == "preload" else "false",
+                        DECODE_AHEAD="false" if variant == "inline" else "true"))
                     summary, wall, peak = run_station(env)
                     results[variant].append(float(summary["rate"].removesuffix("/s")))
                     walls[variant].append(wall)
                     rss[variant] = max(rss.get(variant, 0.0), peak)
+                    if "decoder_rss_mb" in summary:
+                        decoder_rss = max(decoder_rss, float(summary["decoder_rss_mb"]))
                 print(f"round {round_no + 1}: " + ", ".join(f"{k} {v[-1]:,.0f} msg/s" for k, v in results.items()),
                       file=sys.stderr)
             lateness = pacing(broker, broker.identity("bench-pacing"), data, args.pacing_count, work)
@@ -185,14 +190,19 @@ def main() -> int:
          f"median {med['bare']:,.0f}"),
         ("station run (streaming, default), every PUBACK checked", f"{best['stream']:,.0f} msg/s",
          f"median {med['stream']:,.0f}; ratio {best['stream'] / best['bare']:.2f} (target >= 0.7)"),
+        ("station run streaming in one process (DECODE_AHEAD=false)", f"{best['inline']:,.0f} msg/s",
+         f"median {med['inline']:,.0f}; ratio {best['inline'] / best['bare']:.2f}"),
         ("station run PRELOAD=true, every PUBACK checked", f"{best['preload']:,.0f} msg/s",
          f"median {med['preload']:,.0f}; ratio {best['preload'] / best['bare']:.2f} (target >= 0.7)"),
-        ("station wall time incl. start-up (streaming / preload)",
-         f"{min(walls['stream']):.1f} / {min(walls['preload']):.1f} s", "preload decodes the file first"),
+        ("station wall time incl. start-up (streaming / one process / preload)",
+         f"{min(walls['stream']):.1f} / {min(walls['inline']):.1f} / {min(walls['preload']):.1f} s",
+         "preload decodes the file first"),
         ("ISD decode (station.isd), per record", f"{parse_s / len(payloads) * 1e6:.0f} us", "in the bench process"),
         ("build + encode (station.build), per record", f"{build_s / len(payloads) * 1e6:.0f} us", ""),
-        ("station peak RSS (streaming / preload)", f"{rss['stream']:.1f} / {rss['preload']:.1f} MB",
-         "target <= 60 MB"),
+        ("station peak RSS (streaming / one process / preload)",
+         f"{rss['stream']:.1f} / {rss['inline']:.1f} / {rss['preload']:.1f} MB",
+         "target <= 60 MB; streaming: station + decode-ahead worker's private memory"),
+        ("decode-ahead worker's own peak RSS", f"{decoder_rss:.1f} MB", "shared pages included"),
         (f"lateness at 200 msg/s over {len(ms)} messages: p50", f"{percentile(ms, 50):.3f} ms", ""),
         ("lateness p99", f"{percentile(ms, 99):.3f} ms", "target <= 5 ms"),
         ("lateness max", f"{max(ms):.3f} ms", ""),

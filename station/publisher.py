@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from awscrt import mqtt5
 from awsiot import mqtt5_client_builder
@@ -52,9 +52,9 @@ _HINTS = {
 }
 
 
-@dataclass(frozen=True)
-class Completion:
-    """The outcome of one publish: `token` is what the caller passed to `publish()`."""
+class Completion(NamedTuple):
+    """The outcome of one publish: `token` is what the caller passed to `publish()` (a tuple: one is made per
+    message, about three times cheaper than a frozen dataclass)."""
 
     token: Any
     ok: bool
@@ -186,7 +186,7 @@ class Publisher:
     @staticmethod
     def _outcome(token: Any, future: Future) -> Completion:
         try:
-            puback = future.result().puback
+            puback = future.result(0).puback
         except Exception as exc:  # noqa: BLE001 - every failure is reported with its reason
             return Completion(token, False, describe_error(exc))
         if puback is None:

@@ -21,9 +21,12 @@ from typing import Any, Protocol
 from station import checkpoint as ckpt
 from station import status as status_file
 from station.logging_setup import emit
+from station.decode_ahead import DecodeAheadSource
 from station.publisher import Completion, ConnectError, ConnectionConfig, Publisher
 from station.scheduler import Pacer, wait_until
 from station.settings import StationSettings
+from station.sources import (  # noqa: F401 - re-exported
+    IsdSource, PreparedRecord, PreparedSource, fill_template, make_template, peak_rss_mb)
 
 log = logging.getLogger("station.replay")
 
@@ -41,128 +44,6 @@ class Source(Protocol):
     def encode(self, record: Any, *, seq: int, sent_at: datetime, time: datetime | None) -> bytes: ...
 
     def skipped(self) -> list[str]: ...
-
-
-class IsdSource:
-    """An ISD station-year read with `station.isd.read_isd`, messages built with `station.build`."""
-
-    def __init__(self, path: Path, thing_name: str) -> None:
-        from station.build import build_message, encode_message
-
-        self.path = Path(path)
-        self.thing_name = thing_name
-        self._build = build_message
-        self._encode = encode_message
-        self._reader: Any = None
-
-    def records(self) -> Iterator[Any]:
-        from station.isd import read_isd
-
-        self._reader = read_isd(self.path)
-        return iter(self._reader)
-
-    def encode(self, record: Any, *, seq: int, sent_at: datetime, time: datetime | None) -> bytes:
-        return self._encode(self._build(record, thing_name=self.thing_name, seq=seq, sent_at=sent_at, time=time))
-
-    def skipped(self) -> list[str]:
-        errors = getattr(self._reader, "errors", None) or []
-        return [f"line {getattr(e, 'line_number', '?')}: {e}" for e in errors]
-
-
-_SEQ_MARK = 8_765_432_109_876_543
-_SENT_MARK = datetime(1901, 2, 3, 4, 5, 6, 789000, tzinfo=timezone.utc)
-_TIME_MARK = datetime(1902, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
-
-
-def make_template(source: Source, record: Any, *, shifted: bool) -> tuple[bytes, ...]:
-    """The encoded message of `record` split around seq, sent_at (and time when shifted), for `fill_template`.
-
-    Built before the record's deadline so that only a few microseconds of work remain once it is due.
-    """
-    payload = source.encode(record, seq=_SEQ_MARK, sent_at=_SENT_MARK, time=_TIME_MARK if shifted else None)
-    marks = [(b'"seq":%d' % _SEQ_MARK, b'"seq":'),
-             (b'"sent_at":"%s"' % _SENT_MARK.isoformat(timespec="milliseconds").encode(), b'"sent_at":"')]
-    if shifted:
-        marks.append((b'"time":"%s"' % _TIME_MARK.isoformat().encode(), b'"time":"'))
-    parts: list[bytes] = []
-    rest = payload
-    for mark, keep in marks:
-        before, found, after = rest.partition(mark)
-        if not found:
-            raise RuntimeError(f"message template: {mark!r} not found in {payload[:200]!r}")
-        parts.append(before + keep)
-        rest = after if keep.endswith(b":") else b'"' + after
-    parts.append(rest)
-    return tuple(parts)
-
-
-def fill_template(parts: tuple[bytes, ...], seq: int, sent_at: datetime, time: datetime | None = None) -> bytes:
-    """The message bytes: byte-identical to encoding the message with these values directly."""
-    sent = sent_at.isoformat(timespec="milliseconds").encode()
-    if len(parts) == 3:
-        return b"%s%d%s%s%s" % (parts[0], seq, parts[1], sent, parts[2])
-    stamp = time.isoformat().encode()  # type: ignore[union-attr]
-    return b"%s%d%s%s%s%s%s" % (parts[0], seq, parts[1], sent, parts[2], stamp, parts[3])
-
-
-class PreparedRecord:
-    """A record decoded ahead of time, with its message template."""
-
-    __slots__ = ("line_number", "time", "parts")
-
-    def __init__(self, line_number: int, time: datetime, parts: tuple[bytes, ...]) -> None:
-        self.line_number = line_number
-        self.time = time
-        self.parts = parts
-
-
-class PreparedSource:
-    """PRELOAD=true: decode the whole file and make every message template at start-up. Publishing then costs a
-    few microseconds per message instead of a decode + build: for load tests and fast backfills, at the price of
-    start-up time and memory (every message of the file is held)."""
-
-    def __init__(self, inner: IsdSource, *, shifted: bool) -> None:
-        self.path = inner.path
-        self._inner = inner
-        self._shifted = shifted
-        self._items: list[PreparedRecord] | None = None
-        self._skipped: list[str] = []
-        self.prepare_s = 0.0
-
-    def prepare(self) -> None:
-        started = time.perf_counter()
-        inner, shifted = self._inner, self._shifted
-        self._items = [PreparedRecord(r.line_number, r.time, make_template(inner, r, shifted=shifted))
-                       for r in inner.records()]
-        self._skipped = inner.skipped()
-        self.prepare_s = time.perf_counter() - started
-
-    @property
-    def prepared(self) -> bool:
-        return self._items is not None
-
-    def records(self) -> Iterator[Any]:
-        if self._items is None:
-            self.prepare()
-        return iter(self._items or ())
-
-    def encode(self, record: Any, *, seq: int, sent_at: datetime, time: datetime | None) -> bytes:
-        return self._inner.encode(record, seq=seq, sent_at=sent_at, time=time)
-
-    def skipped(self) -> list[str]:
-        return self._skipped
-
-
-def peak_rss_mb() -> float | None:
-    """This process's peak resident set size in MB (VmHWM; unlike ru_maxrss it does not count the pre-exec
-    image of a big parent process)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024.0, 1)
-    except OSError:
-        pass
-    return None
 
 
 def count_lines(path: Path) -> int:
@@ -250,8 +131,11 @@ class Replay:
         self.s = settings
         if source is None:
             source = IsdSource(settings.data_file, settings.thing_name)
+            shifted = settings.time_mode == "shifted"
             if settings.preload:
-                source = PreparedSource(source, shifted=settings.time_mode == "shifted")
+                source = PreparedSource(source, shifted=shifted)
+            elif settings.decode_ahead and settings.interval == 0 and not settings.effective_max_rate:
+                source = DecodeAheadSource(source, shifted=shifted)
         self.source = source
         self.stop = stop or threading.Event()
         self.stop_reason = "finished"
@@ -316,9 +200,13 @@ class Replay:
     # --- acknowledgements and checkpoints ----------------------------------------------------------------------------
     def _absorb(self, completions: list[Completion]) -> None:
         sm = self.summary
+        order, resolved = self._order, self._resolved
         for c in completions:
             if c.ok:
                 sm.acknowledged += 1
+                if not resolved and order and order[0][0] == c.token:  # the usual case: the oldest one
+                    self._last_ack = order.popleft()
+                    continue
             else:
                 sm.failed += 1
                 if self._errors_this_interval < MAX_ERROR_LINES_PER_INTERVAL:
@@ -327,8 +215,7 @@ class Replay:
                          topic=self.s.topic)
                 else:
                     self._suppressed += 1
-            self._resolved.add(c.token)
-        order, resolved = self._order, self._resolved
+            resolved.add(c.token)
         while order and order[0][0] in resolved:
             self._last_ack = order.popleft()
             resolved.discard(self._last_ack[0])
@@ -425,6 +312,8 @@ class Replay:
             if not self.source.prepared:
                 self.source.prepare()
             emit(log, logging.INFO, "preload", "messages prepared", seconds=round(self.source.prepare_s, 2))
+        if isinstance(self.source, DecodeAheadSource):
+            self.source.start()  # its start-up overlaps the connection
         self.publisher.start()
         try:
             try:
@@ -444,15 +333,21 @@ class Replay:
             self._drain(finished)
             return 0
         finally:
+            if isinstance(self.source, DecodeAheadSource):
+                self.source.close()
             self.publisher.stop()
 
-    def _due_records(self, skip_through: int, start_at: datetime | None, shifted: bool,
-                     read_ahead: int) -> Iterator[tuple[Any, tuple[bytes, ...]]]:
+    def _due_records(self, skip_through: int, start_at: datetime | None, shifted: bool, read_ahead: int,
+                     templates: bool) -> Iterator[tuple[Any, tuple[bytes, ...] | None]]:
         """(record, message template) for every record to publish in this pass, in file order: lines up to
-        `skip_through` (resume) and records before `start_at` are left out; `read_ahead` templates at a time."""
+        `skip_through` (resume) and records before `start_at` are left out; `read_ahead` records at a time.
+
+        With `templates` false (unthrottled: no deadline to prepare for) a record decoded here gets no template
+        (None): its message is encoded directly when it is sent, which is cheaper than making and filling one.
+        """
         source = self.source
-        prepared = isinstance(source, PreparedSource)
-        batch: list[tuple[Any, tuple[bytes, ...]]] = []
+        prepared = isinstance(source, (PreparedSource, DecodeAheadSource))
+        batch: list[tuple[Any, tuple[bytes, ...] | None]] = []
         started = start_at is None
         for record in source.records():
             if record.line_number <= skip_through:
@@ -461,7 +356,8 @@ class Replay:
                 if record.time < start_at:  # type: ignore[operator]
                     continue
                 started = True
-            batch.append((record, record.parts if prepared else make_template(source, record, shifted=shifted)))
+            batch.append((record, record.parts if prepared else
+                          make_template(source, record, shifted=shifted) if templates else None))
             if len(batch) >= read_ahead:
                 yield from batch
                 batch.clear()
@@ -477,9 +373,10 @@ class Replay:
         wall_offset = time.time() - time.monotonic()
         start_at = s.start_at if skip_through == 0 else None
         unthrottled = pacer.unthrottled
-        # Unthrottled, templates are made in batches: decoding in bursts, then publishing in bursts, hands the GIL
+        # Unthrottled, records are decoded in batches: decoding in bursts, then publishing in bursts, hands the GIL
         # to the CRT thread far less often than alternating record by record.
         read_ahead = READ_AHEAD if unthrottled else 1
+        encode = self.source.encode
         lateness = sm.lateness if self.record_lateness else None
         order_append = self._order.append
         house = self._housekeeping
@@ -490,7 +387,7 @@ class Replay:
         while True:
             full_pass = skip_through == 0 and start_at is None
             published_in_pass = 0
-            for record, parts in self._due_records(skip_through, start_at, shifted, read_ahead):
+            for record, parts in self._due_records(skip_through, start_at, shifted, read_ahead, not unthrottled):
                 line = record.line_number
                 obs = record.time
                 deadline = pacer.next_deadline(obs)
@@ -512,7 +409,10 @@ class Replay:
                 if lateness is not None:
                     lateness.append(time.monotonic() - deadline)
                 sent_at = datetime.now(timezone.utc)
-                pub.publish(fill_template(parts, seq, sent_at, shifted_time), seq)
+                if parts is not None:
+                    pub.publish(fill_template(parts, seq, sent_at, shifted_time), seq)
+                else:
+                    pub.publish(encode(record, seq=seq, sent_at=sent_at, time=shifted_time), seq)
                 order_append((seq, line, self._passes))
                 if sm.first_seq is None:
                     sm.first_seq = seq
@@ -580,4 +480,17 @@ class Replay:
              first_seq=sm.first_seq, last_seq=sm.last_seq, checkpoint_line=sm.last_acked_line,
              checkpoint_seq=sm.last_acked_seq, passes=sm.passes, reconnects=sm.reconnects,
              skipped_lines=sm.skipped_lines, duration_s=round(sm.duration_s, 3), rate=f"{sm.rate:.1f}/s",
-             peak_rss_mb=peak_rss_mb())
+             **self._memory())
+
+    def _memory(self) -> dict[str, float | None]:
+        """peak_rss_mb: this process's peak RSS plus, with a decode-ahead worker, the worker's private memory
+        (an upper bound of what the pair holds: the pages they share are in this process's RSS already);
+        decoder_rss_mb: the worker's own peak RSS, shared pages included."""
+        own = peak_rss_mb()
+        if not isinstance(self.source, DecodeAheadSource) or self.source.worker_peak_rss_mb is None:
+            return {"peak_rss_mb": own}
+        private = self.source.worker_private_mb
+        if private is None:  # no smaps_rollup: count the worker's whole RSS
+            private = self.source.worker_peak_rss_mb
+        total = round(own + private, 1) if own is not None else None
+        return {"peak_rss_mb": total, "decoder_rss_mb": self.source.worker_peak_rss_mb}

@@ -101,6 +101,8 @@ class StationSettings(ConnectionSettings):
     max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS1 publishes at most.")
     checkpoint_interval: float = Field(1.0, gt=0, description="Seconds between checkpoint writes.")
     preload: bool = Field(False, description="Decode and encode the whole file at start-up (fastest publishing).")
+    decode_ahead: bool = Field(True, description="Unthrottled replays (INTERVAL=0, no MAX_RATE) decode the file in "
+                               "a helper process, beside the publishing loop.")
 
     @field_validator("start_at")
     @classmethod

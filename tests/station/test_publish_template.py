@@ -34,3 +34,53 @@ def test_prepared_source_yields_the_same_records(data_dir: Path) -> None:
     plain = [(r.line_number, r.time) for r in IsdSource(path, "ws").records()]
     prepared = PreparedSource(IsdSource(path, "ws"), shifted=False)
     assert [(r.line_number, r.time) for r in prepared.records()] == plain
+
+
+@pytest.mark.parametrize("shifted", [False, True])
+def test_decode_ahead_worker_yields_the_prepared_records(data_dir: Path, shifted: bool) -> None:
+    """The decode-ahead process sends exactly the records and templates PRELOAD makes in-process."""
+    from station.decode_ahead import DecodeAheadSource
+
+    path = data_dir / "720538-00164-2021"
+    if not path.is_file():
+        pytest.skip(f"{path} missing")
+    prepared = [(r.line_number, r.time, r.parts)
+                for r in PreparedSource(IsdSource(path, "ws"), shifted=shifted).records()]
+    source = DecodeAheadSource(IsdSource(path, "ws"), shifted=shifted)
+    source.start()
+    ahead = [(r.line_number, r.time, r.parts) for r in source.records()]
+    assert ahead == prepared
+    assert all(r[1].tzinfo is not None for r in ahead)
+    assert source.skipped() == []
+    assert source.worker_peak_rss_mb is not None and source.worker_peak_rss_mb > 0
+    assert source.worker_private_mb is not None and 0 < source.worker_private_mb < source.worker_peak_rss_mb
+
+
+def test_decode_ahead_reports_skipped_lines_and_stops_its_worker(tmp_path: Path, data_dir: Path) -> None:
+    from station.decode_ahead import DecodeAheadSource
+
+    path = data_dir / "720538-00164-2021"
+    if not path.is_file():
+        pytest.skip(f"{path} missing")
+    lines = path.read_bytes().splitlines(keepends=True)
+    damaged = tmp_path / "damaged.txt"
+    damaged.write_bytes(b"".join(lines[:3]) + b"garbage\n" + b"".join(lines[3:400]))
+    source = DecodeAheadSource(IsdSource(damaged, "ws"), shifted=False)
+    records = list(source.records())
+    assert [r.line_number for r in records] == [1, 2, 3, *range(5, 402)]
+    assert len(source.skipped()) == 1 and source.skipped()[0].startswith("line 4:")
+    # Abandoning a pass mid-file (stop request) ends the worker instead of leaving it blocked on the pipe.
+    iterator = DecodeAheadSource(IsdSource(path, "ws"), shifted=False).records()
+    next(iterator)
+    proc = iterator.gi_frame.f_locals["proc"]  # type: ignore[union-attr]
+    iterator.close()
+    assert proc.wait(5) is not None
+
+
+def test_decode_ahead_worker_failure_is_an_error(tmp_path: Path) -> None:
+    from station.decode_ahead import DecodeAheadError, DecodeAheadSource
+
+    missing = tmp_path / "gone.txt"
+    source = DecodeAheadSource(IsdSource(missing, "ws"), shifted=False)
+    with pytest.raises(DecodeAheadError, match="gone.txt"):
+        list(source.records())

@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 STATION_VARS = ("THING_NAME", "TARGET", "MQTT_HOST", "MQTT_PORT", "IDENTITY_DIR", "DATA_FILE", "TOPIC", "SPEEDUP",
                 "INTERVAL", "MAX_RATE", "LOOP", "START_AT", "TIME_MODE", "STATE_DIR", "LOG_FORMAT", "LOG_LEVEL",
                 "DRAIN_TIMEOUT", "PROGRESS_INTERVAL", "CONNECT_TIMEOUT", "MAX_INFLIGHT", "KEEP_ALIVE",
-                "SESSION_EXPIRY", "CHECKPOINT_INTERVAL", "PRELOAD", "FLEET_DIR")
+                "SESSION_EXPIRY", "CHECKPOINT_INTERVAL", "PRELOAD", "DECODE_AHEAD", "FLEET_DIR")
 
 
 def station_environment(**values: str) -> dict[str, str]:

@@ -1,0 +1,152 @@
+"""Where the replay's records come from, and message templates made ahead of their deadline.
+
+- `IsdSource`: an ISD station-year read with `station.isd.read_isd`, messages built with `station.build`.
+- `make_template` / `fill_template`: the encoded message split around seq and sent_at (and the time when
+  shifted), so only a few microseconds of work remain once a record is due.
+- `PreparedSource` (PRELOAD=true): every template made at start-up.
+
+This module imports neither awscrt nor pydantic: the decode-ahead worker (`station.decode_ahead`) runs it in a
+small process of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+
+class IsdSource:
+    """An ISD station-year read with `station.isd.read_isd`, messages built with `station.build`."""
+
+    def __init__(self, path: Path, thing_name: str) -> None:
+        from station.build import build_message, encode_message
+
+        self.path = Path(path)
+        self.thing_name = thing_name
+        self._build = build_message
+        self._encode = encode_message
+        self._reader: Any = None
+
+    def records(self) -> Iterator[Any]:
+        from station.isd import read_isd
+
+        self._reader = read_isd(self.path)
+        return iter(self._reader)
+
+    def encode(self, record: Any, *, seq: int, sent_at: datetime, time: datetime | None) -> bytes:
+        return self._encode(self._build(record, thing_name=self.thing_name, seq=seq, sent_at=sent_at, time=time))
+
+    def skipped(self) -> list[str]:
+        errors = getattr(self._reader, "errors", None) or []
+        return [f"line {getattr(e, 'line_number', '?')}: {e}" for e in errors]
+
+
+_SEQ_MARK = 8_765_432_109_876_543
+_SENT_MARK = datetime(1901, 2, 3, 4, 5, 6, 789000, tzinfo=timezone.utc)
+_TIME_MARK = datetime(1902, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+
+
+# (text to find, what is kept of it): the seq digits and the quoted times are cut out of the encoded message.
+_MARKS = ((b'"seq":%d' % _SEQ_MARK, b'"seq":'),
+          (b'"sent_at":"%s"' % _SENT_MARK.isoformat(timespec="milliseconds").encode(), b'"sent_at":"'))
+_SHIFTED_MARKS = (*_MARKS, (b'"time":"%s"' % _TIME_MARK.isoformat().encode(), b'"time":"'))
+
+
+def make_template(source: Any, record: Any, *, shifted: bool) -> tuple[bytes, ...]:
+    """The encoded message of `record` split around seq, sent_at (and time when shifted), for `fill_template`.
+
+    Built before the record's deadline so that only a few microseconds of work remain once it is due.
+    """
+    payload = source.encode(record, seq=_SEQ_MARK, sent_at=_SENT_MARK, time=_TIME_MARK if shifted else None)
+    parts: list[bytes] = []
+    rest = payload
+    for mark, keep in _SHIFTED_MARKS if shifted else _MARKS:
+        before, found, after = rest.partition(mark)
+        if not found:
+            raise RuntimeError(f"message template: {mark!r} not found in {payload[:200]!r}")
+        parts.append(before + keep)
+        rest = after if keep[-1] == 58 else b'"' + after  # 58 = ord(":"): seq is not quoted
+    parts.append(rest)
+    return tuple(parts)
+
+
+def fill_template(parts: tuple[bytes, ...], seq: int, sent_at: datetime, time: datetime | None = None) -> bytes:
+    """The message bytes: byte-identical to encoding the message with these values directly."""
+    sent = sent_at.isoformat(timespec="milliseconds").encode()
+    if len(parts) == 3:
+        return b"%s%d%s%s%s" % (parts[0], seq, parts[1], sent, parts[2])
+    stamp = time.isoformat().encode()  # type: ignore[union-attr]
+    return b"%s%d%s%s%s%s%s" % (parts[0], seq, parts[1], sent, parts[2], stamp, parts[3])
+
+
+class PreparedRecord:
+    """A record decoded ahead of time, with its message template."""
+
+    __slots__ = ("line_number", "time", "parts")
+
+    def __init__(self, line_number: int, time: datetime, parts: tuple[bytes, ...]) -> None:
+        self.line_number = line_number
+        self.time = time
+        self.parts = parts
+
+
+class PreparedSource:
+    """PRELOAD=true: decode the whole file and make every message template at start-up. Publishing then costs a
+    few microseconds per message instead of a decode + build: for load tests and fast backfills, at the price of
+    start-up time and memory (every message of the file is held)."""
+
+    def __init__(self, inner: IsdSource, *, shifted: bool) -> None:
+        self.path = inner.path
+        self._inner = inner
+        self._shifted = shifted
+        self._items: list[PreparedRecord] | None = None
+        self._skipped: list[str] = []
+        self.prepare_s = 0.0
+
+    def prepare(self) -> None:
+        started = time.perf_counter()
+        inner, shifted = self._inner, self._shifted
+        self._items = [PreparedRecord(r.line_number, r.time, make_template(inner, r, shifted=shifted))
+                       for r in inner.records()]
+        self._skipped = inner.skipped()
+        self.prepare_s = time.perf_counter() - started
+
+    @property
+    def prepared(self) -> bool:
+        return self._items is not None
+
+    def records(self) -> Iterator[Any]:
+        if self._items is None:
+            self.prepare()
+        return iter(self._items or ())
+
+    def encode(self, record: Any, *, seq: int, sent_at: datetime, time: datetime | None) -> bytes:
+        return self._inner.encode(record, seq=seq, sent_at=sent_at, time=time)
+
+    def skipped(self) -> list[str]:
+        return self._skipped
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident set size in MB (VmHWM; unlike ru_maxrss it does not count the pre-exec
+    image of a big parent process)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024.0, 1)
+    except OSError:
+        pass
+    return None
+
+
+def private_memory_mb() -> float | None:
+    """This process's private resident memory in MB (USS: pages no other process maps), from smaps_rollup."""
+    try:
+        total = sum(int(line.split()[1]) for line in Path("/proc/self/smaps_rollup").read_text().splitlines()
+                    if line.startswith(("Private_Clean:", "Private_Dirty:")))
+    except (OSError, ValueError, IndexError):
+        return None
+    return round(total / 1024.0, 1)
