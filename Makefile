@@ -155,7 +155,8 @@ bench-register: $(PY) ## time registering 1,000 things against moto_server (benc
 # monitor's private key, so it can read it without any privilege.
 LAKE_DIR ?= lake
 MONITOR_IDENTITY_DIR ?= $(or $(FLEET_DIR),.fleet)/things/monitor
-PIPELINE_COMPOSE = $(COMPOSE) $(if $(wildcard $(or $(FLEET_DIR),.fleet)/compose.env),--env-file $(or $(FLEET_DIR),.fleet)/compose.env) -f compose.yaml -f compose.pipeline.yaml --profile pipeline
+PIPELINE_COMPOSE = $(COMPOSE) $(if $(wildcard $(or $(FLEET_DIR),.fleet)/compose.env),--env-file $(or $(FLEET_DIR),.fleet)/compose.env) -f compose.yaml \
+                   $(shell test -f "$(STATIONS_COMPOSE)" && echo '-f "$(STATIONS_COMPOSE)"') -f compose.pipeline.yaml --profile pipeline
 LAKE_OWNER = $(shell stat -c '%u:%g' "$(MONITOR_IDENTITY_DIR)/private.key" 2>/dev/null || echo "$$(id -u):$$(id -g)")
 
 .PHONY: lake lake-up lake-down cold query dashboard bench-lake
