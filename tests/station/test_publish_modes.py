@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from station.isd import read_isd
-from tests.support.broker import MONITOR, TlsBroker
-from tests.support.mqtt import Subscriber
-from tests.support.station import StationProcess, station_environment
+from tests.support.broker import TlsBroker
+from tests.support.station import StationProcess, monitor, station_environment
 
 pytestmark = [pytest.mark.docker]
 
@@ -31,11 +30,6 @@ def start(broker: TlsBroker, thing: str, tmp_path: Path, data: Path, **extra: st
     values = broker.station_env(broker.identity(thing), DATA_FILE=str(data), STATE_DIR=str(tmp_path / "state"))
     values.update(extra)
     return StationProcess(station_environment(**values))
-
-
-def monitor(broker: TlsBroker, tmp_path: Path) -> Subscriber:
-    return Subscriber(broker.host, broker.port, broker.ca.issue_client(MONITOR, tmp_path / "m"),
-                      client_id=f"monitor-{tmp_path.name}")
 
 
 def test_loop_from_start_at_with_json_logs(tls_broker: TlsBroker, tmp_path: Path, twenty_lines: Path) -> None:

@@ -11,23 +11,11 @@ from pathlib import Path
 import pytest
 
 from station.isd import read_isd
-from tests.support.broker import MONITOR, TlsBroker
+from tests.support.broker import TlsBroker
 from tests.support.certs import TestCA
-from tests.support.mqtt import Subscriber
-from tests.support.station import StationProcess, fields, station_environment
+from tests.support.station import StationProcess, fields, monitor, replay_env
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-SMALL_FILE = "720538-00164-2021"  # 500 lines
-
-
-@pytest.fixture()
-def small_file(data_dir: Path) -> Path:
-    path = data_dir / SMALL_FILE
-    if not path.is_file():
-        pytest.skip(f"{path} missing")
-    return path
-
 
 @pytest.fixture(scope="module")
 def own_broker(docker_engine: None, test_ca: TestCA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
@@ -36,23 +24,10 @@ def own_broker(docker_engine: None, test_ca: TestCA, tmp_path_factory: pytest.Te
         yield broker
 
 
-def station_env(broker: TlsBroker, thing: str, tmp_path: Path, data_file: Path, **extra: str) -> dict[str, str]:
-    identity = broker.identity(thing)
-    values = broker.station_env(identity, DATA_FILE=str(data_file), STATE_DIR=str(tmp_path / "state"),
-                                PROGRESS_INTERVAL="1", CONNECT_TIMEOUT="10")
-    values.update(extra)
-    return station_environment(**values)
-
-
-def monitor(broker: TlsBroker, tmp_path: Path) -> Subscriber:
-    ident = broker.ca.issue_client(MONITOR, tmp_path / "monitor")
-    return Subscriber(broker.host, broker.port, ident, client_id=f"monitor-{tmp_path.name}")
-
-
 def test_broker_outage_loses_nothing(own_broker: TlsBroker, tmp_path: Path, small_file: Path) -> None:
     """Broker stopped for 10 s mid-replay, then started again: every seq arrives (duplicates allowed)."""
     total = sum(1 for _ in read_isd(small_file))
-    env = station_env(own_broker, "ws-outage", tmp_path, small_file, INTERVAL="0.01")
+    env = replay_env(own_broker, "ws-outage", tmp_path, small_file, INTERVAL="0.01")
     with monitor(own_broker, tmp_path) as sub:
         station = StationProcess(env)
         try:
@@ -74,7 +49,7 @@ def test_broker_outage_loses_nothing(own_broker: TlsBroker, tmp_path: Path, smal
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_drains_summarises_and_exits_zero(tls_broker: TlsBroker, tmp_path: Path, small_file: Path,
                                                  signum: signal.Signals) -> None:
-    env = station_env(tls_broker, f"ws-{signum.name.lower()}", tmp_path, small_file, INTERVAL="0.02")
+    env = replay_env(tls_broker, f"ws-{signum.name.lower()}", tmp_path, small_file, INTERVAL="0.02")
     with monitor(tls_broker, tmp_path) as sub:
         station = StationProcess(env)
         try:
@@ -101,7 +76,7 @@ def test_signal_drains_summarises_and_exits_zero(tls_broker: TlsBroker, tmp_path
 def test_kill_9_then_restart_resumes_after_checkpoint(tls_broker: TlsBroker, tmp_path: Path,
                                                       small_file: Path) -> None:
     total = sum(1 for _ in read_isd(small_file))
-    env = station_env(tls_broker, "ws-kill", tmp_path, small_file, INTERVAL="0.01", CHECKPOINT_INTERVAL="0.2")
+    env = replay_env(tls_broker, "ws-kill", tmp_path, small_file, INTERVAL="0.01", CHECKPOINT_INTERVAL="0.2")
     checkpoint_file = tmp_path / "state" / "ws-kill.checkpoint.json"
     with monitor(tls_broker, tmp_path) as sub:
         first = StationProcess(env)

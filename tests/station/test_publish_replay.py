@@ -14,38 +14,16 @@ from station.isd import read_isd
 from tests.support.broker import HELLO, MONITOR, TlsBroker
 from tests.support.certs import TestCA
 from tests.support.mqtt import Subscriber
-from tests.support.station import StationProcess, fields, station_environment
+from tests.support.station import StationProcess, fields, monitor, replay_env, station_environment
 
 pytestmark = [pytest.mark.docker]
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "weather-message.schema.json").read_text())
-SMALL_FILE = "720538-00164-2021"  # 500 lines, 1-7 Jan 2021
-
-
-@pytest.fixture()
-def small_file(data_dir: Path) -> Path:
-    path = data_dir / SMALL_FILE
-    if not path.is_file():
-        pytest.skip(f"{path} missing")
-    return path
-
-
-def env_for(broker: TlsBroker, thing: str, tmp_path: Path, data_file: Path, **extra: str) -> dict[str, str]:
-    identity = broker.identity(thing)
-    values = broker.station_env(identity, DATA_FILE=str(data_file), STATE_DIR=str(tmp_path / "state"),
-                                PROGRESS_INTERVAL="1", CONNECT_TIMEOUT="10")
-    values.update(extra)
-    return station_environment(**values)
-
-
-def monitor(broker: TlsBroker, tmp_path: Path, topic: str = "sensor/weather") -> Subscriber:
-    ident = broker.ca.issue_client(MONITOR, tmp_path / "monitor")
-    return Subscriber(broker.host, broker.port, ident, topic=topic, client_id=f"monitor-{tmp_path.name}")
 
 
 def test_file_order_consecutive_seq_schema_valid(tls_broker: TlsBroker, tmp_path: Path, small_file: Path) -> None:
     records = list(read_isd(small_file))
-    env = env_for(tls_broker, "ws-order", tmp_path, small_file, INTERVAL="0")
+    env = replay_env(tls_broker, "ws-order", tmp_path, small_file, INTERVAL="0")
     with monitor(tls_broker, tmp_path) as sub:
         station = StationProcess(env)
         assert station.wait() == 0, station.output
@@ -69,7 +47,7 @@ def test_file_order_consecutive_seq_schema_valid(tls_broker: TlsBroker, tmp_path
 
 
 def test_publish_outside_acl_is_reported_failed(tls_broker: TlsBroker, tmp_path: Path, small_file: Path) -> None:
-    env = env_for(tls_broker, "ws-acl", tmp_path, small_file, INTERVAL="0", TOPIC="sensor/forbidden")
+    env = replay_env(tls_broker, "ws-acl", tmp_path, small_file, INTERVAL="0", TOPIC="sensor/forbidden")
     with monitor(tls_broker, tmp_path, topic="sensor/#") as sub:
         station = StationProcess(env)
         assert station.wait() == 0, station.output
@@ -101,7 +79,7 @@ def test_speed_matches_recorded_spacing(tls_broker: TlsBroker, tmp_path: Path, s
     with open(small_file, "rb") as src:
         cut.write_bytes(b"".join(src.readline() for _ in range(count)))
     speedup = 36000.0
-    env = env_for(tls_broker, "ws-speed", tmp_path, cut, SPEEDUP=str(speedup))
+    env = replay_env(tls_broker, "ws-speed", tmp_path, cut, SPEEDUP=str(speedup))
     with monitor(tls_broker, tmp_path) as sub:
         station = StationProcess(env)
         assert station.wait() == 0, station.output
@@ -123,7 +101,7 @@ def test_changed_data_file_restarts_cleanly(tls_broker: TlsBroker, tmp_path: Pat
     data = tmp_path / "data.txt"
     lines = small_file.read_bytes().splitlines(keepends=True)
     data.write_bytes(b"".join(lines[:30]))
-    env = env_for(tls_broker, "ws-changed", tmp_path, data, INTERVAL="0")
+    env = replay_env(tls_broker, "ws-changed", tmp_path, data, INTERVAL="0")
     with monitor(tls_broker, tmp_path) as sub:
         first = StationProcess(env)
         assert first.wait() == 0, first.output
@@ -171,7 +149,7 @@ def test_damaged_lines_are_skipped_and_named(tls_broker: TlsBroker, tmp_path: Pa
     lines[9] = b"this is not an ISD record\n"
     data = tmp_path / "damaged.txt"
     data.write_bytes(b"".join(lines))
-    env = env_for(tls_broker, "ws-damaged", tmp_path, data, INTERVAL="0")
+    env = replay_env(tls_broker, "ws-damaged", tmp_path, data, INTERVAL="0")
     with monitor(tls_broker, tmp_path) as sub:
         station = StationProcess(env)
         assert station.wait() == 0, station.output

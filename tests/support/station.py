@@ -12,6 +12,9 @@ import threading
 import time
 from pathlib import Path
 
+from tests.support.broker import MONITOR, TlsBroker
+from tests.support.mqtt import Subscriber
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATION_VARS = ("THING_NAME", "TARGET", "MQTT_HOST", "MQTT_PORT", "IDENTITY_DIR", "DATA_FILE", "TOPIC", "SPEEDUP",
                 "INTERVAL", "MAX_RATE", "LOOP", "START_AT", "TIME_MODE", "STATE_DIR", "LOG_FORMAT", "LOG_LEVEL",
@@ -92,3 +95,17 @@ class StationProcess:
 def fields(line: str) -> dict[str, str]:
     """key=value pairs of a text log line."""
     return {k: v.strip('"') for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', line)}
+
+
+def replay_env(broker: TlsBroker, thing: str, tmp_path: Path, data_file: Path, **extra: str) -> dict[str, str]:
+    """Environment of a station replaying `data_file` to `broker` as `thing`, its state under `tmp_path`."""
+    values = broker.station_env(broker.identity(thing), DATA_FILE=str(data_file), STATE_DIR=str(tmp_path / "state"),
+                                PROGRESS_INTERVAL="1", CONNECT_TIMEOUT="10")
+    values.update(extra)
+    return station_environment(**values)
+
+
+def monitor(broker: TlsBroker, tmp_path: Path, topic: str = "sensor/weather") -> Subscriber:
+    """A subscriber with the read-only monitor identity, its own client id per test."""
+    ident = broker.ca.issue_client(MONITOR, tmp_path / "monitor")
+    return Subscriber(broker.host, broker.port, ident, topic=topic, client_id=f"monitor-{tmp_path.name}")
