@@ -10,7 +10,6 @@ selected row becomes an item whose attributes are the selected columns, stored u
 from __future__ import annotations
 
 import json
-import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
@@ -22,6 +21,7 @@ from typing import Any
 import duckdb
 
 from pipeline.queries import load_rule
+from pipeline.sqlite_store import open_store
 
 RULE_NAME = "cold_readings"
 PARTITION_KEY = "weather_station"
@@ -83,12 +83,9 @@ class ColdTable:
     """The local cold-readings table keyed by (weather_station, time)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self._db = open_store(path, SCHEMA)
 
     def close(self) -> None:
         with self._lock:

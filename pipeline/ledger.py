@@ -8,11 +8,12 @@ key in the ledger always means "in a visible lake file", even after a crash at a
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipeline.sqlite_store import open_store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -41,13 +42,9 @@ class Ledger:
     """Thread-safe access to the ledger database at `path`."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        self._db = open_store(path, SCHEMA, synchronous_full=True)
 
     def close(self) -> None:
         with self._lock:
