@@ -13,14 +13,12 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from awscrt import mqtt5
-from awsiot import mqtt5_client_builder
 
+from fleetcore.identity import IDENTITY_FILES, IdentityFiles
+from fleetcore.mqtt import Callbacks, MqttOptions, Session, mtls_client
 from pipeline.lake import LakeWriter
 
 log = logging.getLogger(__name__)
-
-IDENTITY_FILES = ("certificate.pem", "private.key", "ca.pem")
-
 
 def check_identity(identity_dir: Path) -> tuple[Path, Path, Path]:
     """certificate.pem, private.key and ca.pem of the monitor identity, or an error naming what is missing."""
@@ -45,15 +43,12 @@ class LakeSubscriber:
         self._connected = threading.Event()
         self._stopped = threading.Event()
         self._subscribed: Future | None = None
-        self.client = mqtt5_client_builder.mtls_from_path(
-            endpoint=host, port=port, cert_filepath=str(cert), pri_key_filepath=str(key), ca_filepath=str(ca),
-            client_id=client_id, session_behavior=mqtt5.ClientSessionBehaviorType.REJOIN_ALWAYS,
-            session_expiry_interval_sec=session_expiry_seconds, receive_maximum=65535, keep_alive_interval_sec=30,
-            min_reconnect_delay_ms=200, max_reconnect_delay_ms=5000, enable_metrics_collection=False,
-            extended_validation_and_flow_control_options=mqtt5.ExtendedValidationAndFlowControlOptions.NONE,
-            on_publish_received=self._on_publish, on_lifecycle_connection_success=self._on_connected,
-            on_lifecycle_connection_failure=self._on_failure, on_lifecycle_disconnection=self._on_disconnect,
-            on_lifecycle_stopped=lambda data: self._stopped.set(),
+        self.client = mtls_client(
+            MqttOptions(host=host, port=port, client_id=client_id, identity=IdentityFiles(cert, key, ca),
+                        session=Session.PERSISTENT, session_expiry=session_expiry_seconds, receive_maximum=65535,
+                        min_reconnect_ms=200, max_reconnect_ms=5000),
+            Callbacks(on_publish=self._on_publish, on_success=self._on_connected, on_failure=self._on_failure,
+                      on_disconnect=self._on_disconnect, on_stopped=lambda data: self._stopped.set()),
         )
         writer.set_ack(self._ack)  # acknowledgements go back through this client
 

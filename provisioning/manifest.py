@@ -24,12 +24,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fleetcore.identity import CA_FILE, CERTIFICATE_FILE, MONITOR_THING, PRIVATE_KEY_FILE, THINGS_DIR  # noqa: F401
+
 MANIFEST_NAME = "manifest.json"
-CERTIFICATE_FILE = "certificate.pem"
-PRIVATE_KEY_FILE = "private.key"
-CA_FILE = "ca.pem"
-THINGS_DIR = "things"
-MONITOR_THING = "monitor"
 
 
 class _Model(BaseModel):

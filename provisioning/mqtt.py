@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from awscrt import mqtt5
-from awsiot import mqtt5_client_builder
 
-from provisioning.manifest import CA_FILE, CERTIFICATE_FILE, PRIVATE_KEY_FILE
+from fleetcore.identity import IdentityFiles
+from fleetcore.mqtt import Callbacks, MqttOptions, Session, mtls_client, one_shot_client
 
 
 @dataclass(frozen=True)
@@ -35,24 +35,13 @@ class IdentityClient:
         self._connected = threading.Event()
         self._finished = threading.Event()
         self._stopped = threading.Event()
-        kwargs = {}
-        if not retry:
-            # One attempt is enough to tell "refused" from "accepted".
-            kwargs["min_reconnect_delay_ms"] = 60_000
-            kwargs["max_reconnect_delay_ms"] = 60_000
-        self.client = mqtt5_client_builder.mtls_from_path(
-            endpoint=host, port=port,
-            cert_filepath=str(identity_dir / CERTIFICATE_FILE),
-            pri_key_filepath=str(identity_dir / PRIVATE_KEY_FILE),
-            ca_filepath=str(ca_file or identity_dir / CA_FILE),
-            client_id=client_id or f"{identity_dir.name}-{uuid.uuid4().hex[:8]}",
-            clean_start=True, keep_alive_secs=30, enable_metrics_collection=False,
-            on_publish_received=self._on_publish,
-            on_lifecycle_connection_success=self._on_success,
-            on_lifecycle_connection_failure=self._on_failure,
-            on_lifecycle_stopped=lambda _data: self._stopped.set(),
-            **kwargs,
-        )
+        options = MqttOptions(host=host, port=port,
+                              client_id=client_id or f"{identity_dir.name}-{uuid.uuid4().hex[:8]}",
+                              identity=IdentityFiles.in_folder(identity_dir, ca=ca_file), session=Session.CLEAN)
+        callbacks = Callbacks(on_publish=self._on_publish, on_success=self._on_success, on_failure=self._on_failure,
+                              on_stopped=lambda _data: self._stopped.set())
+        # Without retry, one attempt is enough to tell "refused" from "accepted".
+        self.client = (mtls_client if retry else one_shot_client)(options, callbacks)
 
     def _on_publish(self, data: mqtt5.PublishReceivedData) -> None:
         p = data.publish_packet

@@ -26,7 +26,7 @@ from pipeline.lake import LakeWriter, lake_files  # noqa: E402
 from pipeline.query import open_warehouse, run_named  # noqa: E402
 from pipeline.settings import PipelineSettings  # noqa: E402
 from station.build import build_message, encode_message  # noqa: E402
-from station.isd import read_isd  # noqa: E402
+from isd_decoder import read_isd  # noqa: E402
 
 
 def payloads(data_dir: Path, count: int) -> list[bytes]:

@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from station.build import build_message, encode_message  # noqa: E402
-from station.isd import read_isd  # noqa: E402
-from station.isd.additional import clear_decoded_cache  # noqa: E402
+from isd_decoder import read_isd  # noqa: E402
+from isd_decoder.additional import clear_decoded_cache  # noqa: E402
 
 DEFAULT_DATA_DIR = REPO.parent / "shared" / "data" / "isd"
 DEFAULT_VENV = REPO / ".bench" / "isd-venv"

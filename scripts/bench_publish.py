@@ -33,10 +33,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from awscrt import mqtt5  # noqa: E402
-from awsiot import mqtt5_client_builder  # noqa: E402
+
+from fleetcore.identity import IdentityFiles  # noqa: E402
+from fleetcore.mqtt import Callbacks, MqttOptions, Session, mtls_client  # noqa: E402
 
 from station.build import build_message, encode_message  # noqa: E402
-from station.isd import read_isd  # noqa: E402
+from isd_decoder import read_isd  # noqa: E402
 from tests.support.broker import TlsBroker  # noqa: E402
 from tests.support.certs import Identity, TestCA  # noqa: E402
 from tests.support.station import station_environment  # noqa: E402
@@ -45,11 +47,10 @@ from tests.support.station import station_environment  # noqa: E402
 def bare_loop(host: str, port: int, identity: Identity, payloads: list[bytes]) -> float:
     """msg/s of a plain awscrt MQTT5 QoS1 loop: publish every payload, then wait for every PUBACK."""
     connected: Future[None] = Future()
-    client = mqtt5_client_builder.mtls_from_path(
-        endpoint=host, port=port, cert_filepath=str(identity.certificate), pri_key_filepath=str(identity.private_key),
-        ca_filepath=str(identity.ca), client_id=identity.name, enable_metrics_collection=False,
-        extended_validation_and_flow_control_options=mqtt5.ExtendedValidationAndFlowControlOptions.NONE,
-        on_lifecycle_connection_success=lambda d: connected.set_result(None))
+    client = mtls_client(
+        MqttOptions(host=host, port=port, client_id=identity.name, session=Session.CLEAN,
+                    identity=IdentityFiles(identity.certificate, identity.private_key, identity.ca)),
+        Callbacks(on_success=lambda d: connected.set_result(None)))
     client.start()
     connected.result(15)
     packet, qos = mqtt5.PublishPacket, mqtt5.QoS.AT_LEAST_ONCE
@@ -197,7 +198,7 @@ def main() -> int:
         ("station wall time incl. start-up (streaming / one process / preload)",
          f"{min(walls['stream']):.1f} / {min(walls['inline']):.1f} / {min(walls['preload']):.1f} s",
          "preload decodes the file first"),
-        ("ISD decode (station.isd), per record", f"{parse_s / len(payloads) * 1e6:.0f} us", "in the bench process"),
+        ("ISD decode (isd_decoder), per record", f"{parse_s / len(payloads) * 1e6:.0f} us", "in the bench process"),
         ("build + encode (station.build), per record", f"{build_s / len(payloads) * 1e6:.0f} us", ""),
         ("station peak RSS (streaming / one process / preload)",
          f"{rss['stream']:.1f} / {rss['inline']:.1f} / {rss['preload']:.1f} MB",

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from station.isd.record import IsdRecord
+from isd_decoder.record import IsdRecord
 
 UTC = timezone.utc
 _copy = dict.copy

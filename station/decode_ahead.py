@@ -3,7 +3,7 @@ publishing loop instead of taking turns with it.
 
 In one process, the decode (pure Python, ~50 us a record) holds the GIL that awscrt's event-loop thread needs for
 every PUBACK callback, so decoding and publishing alternate and the rate is bounded by their sum. Here a small
-process (`python -m station.decode_ahead FILE THING SHIFTED`: only `station.isd`, `station.build` and orjson, no
+process (`python -m station.decode_ahead FILE THING SHIFTED`: only `isd_decoder`, `station.build` and orjson, no
 awscrt or pydantic) reads the file and writes the message templates of `station.sources.make_template` to its
 stdout in batches; the station reads them as it publishes. Memory stays flat: the worker blocks when the pipe is
 full, so at most a few batches exist at any time, whatever the file size.

@@ -1,6 +1,6 @@
 """QoS1 publishing over awscrt's MQTT5 client with mutual TLS, flow control and per-message PUBACK checks.
 
-- Connection: `awsiot.mqtt5_client_builder.mtls_from_path`, client id = thing name, clean start false with a
+- Connection: `fleetcore.mqtt` (the project's one mTLS MQTT5 builder), client id = thing name, clean start false with a
   session expiry (`REJOIN_ALWAYS`), reconnect with exponential backoff and full jitter. SDK metrics only on AWS IoT
   Core (Mosquitto would see them appended to the username, which is the certificate CN the ACL matches).
 - Offline queue: `FAIL_QOS0_PUBLISH_ON_DISCONNECT` keeps every QoS1 publish (sent-but-unacknowledged ones go first)
@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from awscrt import mqtt5
-from awsiot import mqtt5_client_builder
 
+from fleetcore.identity import IdentityFiles
+from fleetcore.mqtt import OK_PUBACK_CODES, Callbacks, MqttOptions, Session, mtls_client
 from station.logging_setup import emit
 
 log = logging.getLogger("station.publisher")
 
-_OK_CODES = frozenset({mqtt5.PubackReasonCode.SUCCESS, mqtt5.PubackReasonCode.NO_MATCHING_SUBSCRIBERS})
+_OK_CODES = OK_PUBACK_CODES
 _QOS1 = mqtt5.QoS.AT_LEAST_ONCE
 
 _HINTS = {
@@ -100,6 +101,7 @@ class ConnectionConfig:
     session_expiry: int = 3600
     min_reconnect_ms: int = 250
     max_reconnect_ms: int = 30_000
+    bootstrap: Any = None  # an awscrt ClientBootstrap shared by the clients of one process (None: the default)
 
 
 class Publisher:
@@ -122,30 +124,15 @@ class Publisher:
         self.last_error: str | None = None
         self.published = 0
         self._on_event = on_event
-        ping_ms = min(10_000, max(1000, (config.keep_alive - 1) * 1000 // 2))
-        self.client = mqtt5_client_builder.mtls_from_path(
-            endpoint=config.host,
-            port=config.port,
-            cert_filepath=str(config.certificate),
-            pri_key_filepath=str(config.private_key),
-            ca_filepath=str(config.ca) if config.ca else None,
-            client_id=config.client_id,
-            enable_metrics_collection=config.metrics,
-            keep_alive_interval_sec=config.keep_alive,
-            ping_timeout_ms=ping_ms,
-            session_behavior=mqtt5.ClientSessionBehaviorType.REJOIN_ALWAYS,
-            session_expiry_interval_sec=config.session_expiry,
-            offline_queue_behavior=mqtt5.ClientOperationQueueBehaviorType.FAIL_QOS0_PUBLISH_ON_DISCONNECT,
-            retry_jitter_mode=mqtt5.ExponentialBackoffJitterMode.FULL,
-            min_reconnect_delay_ms=config.min_reconnect_ms,
-            max_reconnect_delay_ms=config.max_reconnect_ms,
-            extended_validation_and_flow_control_options=(
-                mqtt5.ExtendedValidationAndFlowControlOptions.AWS_IOT_CORE_DEFAULTS if config.aws_limits
-                else mqtt5.ExtendedValidationAndFlowControlOptions.NONE),
-            on_lifecycle_connection_success=self._on_success,
-            on_lifecycle_connection_failure=self._on_failure,
-            on_lifecycle_disconnection=self._on_disconnect,
-            on_lifecycle_stopped=lambda data: self._stopped.set(),
+        self.client = mtls_client(
+            MqttOptions(host=config.host, port=config.port, client_id=config.client_id,
+                        identity=IdentityFiles(config.certificate, config.private_key, config.ca),
+                        session=Session.PERSISTENT, session_expiry=config.session_expiry,
+                        keep_alive=config.keep_alive, min_reconnect_ms=config.min_reconnect_ms,
+                        max_reconnect_ms=config.max_reconnect_ms, metrics=config.metrics,
+                        aws_limits=config.aws_limits, bootstrap=config.bootstrap),
+            Callbacks(on_success=self._on_success, on_failure=self._on_failure,
+                      on_disconnect=self._on_disconnect, on_stopped=lambda data: self._stopped.set()),
         )
 
     # --- lifecycle callbacks (CRT event-loop thread) ------------------------------------------------------------

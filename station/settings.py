@@ -15,9 +15,8 @@ from typing import Literal, TypeVar
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-CERTIFICATE_FILE = "certificate.pem"
-PRIVATE_KEY_FILE = "private.key"
-CA_FILE = "ca.pem"
+from fleetcore.identity import CA_FILE, CERTIFICATE_FILE, PRIVATE_KEY_FILE
+
 AWS_MAX_RATE = 100.0  # AWS IoT Core's publish limit per connection (messages per second)
 DEFAULT_SPEEDUP = 3600.0
 

@@ -1,6 +1,6 @@
 """Where the replay's records come from, and message templates made ahead of their deadline.
 
-- `IsdSource`: an ISD station-year read with `station.isd.read_isd`, messages built with `station.build`.
+- `IsdSource`: an ISD station-year read with `isd_decoder.read_isd`, messages built with `station.build`.
 - `make_template` / `fill_template`: the encoded message split around seq and sent_at (and the time when
   shifted), so only a few microseconds of work remain once a record is due.
 - `PreparedSource` (PRELOAD=true): every template made at start-up.
@@ -19,7 +19,7 @@ from typing import Any
 
 
 class IsdSource:
-    """An ISD station-year read with `station.isd.read_isd`, messages built with `station.build`."""
+    """An ISD station-year read with `isd_decoder.read_isd`, messages built with `station.build`."""
 
     def __init__(self, path: Path, thing_name: str) -> None:
         from station.build import build_message, encode_message
@@ -31,7 +31,7 @@ class IsdSource:
         self._reader: Any = None
 
     def records(self) -> Iterator[Any]:
-        from station.isd import read_isd
+        from isd_decoder import read_isd
 
         self._reader = read_isd(self.path)
         return iter(self._reader)

@@ -19,7 +19,7 @@ from typing import BinaryIO
 from tqdm import tqdm
 
 from station.build import build_message, encode_message
-from station.isd import IsdFileError, read_isd
+from isd_decoder import IsdFileError, read_isd
 
 MAX_ERRORS_SHOWN = 10
 

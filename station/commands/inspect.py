@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from station.build import build_message, encode_message
-from station.isd import IsdFileError, read_isd
-from station.isd.summary import IsdSummary
+from isd_decoder import IsdFileError, read_isd
+from isd_decoder.summary import IsdSummary
 
 MAX_ERRORS_SHOWN = 10
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from awscrt import mqtt5
-from awsiot import mqtt5_client_builder
+
+from fleetcore.identity import IdentityFiles
+from fleetcore.mqtt import Callbacks, MqttOptions, Session, mtls_client
 
 from tests.support.certs import Identity
 
@@ -12,12 +14,10 @@ def publish_all(host: str, port: int, identity: Identity, payloads: list[bytes],
                 timeout: float = 60.0) -> None:
     """Connect as `identity`, publish every payload at QoS1, fail unless each one is acknowledged."""
     connected: list[bool] = []
-    client = mqtt5_client_builder.mtls_from_path(
-        endpoint=host, port=port, cert_filepath=str(identity.certificate),
-        pri_key_filepath=str(identity.private_key), ca_filepath=str(identity.ca), client_id=identity.name,
-        enable_metrics_collection=False,
-        extended_validation_and_flow_control_options=mqtt5.ExtendedValidationAndFlowControlOptions.NONE,
-        on_lifecycle_connection_success=lambda data: connected.append(True),
+    client = mtls_client(
+        MqttOptions(host=host, port=port, client_id=identity.name, session=Session.CLEAN,
+                    identity=IdentityFiles(identity.certificate, identity.private_key, identity.ca)),
+        Callbacks(on_success=lambda data: connected.append(True)),
     )
     client.start()
     try:

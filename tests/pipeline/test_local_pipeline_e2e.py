@@ -26,7 +26,7 @@ from pipeline.cold import ColdTable
 from pipeline.query import open_warehouse, run_named
 from pipeline.settings import PipelineSettings
 from station.build import build_message, encode_message
-from station.isd import read_isd
+from isd_decoder import read_isd
 from tests.pipeline.publisher import publish_all
 from tests.pipeline.test_local_lake import keys, read_lake
 

@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from station.build import build_message, encode_message
-from station.isd import decode_line
+from isd_decoder import decode_line
 from station.message import WeatherMessage
 from tests.station.isd_lines import REAL_FIRST_LINE, isd_line
 

@@ -6,7 +6,7 @@ from itertools import permutations
 
 import pytest
 
-from station.isd import GROUP_LENGTHS, IsdLineError, decode_line
+from isd_decoder import GROUP_LENGTHS, IsdLineError, decode_line
 from tests.station.isd_lines import isd_line, remark
 
 
@@ -206,7 +206,7 @@ def test_length_table_covers_the_document_series() -> None:
 
 
 def test_decoded_cache_is_bounded_and_results_do_not_depend_on_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    from station.isd import additional
+    from isd_decoder import additional
 
     monkeypatch.setattr(additional, "DECODED_CACHE_LIMIT", 2)
     additional.clear_decoded_cache()

@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from station.isd import read_isd
+from isd_decoder import read_isd
 from tests.conftest import isd_files
 from tests.station.isd_reference import RUNNER, reference_python
 

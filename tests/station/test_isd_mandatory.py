@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from station.isd import decode_line
+from isd_decoder import decode_line
 from tests.station.isd_lines import REAL_FIRST_LINE, isd_line
 
 UTC = timezone.utc

@@ -9,8 +9,8 @@ from datetime import date, datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from station.codes import CLOUD_TYPES, MANUAL_WEATHER
-from station.isd import GROUP_LENGTHS, IsdLineError, IsdRecord, decode_line, read_isd
+from isd_decoder.codes import CLOUD_TYPES, MANUAL_WEATHER
+from isd_decoder import GROUP_LENGTHS, IsdLineError, IsdRecord, decode_line, read_isd
 from tests.station.isd_lines import REAL_FIRST_LINE, isd_line, remark
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

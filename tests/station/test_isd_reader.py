@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from station.isd import IsdFileError, IsdLineError, read_isd
+from isd_decoder import IsdFileError, IsdLineError, read_isd
 from tests.station.isd_lines import isd_line
 
 GOOD = [isd_line("ADDMA1100981999999", time=f"{h:02d}00") for h in range(5)]
@@ -130,7 +130,7 @@ def test_reader_closes_the_file_it_opened(tmp_path: Path) -> None:
 
 
 def test_kept_errors_are_capped_but_all_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("station.isd.reader.MAX_KEPT_ERRORS", 3)
+    monkeypatch.setattr("isd_decoder.reader.MAX_KEPT_ERRORS", 3)
     path = write(tmp_path, "garbage", [b"garbage"] * 10 + [GOOD[0].encode()])
     with read_isd(path) as reader:
         records = list(reader)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from station.build import build_message, encode_message
-from station.isd import GROUP_LENGTHS, IsdRecord, read_isd
+from isd_decoder import GROUP_LENGTHS, IsdRecord, read_isd
 from station.message import WeatherMessage
 from tests.conftest import isd_files
 

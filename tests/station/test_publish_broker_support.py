@@ -6,7 +6,9 @@ import json
 
 import pytest
 from awscrt import mqtt5
-from awsiot import mqtt5_client_builder
+
+from fleetcore.identity import IdentityFiles
+from fleetcore.mqtt import Callbacks, MqttOptions, Session, mtls_client
 
 from tests.support.broker import MONITOR, TlsBroker
 from tests.support.mqtt import Subscriber
@@ -21,11 +23,10 @@ def test_tls_round_trip_and_acl(tls_broker: TlsBroker) -> None:
         import concurrent.futures
 
         connected: concurrent.futures.Future[None] = concurrent.futures.Future()
-        client = mqtt5_client_builder.mtls_from_path(
-            endpoint=tls_broker.host, port=tls_broker.port, cert_filepath=str(station.certificate),
-            pri_key_filepath=str(station.private_key), ca_filepath=str(station.ca), client_id=station.name,
-            enable_metrics_collection=False,
-            on_lifecycle_connection_success=lambda d: connected.set_result(None),
+        client = mtls_client(
+            MqttOptions(host=tls_broker.host, port=tls_broker.port, client_id=station.name, session=Session.CLEAN,
+                        identity=IdentityFiles(station.certificate, station.private_key, station.ca)),
+            Callbacks(on_success=lambda d: connected.set_result(None)),
         )
         client.start()
         try:

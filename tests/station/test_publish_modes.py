@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from station.isd import read_isd
+from isd_decoder import read_isd
 from tests.support.broker import TlsBroker
 from tests.support.station import StationProcess, monitor, station_environment
 

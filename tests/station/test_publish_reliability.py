@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from station.isd import read_isd
+from isd_decoder import read_isd
 from tests.support.broker import TlsBroker
 from tests.support.certs import TestCA
 from tests.support.station import StationProcess, fields, monitor, replay_env

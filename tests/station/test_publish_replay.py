@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from station.isd import read_isd
+from isd_decoder import read_isd
 from tests.support.broker import HELLO, MONITOR, TlsBroker
 from tests.support.certs import TestCA
 from tests.support.mqtt import Subscriber

@@ -13,7 +13,9 @@ from concurrent.futures import Future
 from typing import Any
 
 from awscrt import mqtt5
-from awsiot import mqtt5_client_builder
+
+from fleetcore.identity import IdentityFiles
+from fleetcore.mqtt import Callbacks, MqttOptions, mtls_client
 
 from tests.support.certs import Identity
 
@@ -29,21 +31,11 @@ class Subscriber:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._connected: Future[None] = Future()
-        self.client = mqtt5_client_builder.mtls_from_path(
-            endpoint=host,
-            port=port,
-            cert_filepath=str(identity.certificate),
-            pri_key_filepath=str(identity.private_key),
-            ca_filepath=str(identity.ca),
-            client_id=client_id or identity.name,
-            enable_metrics_collection=False,
-            session_behavior=mqtt5.ClientSessionBehaviorType.REJOIN_ALWAYS,
-            session_expiry_interval_sec=3600,
-            min_reconnect_delay_ms=200,
-            max_reconnect_delay_ms=1000,
-            extended_validation_and_flow_control_options=mqtt5.ExtendedValidationAndFlowControlOptions.NONE,
-            on_publish_received=self._on_publish,
-            on_lifecycle_connection_success=self._on_success,
+        self.client = mtls_client(
+            MqttOptions(host=host, port=port, client_id=client_id or identity.name,
+                        identity=IdentityFiles(identity.certificate, identity.private_key, identity.ca),
+                        min_reconnect_ms=200, max_reconnect_ms=1000),
+            Callbacks(on_publish=self._on_publish, on_success=self._on_success),
         )
 
     def _on_success(self, data: mqtt5.LifecycleConnectSuccessData) -> None:

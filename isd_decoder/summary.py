@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from station.isd.record import IsdRecord
+from isd_decoder.record import IsdRecord
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from station.isd.errors import IsdLineError
+from isd_decoder.errors import IsdLineError
 
 FIXED_LENGTH = 105
 

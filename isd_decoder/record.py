@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from station.isd.additional import split_eqd, split_qnn
+from isd_decoder.additional import split_eqd, split_qnn
 
 
 @dataclass(slots=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from station.codes.clouds import CLOUD_TYPES, COVERAGE_OKTAS, COVERAGE_WORDS, SUMMATION_COVERAGE
-from station.codes.weather import (
+from isd_decoder.codes.clouds import CLOUD_TYPES, COVERAGE_OKTAS, COVERAGE_WORDS, SUMMATION_COVERAGE
+from isd_decoder.codes.weather import (
     AU_COMBINATION,
     AU_DESCRIPTOR,
     AU_INTENSITY,
@@ -21,7 +21,7 @@ from station.codes.weather import (
     AUTOMATED_WEATHER,
     MANUAL_WEATHER,
 )
-from station.isd.errors import IsdLineError
+from isd_decoder.errors import IsdLineError
 
 Decoder = Callable[[str, str, int], dict]
 

@@ -1,7 +1,7 @@
 """Code tables of the ISD format document, turned into words (the code is always kept beside the word)."""
 
-from station.codes.clouds import CLOUD_TYPES, COVERAGE_OKTAS
-from station.codes.weather import (
+from isd_decoder.codes.clouds import CLOUD_TYPES, COVERAGE_OKTAS
+from isd_decoder.codes.weather import (
     AU_COMBINATION,
     AU_DESCRIPTOR,
     AU_INTENSITY,

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from station.isd.decode import decode_line
-from station.isd.errors import IsdFileError, IsdLineError
-from station.isd.record import IsdRecord
+from isd_decoder.decode import decode_line
+from isd_decoder.errors import IsdFileError, IsdLineError
+from isd_decoder.record import IsdRecord
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_KEPT_ERRORS = 10_000  # errors kept in `reader.errors`; `reader.stats` counts every one

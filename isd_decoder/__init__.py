@@ -6,11 +6,11 @@
     reader.errors, reader.stats   # skipped lines (typed, with line numbers) and counts
 """
 
-from station.isd.decode import decode_line
-from station.isd.errors import IsdError, IsdFileError, IsdLineError
-from station.isd.lengths import GROUP_LENGTHS
-from station.isd.reader import IsdReader, IsdStats, read_isd
-from station.isd.record import IsdRecord
+from isd_decoder.decode import decode_line
+from isd_decoder.errors import IsdError, IsdFileError, IsdLineError
+from isd_decoder.lengths import GROUP_LENGTHS
+from isd_decoder.reader import IsdReader, IsdStats, read_isd
+from isd_decoder.record import IsdRecord
 
 __all__ = [
     "GROUP_LENGTHS",

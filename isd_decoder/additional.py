@@ -10,9 +10,9 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from station.isd.errors import IsdLineError
-from station.isd.groups import DECODERS, GroupSpec
-from station.isd.lengths import GROUP_LENGTHS
+from isd_decoder.errors import IsdLineError
+from isd_decoder.groups import DECODERS, GroupSpec
+from isd_decoder.lengths import GROUP_LENGTHS
 
 SECTION_TAGS = frozenset(("REM", "EQD", "QNN"))
 EQD_ITEM_LENGTH = 16  # identifier(3) original value(6) reason code(1) parameter code(6)
@@ -55,7 +55,7 @@ class Additional:
         self.eqd_text = ""  # the EQD items, 16 characters each
         self.qnn_text = ""  # the QNN items, 11 characters each
         # message entries: liquid_precip, weather_condition, weather_occurrence, sky_cover_condition,
-        # extreme_temperature (see station.isd.groups.MESSAGE_LISTS)
+        # extreme_temperature (see isd_decoder.groups.MESSAGE_LISTS)
         self.lists: tuple[list[dict], ...] = ([], [], [], [], [])
 
 

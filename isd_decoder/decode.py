@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from station.isd.additional import decode_additional
-from station.isd.errors import IsdLineError
-from station.isd.mandatory import FIXED_LENGTH, decode_fixed
-from station.isd.record import IsdRecord
+from isd_decoder.additional import decode_additional
+from isd_decoder.errors import IsdLineError
+from isd_decoder.mandatory import FIXED_LENGTH, decode_fixed
+from isd_decoder.record import IsdRecord
 
 
 def decode_line(line: bytes | str, line_number: int = 1) -> IsdRecord:

@@ -1,0 +1,13 @@
+"""The shared kernel of weather-fleet: what the station, provisioning and pipeline packages have in common.
+
+One home per concept, imported by the three packages (which never import one another):
+
+- `identity`   the identity-folder layout (`things/<thing>/{certificate.pem,private.key,ca.pem}`) and its paths;
+- `topic`      the fleet topic, its validation, and the monitor's subscription filter derived from it;
+- `mqtt`       the one mutual-TLS MQTT5 client builder (awscrt) with the project's defaults;
+- `settings`   the pydantic-settings base and the loader that reports each bad variable on one line;
+- `errors`     the kernel's exception base (each package derives its own base from `FleetError`);
+- `station_variables`  the station's environment variables, from which compose files are generated and checked.
+
+Nothing here imports boto3, cryptography or duckdb: the station image carries this package.
+"""

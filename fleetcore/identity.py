@@ -1,0 +1,59 @@
+"""The identity-folder layout shared by provisioning (writes it), the station and the pipeline (read it).
+
+Under the fleet folder (`FLEET_DIR`, default `.fleet/`)::
+
+    things/<thing_name>/
+      certificate.pem   the thing's X.509 certificate (CN = thing name = MQTT client id)
+      private.key       its private key, mode 0600, never leaves the machine
+      ca.pem            the CA the broker's certificate chains to (fleet CA, or Amazon root CA)
+
+Invariant: a thing's identity folder is named after the thing, and its certificate's CN is that name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CERTIFICATE_FILE = "certificate.pem"
+PRIVATE_KEY_FILE = "private.key"
+CA_FILE = "ca.pem"
+IDENTITY_FILES = (CERTIFICATE_FILE, PRIVATE_KEY_FILE, CA_FILE)
+THINGS_DIR = "things"
+MONITOR_THING = "monitor"
+DEFAULT_FLEET_DIR = Path(".fleet")
+
+
+def thing_dir(fleet_dir: Path, thing_name: str) -> Path:
+    """The identity folder of `thing_name` in the fleet folder."""
+    return Path(fleet_dir) / THINGS_DIR / thing_name
+
+
+@dataclass(frozen=True)
+class IdentityFiles:
+    """The three files of one identity. `ca` is None when the system's (or certifi's) roots are trusted."""
+
+    certificate: Path
+    private_key: Path
+    ca: Path | None
+
+    @classmethod
+    def in_folder(cls, folder: Path, ca: Path | None = None) -> IdentityFiles:
+        """The files of the identity folder `folder`; `ca` replaces its ca.pem when given."""
+        folder = Path(folder)
+        return cls(folder / CERTIFICATE_FILE, folder / PRIVATE_KEY_FILE, ca or folder / CA_FILE)
+
+    def problems(self, variable: str = "IDENTITY_DIR") -> list[str]:
+        """One line per missing or unreadable file, naming `variable` and the command that fixes it."""
+        out: list[str] = []
+        for label, path in (("certificate", self.certificate), ("private key", self.private_key),
+                            ("CA certificate", self.ca)):
+            if path is None:
+                continue
+            if not path.is_file():
+                out.append(f"{label} not found: {path} ({variable}={path.parent}); "
+                           "run `make register` to create the identities")
+            elif not os.access(path, os.R_OK):
+                out.append(f"{label} not readable: {path} ({variable}; check its owner and permissions)")
+        return out

@@ -1,0 +1,55 @@
+"""The settings base: environment and `.env` through pydantic-settings, the environment always wins.
+
+`load_settings(Model)` turns every validation problem into one line naming the variable, and raises
+`ConfigError` with all of them; nothing else is caught.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fleetcore.errors import ConfigError
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+class FleetSettingsBase(BaseSettings):
+    """Base of every settings class: `.env` is read, the environment wins, unknown variables are ignored, and an
+    empty variable (`SPEEDUP=` in .env, or passed through empty by compose) means "use the default"."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      env_ignore_empty=True, populate_by_name=True)
+
+
+def _variable(model: type[BaseSettings], loc: tuple) -> str:
+    if not loc:
+        return "configuration"
+    field = model.model_fields.get(str(loc[0]))
+    alias = getattr(field, "validation_alias", None) if field else None
+    return str(alias if isinstance(alias, str) else loc[0]).upper()
+
+
+def problem_lines(model: type[BaseSettings], exc: ValidationError) -> list[str]:
+    """One line per validation error, naming the environment variable."""
+    lines: list[str] = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        message = str(err.get("msg", "")).removeprefix("Value error, ")
+        if not loc:
+            lines.append(f"invalid configuration: {message}")
+        elif err.get("type") == "missing":
+            lines.append(f"{_variable(model, loc)} is not set (see .env.example)")
+        else:
+            lines.append(f"invalid {_variable(model, loc)}={err.get('input')!r}: {message}")
+    return lines
+
+
+def load_settings(model: type[S], **overrides: object) -> S:
+    """Read `model` from the environment and `.env`; ConfigError with one line per problem."""
+    try:
+        return model(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(problem_lines(model, exc))) from None

@@ -1,0 +1,39 @@
+"""The station's environment variables: the one list compose files are generated from and tested against.
+
+Every field of the station's settings is an upper-case environment variable listed here exactly once:
+- `FIXED`: set by the container layout (identity and state mounts) or by the fleet's target;
+- `PER_STATION`: differ for each station (set per service by the generated compose files);
+- `PASSED_THROUGH`: shared by every station, passed from `.env` / the environment only when set, so the station's
+  own defaults apply otherwise.
+
+Invariant (tested): `FIXED | PER_STATION | PASSED_THROUGH` == the station settings' variables, and compose.yaml's
+`x-station-env` == `compose_environment()`.
+"""
+
+from __future__ import annotations
+
+FIXED: dict[str, str] = {
+    "TARGET": "${TARGET:-local}",
+    "MQTT_HOST": "${STATIONS_MQTT_HOST:-broker}",
+    "MQTT_PORT": "${STATIONS_MQTT_PORT:-8883}",
+    "IDENTITY_DIR": "/identity",
+    "STATE_DIR": "/state",
+}
+
+PER_STATION: tuple[str, ...] = ("THING_NAME", "DATA_FILE")
+
+PASSED_THROUGH: tuple[str, ...] = (
+    "TOPIC", "SPEEDUP", "INTERVAL", "MAX_RATE", "LOOP", "START_AT", "TIME_MODE", "LOG_FORMAT", "LOG_LEVEL",
+    "DRAIN_TIMEOUT", "PROGRESS_INTERVAL", "CONNECT_TIMEOUT", "MAX_INFLIGHT", "KEEP_ALIVE", "SESSION_EXPIRY",
+    "CHECKPOINT_INTERVAL", "PRELOAD", "DECODE_AHEAD",
+)
+
+
+def all_variables() -> set[str]:
+    """Every variable the station reads."""
+    return {*FIXED, *PER_STATION, *PASSED_THROUGH}
+
+
+def compose_environment() -> dict[str, str | None]:
+    """The shared part of a station service's `environment:` (None: passed through from .env when set)."""
+    return {**FIXED, **{name: None for name in PASSED_THROUGH}}
