@@ -16,6 +16,7 @@ from types import ModuleType
 
 from pydantic import ValidationError
 
+from fleetcore.errors import FleetError
 from provisioning.settings import MAX_FLEET_COUNT, FleetSettings
 
 AWS_COMMANDS = "provisioning.aws.commands"
@@ -89,6 +90,9 @@ def build_parser(settings: FleetSettings) -> argparse.ArgumentParser:
     data.add_argument("--data-dir", type=Path, default=settings.data_dir)
     data.add_argument("--check", action="store_true", help="only check, never download")
     data.set_defaults(_run=cmd_data)
+
+    from provisioning.swarm.commands import add_parser as add_stack_parser
+    add_stack_parser(sub, settings.fleet_dir, settings.data_dir)
     return parser
 
 
@@ -180,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args._settings = settings
     try:
         return int(args._run(args) or 0)
-    except (FileNotFoundError, ValueError, RuntimeError, KeyError) as exc:
+    except (FileNotFoundError, ValueError, RuntimeError, KeyError, FleetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
