@@ -11,10 +11,9 @@ from pydantic import Field
 from fleetcore.settings import FleetSettingsBase, load_settings
 from provisioning.manifest import load_manifest
 from provisioning.swarm import engine, relay
-from provisioning.swarm.errors import SwarmError
 from provisioning.swarm.images import plan_images
-from provisioning.swarm.stack import (STACK_FILE, Images, LakeWriter, StackRequest, build_stack, check_stack_name,
-                                      load_shards, read_env_file, render_stack, secret_names)
+from provisioning.swarm.stack import (STACK_FILE, STATION_NODE_LABEL, Images, LakeWriter, StackRequest, build_stack,
+                                      check_stack_name, load_shards, read_env_file, render_stack, secret_names)
 
 SHARDS_DIR = "shards"
 
@@ -110,7 +109,7 @@ def cmd_up(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
         engine.ensure_broker_node(nodes, self_id)
     labelled = engine.stations_labelled(nodes)
     if not labelled:
-        print(f"no node has the label {'weather-fleet.stations'}=true: stations may run on any node")
+        print(f"no node has the label {STATION_NODE_LABEL}=true: stations may run on any node")
     engine.run_all(plan.commands)
     req = _request(args, s, stack, plan.images, labelled=labelled, node_id=self_id)
     doc = build_stack(req)
@@ -140,14 +139,14 @@ def cmd_ps(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
     if not services:
         print(f"stack {stack} has no services (`make swarm-up` deploys it)")
         return 0
-    running = _running_tasks(stack)
+    running, where = _running_tasks(stack)
     bad: list[str] = []
-    print(f"{'SERVICE':<34} {'ROLE':<8} {'REPLICAS':>8} {'RUNNING':>7}  THINGS")
+    print(f"{'SERVICE':<34} {'ROLE':<8} {'REPLICAS':>8} {'RUNNING':>7}  {'NODE':<16} THINGS")
     for svc in sorted(services, key=lambda x: x["Spec"]["Name"]):
         name, role, want = svc["Spec"]["Name"], engine.role(svc), engine.replicas(svc)
         things = svc["Spec"].get("Labels", {}).get("com.weather-fleet.things", "")
         print(f"{name:<34} {role:<8} {want if want is not None else 'global':>8} {running.get(name, 0):>7}  "
-              f"{things[:60]}")
+              f"{','.join(sorted(where.get(name, set()))) or '-':<16} {things[:60]}")
         if role == "station" and want != 1:
             bad.append(name)
     if bad:
@@ -157,16 +156,17 @@ def cmd_ps(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
     return 0
 
 
-def _running_tasks(stack: str) -> dict[str, int]:
+def _running_tasks(stack: str) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """Per service: how many tasks run (or start: health check pending), and on which nodes."""
     out = engine.docker("stack", "ps", stack, "--filter", "desired-state=running", "--format",
-                        "{{.Name}} {{.CurrentState}}", check=False)
+                        "{{.Name}} {{.Node}} {{.CurrentState}}", check=False)
     counts: dict[str, int] = {}
+    nodes: dict[str, set[str]] = {}
     for line in out.splitlines():
-        task, _, state = line.partition(" ")
-        if state.startswith("Running"):
+        task, node, state = (line.split(" ", 2) + ["", ""])[:3]
+        if state.startswith(("Running", "Starting")):
             service = task.rsplit(".", 1)[0]
             counts[service] = counts.get(service, 0) + 1
-    return counts
+            nodes.setdefault(service, set()).add(node)
+    return counts, nodes
 
-
-__all__ = ["SwarmError", "SwarmSettings", "add_parser", "run"]

@@ -73,7 +73,8 @@ def test_each_station_service_has_exactly_its_own_identity(fleet: Path, isd_dir:
         assert {r["uid"] for r in refs.values()} == {"10001"} and svc["user"] == "10001:10001"
         assert svc["environment"]["THING_NAME"] == thing
         # The secret's file is the thing's own file.
-        assert doc["secrets"][refs["/identity/private.key"]["source"]]["file"] == str((folder / "private.key").resolve())
+        key_secret = doc["secrets"][refs["/identity/private.key"]["source"]]
+        assert key_secret["file"] == str((folder / "private.key").resolve())
         others = [r["source"] for s in stations.values() if s is not svc for r in s["secrets"]]
         assert not {refs["/identity/private.key"]["source"], refs["/identity/certificate.pem"]["source"]} & set(others)
 
@@ -204,7 +205,8 @@ def write_shards(fleet: Path, groups: list[list[str]]) -> Path:
 
 
 def test_one_service_per_shard_with_its_things_identities(fleet: Path, isd_dir: Path) -> None:
-    folder = write_shards(fleet, [["weather-station-1", "weather-station-2"], ["weather-station-3", "weather-station-4"]])
+    folder = write_shards(fleet, [["weather-station-1", "weather-station-2"],
+                                  ["weather-station-3", "weather-station-4"]])
     doc = build_stack(request(fleet, isd_dir, shards=load_shards(folder)))
     assert sorted(station_services(doc)) == ["shard-1", "shard-2"]
     shard = doc["services"]["shard-2"]
