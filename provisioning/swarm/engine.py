@@ -108,7 +108,8 @@ def prune_objects(stack: str, keep: set[str], attempts: int = 30) -> list[str]:
     used by a task being replaced is retried for a while, then left for the next deploy."""
     removed: list[str] = []
     for kind in ("secret", "config"):
-        stale = [n for n in _objects(kind, stack) if n not in keep]
+        first = [n for n in _objects(kind, stack) if n not in keep]
+        stale = list(first)
         for _ in range(attempts):
             if not stale:
                 break
@@ -116,7 +117,7 @@ def prune_objects(stack: str, keep: set[str], attempts: int = 30) -> list[str]:
             stale = [n for n in _objects(kind, stack) if n in stale]
             if stale:
                 time.sleep(1)
-        removed += [n for n in _objects(kind, stack) if n not in keep and n not in stale]
+        removed += [n for n in first if n not in stale]
     return removed
 
 
