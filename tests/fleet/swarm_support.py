@@ -6,10 +6,110 @@ Other helpers and CI's compose tests share the engine; compose keeps working whi
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from provisioning.stations import LAB_STATION_FILES
+from tests.fleet.compose_fleet import REPO, STATION_KNOBS, free_port
+from tests.support.certs import Identity
+from tests.support.mqtt import Subscriber
+
+LINES = 160  # per station: ~40 s at INTERVAL=0.25, then the station exits 0
+STATION_ENV = {"INTERVAL": "0.25", "PROGRESS_INTERVAL": "2", "LOG_FORMAT": "text", "LOOP": "false",
+               "TOPIC": "sensor/weather", "CONNECT_TIMEOUT": "60"}
+
+
+class SwarmFleet:
+    """One stack of the fleet, driven through the Makefile like a user would."""
+
+    def __init__(self, workdir: Path, data_dir: Path, count: int, **extra: str) -> None:
+        self.fleet_dir = workdir / "fleet"
+        self.data_dir = data_dir
+        self.stack = f"wf-test-swarm-{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        inherited = {k: v for k, v in os.environ.items() if k not in STATION_KNOBS and not k.startswith("STATION_")}
+        uid = os.getuid()
+        # Every station knob set (empty: the default), so a developer's .env cannot slip one in through make.
+        self.env = {**inherited, **{k: "" for k in STATION_KNOBS}, **STATION_ENV,
+                    "FLEET_DIR": str(self.fleet_dir), "DATA_DIR": str(data_dir), "FLEET_COUNT": str(count),
+                    "PIPELINE": "", "REGISTRY": "", "STATIONS_PER_CONTAINER": "",
+                    "SWARM_STACK": self.stack, "BROKER_PORT": str(self.port),
+                    "STATION_IMAGE": os.environ.get("STATION_IMAGE_SWARM", "weather-fleet/station:swarm"),
+                    "MOSQUITTO_IMAGE": os.environ.get("MOSQUITTO_IMAGE", "local/mosquitto:ci"),
+                    "BASE_IMAGE": os.environ.get("BASE_IMAGE", "local/python-base:ci"),
+                    "FLEET_UID": str(uid if uid else 10001), "FLEET_GID": str(os.getgid() if uid else 10001),
+                    **extra}
+
+    def make(self, target: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        py = sys.executable
+        return subprocess.run(["make", "--no-print-directory", "-o", ".env", "-o", py, f"PY={py}", target],
+                              cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    def service(self, name: str) -> str:
+        return f"{self.stack}_{name}"
+
+    def identity(self, thing: str) -> Identity:
+        return Identity(thing, self.fleet_dir / "things" / thing)
+
+    def our_secrets(self) -> list[str]:
+        return docker("secret", "ls", "--filter", f"label=com.weather-fleet.stack={self.stack}", "--format",
+                      "{{.Name}}").split()
+
+    def subscribe(self, timeout: float = 120) -> Subscriber:
+        """The monitor identity subscribed to sensor/# through the relay (retried while the broker starts)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                sub = Subscriber("127.0.0.1", self.port, self.identity("monitor"), topic="sensor/#",
+                                 client_id=f"monitor-{uuid.uuid4().hex[:6]}")
+                return sub.__enter__()
+            except Exception:  # noqa: BLE001 - the relay answers at once, the broker behind it may still start
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+
+    def cleanup(self) -> None:
+        self.make("swarm-down", timeout=300)
+        docker("rm", "-f", f"{self.stack}-broker-relay", check=False)
+        for kind in ("service", "secret", "config", "network", "volume"):
+            ids = docker(kind, "ls", "-q", "--filter", f"label=com.docker.stack.namespace={self.stack}",
+                         check=False).split()
+            if ids:
+                docker(kind, "rm", *ids, check=False)
+
+
+def short_lab_files(data_dir: Path, folder: Path) -> Path:
+    """The lab's five station-years cut to their first LINES records (plain files, named as the lab's)."""
+    for stem in LAB_STATION_FILES:
+        src = data_dir / f"{stem}.gz"
+        if not src.is_file():
+            pytest.skip(f"{src} missing")
+        with gzip.open(src, "rt", encoding="latin-1") as fh:
+            lines = [next(fh) for _ in range(LINES)]
+        (folder / stem).write_text("".join(lines), encoding="latin-1")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def short_data(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return short_lab_files(data_dir, tmp_path_factory.mktemp("isd-short"))
+
+
+@pytest.fixture(scope="module")
+def swarm(docker_engine: None) -> Iterator[bool]:
+    """A single-node swarm for the module (see single_node_swarm)."""
+    with single_node_swarm() as created:
+        yield created
 
 
 def docker(*args: str, check: bool = True, timeout: float = 120) -> str:

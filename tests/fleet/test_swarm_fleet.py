@@ -7,10 +7,8 @@ volumes and the test's own secret are removed whatever happens.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -22,83 +20,15 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from provisioning.stations import LAB_STATION_FILES
-from tests.fleet.compose_fleet import REPO, STATION_KNOBS, free_port
-from tests.fleet.swarm_support import docker, service_inspect, single_node_swarm, tasks
-from tests.support.certs import Identity
-from tests.support.mqtt import Subscriber
+from tests.fleet.compose_fleet import REPO
+from tests.fleet.swarm_support import SwarmFleet, docker, service_inspect, tasks
+from tests.fleet.swarm_support import short_data, swarm  # noqa: F401 - module fixtures
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
 SCHEMA = json.loads((REPO / "contracts" / "weather-message.schema.json").read_text())
 VALIDATOR = jsonschema.validators.validator_for(SCHEMA)(SCHEMA)
 STATIONS = 10
-LINES = 160  # per station: ~40 s at INTERVAL=0.25, then the station exits 0
-STATION_ENV = {"INTERVAL": "0.25", "PROGRESS_INTERVAL": "2", "LOG_FORMAT": "text", "LOOP": "false",
-               "TOPIC": "sensor/weather", "CONNECT_TIMEOUT": "60"}
-
-
-class SwarmFleet:
-    """One stack of the fleet, driven through the Makefile like a user would."""
-
-    def __init__(self, workdir: Path, data_dir: Path) -> None:
-        self.fleet_dir = workdir / "fleet"
-        self.data_dir = data_dir
-        self.stack = f"wf-test-swarm-{uuid.uuid4().hex[:8]}"
-        self.port = free_port()
-        inherited = {k: v for k, v in os.environ.items() if k not in STATION_KNOBS and not k.startswith("STATION_")}
-        uid = os.getuid()
-        self.env = {**inherited, **STATION_ENV,
-                    "FLEET_DIR": str(self.fleet_dir), "DATA_DIR": str(data_dir), "FLEET_COUNT": str(STATIONS),
-                    "SWARM_STACK": self.stack, "BROKER_PORT": str(self.port),
-                    "STATION_IMAGE": os.environ.get("STATION_IMAGE_SWARM", "weather-fleet/station:swarm"),
-                    "MOSQUITTO_IMAGE": os.environ.get("MOSQUITTO_IMAGE", "local/mosquitto:ci"),
-                    "BASE_IMAGE": os.environ.get("BASE_IMAGE", "local/python-base:ci"),
-                    "FLEET_UID": str(uid if uid else 10001), "FLEET_GID": str(os.getgid() if uid else 10001)}
-
-    def make(self, target: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        py = sys.executable
-        return subprocess.run(["make", "--no-print-directory", "-o", ".env", "-o", py, f"PY={py}", target],
-                              cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)
-
-    def service(self, name: str) -> str:
-        return f"{self.stack}_{name}"
-
-    def identity(self, thing: str) -> Identity:
-        return Identity(thing, self.fleet_dir / "things" / thing)
-
-    def our_secrets(self) -> list[str]:
-        return docker("secret", "ls", "--filter", f"label=com.weather-fleet.stack={self.stack}", "--format",
-                      "{{.Name}}").split()
-
-    def cleanup(self) -> None:
-        self.make("swarm-down", timeout=300)
-        docker("rm", "-f", f"{self.stack}-broker-relay", check=False)
-        for kind in ("service", "secret", "config", "network", "volume"):
-            ids = docker(kind, "ls", "-q", "--filter", f"label=com.docker.stack.namespace={self.stack}",
-                         check=False).split()
-            if ids:
-                docker(kind, "rm", *ids, check=False)
-
-
-@pytest.fixture(scope="module")
-def short_data(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The lab's five station-years cut to their first LINES records (plain files, named as the lab's)."""
-    folder = tmp_path_factory.mktemp("isd-short")
-    for stem in LAB_STATION_FILES:
-        src = data_dir / f"{stem}.gz"
-        if not src.is_file():
-            pytest.skip(f"{src} missing")
-        with gzip.open(src, "rt", encoding="latin-1") as fh:
-            lines = [next(fh) for _ in range(LINES)]
-        (folder / stem).write_text("".join(lines), encoding="latin-1")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def swarm(docker_engine: None) -> Iterator[bool]:
-    with single_node_swarm() as created:
-        yield created
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +45,7 @@ def unrelated_secret(swarm: bool) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def fleet(swarm: bool, unrelated_secret: str, short_data: Path,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmFleet]:
-    f = SwarmFleet(tmp_path_factory.mktemp("swarm"), short_data)
+    f = SwarmFleet(tmp_path_factory.mktemp("swarm"), short_data, STATIONS)
     # A secret named like the stack's but without its label: swarm-down must leave it alone as well.
     subprocess.run(["docker", "secret", "create", f"{f.stack}-keep", "-"], input="x", text=True, check=True,
                    capture_output=True, timeout=60)
@@ -132,17 +62,7 @@ def fleet(swarm: bool, unrelated_secret: str, short_data: Path,
 def run(fleet: SwarmFleet) -> dict[str, object]:
     """Subscribe with the monitor identity, crash station-1 mid-file, and wait until every station finished."""
     seen: dict[str, list[int]] = defaultdict(list)
-    deadline = time.monotonic() + 120
-    while True:  # the relay answers at once; the broker behind it may still be starting
-        try:
-            sub = Subscriber("127.0.0.1", fleet.port, fleet.identity("monitor"), topic="sensor/#",
-                             client_id=f"monitor-{uuid.uuid4().hex[:6]}")
-            sub.__enter__()
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(2)
+    sub = fleet.subscribe()
     things = [f"weather-station-{i}" for i in range(1, STATIONS + 1)]
     try:
         assert sub.wait_for(lambda ps: {json.loads(p)["thing_name"] for p in ps} >= set(things), timeout=150), \
