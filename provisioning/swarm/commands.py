@@ -44,9 +44,9 @@ def add_parser(sub: argparse._SubParsersAction, fleet_dir: Path, data_dir: Path)
         p.add_argument("--stack", default=None, help="stack name (env SWARM_STACK, default weather-fleet)")
         p.add_argument("--fleet-dir", type=Path, default=fleet_dir)
         p.add_argument("--data-dir", type=Path, default=data_dir)
-        if verb in ("render", "up"):
+        if verb == "up":
             p.add_argument("--dry-run", action="store_true", help="write the stack file and print the commands, "
-                           "run nothing" if verb == "up" else argparse.SUPPRESS)
+                           "run nothing")
         p.set_defaults(_run=run)
 
 
