@@ -211,3 +211,33 @@ def test_download_killed_halfway_resumes(tmp_path: Path, tree: tuple[Path, dict[
     assert again.returncode == 0, stderr
     assert "1 fetched" in stdout
     assert (out / f"{stem}.gz").read_bytes() == served[stem] and leftovers(out) == []
+
+
+def test_data_cli_selection_downloads_the_selected_station_years(tmp_path: Path,
+                                                                 tree: tuple[Path, dict[str, bytes]]) -> None:
+    root, served = tree
+    if "030910-99999-2022" not in served:
+        pytest.skip("needs the lab's files in ../shared/data/isd")
+    catalogue = REPO / "tests" / "data" / "isd-history-excerpt.csv"
+    with IsdServer(root) as server:
+        env = {**os.environ, "NCEI_BASE_URL": server.base_url, "DATA_SOURCE": "ncei", "DATA_FALLBACK": "false"}
+        proc = _cli("--data-dir", str(tmp_path / "d"), "--catalogue", str(catalogue), "--icao", "EGPD,EKSP,KORD",
+                    "--year", "2022", "--no-progress", env=env)
+        stdout, stderr = proc.communicate(timeout=60)
+        check = _cli("--data-dir", str(tmp_path / "d"), "--stations", "030910-99999,061100-99999", "--year",
+                     "2022", "--check", env=env)
+        check_out, _ = check.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "3 stations selected for 2022" in stderr
+    assert "2 fetched" in stdout and "1 missing at the source" in stdout  # O'Hare 2022 is not on this mirror
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["030910-99999-2022.gz", "061100-99999-2022.gz"]
+    assert check.returncode == 0 and "holds 2 station-years given" in check_out
+
+
+def test_data_cli_usage_errors(tmp_path: Path) -> None:
+    proc = _cli("--data-dir", str(tmp_path), "--country", "FR", env=dict(os.environ))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "add --year" in err
+    proc = _cli("--data-dir", str(tmp_path), "--stations", "725300-94846", env=dict(os.environ))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "give the year" in err
