@@ -116,8 +116,12 @@ def cmd_register(args: argparse.Namespace) -> int:
             from provisioning.manifest import load_manifest, manifest_path
             from provisioning.register_local import hand_over_station_identities
 
+            from provisioning.station_names import write_station_names
+
             if manifest_path(args.fleet_dir).is_file():
-                hand_over_station_identities(args.fleet_dir, load_manifest(args.fleet_dir), s.fleet_uid, s.fleet_gid)
+                manifest = load_manifest(args.fleet_dir)
+                hand_over_station_identities(args.fleet_dir, manifest, s.fleet_uid, s.fleet_gid)
+                write_station_names(args.fleet_dir, manifest.things, args.data_dir)
         return code
     from provisioning.register_local import LocalFleetRequest, register_local
 
@@ -169,7 +173,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"target={m.target} endpoint={m.endpoint}:{m.port} topic={m.topic} prefix={m.prefix}")
     for t in m.things:
         print(f"  {t.thing_name:<24} {t.role:<8} {t.station_id or '-':<13} {t.isd_file or '-':<24} "
-              f"{t.certificate_sha256[:16]}")
+              f"{t.certificate_sha256[:16]}  {t.station_name or ''}")
     return 0
 
 
