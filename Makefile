@@ -194,7 +194,7 @@ query: $(PY) ## run the lab's Athena queries over the lake with DuckDB (or your 
 	$(PY) -m pipeline query $(if $(SQL),"$(SQL)")
 
 dashboard: $(PY) ## write the self-contained HTML dashboard (LAKE_DIR/dashboard.html) from the lake
-	$(PY) -m pipeline dashboard
+	STATION_NAMES_FILE="$(or $(STATION_NAMES_FILE),$(FLEET_DIR)/stations.json)" $(PY) -m pipeline dashboard
 
 bench-lake: $(PY) ## benchmark the lake writer and the DuckDB queries (bench-results/pipeline-lake.md)
 	$(PY) scripts/bench_lake.py
