@@ -63,3 +63,15 @@ def test_watch_line_shows_the_station_name() -> None:
     line = _describe("sensor/weather", payload, {"030910-99999": "DYCE"})
     assert "station=030910-99999 (DYCE)" in line
     assert "station=030910-99999 time" in _describe("sensor/weather", payload, {})
+
+
+def test_aws_planned_things_carry_catalogue_names(tmp_path: Path) -> None:
+    from provisioning.aws.assign import planned_things
+
+    data = isd_names(tmp_path / "isd", *(f"{s}.gz" for s in LAB_STATION_FILES))
+    assert planned_things(2, "ws", data)[0].metadata() == {"station_name": None, "country": None, "icao": None}
+    cache = cache_path(data)
+    cache.parent.mkdir()
+    shutil.copyfile(CATALOGUE_EXCERPT, cache)
+    planned = planned_things(2, "ws", data)
+    assert planned[1].metadata() == {"station_name": "SKRYDSTRUP", "country": "DA", "icao": "EKSP"}
