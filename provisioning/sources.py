@@ -169,8 +169,14 @@ class S3Source(Source):
         return self._client
 
     def fetch(self, location: str, out: BinaryIO, on_bytes: OnBytes | None = None) -> int:
-        from botocore.exceptions import (BotoCoreError, ClientError, ConnectionClosedError, EndpointConnectionError,
-                                         ReadTimeoutError, ResponseStreamingError)
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectionClosedError,
+            EndpointConnectionError,
+            ReadTimeoutError,
+            ResponseStreamingError,
+        )
 
         where = f"s3://{self.bucket}/{location}"
         try:

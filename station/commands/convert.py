@@ -21,8 +21,8 @@ from typing import BinaryIO
 from tqdm import tqdm
 
 from isd_decoder import IsdFileError, read_isd
-from station.build import build_message, encode_message
 from isd_decoder.no_records import no_records_message
+from station.build import build_message, encode_message
 
 MAX_ERRORS_SHOWN = 10
 

@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from isd_decoder import IsdFileError, read_isd
+from isd_decoder.no_records import no_records_message
 from isd_decoder.summary import IsdSummary
 from station.build import build_message, encode_message
-from isd_decoder.no_records import no_records_message
 
 MAX_ERRORS_SHOWN = 10
 

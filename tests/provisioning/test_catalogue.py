@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.catalogue import (Around, BoundingBox, by_id, haversine_km, parse_catalogue, select, selection)
+from provisioning.catalogue import Around, BoundingBox, by_id, haversine_km, parse_catalogue, select, selection
 from provisioning.catalogue_store import cache_path, cached_catalogue, load_catalogue
 from provisioning.data_settings import DataSettings
 from provisioning.errors import CatalogueError

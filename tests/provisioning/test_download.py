@@ -241,3 +241,13 @@ def test_data_cli_usage_errors(tmp_path: Path) -> None:
     proc = _cli("--data-dir", str(tmp_path), "--stations", "725300-94846", env=dict(os.environ))
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "give the year" in err
+
+
+def test_progress_bar_shows_files_bytes_and_rate(tmp_path: Path, tree: tuple[Path, dict[str, bytes]],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    root, served = tree
+    with IsdServer(root) as server:
+        downloader(tmp_path / "d", ncei(server.base_url)).run(sorted(served), progress=True)
+    err = capsys.readouterr().err
+    assert f"{len(served)}/{len(served)}" in err and "station-years" in err
+    assert " MB, " in err and "MB/s" in err
