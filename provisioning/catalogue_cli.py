@@ -14,14 +14,15 @@ from provisioning.data_settings import DataSettings
 from provisioning.selection_args import add_selection_arguments, selection_from_args
 
 
-def add_arguments(p: argparse.ArgumentParser, data_dir: Path) -> None:
+def add_arguments(p: argparse.ArgumentParser, data_dir: Path, *, with_json: bool = True) -> None:
     p.add_argument("--data-dir", type=Path, default=data_dir, help="the catalogue is cached in DATA_DIR/.catalogue "
                    "(env DATA_DIR, default %(default)s)")
     p.add_argument("--catalogue", type=Path, default=None, metavar="FILE",
                    help="read this isd-history.csv instead of the cached/fetched one (make CATALOGUE=)")
     p.add_argument("--refresh", action="store_true", help="fetch the catalogue again even if the cached copy is "
                    "younger than CATALOGUE_MAX_AGE_DAYS (make REFRESH=1)")
-    p.add_argument("--json", action="store_true", help="print the selection as a JSON array")
+    if with_json:
+        p.add_argument("--json", action="store_true", help="print the selection as a JSON array")
     add_selection_arguments(p)
 
 

@@ -95,7 +95,7 @@ def build_parser(settings: FleetSettings) -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="make sure DATA_DIR holds the station-years wanted (the lab's five by "
                           "default; --stations or selection flags for others), downloading the missing ones")
-    catalogue_cli.add_arguments(data, settings.data_dir)
+    catalogue_cli.add_arguments(data, settings.data_dir, with_json=False)
     data.add_argument("--stations", default=None, metavar="LIST", help="station-years USAF-WBAN-YEAR (or USAF-WBAN "
                       "with --year), comma-separated (make STATIONS=)")
     data.add_argument("--source", choices=[n.value for n in DataSourceName], default=None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import threading
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
@@ -141,6 +142,7 @@ class S3Source(Source):
         self.endpoint_url = endpoint_url
         self.timeout = timeout
         self._client = None
+        self._client_lock = threading.Lock()
 
     def describe(self) -> str:
         where = self.endpoint_url or f"AWS {self.region}"
@@ -154,19 +156,23 @@ class S3Source(Source):
 
     def client(self):  # type: ignore[no-untyped-def]
         """One unsigned S3 client (thread-safe), created on first use; botocore's retries are off (ours run)."""
-        if self._client is None:
-            try:
-                import boto3
-                from botocore import UNSIGNED
-                from botocore.config import Config
-            except ImportError as exc:
-                raise SourceError(SourceErrorKind.REFUSED, "the aws source needs boto3: pip install -e '.[fleet]' "
-                                  "(or DATA_SOURCE=ncei)") from exc
-            config = Config(signature_version=UNSIGNED, connect_timeout=self.timeout, read_timeout=self.timeout,
-                            retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=64)
-            self._client = boto3.session.Session().client("s3", region_name=self.region, config=config,
-                                                          endpoint_url=self.endpoint_url)
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._new_client()
         return self._client
+
+    def _new_client(self):  # type: ignore[no-untyped-def]
+        try:
+            import boto3
+            from botocore import UNSIGNED
+            from botocore.config import Config
+        except ImportError as exc:
+            raise SourceError(SourceErrorKind.REFUSED, "the aws source needs boto3: pip install -e '.[fleet]' "
+                              "(or DATA_SOURCE=ncei)") from exc
+        config = Config(signature_version=UNSIGNED, connect_timeout=self.timeout, read_timeout=self.timeout,
+                        retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=64)
+        return boto3.session.Session().client("s3", region_name=self.region, config=config,
+                                             endpoint_url=self.endpoint_url)
 
     def fetch(self, location: str, out: BinaryIO, on_bytes: OnBytes | None = None) -> int:
         from botocore.exceptions import (
