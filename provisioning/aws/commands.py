@@ -14,9 +14,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from provisioning.aws.assign import PlannedThing, planned_things
-from provisioning.aws.bulk import register_bulk
+from provisioning.aws.bulk import BULK_LINE_BYTES, register_bulk
 from provisioning.aws.cost import estimate
-from provisioning.aws.direct import register_direct
+from provisioning.aws.direct import is_complete, register_direct
 from provisioning.aws.fleet import (
     FleetContext, RegistrationError, account_id, data_ats_endpoint, prepare_fleet,
 )
@@ -143,8 +143,12 @@ def plan(args: argparse.Namespace) -> int:
     if s.thing_group and ("thing_group", s.thing_group) not in recorded:
         print(f"  use thing group {s.thing_group} (created and tagged if it does not exist)")
     if s.registration_mode == "bulk":
-        print(f"  upload the parameters file to s3://{s.bulk_bucket or '<IOT_BULK_BUCKET>'}/weather-fleet/"
-              f"{args.prefix}/ and start one registration task with role {s.bulk_role_arn or '<IOT_BULK_ROLE_ARN>'}")
+        stations = sum(1 for p in todo if p.role == "station")
+        tasks = max(1, -(-stations * BULK_LINE_BYTES // s.bulk_max_task_bytes))
+        print(f"  upload parameters files to s3://{s.bulk_bucket or '<IOT_BULK_BUCKET>'}/weather-fleet/"
+              f"{args.prefix}/ and run about {tasks} registration task(s) one after another (about "
+              f"{BULK_LINE_BYTES} bytes a thing, IOT_BULK_MAX_TASK_BYTES={s.bulk_max_task_bytes:,}) with role "
+              f"{s.bulk_role_arn or '<IOT_BULK_ROLE_ARN>'}")
     cert = "certificate from a local CSR" if s.certificate_mode == "csr" else "CreateKeysAndCertificate"
     print(f"  per thing: create thing, {cert}, attach policy, attach thing principal "
           f"-> {args.fleet_dir}/things/<thing>/{{certificate.pem,private.key,ca.pem}}")
@@ -207,7 +211,16 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
             stations = [p for p in planned if p.role == "station"]
             outcome = register_bulk(ctx, stations)
             if outcome:
-                failed = outcome.failed
+                failed = dict(outcome.failed)
+            # things recorded but incomplete (a failed line made the thing: adopted) are finished one by one
+            unfinished = [p for p in stations if ledger.find("thing", p.thing_name) and not is_complete(ctx, p)]
+            register_direct(ctx, unfinished)
+            for p in unfinished:
+                failed.pop(p.thing_name, None)
+            if outcome and outcome.adopted:
+                print(f"adopted {len(outcome.adopted)} thing(s) that failed bulk lines created, and finished them "
+                      f"directly: {', '.join(outcome.adopted[:5])}{' ...' if len(outcome.adopted) > 5 else ''}",
+                      file=sys.stderr)
             hello = [p for p in planned if p.role != "station"]
             register_direct(ctx, hello)
         else:

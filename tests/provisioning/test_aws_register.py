@@ -381,3 +381,34 @@ def test_register_1000_things(aws_env, iot, tmp_path: Path) -> None:
     calls = record_calls(c)
     assert commands.register(args(*argv), clients=c) == 0
     assert not set(calls) & CREATE_OPS
+
+
+def test_moto_is_patched_to_refuse_a_fourth_attribute_without_a_thing_type(aws_env, iot) -> None:
+    """The limit AWS documents (https://docs.aws.amazon.com/iot/latest/developerguide/thing-types.html) is in
+    force in these tests: the code under test cannot pass by moto's laxness."""
+    from botocore.exceptions import ClientError
+
+    four = {"attributes": {"a": "1", "b": "2", "c": "3", "d": "4"}}
+    with pytest.raises(ClientError, match="at most 3 attributes"):
+        iot.create_thing(thingName="untyped", attributePayload=four)
+    iot.create_thing_type(thingTypeName="typed")
+    assert iot.create_thing(thingName="ok", thingTypeName="typed", attributePayload=four)["thingName"] == "ok"
+
+
+@pytest.mark.parametrize("thing_type", ["weather-station", "none"])
+def test_register_with_and_without_a_thing_type(aws_env, iot, tmp_path: Path, data_dir: Path, monkeypatch,
+                                                thing_type: str) -> None:
+    monkeypatch.setenv("IOT_THING_TYPE", thing_type)
+    fleet = tmp_path / "fleet"
+    rc = commands.register(args("register", "--count", "2", "--fleet-dir", str(fleet), "--data-dir", str(data_dir)),
+                           clients=clients())
+    assert rc == 0
+    for t in load_manifest(fleet).things:
+        desc = iot.describe_thing(thingName=t.thing_name)
+        expected = {"managed_by": "weather-fleet", "fleet": "weather-station", "station_id": t.station_id}
+        if thing_type != "none":
+            expected["isd_file"] = t.isd_file
+            assert desc["thingTypeName"] == thing_type
+        else:
+            assert "thingTypeName" not in desc
+        assert desc["attributes"] == expected
