@@ -24,7 +24,7 @@ from provisioning.aws.ledger import Ledger, journal_path, load_state
 from provisioning.aws.policy import HELLO_TOPIC, policy_document, policy_json
 from provisioning.aws.session import AwsClients, AwsSetupError, make_clients
 from provisioning.aws.settings import AwsSettings
-from provisioning.aws.teardown import plan_lines, unregister_fleet
+from provisioning.aws.teardown import PolicyWait, plan_lines, unregister_fleet
 from provisioning.manifest import FleetManifest, manifest_path
 from provisioning.compose_stations import stations_compose_path, write_stations_compose
 from provisioning.register_local import COMPOSE_ENV_FILE, render_compose_env
@@ -248,7 +248,8 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
     return 0
 
 
-def unregister(args: argparse.Namespace, clients: AwsClients | None = None) -> int:
+def unregister(args: argparse.Namespace, clients: AwsClients | None = None,
+               policy_wait: PolicyWait | None = None) -> int:
     """Delete exactly what the manifest lists, then the identity folders and the manifest."""
     existing = _existing(args.fleet_dir)
     if existing is None:
@@ -274,7 +275,8 @@ def unregister(args: argparse.Namespace, clients: AwsClients | None = None) -> i
         return 2
     ledger = Ledger(args.fleet_dir, existing)
     try:
-        result = unregister_fleet(clients, ledger, s.concurrency)
+        result = unregister_fleet(clients, ledger, s.concurrency,
+                                  policy_wait or PolicyWait(seconds=s.policy_delete_wait_seconds))
     except (ClientError, BotoCoreError, OSError) as exc:
         ledger.save()
         _err(f"{exc}; what is left is recorded in {manifest_path(args.fleet_dir)}: run `make unregister TARGET=aws` again")

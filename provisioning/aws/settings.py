@@ -40,6 +40,9 @@ class AwsSettings(BaseSettings):
     bulk_max_task_bytes: int = Field(
         default=1024 * 1024, ge=1024, validation_alias="IOT_BULK_MAX_TASK_BYTES",
         description="Largest parameters file per registration task; a larger fleet is split into several tasks.")
+    policy_delete_wait_seconds: float = Field(
+        default=330.0, ge=0, validation_alias="IOT_POLICY_DELETE_WAIT_SECONDS",
+        description="How long unregister retries DeletePolicy while AWS still sees it attached (up to 5 min).")
     concurrency: int = Field(default=8, ge=1, le=64, validation_alias="IOT_CONCURRENCY")
     max_attempts: int = Field(default=10, ge=1, validation_alias="IOT_MAX_ATTEMPTS",
                               description="botocore adaptive-retry attempts per call.")
