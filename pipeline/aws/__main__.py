@@ -60,6 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"(state: {settings.state_file})")
     for change in changes:
         print(f"  {change}")
+    if args.command == "status":
+        count = stack.error_objects()
+        where = f"s3://{names.lake_bucket}/{names.error_prefix}"
+        print(f"failed records: {'no bucket' if count is None else f'{count} object(s)'} under {where} "
+              "(Firehose delivery errors and the rules' error action)")
     if args.command == "deploy" and not dry_run:
         print(f"lake: s3://{names.lake_bucket}/{names.lake_prefix}   Athena workgroup: {names.athena_workgroup}   "
               f"then, once data arrived: python -m pipeline.aws crawl")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from pipeline.aws.errors import ConflictError
 from pipeline.aws.names import StackNames
 from pipeline.aws.policies import crawler_policy, firehose_policy, iot_rules_policy
@@ -34,6 +36,15 @@ from pipeline.queries import QUERY_NAMES, load_query, load_rule, query_descripti
 #: The Firehose rule forwards every message unchanged (lab step 4); the cold-readings SQL lives in pipeline/sql.
 COLD_READINGS_RULE = "cold_readings"
 FLAT_TABLE = "weather_flat"
+
+
+def rule_error_action(names: StackNames, rule: str, role_arn: str) -> dict[str, Any]:
+    """The rule's errorAction: a message its action could not deliver (Firehose or DynamoDB throttling, a denied
+    role...) is written, with the failure, to `errors/iot-rules/<rule>/` in the lake bucket, one object each
+    (https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html). Without it AWS IoT drops
+    such a message without a trace."""
+    return {"s3": {"roleArn": role_arn, "bucketName": names.lake_bucket,
+                   "key": f"{names.rule_error_prefix}{rule}/${{timestamp()}}-${{newuuid()}}.json"}}
 
 
 @dataclass(frozen=True)
@@ -94,13 +105,14 @@ class PipelineStack:
                       description=f"weather-fleet: every message of {names.topic} to the lake (Firehose)",
                       actions=[{"firehose": {"roleArn": iot_role, "deliveryStreamName": names.firehose_stream,
                                              "separator": "\n"}}],
-                      tags=tags, wait=wait),
+                      error_action=rule_error_action(names, names.lake_rule, iot_role), tags=tags, wait=wait),
             TopicRule(clients, names, names.cold_readings_rule,
                       sql=load_rule(COLD_READINGS_RULE, "iot", topic=names.topic),
                       description="weather-fleet: readings below -5 degrees C to DynamoDB (lab step 5)",
                       actions=[{"dynamoDBv2": {"roleArn": iot_role,
                                                "putItem": {"tableName": names.cold_readings_table}}}],
-                      tags=tags, wait=wait),
+                      error_action=rule_error_action(names, names.cold_readings_rule, iot_role), tags=tags,
+                      wait=wait),
             GlueDatabase(clients, names, tags=tags, wait=wait),
             Crawler(clients, names, role_arn=crawler_role, sample_size=self.settings.crawler_sample_size,
                     tags=tags, wait=wait),
@@ -252,6 +264,18 @@ class PipelineStack:
                                "recorded under a name the current settings do not give: restore the settings "
                                f"used to deploy, or delete it by hand and edit {self.state.path}"))
         return done
+
+    def error_objects(self) -> int | None:
+        """How many objects are under the lake bucket's `errors/` prefix (failed records of Firehose and of the
+        rules' error action); None when the bucket does not exist."""
+        try:
+            pages = self.clients.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.names.lake_bucket, Prefix=self.names.error_prefix)
+            return sum(page.get("KeyCount", len(page.get("Contents", []))) for page in pages)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchBucket", "404"}:
+                return None
+            raise
 
     def start_crawler(self) -> str:
         """Run the crawler once (the lab's 'Run crawler'); returns its name."""

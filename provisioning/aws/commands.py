@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from provisioning.aws.assign import PlannedThing, planned_things
 from provisioning.aws.bulk import BULK_LINE_BYTES, register_bulk
 from provisioning.aws.cost import estimate
+from provisioning.aws.limits import RatePlan, rate_plan
 from provisioning.aws.direct import is_complete, register_direct
 from provisioning.aws.fleet import (
     FleetContext, RegistrationError, account_id, data_ats_endpoint, prepare_fleet,
@@ -158,7 +159,17 @@ def plan(args: argparse.Namespace) -> int:
         else:
             print(f"    {p.thing_name}  station {p.station_id or '-'}  file {p.isd_file or '-'}")
     print(f"  then write {manifest_path(args.fleet_dir)} (target aws, iot:Data-ATS endpoint, every resource)")
+    print("When the stations run:")
+    for line in _rate_plan(s, [p.isd_file for p in planned if p.role == "station"], args.data_dir,
+                           s.region).lines():
+        print(f"  {line}")
     return 0
+
+
+def _rate_plan(s: AwsSettings, files: list[str | None], data_dir: Path | None, region: str | None) -> RatePlan:
+    return rate_plan(files, data_dir, speed=s.replay_speed, interval=s.interval, max_rate=s.max_rate,
+                     region=region, price_per_million=s.price_per_million_messages,
+                     price_per_million_minutes=s.price_per_million_connection_minutes)
 
 
 def write_compose_env(fleet_dir: Path, data_dir: Path | None, manifest: FleetManifest) -> Path:
@@ -320,5 +331,8 @@ def cost(args: argparse.Namespace) -> int:
                    price_per_million_minutes=s.price_per_million_connection_minutes)
     print(f"This run will send ({source}, data from {args.data_dir or 'DATA_DIR (unset)'}):")
     for line in est.lines():
+        print(f"  {line}")
+    region = (existing.region if existing is not None and existing.target == "aws" else None) or s.region
+    for line in _rate_plan(s, files, args.data_dir, region).lines():
         print(f"  {line}")
     return 0

@@ -61,5 +61,6 @@ class AwsSettings(BaseSettings):
         """`none` turns the type/group off (an empty value is ignored, so it means the default)."""
         return "" if value.strip().lower() == "none" else value
 
-    max_rate: float = Field(default=100.0, gt=0, validation_alias="MAX_RATE",
-                            description="Messages per second per station at most (AWS IoT Core allows 100).")
+    max_rate: float = Field(default=100.0, ge=0, validation_alias="MAX_RATE",
+                            description="Messages per second per station at most, 0 = no cap (AWS IoT Core "
+                            "allows 100 per connection; the station's default on aws).")

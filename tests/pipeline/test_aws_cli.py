@@ -79,7 +79,16 @@ def test_dry_runs_status_and_crawl(aws: None, tmp_path: Path, monkeypatch: pytes
     assert main(["deploy"]) == 0
     capsys.readouterr()
     assert main(["status"]) == 0
-    assert capsys.readouterr().out.count("in-sync ") == RESOURCES
+    out = capsys.readouterr().out
+    assert out.count("in-sync ") == RESOURCES
+    lake = f"weather-fleet-lake-123456789012-{REGION}"
+    assert f"failed records: 0 object(s) under s3://{lake}/errors/" in out
+    s3 = client("s3")  # what Firehose and the rules' error action would write there
+    s3.put_object(Bucket=lake, Key="errors/iot-rules/weather_fleet_to_lake/1-a.json", Body=b"{}")
+    s3.put_object(Bucket=lake, Key="errors/processing-failed/2026/01/01/00/x.gz", Body=b"")
+    s3.put_object(Bucket=lake, Key="sensor/weather/2026/01/01/00/ok.gz", Body=b"")
+    assert main(["status"]) == 0
+    assert f"failed records: 2 object(s) under s3://{lake}/errors/" in capsys.readouterr().out
     assert main(["crawl"]) == 0
     assert "started crawler weather-fleet-lake" in capsys.readouterr().out
     assert client("glue").get_crawler(Name="weather-fleet-lake")["Crawler"]["State"] == "RUNNING"
