@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             changes = stack.destroy(dry_run=args.dry_run)
         elif args.command == "status":
             changes = stack.status()
+            error_count = stack.error_objects()
         else:
             print(f"started crawler {stack.start_crawler()}; tables appear in Glue database {stack.names.glue_database}")
             return 0
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for change in changes:
         print(f"  {change}")
     if args.command == "status":
-        count = stack.error_objects()
+        count = error_count
         where = f"s3://{names.lake_bucket}/{names.error_prefix}"
         print(f"failed records: {'no bucket' if count is None else f'{count} object(s)'} under {where} "
               "(Firehose delivery errors and the rules' error action)")

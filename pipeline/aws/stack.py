@@ -8,12 +8,15 @@ order, only what the state file says the stack created.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.aws.errors import ConflictError
+from fleetcore.aws_errors import explain
+from pipeline.aws.errors import AccessError, ConflictError
 from pipeline.aws.names import StackNames
 from pipeline.aws.policies import crawler_policy, firehose_policy, iot_rules_policy
 from pipeline.aws.resources import (
@@ -36,6 +39,11 @@ from pipeline.queries import QUERY_NAMES, load_query, load_rule, query_descripti
 #: The Firehose rule forwards every message unchanged (lab step 4); the cold-readings SQL lives in pipeline/sql.
 COLD_READINGS_RULE = "cold_readings"
 FLAT_TABLE = "weather_flat"
+
+
+def service_of(resource: Resource) -> str:
+    """The AWS service a resource kind belongs to (`s3-bucket` -> s3, `iot-topic-rule` -> iot, ...)."""
+    return resource.kind.split("-", 1)[0]
 
 
 def rule_error_action(names: StackNames, rule: str, role_arn: str) -> dict[str, Any]:
@@ -148,10 +156,12 @@ class PipelineStack:
             record = self.state.get(resource.kind, resource.name)
             if not resource.wanted:
                 action = "remove" if record and record.get("created") else "absent"
-                current = resource.read(record) if action == "remove" else None
+                with self._refusals(resource):
+                    current = resource.read(record) if action == "remove" else None
                 planned.append((resource, current, Change(action, resource.kind, resource.name, "no longer used")))
                 continue
-            current = resource.read(record)
+            with self._refusals(resource):
+                current = resource.read(record)
             if current is None and record is None and isinstance(resource, NamedQuery):
                 found = resource.find_id() if self.state.owns(Workgroup.kind, self.names.athena_workgroup) else None
                 if found:  # saved by a run that stopped before recording it, in the stack's own workgroup
@@ -198,27 +208,60 @@ class PipelineStack:
         for resource, current, change in planned:
             record = self.state.get(resource.kind, resource.name)
             if change.action == "create":
-                details = resource.create()
+                with self._refusals(resource), self._recorded_if_it_exists(resource):
+                    details = resource.create()
                 self.state.record(resource.kind, resource.name, created=True, **details)
             elif change.action == "update":
                 assert current is not None and record is not None
-                resource.update(current, record)
+                with self._refusals(resource):
+                    resource.update(current, record)
             elif change.action == "use" and record is None:
                 self.state.record(resource.kind, resource.name, created=False)
             elif change.action == "remove":
                 assert record is not None
                 if current is not None:
-                    resource.delete(record)
+                    with self._refusals(resource):
+                        resource.delete(record)
                 self.state.forget(resource.kind, resource.name)
             done.append(change)
         return done
+
+    @contextmanager
+    def _refusals(self, resource: Resource) -> Iterator[None]:
+        """A denied, unrecognised or expired-credentials refusal becomes one AccessError line with the fix."""
+        try:
+            yield
+        except ClientError as exc:
+            line = explain(exc, service=service_of(resource), resource=f"{resource.kind} {resource.name}",
+                           region=self.names.region, role_variable="PIPELINE_ROLE_ARN")
+            if line is None:
+                raise
+            raise AccessError(f"{line} ({len([r for r in self.state.resources if r.get('created')])} resource(s) "
+                              f"created so far are recorded in {self.state.path}; "
+                              "`make pipeline-down TARGET=aws` removes them)") from exc
+
+    @contextmanager
+    def _recorded_if_it_exists(self, resource: Resource) -> Iterator[None]:
+        """When a creation stops part-way (CreateBucket done, PutPublicAccessBlock refused; CreateRole done,
+        PutRolePolicy refused), record what exists, so destroy removes it: it did not exist before."""
+        try:
+            yield
+        except Exception:
+            try:
+                exists = resource.read(None) is not None
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                exists = False
+            if exists:
+                self.state.record(resource.kind, resource.name, created=True, partial=True)
+            raise
 
     def status(self) -> list[Change]:
         """What exists and whether it matches, without changing anything (conflicts are reported, not raised)."""
         changes = []
         for resource in self.resources():
             record = self.state.get(resource.kind, resource.name)
-            current = resource.read(record)
+            with self._refusals(resource):
+                current = resource.read(record)
             if current is None:
                 action = "absent"
             elif record is None:
@@ -250,13 +293,15 @@ class PipelineStack:
                 if not dry_run:
                     self.state.forget(resource.kind, resource.name)
                 continue
-            current = resource.read(record)
+            with self._refusals(resource):
+                current = resource.read(record)
             if current is None:
                 done.append(Change("absent", resource.kind, resource.name, "already gone"))
             else:
                 done.append(Change("delete", resource.kind, resource.name))
                 if not dry_run:
-                    resource.delete(record)
+                    with self._refusals(resource):
+                        resource.delete(record)
             if not dry_run:
                 self.state.forget(resource.kind, resource.name)
         for record in [] if dry_run else self.state.resources:
@@ -275,7 +320,11 @@ class PipelineStack:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"NoSuchBucket", "404"}:
                 return None
-            raise
+            line = explain(exc, service="s3", resource=f"s3://{self.names.lake_bucket}/{self.names.error_prefix}",
+                           region=self.names.region)
+            if line is None:
+                raise
+            raise AccessError(line) from exc
 
     def start_crawler(self) -> str:
         """Run the crawler once (the lab's 'Run crawler'); returns its name."""

@@ -13,6 +13,8 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from fleetcore.aws_errors import explain
+
 from provisioning.aws.assign import PlannedThing, planned_things
 from provisioning.aws.bulk import BULK_LINE_BYTES, register_bulk
 from provisioning.aws.cost import estimate
@@ -81,6 +83,18 @@ def _settings(args: argparse.Namespace) -> AwsSettings:
     if getattr(args, "speed", None):
         updates["replay_speed"] = args.speed
     return s.model_copy(update=updates) if updates else s
+
+
+_S3_OPERATIONS = {"PutObject", "GetObject", "DeleteObject", "HeadObject", "ListObjectsV2"}
+
+
+def refusal_line(exc: BaseException, region: str | None) -> str | None:
+    """One line for a denied / unrecognised / expired-credentials ClientError (fleetcore.aws_errors), else None."""
+    if not isinstance(exc, ClientError):
+        return None
+    op = exc.operation_name
+    service = "s3" if op in _S3_OPERATIONS else "sts" if op == "GetCallerIdentity" else "iot"
+    return explain(exc, service=service, region=region)
 
 
 def _err(msg: str) -> None:
@@ -204,7 +218,10 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
         return 2
     try:
         account, endpoint = account_id(clients), data_ats_endpoint(clients)
-    except (ClientError, BotoCoreError) as exc:
+    except ClientError as exc:
+        _err(refusal_line(exc, clients.region) or f"cannot reach AWS IoT in {clients.region}: {exc}")
+        return 2
+    except BotoCoreError as exc:
         _err(f"cannot reach AWS IoT in {clients.region}: {exc}")
         return 2
     if existing is None or existing.target != "aws":
@@ -239,10 +256,13 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
     except (RegistrationError, ClientError, BotoCoreError, OSError, KeyboardInterrupt) as exc:
         ledger.sort_things([p.thing_name for p in planned])
         ledger.save()
+        recorded = (f"{len(ledger.resources())} created resource(s) are recorded in {manifest_path(args.fleet_dir)}; "
+                    f"`make register TARGET=aws` finishes the fleet, `make unregister TARGET=aws` removes it")
+        if line := refusal_line(exc, clients.region):
+            _err(f"{line} (stopped: {recorded})")
+            return 1
         _err(str(exc) or type(exc).__name__)
-        print(f"stopped: {len(ledger.resources())} created resource(s) are recorded in "
-              f"{manifest_path(args.fleet_dir)}; `make register TARGET=aws` finishes the fleet, "
-              f"`make unregister TARGET=aws` removes it", file=sys.stderr)
+        print(f"stopped: {recorded}", file=sys.stderr)
         return 1
     ledger.sort_things([p.thing_name for p in planned])
     ledger.save()
@@ -290,7 +310,8 @@ def unregister(args: argparse.Namespace, clients: AwsClients | None = None,
                                   policy_wait or PolicyWait(seconds=s.policy_delete_wait_seconds))
     except (ClientError, BotoCoreError, OSError) as exc:
         ledger.save()
-        _err(f"{exc}; what is left is recorded in {manifest_path(args.fleet_dir)}: run `make unregister TARGET=aws` again")
+        _err(f"{refusal_line(exc, clients.region) or exc}; what is left is recorded in "
+             f"{manifest_path(args.fleet_dir)}: run `make unregister TARGET=aws` again")
         return 1
     gone = ", ".join(f"{n} {k.replace('_', ' ')}(s)" for k, n in result.deleted.items() if n) or "nothing"
     if result.complete:
