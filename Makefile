@@ -196,11 +196,15 @@ pipeline: $(PY) ## TARGET=aws: deploy the pipeline to AWS (bucket, Firehose, rul
 pipeline-down: $(PY) ## TARGET=aws: delete exactly what `make pipeline TARGET=aws` created (DRY_RUN=1 lists it)
 	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws destroy $(if $(DRY_RUN),--dry-run); else $(PIPELINE_LOCAL_HINT); fi
 
-pipeline-status: $(PY) ## TARGET=aws: show each pipeline resource on AWS (in-sync, drifted, absent, ...)
+pipeline-status: $(PY) ## TARGET=aws: show each pipeline resource on AWS (in-sync, drifted, ...) and the errors/ count
 	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws status; else $(PIPELINE_LOCAL_HINT); fi
 
 pipeline-crawl: $(PY) ## TARGET=aws: run the Glue crawler once over the lake (after Firehose wrote files)
 	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws crawl; else $(PIPELINE_LOCAL_HINT); fi
+
+.PHONY: pipeline-flatten
+pipeline-flatten: $(PY) ## TARGET=aws: (re)build the flat table in Athena (DROP TABLE IF EXISTS, then CREATE TABLE AS)
+	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws flatten; else $(PIPELINE_LOCAL_HINT); fi
 
 ##@ Tests and benchmarks
 .PHONY: schemas

@@ -8,6 +8,7 @@ order, only what the state file says the stack created.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from fleetcore.aws_errors import explain
-from pipeline.aws.errors import AccessError, ConflictError
+from pipeline.aws.errors import AccessError, ConflictError, PipelineAwsError
 from pipeline.aws.names import StackNames
 from pipeline.aws.policies import crawler_policy, firehose_policy, iot_rules_policy
 from pipeline.aws.resources import (
@@ -325,6 +326,33 @@ class PipelineStack:
             if line is None:
                 raise
             raise AccessError(line) from exc
+
+    def flatten(self, timeout: float = 600.0) -> list[str]:
+        """Lab step 8 on Athena, idempotently: `drop_flat` (DROP TABLE IF EXISTS) then `flatten` (CREATE TABLE
+        AS, which Athena refuses when the table exists). Returns the query execution ids."""
+        athena = self.clients.athena
+        query_names = {"database": self.names.glue_database, "table": self.names.glue_table,
+                       "flat_table": FLAT_TABLE}
+        ids = []
+        for name in ("drop_flat", "flatten"):
+            query_id = athena.start_query_execution(
+                QueryString=load_query(name, "athena", **query_names), WorkGroup=self.names.athena_workgroup,
+                QueryExecutionContext={"Database": self.names.glue_database})["QueryExecutionId"]
+            deadline = time.monotonic() + timeout
+            while True:
+                status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
+                if status["State"] == "SUCCEEDED":
+                    break
+                if status["State"] in {"FAILED", "CANCELLED"}:
+                    raise PipelineAwsError(f"Athena query {name} ({query_id}) {status['State']}: "
+                                           f"{status.get('StateChangeReason', '')}; run `make pipeline-crawl "
+                                           "TARGET=aws` first if the table does not exist yet")
+                if time.monotonic() > deadline:
+                    raise PipelineAwsError(f"Athena query {name} ({query_id}) still {status['State']} after "
+                                           f"{timeout:.0f}s")
+                time.sleep(max(self.wait, 0.01))
+            ids.append(query_id)
+        return ids
 
     def start_crawler(self) -> str:
         """Run the crawler once (the lab's 'Run crawler'); returns its name."""

@@ -154,7 +154,8 @@ def test_workgroup_writes_results_to_its_bucket_and_holds_the_labs_queries(share
         assert query["Description"]
     assert f'FROM "{DATABASE}"."weather"' in queries["temperature_by_station"]["QueryString"]
     flatten = queries["flatten"]["QueryString"]
-    assert f'CREATE TABLE IF NOT EXISTS "{DATABASE}"."weather_flat" AS' in flatten
+    assert f'\nCREATE TABLE "{DATABASE}"."weather_flat" AS\n' in flatten and "EXISTS \"" not in flatten
+    assert queries["drop_flat"]["QueryString"].strip().endswith(f"DROP TABLE IF EXISTS {DATABASE}.weather_flat")
     assert "CROSS JOIN UNNEST(sky_cover_condition)" in flatten and "CROSS JOIN UNNEST(weather_condition)" in flatten
 
 
