@@ -138,16 +138,20 @@ ifeq ($(TARGET),aws)
 endif
 
 .PHONY: plan-aws
-plan-aws: $(PY) ## print what `make register TARGET=aws` would create (no AWS call)
+plan-aws: $(PY) ## print what `make register TARGET=aws` would create, its peak rate vs AWS limits (no AWS call)
 	$(PY) -m provisioning.aws plan --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
 
 .PHONY: cost
-cost: $(PY) ## print messages, duration and cost of a run (SPEEDUP, PRICE_PER_MILLION_MESSAGES)
+cost: $(PY) ## print messages, duration, cost (also per hour) and the AWS limits the rate exceeds
 	$(PY) -m provisioning.aws cost --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
 
+.PHONY: aws-doctor
+aws-doctor: $(PY) ## read-only checks before a first AWS run: credentials, region, endpoint, roles, quotas
+	$(PY) -m provisioning.aws doctor --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
+
 .PHONY: bench-register
-bench-register: $(PY) ## time registering 1,000 things against moto_server (bench-results/register.md)
-	$(PY) scripts/bench_register.py --count 1000
+bench-register: $(PY) ## time registering COUNT (1,000) things against moto_server (bench-results/register.md)
+	$(PY) scripts/bench_register.py --count $(or $(COUNT),1000)
 
 
 ##@ Pipeline

@@ -357,3 +357,10 @@ def cost(args: argparse.Namespace) -> int:
     for line in _rate_plan(s, files, args.data_dir, region).lines():
         print(f"  {line}")
     return 0
+
+
+def doctor(args: argparse.Namespace, session=None) -> int:
+    """Read-only checks of credentials, region, endpoint, roles and quotas before anything is created."""
+    from provisioning.aws.doctor import doctor as run_doctor
+
+    return run_doctor(_settings(args), count=args.count, prefix=args.prefix, data_dir=args.data_dir, session=session)

@@ -43,6 +43,9 @@ class AwsSettings(BaseSettings):
     policy_delete_wait_seconds: float = Field(
         default=330.0, ge=0, validation_alias="IOT_POLICY_DELETE_WAIT_SECONDS",
         description="How long unregister retries DeletePolicy while AWS still sees it attached (up to 5 min).")
+    pipeline_role_arn: str | None = Field(
+        default=None, validation_alias="PIPELINE_ROLE_ARN",
+        description="Read by `aws-doctor` only: the role the pipeline would use (AWS Academy: LabRole's ARN).")
     concurrency: int = Field(default=8, ge=1, le=64, validation_alias="IOT_CONCURRENCY")
     max_attempts: int = Field(default=10, ge=1, validation_alias="IOT_MAX_ATTEMPTS",
                               description="botocore adaptive-retry attempts per call.")
