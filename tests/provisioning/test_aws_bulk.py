@@ -359,3 +359,55 @@ def test_task_chunks_respect_the_byte_limit() -> None:
     assert [p for c in chunks for p in c] == planned
     assert len(chunks) == 2
     assert all(len(parameters_lines(c, csrs)[0]) <= 5 * 1024 * 1024 for c in chunks)
+
+
+def test_register_finishes_an_adopted_thing_directly_and_unregister_removes_it(aws_env, tmp_path: Path,
+                                                                              capsys) -> None:
+    """End to end: the task's calls are stubbed (moto has no bulk registration), everything else is moto. Line 2
+    fails after AWS created its thing: register adopts it, finishes it with the direct calls (certificate from
+    the local key's CSR, attachments) and exits 0; unregister leaves no thing behind."""
+    from provisioning.aws import commands
+    from tests.pipeline.aws_support import OperationStubber
+    from tests.provisioning.aws_fixtures import args, clients
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    iot = boto3.client("iot")
+    c = clients()
+    runner = FakeTaskRunner(s3, fail_thing="weather-station-2")
+    made_by_failed_line = []
+
+    def on_describe(**kw):
+        if not made_by_failed_line:  # AWS created the thing of the failed line before the line failed
+            iot.create_thing(thingName="weather-station-2", thingTypeName="weather-station", attributePayload={
+                "attributes": {"managed_by": "weather-fleet", "fleet": "weather-station", "station_id": "x"}})
+            made_by_failed_line.append(True)
+        runner.on_describe(**kw)
+
+    c.iot.meta.events.register("provide-client-params.iot.StartThingRegistrationTask", runner.on_start)
+    c.iot.meta.events.register("provide-client-params.iot.DescribeThingRegistrationTask", on_describe)
+    env = {"IOT_BULK_BUCKET": BUCKET, "IOT_BULK_ROLE_ARN": ROLE, "IOT_BULK_POLL_SECONDS": "0"}
+    import os
+    os.environ.update(env)
+    try:
+        with OperationStubber(c.iot, "StartThingRegistrationTask", "DescribeThingRegistrationTask",
+                              "ListThingRegistrationTaskReports") as stubber:
+            _queue_task(stubber, runner, in_progress=0)
+            rc = commands.register(args("register", "--count", "3", "--fleet-dir", str(tmp_path / "fleet"),
+                                        "--registration-mode", "bulk"), clients=c)
+            stubber.assert_no_pending_responses()
+    finally:
+        for k in env:
+            os.environ.pop(k)
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "adopted 1 thing(s)" in err and "weather-station-2" in err
+    state = load_state(tmp_path / "fleet")
+    adopted = next(t for t in state.things if t.thing_name == "weather-station-2")
+    principals = iot.list_thing_principals(thingName="weather-station-2")["principals"]
+    assert principals == [adopted.certificate_arn]  # finished directly, in the account
+    key = load_private_key(tmp_path / "fleet" / adopted.identity_dir / "private.key")
+    assert certificate_matches_key((tmp_path / "fleet" / adopted.identity_dir / "certificate.pem").read_text(), key)
+
+    assert commands.unregister(args("unregister", "--fleet-dir", str(tmp_path / "fleet")), clients=c) == 0
+    assert "weather-station-2" not in {t["thingName"] for t in iot.list_things()["things"]}
