@@ -152,16 +152,20 @@ ifeq ($(TARGET),aws)
 endif
 
 .PHONY: plan-aws
-plan-aws: $(PY) ## print what `make register TARGET=aws` would create (no AWS call)
+plan-aws: $(PY) ## print what `make register TARGET=aws` would create, its peak rate vs AWS limits (no AWS call)
 	$(PY) -m provisioning.aws plan --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
 
 .PHONY: cost
-cost: $(PY) ## print messages, duration and cost of a run (SPEEDUP, PRICE_PER_MILLION_MESSAGES)
+cost: $(PY) ## print messages, duration, cost (also per hour) and the AWS limits the rate exceeds
 	$(PY) -m provisioning.aws cost --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
 
+.PHONY: aws-doctor
+aws-doctor: $(PY) ## read-only checks before a first AWS run: credentials, region, endpoint, roles, quotas
+	$(PY) -m provisioning.aws doctor --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
+
 .PHONY: bench-register
-bench-register: $(PY) ## time registering 1,000 things against moto_server (bench-results/register.md)
-	$(PY) scripts/bench_register.py --count 1000
+bench-register: $(PY) ## time registering COUNT (1,000) things against moto_server (bench-results/register.md)
+	$(PY) scripts/bench_register.py --count $(or $(COUNT),1000)
 
 
 ##@ Pipeline
@@ -210,11 +214,15 @@ pipeline: $(PY) ## TARGET=aws: deploy the pipeline to AWS (bucket, Firehose, rul
 pipeline-down: $(PY) ## TARGET=aws: delete exactly what `make pipeline TARGET=aws` created (DRY_RUN=1 lists it)
 	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws destroy $(if $(DRY_RUN),--dry-run); else $(PIPELINE_LOCAL_HINT); fi
 
-pipeline-status: $(PY) ## TARGET=aws: show each pipeline resource on AWS (in-sync, drifted, absent, ...)
+pipeline-status: $(PY) ## TARGET=aws: show each pipeline resource on AWS (in-sync, drifted, ...) and the errors/ count
 	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws status; else $(PIPELINE_LOCAL_HINT); fi
 
 pipeline-crawl: $(PY) ## TARGET=aws: run the Glue crawler once over the lake (after Firehose wrote files)
 	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws crawl; else $(PIPELINE_LOCAL_HINT); fi
+
+.PHONY: pipeline-flatten
+pipeline-flatten: $(PY) ## TARGET=aws: (re)build the flat table in Athena (DROP TABLE IF EXISTS, then CREATE TABLE AS)
+	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws flatten; else $(PIPELINE_LOCAL_HINT); fi
 
 ##@ Tests and benchmarks
 .PHONY: schemas

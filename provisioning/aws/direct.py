@@ -47,7 +47,8 @@ def register_thing(ctx: FleetContext, planned: PlannedThing) -> Thing:
 
     if not ledger.find("thing", name):
         kwargs = {"thingName": name,
-                  "attributePayload": {"attributes": thing_attributes(ctx.prefix, planned), "merge": False}}
+                  "attributePayload": {"attributes": thing_attributes(
+                      ctx.prefix, planned, typed=bool(ctx.settings.thing_type)), "merge": False}}
         if ctx.settings.thing_type:
             kwargs["thingTypeName"] = ctx.settings.thing_type
         resp = iot.create_thing(**kwargs)
