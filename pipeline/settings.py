@@ -28,7 +28,11 @@ class PipelineSettings(BaseSettings):
     monitor_identity_dir: Path = Field(Path(".fleet/things/monitor"), validation_alias="MONITOR_IDENTITY_DIR",
                                        description="certificate.pem, private.key, ca.pem of the monitor thing.")
     lake_client_id: str = Field("monitor-lake", validation_alias="LAKE_CLIENT_ID",
-                                description="MQTT client id of the lake writer (its persistent session).")
+                                description="MQTT client id of the lake writer (its persistent session). The broker "
+                                            "accepts monitor-lake or monitor-lake-<suffix> (docs/security.md).")
+    lake_require_publisher: bool = Field(True, validation_alias="LAKE_REQUIRE_PUBLISHER",
+                                         description="Quarantine messages the broker did not stamp with their "
+                                                     "publisher; false stores them with publisher null.")
     lake_session_expiry_seconds: int = Field(7 * 24 * 3600, validation_alias="LAKE_SESSION_EXPIRY_SECONDS", ge=0)
 
     # What the lake writer writes, and when.

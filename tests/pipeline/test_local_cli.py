@@ -86,7 +86,8 @@ def test_sql_prints_each_dialect(capsys: pytest.CaptureFixture[str]) -> None:
 def test_query_cold_and_dashboard_on_a_small_lake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     writer = LakeWriter(tmp_path / "lake")
     for seq, t in enumerate([-9.0, 2.0, -6.5]):
-        writer.add(json.dumps(message("a", seq, t, conditions=("Mist",), clouds=("Stratus",))).encode())
+        writer.add(json.dumps(message("a", seq, t, conditions=("Mist",), clouds=("Stratus",))).encode(),
+                   publisher="a")
     writer.close()
     assert main(["query"]) == 0
     out = capsys.readouterr().out
