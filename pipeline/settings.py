@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fleetcore.identity import LAKE_CLIENT_ID
+
 MIB = 1024 * 1024
 
 
@@ -27,7 +29,7 @@ class PipelineSettings(BaseSettings):
                             description="Topic the lake writer subscribes to (the stations publish to it).")
     monitor_identity_dir: Path = Field(Path(".fleet/things/monitor"), validation_alias="MONITOR_IDENTITY_DIR",
                                        description="certificate.pem, private.key, ca.pem of the monitor thing.")
-    lake_client_id: str = Field("monitor-lake", validation_alias="LAKE_CLIENT_ID",
+    lake_client_id: str = Field(LAKE_CLIENT_ID, validation_alias="LAKE_CLIENT_ID",
                                 description="MQTT client id of the lake writer (its persistent session). The broker "
                                             "accepts monitor-lake or monitor-lake-<suffix> (docs/security.md).")
     lake_require_publisher: bool = Field(True, validation_alias="LAKE_REQUIRE_PUBLISHER",
@@ -56,6 +58,16 @@ class PipelineSettings(BaseSettings):
     lake_flat_table: str = Field("weather_flat", validation_alias="LAKE_FLAT_TABLE")
     dashboard_path: Path | None = Field(None, validation_alias="DASHBOARD_PATH",
                                         description="Where `make dashboard` writes; default LAKE_DIR/dashboard.html.")
+
+    @field_validator("lake_client_id")
+    @classmethod
+    def _lake_client_id(cls, value: str) -> str:
+        # The broker (fleet_identity plugin) accepts only these ids for the monitor identity's lake writers.
+        suffix = value.removeprefix(f"{LAKE_CLIENT_ID}-")
+        if value != LAKE_CLIENT_ID and (suffix == value or not suffix):
+            raise ValueError(f"LAKE_CLIENT_ID={value!r}: the broker accepts only {LAKE_CLIENT_ID!r} or "
+                             f"'{LAKE_CLIENT_ID}-<suffix>' for a lake writer (docs/security.md)")
+        return value
 
     @field_validator("lake_prefix")
     @classmethod
