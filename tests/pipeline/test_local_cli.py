@@ -99,6 +99,7 @@ def test_query_cold_and_dashboard_on_a_small_lake(tmp_path: Path, capsys: pytest
     assert main(["query", "--schema"]) == 0
     schema = capsys.readouterr().out
     assert re.search(r"^air_temperature\s+STRUCT\(", schema, re.M) and re.search(r"^seq\s+BIGINT", schema, re.M)
+    assert re.search(r"^publisher\s+VARCHAR", schema, re.M), schema  # the authenticated identity is a column
     assert main(["cold", "--backfill"]) == 0
     assert "2 cold reading(s)" in capsys.readouterr().out
     assert main(["dashboard"]) == 0
