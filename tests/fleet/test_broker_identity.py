@@ -32,9 +32,8 @@ from pipeline.lake import LakeWriter, lake_files
 from pipeline.monitor import PUBLISHER_PROPERTY, LakeSubscriber
 from pipeline.settings import PipelineSettings
 from provisioning.mqtt import IdentityClient
-from provisioning.register_local import render_acl
 from tests.pipeline.synthetic import message
-from tests.support.broker import TlsBroker, test_ca  # noqa: F401
+from tests.support.broker import TlsBroker, provisioned_acl, test_ca  # noqa: F401
 from tests.support.certs import Identity, TestCA
 
 pytestmark = [pytest.mark.docker]
@@ -45,9 +44,10 @@ NOT_AUTHORIZED = 0x87
 
 
 @pytest.fixture(scope="module")
-def broker(docker_engine: None, test_ca: TestCA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:  # noqa: F811
+def broker(docker_engine: None, test_ca: TestCA,  # noqa: F811
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
     """The broker with the ACL `make register` writes for two stations and the monitor."""
-    with TlsBroker(tmp_path_factory.mktemp("identity-broker"), test_ca, acl=render_acl(STATIONS, TOPIC)) as b:
+    with TlsBroker(tmp_path_factory.mktemp("identity-broker"), test_ca, acl=provisioned_acl(STATIONS, TOPIC)) as b:
         yield b
 
 

@@ -148,7 +148,8 @@ def test_crash_before_commit_leaves_nothing_and_redelivery_writes_once(tmp_path:
     die(writer)
     restarted = LakeWriter(tmp_path)
     assert list((tmp_path / ".state" / "tmp").iterdir()) == [], "uncommitted temporary files are removed"
-    assert restarted.add(payload("a", 0), publisher="a") == "buffered"  # the broker redelivers the unacknowledged message
+    # The broker redelivers the unacknowledged message.
+    assert restarted.add(payload("a", 0), publisher="a") == "buffered"
     restarted.close()
     assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1})
 
