@@ -37,6 +37,16 @@ FLEET_SERVICES = $(addprefix station-,$(shell seq 1 $(FLEET_SIZE)))
 # compose.yaml's stations the fleet does not use (FLEET_COUNT below 5): stopped and removed by `make up`.
 UNUSED_STATIONS = $(addprefix station-,$(shell seq $$(( $(FLEET_SIZE) + 1 )) 5))
 
+# Station selection for `make data` / `make stations` (flags of `python -m provisioning data|stations`).
+SELECTION_FLAGS = $(foreach c,$(subst $(comma), ,$(COUNTRY)),--country $c) \
+                  $(foreach s,$(subst $(comma), ,$(STATE)),--state $s) \
+                  $(foreach i,$(subst $(comma), ,$(ICAO)),--icao $i) \
+                  $(foreach i,$(subst $(comma), ,$(STATION_IDS)),--station $i) \
+                  $(if $(BBOX),--bbox "$(BBOX)") $(if $(NEAR),--near "$(NEAR)") $(if $(RADIUS),--radius $(RADIUS)) \
+                  $(if $(YEAR),--year $(YEAR)) $(if $(LIMIT),--limit $(LIMIT)) \
+                  $(if $(CATALOGUE),--catalogue "$(CATALOGUE)") $(if $(filter 1,$(REFRESH)),--refresh)
+comma := ,
+
 ##@ General
 .PHONY: help
 help: ## list the targets
@@ -59,8 +69,12 @@ venv: $(PY) ## create the virtual environment with every dependency
 
 ##@ Fleet (local identities, broker, stations)
 .PHONY: data register images up logs ps watch down clean
-data: $(PY) ## make sure DATA_DIR holds the lab's five station-years (downloads them from NCEI if not)
-	$(PY) -m provisioning data --data-dir "$(DATA_DIR)"
+data: $(PY) ## make sure DATA_DIR holds the station-years (lab's five; or STATIONS=..., or COUNTRY= YEAR= LIMIT=...)
+	$(PY) -m provisioning data --data-dir "$(DATA_DIR)" $(if $(STATIONS),--stations "$(STATIONS)") $(SELECTION_FLAGS)
+
+.PHONY: stations
+stations: $(PY) ## list catalogue stations (COUNTRY= STATE= BBOX= NEAR= RADIUS= ICAO= STATION_IDS= YEAR= LIMIT= JSON=1)
+	$(PY) -m provisioning stations --data-dir "$(DATA_DIR)" $(SELECTION_FLAGS) $(if $(filter 1,$(JSON)),--json)
 
 register: $(PY) data ## create (or keep) the CA, one identity per station + monitor, broker files, manifest
 	$(PY) -m provisioning register --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
@@ -180,7 +194,7 @@ query: $(PY) ## run the lab's Athena queries over the lake with DuckDB (or your 
 	$(PY) -m pipeline query $(if $(SQL),"$(SQL)")
 
 dashboard: $(PY) ## write the self-contained HTML dashboard (LAKE_DIR/dashboard.html) from the lake
-	$(PY) -m pipeline dashboard
+	STATION_NAMES_FILE="$(or $(STATION_NAMES_FILE),$(FLEET_DIR)/stations.json)" $(PY) -m pipeline dashboard
 
 bench-lake: $(PY) ## benchmark the lake writer and the DuckDB queries (bench-results/pipeline-lake.md)
 	$(PY) scripts/bench_lake.py

@@ -58,6 +58,9 @@ class PipelineSettings(BaseSettings):
     lake_flat_table: str = Field("weather_flat", validation_alias="LAKE_FLAT_TABLE")
     dashboard_path: Path | None = Field(None, validation_alias="DASHBOARD_PATH",
                                         description="Where `make dashboard` writes; default LAKE_DIR/dashboard.html.")
+    station_names_file: Path | None = Field(Path(".fleet/stations.json"), validation_alias="STATION_NAMES_FILE",
+                                            description="Station names for the dashboard (written by `make "
+                                            "register`); absent: station ids only.")
 
     @field_validator("lake_client_id")
     @classmethod

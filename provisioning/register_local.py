@@ -17,6 +17,8 @@ from provisioning.compose_stations import render_stations_compose, stations_comp
 from provisioning.files import PRIVATE_MODE, PUBLIC_MODE, read_or_none, write_if_changed
 from provisioning.manifest import (CA_FILE, CERTIFICATE_FILE, MONITOR_THING, PRIVATE_KEY_FILE, THINGS_DIR,
                                    FleetManifest, Thing, load_manifest, manifest_path)
+from provisioning.station_names import (catalogue_metadata, metadata_fields, render_station_names,
+                                        station_names_path)
 from provisioning.stations import assign
 
 CA_DIR = "ca"
@@ -171,10 +173,12 @@ def register_local(req: LocalFleetRequest) -> Outcome:
                      force=req.force, server_names=req.hostnames)
     w.write(broker / CA_FILE, ca_pem)
 
+    meta = catalogue_metadata(req.data_dir)
     things: list[Thing] = []
     for name, sf in zip(thing_names(req.prefix, req.count), files, strict=True):
         things.append(_thing_identity(ca, ca_pem, fleet_dir, name, w, req.force,
-                                      role="station", station_id=sf.station_id, isd_file=sf.path.name))
+                                      role="station", station_id=sf.station_id, isd_file=sf.path.name,
+                                      **metadata_fields(meta, sf.station_id)))
     things.append(_thing_identity(ca, ca_pem, fleet_dir, MONITOR_THING, w, req.force, role="monitor"))
 
     station_names = [t.thing_name for t in things if t.role == "station"]
@@ -183,6 +187,7 @@ def register_local(req: LocalFleetRequest) -> Outcome:
     manifest = FleetManifest(target="local", endpoint=LOCAL_ENDPOINT, port=req.port, topic=req.topic,
                              prefix=req.prefix, things=things)
     w.write(manifest_path(fleet_dir), (manifest.model_dump_json(indent=2) + "\n").encode())
+    w.write(station_names_path(fleet_dir), render_station_names(things).encode())
     w.write(fleet_dir / COMPOSE_ENV_FILE, render_compose_env(fleet_dir, req.data_dir, manifest.stations()).encode())
     # Stations 6..N: a generated compose override (none, and a stale one removed, for five or fewer).
     stations_compose = render_stations_compose(manifest.stations())
@@ -203,7 +208,7 @@ def register_local(req: LocalFleetRequest) -> Outcome:
 
 
 def _thing_identity(ca: local_ca.Authority, ca_pem: bytes, fleet_dir: Path, name: str, w: _Writer, force: bool,
-                    **fields: str) -> Thing:
+                    **fields: str | None) -> Thing:
     rel = f"{THINGS_DIR}/{name}"
     folder = fleet_dir / rel
     fp = _ensure_identity(ca, folder, CERTIFICATE_FILE, PRIVATE_KEY_FILE, name, w, force=force)
@@ -241,7 +246,8 @@ def unregister_local(fleet_dir: Path, *, remove_ca: bool = False, dry_run: bool 
     w.remove_tree(fleet_dir / BROKER_DIR)
     if remove_ca:
         w.remove_tree(fleet_dir / CA_DIR)
-    for f in (manifest_path(fleet_dir), fleet_dir / COMPOSE_ENV_FILE, stations_compose_path(fleet_dir)):
+    for f in (manifest_path(fleet_dir), fleet_dir / COMPOSE_ENV_FILE, stations_compose_path(fleet_dir),
+              station_names_path(fleet_dir)):
         if f.exists():
             w.removed.append(f)
             if not dry_run:

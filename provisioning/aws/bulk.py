@@ -212,7 +212,8 @@ def record_success(ctx: FleetContext, planned: PlannedThing, entry: ReportEntry)
     ledger.put_thing(Thing(thing_name=name, role=planned.role, station_id=planned.station_id,
                            isd_file=planned.isd_file, identity_dir=f"{THINGS_DIR}/{name}",
                            certificate_sha256=certificate_sha256(pem), certificate_id=cert_id,
-                           certificate_arn=entry.certificate_arn, thing_arn=entry.thing_arn))
+                           certificate_arn=entry.certificate_arn, thing_arn=entry.thing_arn,
+                           **planned.metadata()))
 
 
 def register_bulk(ctx: FleetContext, planned: list[PlannedThing]) -> BulkOutcome | None:

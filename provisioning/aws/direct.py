@@ -91,7 +91,7 @@ def register_thing(ctx: FleetContext, planned: PlannedThing) -> Thing:
     write_public(ca_path, amazon_root_ca_pem())
     thing = Thing(thing_name=name, role=planned.role, station_id=planned.station_id, isd_file=planned.isd_file,
                   identity_dir=f"{THINGS_DIR}/{name}", certificate_sha256=certificate_sha256(cert_pem),
-                  certificate_id=cert.name, certificate_arn=cert.arn, thing_arn=thing_arn)
+                  certificate_id=cert.name, certificate_arn=cert.arn, thing_arn=thing_arn, **planned.metadata())
     ledger.put_thing(thing)
     return thing
 
