@@ -79,8 +79,8 @@ stations: $(PY) ## list catalogue stations (COUNTRY= STATE= BBOX= NEAR= RADIUS= 
 register: $(PY) data ## create (or keep) the CA, one identity per station + monitor, broker files, manifest
 	$(PY) -m provisioning register --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
 
-images: ## build the station image (BASE_IMAGE) for compose
-	$(FLEET_COMPOSE) build station-1
+images: ## build the station and broker images (BASE_IMAGE; the broker's holds the fleet_identity plugin)
+	$(FLEET_COMPOSE) build station-1 broker
 
 up: register images ## start the broker and FLEET_COUNT stations (5) in the background (TARGET=aws: stations only)
 	$(if $(UNUSED_STATIONS),$(FLEET_COMPOSE) rm --stop --force $(UNUSED_STATIONS))

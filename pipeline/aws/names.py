@@ -84,6 +84,15 @@ class StackNames:
         return f"{self._underscored}_to_lake"
 
     @property
+    def quarantine_rule(self) -> str:
+        return f"{self._underscored}_quarantine"
+
+    @property
+    def quarantine_prefix(self) -> str:
+        """Where messages not from the thing they name are kept (beside the lake prefix, never crawled)."""
+        return "quarantine/"
+
+    @property
     def cold_readings_rule(self) -> str:
         return f"{self._underscored}_cold_readings"
 

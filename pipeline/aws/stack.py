@@ -37,7 +37,7 @@ from pipeline.aws.settings import PipelineAwsSettings
 from pipeline.aws.state import StackState
 from pipeline.queries import QUERY_NAMES, load_query, load_rule, query_description
 
-#: The Firehose rule forwards every message unchanged (lab step 4); the cold-readings SQL lives in pipeline/sql.
+#: The cold-readings SQL lives in pipeline/sql.
 COLD_READINGS_RULE = "cold_readings"
 FLAT_TABLE = "weather_flat"
 
@@ -54,6 +54,25 @@ def rule_error_action(names: StackNames, rule: str, role_arn: str) -> dict[str, 
     such a message without a trace."""
     return {"s3": {"roleArn": role_arn, "bucketName": names.lake_bucket,
                    "key": f"{names.rule_error_prefix}{rule}/${{timestamp()}}-${{newuuid()}}.json"}}
+
+
+def lake_rule_sql(topic: str) -> str:
+    """The Firehose rule (lab step 4): every message whose `thing_name` is its publisher's client id, with that
+    id added as `publisher`. The IoT policy lets a certificate connect only as its own thing's name, so
+    `clientid()` is the authenticated thing (docs/security.md)."""
+    return f"SELECT *, clientid() AS publisher FROM '{topic}' WHERE thing_name = clientid()"
+
+
+def quarantine_rule_sql(topic: str) -> str:
+    """The complement of the lake rule: messages naming another thing, or none, kept apart with their publisher."""
+    return (f"SELECT *, clientid() AS publisher FROM '{topic}' "
+            "WHERE isUndefined(thing_name) OR thing_name <> clientid()")
+
+
+def quarantine_key(names: StackNames) -> str:
+    """S3 key template of one quarantined message (IoT substitution templates)."""
+    return (f"{names.quarantine_prefix}${{topic()}}/${{parse_time('yyyy/MM/dd/HH', timestamp(), 'UTC')}}/"
+            "${clientid()}-${newuuid()}.json")
 
 
 @dataclass(frozen=True)
@@ -110,11 +129,18 @@ class PipelineStack:
             DeliveryStream(clients, names, role_arn=firehose_role, buffer_mb=self.settings.firehose_buffer_mb,
                            buffer_seconds=self.settings.firehose_buffer_seconds, tags=tags, wait=wait),
             ColdReadingsTable(clients, names, tags=tags, wait=wait),
-            TopicRule(clients, names, names.lake_rule, sql=f"SELECT * FROM '{names.topic}'",
-                      description=f"weather-fleet: every message of {names.topic} to the lake (Firehose)",
+            TopicRule(clients, names, names.lake_rule, sql=lake_rule_sql(names.topic),
+                      description=f"weather-fleet: every message of {names.topic} to the lake (Firehose), "
+                                  "with its publisher",
                       actions=[{"firehose": {"roleArn": iot_role, "deliveryStreamName": names.firehose_stream,
                                              "separator": "\n"}}],
                       error_action=rule_error_action(names, names.lake_rule, iot_role), tags=tags, wait=wait),
+            TopicRule(clients, names, names.quarantine_rule, sql=quarantine_rule_sql(names.topic),
+                      description=f"weather-fleet: messages of {names.topic} not from the thing they name, "
+                                  f"kept under {names.quarantine_prefix}",
+                      actions=[{"s3": {"roleArn": iot_role, "bucketName": names.lake_bucket,
+                                       "key": quarantine_key(names)}}],
+                      error_action=rule_error_action(names, names.quarantine_rule, iot_role), tags=tags, wait=wait),
             TopicRule(clients, names, names.cold_readings_rule,
                       sql=load_rule(COLD_READINGS_RULE, "iot", topic=names.topic),
                       description="weather-fleet: readings below -5 degrees C to DynamoDB (lab step 5)",

@@ -19,7 +19,7 @@ from tests.pipeline.aws_support import REGION, TABLE, aws, client
 __all__ = ["aws"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RESOURCES = 12 + len(QUERY_NAMES)  # buckets 2, roles 3, stream, table, rules 2, database, crawler, workgroup
+RESOURCES = 13 + len(QUERY_NAMES)  # buckets 2, roles 3, stream, table, rules 3, database, crawler, workgroup
 
 
 @pytest.fixture

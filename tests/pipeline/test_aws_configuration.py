@@ -41,7 +41,7 @@ def test_first_deploy_creates_every_resource(shared) -> None:
     stack, changes, _ = shared
     assert {c.action for c in changes} == {"create"}
     kinds = [c.kind for c in changes]
-    assert kinds.count("s3-bucket") == 2 and kinds.count("iam-role") == 3 and kinds.count("iot-topic-rule") == 2
+    assert kinds.count("s3-bucket") == 2 and kinds.count("iam-role") == 3 and kinds.count("iot-topic-rule") == 3
     assert kinds.count("athena-named-query") == len(QUERY_NAMES)
 
 
@@ -68,9 +68,12 @@ def test_firehose_writes_gzip_to_the_lake_with_buffering_date_and_error_prefixes
     assert tags_of(tags) == EXPECTED_TAGS
 
 
-def test_lake_rule_forwards_every_message_to_firehose_with_newline_separator(shared) -> None:
+def test_lake_rule_forwards_each_things_own_messages_with_their_publisher_to_firehose(shared) -> None:
     rule = client("iot").get_topic_rule(ruleName="weather_fleet_to_lake")["rule"]
-    assert rule["sql"] == "SELECT * FROM 'sensor/weather'"
+    # clientid() is the authenticated thing (the IoT policy binds client id to thing name): it is delivered as
+    # `publisher`, so the crawler's schema has the column, and a message naming another thing is not delivered.
+    assert rule["sql"] == ("SELECT *, clientid() AS publisher FROM 'sensor/weather' "
+                           "WHERE thing_name = clientid()")
     assert rule["awsIotSqlVersion"] == "2016-03-23" and rule["ruleDisabled"] is False
     assert rule["actions"] == [{"firehose": {
         "roleArn": f"arn:aws:iam::{ACCOUNT}:role/weather-fleet-iot-rules",
@@ -85,6 +88,24 @@ def assert_error_action(rule: dict, name: str) -> None:
     assert rule["errorAction"] == {"s3": {
         "roleArn": f"arn:aws:iam::{ACCOUNT}:role/weather-fleet-iot-rules", "bucketName": LAKE,
         "key": f"errors/iot-rules/{name}/${{timestamp()}}-${{newuuid()}}.json"}}
+
+
+def test_quarantine_rule_keeps_messages_naming_another_thing_under_the_quarantine_prefix(shared) -> None:
+    rule = client("iot").get_topic_rule(ruleName="weather_fleet_quarantine")["rule"]
+    # Exactly the complement of the lake rule, a message without thing_name included (Undefined compares false).
+    assert rule["sql"] == ("SELECT *, clientid() AS publisher FROM 'sensor/weather' "
+                           "WHERE isUndefined(thing_name) OR thing_name <> clientid()")
+    [action] = rule["actions"]
+    assert action["s3"]["bucketName"] == LAKE
+    assert action["s3"]["key"].startswith("quarantine/${topic()}/") and "${clientid()}" in action["s3"]["key"]
+    assert action["s3"]["roleArn"] == f"arn:aws:iam::{ACCOUNT}:role/weather-fleet-iot-rules"
+    assert_error_action(rule, "weather_fleet_quarantine")
+    policy = client("iam").get_role_policy(RoleName="weather-fleet-iot-rules",
+                                           PolicyName=client("iam").list_role_policies(
+                                               RoleName="weather-fleet-iot-rules")["PolicyNames"][0])
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert statements["PutQuarantine"] == {"Sid": "PutQuarantine", "Effect": "Allow", "Action": "s3:PutObject",
+                                           "Resource": f"arn:aws:s3:::{LAKE}/quarantine/*"}
 
 
 def test_cold_readings_rule_has_the_labs_sql_and_puts_into_the_table(shared) -> None:
@@ -164,7 +185,7 @@ def test_created_roles_are_least_privilege(shared) -> None:
     expected = {
         "weather-fleet-iot-rules": ("iot.amazonaws.com", {
             f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/{STREAM}",
-            f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}",
+            f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}", f"arn:aws:s3:::{LAKE}/quarantine/*",
             f"arn:aws:s3:::{LAKE}/errors/iot-rules/*"}),  # the rules' error action, that prefix only
         "weather-fleet-firehose": ("firehose.amazonaws.com", {f"arn:aws:s3:::{LAKE}", f"arn:aws:s3:::{LAKE}/*"}),
     }

@@ -32,7 +32,7 @@ def build_lake(lake_dir: Path) -> list[dict]:
             messages.append(doc)
     writer = LakeWriter(lake_dir, buffer_bytes=20_000)
     for doc in messages:
-        writer.add(json.dumps(doc).encode())
+        writer.add(json.dumps(doc).encode(), publisher=doc["thing_name"])
     writer.close()
     return messages
 
