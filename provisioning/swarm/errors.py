@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fleetcore.errors import FleetError
+from provisioning.errors import ProvisioningError
 
 
-class SwarmError(FleetError):
+class SwarmError(ProvisioningError):
     """Deploying, inspecting or removing the fleet's stack failed, or the stack cannot be generated."""

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from fleetcore.identity import default_client_id
 from provisioning.stations import LAB_STATION_FILES
 from tests.fleet.compose_fleet import REPO, STATION_KNOBS, free_port
 from tests.support.certs import Identity
@@ -45,7 +46,8 @@ class SwarmFleet:
                     "PIPELINE": "", "REGISTRY": "", "STATIONS_PER_CONTAINER": "",
                     "SWARM_STACK": self.stack, "BROKER_PORT": str(self.port),
                     "STATION_IMAGE": os.environ.get("STATION_IMAGE_SWARM", "weather-fleet/station:swarm"),
-                    "MOSQUITTO_IMAGE": os.environ.get("MOSQUITTO_IMAGE", "local/mosquitto:ci"),
+                    # Built by `make swarm-images` from docker/broker (with the fleet_identity plugin): our own tag.
+                    "MOSQUITTO_IMAGE": "weather-fleet/mosquitto:swarm",
                     "BASE_IMAGE": os.environ.get("BASE_IMAGE", "local/python-base:ci"),
                     "FLEET_UID": str(uid if uid else 10001), "FLEET_GID": str(os.getgid() if uid else 10001),
                     **extra}
@@ -71,7 +73,7 @@ class SwarmFleet:
         while True:
             try:
                 sub = Subscriber("127.0.0.1", self.port, self.identity("monitor"), topic="sensor/#",
-                                 client_id=f"monitor-{uuid.uuid4().hex[:6]}")
+                                 client_id=default_client_id("monitor"))
                 return sub.__enter__()
             except Exception:  # noqa: BLE001 - the relay answers at once, the broker behind it may still start
                 if time.monotonic() > deadline:
