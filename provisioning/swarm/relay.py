@@ -9,6 +9,7 @@ overlay network, that forwards 127.0.0.1:BROKER_PORT to `broker:8883` byte for b
 from __future__ import annotations
 
 from provisioning.swarm.engine import docker
+from provisioning.swarm.errors import SwarmError
 from provisioning.swarm.stack import NETWORK, STACK_LABEL
 
 PORT_LABEL = "com.weather-fleet.relay-port"
@@ -65,7 +66,12 @@ def start_relay(stack: str, port: int, image: str) -> None:
         return
     if current is not None:
         docker("rm", "-f", relay_name(stack))
-    docker(*relay_command(stack, port, image)[1:])
+    try:
+        docker(*relay_command(stack, port, image)[1:])
+    except SwarmError as exc:
+        docker("rm", "-f", relay_name(stack), check=False)
+        raise SwarmError(f"the stack is deployed, but 127.0.0.1:{port} cannot be published for the broker ({exc}); "
+                         f"set BROKER_PORT to a free port and run `make swarm-up` again") from None
     print(f"broker relayed to 127.0.0.1:{port} (container {relay_name(stack)})")
 
 

@@ -79,3 +79,21 @@ def test_prune_removes_only_stale_objects_of_the_stack(monkeypatch: pytest.Monke
     gone = engine.prune_objects("wf", keep={"wf-a-key-2", "wf-broker-acl-1"})
     assert removed == ["wf-a-key-1"] and gone == ["wf-a-key-1"]
     assert store == {"secret": {"wf-a-key-2"}, "config": {"wf-broker-acl-1"}}
+
+
+def test_relay_on_a_taken_port_names_broker_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    from provisioning.swarm import relay
+
+    calls: list[tuple[str, ...]] = []
+
+    def fake(*args: str, check: bool = True, **_: object) -> str:
+        calls.append(args)
+        if args[0] == "run":
+            raise SwarmError("`docker run -d --name wf-broker-relay` failed: port is already allocated")
+        return ""
+    monkeypatch.setattr(relay, "docker", fake)
+    with pytest.raises(SwarmError, match="127.0.0.1:8883 cannot be published.*set BROKER_PORT to a free port"):
+        relay.start_relay("wf", 8883, "weather-fleet/station:swarm")
+    run = next(c for c in calls if c[0] == "run")
+    assert run[run.index("-p") + 1] == "127.0.0.1:8883:8883" and "--read-only" in run
+    assert ("rm", "-f", "wf-broker-relay") in calls  # the half-created container is removed
