@@ -1,6 +1,6 @@
 """The fleet's Swarm stack file (`<fleet>/stack.yaml`), generated from the manifest and the station variables.
 
-One service per single station (`station-<i>`, thing i of the manifest) or per shard (`shard-<n>`, group
+One service per single station (`station-<i>`, thing i of the manifest) or per shard (`group-<n>`, group
 containers reading `.fleet/shards/shard-<n>.json`), the broker (target local) and, optionally, the lake writer.
 
 Invariants (tested in tests/provisioning/test_swarm_stack.py):
@@ -264,7 +264,8 @@ def single_station_service(req: StackRequest, objs: _Objects, index: int, thing:
 
 
 def shard_service(req: StackRequest, objs: _Objects, shard: Shard, variables: Mapping[str, str]) -> dict[str, Any]:
-    """`shard-<n>`: a group container; its shard file as a config, each of its things' identities as secrets."""
+    """`group-<n>` (as compose names it): shard n's group container; its shard file as a config, each of its
+    things' identities as secrets."""
     svc = _station_base(req, list(shard.things))
     svc["environment"] = station_environment(variables, group=True)
     refs: list[dict[str, Any]] = []
@@ -276,7 +277,7 @@ def shard_service(req: StackRequest, objs: _Objects, shard: Shard, variables: Ma
                        "mode": PUBLIC_MODE}]
     svc["volumes"] = [
         {"type": "bind", "source": str(Path(req.data_dir).resolve()), "target": DATA_MOUNT, "read_only": True},
-        {"type": "volume", "source": f"shard-{shard.number}-state", "target": STATE_MOUNT},
+        {"type": "volume", "source": f"group-{shard.number}-state", "target": STATE_MOUNT},
         _tmpfs(),
     ]
     return svc
@@ -409,8 +410,8 @@ def build_stack(req: StackRequest) -> dict[str, Any]:
     else:
         check_shards(req.manifest, req.shards)
         for shard in req.shards:
-            services[f"shard-{shard.number}"] = shard_service(req, objs, shard, variables)
-            volumes[f"shard-{shard.number}-state"] = {}
+            services[f"group-{shard.number}"] = shard_service(req, objs, shard, variables)
+            volumes[f"group-{shard.number}-state"] = {}
     if req.lake is not None:
         if not local:
             raise SwarmError("the lake writer subscribes to the local broker: PIPELINE=1 needs TARGET=local")

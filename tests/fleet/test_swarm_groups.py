@@ -62,12 +62,12 @@ def test_two_shards_of_fifty_deliver_every_station(groups: SwarmFleet) -> None:
 
 def test_each_shard_service_holds_exactly_its_shards_identities(groups: SwarmFleet) -> None:
     services = {s["Spec"]["Name"]: s for s in service_inspect(groups.stack)}
-    assert set(services) == {groups.service("broker"), *(groups.service(f"shard-{n}") for n in (1, 2))}
+    assert set(services) == {groups.service("broker"), *(groups.service(f"group-{n}") for n in (1, 2))}
     for n in (1, 2):
         shard = json.loads((groups.fleet_dir / "shards" / f"shard-{n}.json").read_text())
         names = {t["thing_name"] for t in shard["things"]}
         assert len(names) == PER_SHARD
-        spec = services[groups.service(f"shard-{n}")]["Spec"]
+        spec = services[groups.service(f"group-{n}")]["Spec"]
         assert spec["Mode"]["Replicated"]["Replicas"] == 1
         secrets = spec["TaskTemplate"]["ContainerSpec"]["Secrets"]
         owners = {s["File"]["Name"].split("/")[2] for s in secrets}

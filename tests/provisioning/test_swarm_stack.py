@@ -208,8 +208,8 @@ def test_one_service_per_shard_with_its_things_identities(fleet: Path, isd_dir: 
     folder = write_shards(fleet, [["weather-station-1", "weather-station-2"],
                                   ["weather-station-3", "weather-station-4"]])
     doc = build_stack(request(fleet, isd_dir, shards=load_shards(folder)))
-    assert sorted(station_services(doc)) == ["shard-1", "shard-2"]
-    shard = doc["services"]["shard-2"]
+    assert sorted(station_services(doc)) == ["group-1", "group-2"]
+    shard = doc["services"]["group-2"]
     assert shard["deploy"]["replicas"] == 1
     assert shard["deploy"]["labels"]["com.weather-fleet.things"] == "weather-station-3,weather-station-4"
     targets = {r["target"] for r in shard["secrets"]}
