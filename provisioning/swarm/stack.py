@@ -53,6 +53,9 @@ SHARD_FILE = "/shard/shard.json"
 IDENTITIES_DIR = "/identities"
 DATA_MOUNT = "/data"
 STATE_MOUNT = "/state"
+# Group containers' decoded-message cache: one volume per node, shared by the groups running there.
+CACHE_MOUNT = "/cache"
+CACHE_VOLUME = "station-cache"
 IDENTITY_MOUNT = station_variables.FIXED["IDENTITY_DIR"]
 MOSQUITTO_CONF = Path(__file__).resolve().parents[2] / "docker" / "broker" / "mosquitto.conf"
 _STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,30}$")
@@ -188,7 +191,8 @@ def station_environment(variables: Mapping[str, str], *, group: bool) -> dict[st
     env.update({name: variables[name] for name in station_variables.PASSED_THROUGH if variables.get(name)})
     if group:
         env.pop("IDENTITY_DIR", None)
-        env.update({"SHARD_FILE": SHARD_FILE, "IDENTITIES_DIR": IDENTITIES_DIR, "DATA_DIR": DATA_MOUNT})
+        env.update({"SHARD_FILE": SHARD_FILE, "IDENTITIES_DIR": IDENTITIES_DIR, "DATA_DIR": DATA_MOUNT,
+                    "CACHE_DIR": CACHE_MOUNT})
     return env
 
 
@@ -278,6 +282,7 @@ def shard_service(req: StackRequest, objs: _Objects, shard: Shard, variables: Ma
     svc["volumes"] = [
         {"type": "bind", "source": str(Path(req.data_dir).resolve()), "target": DATA_MOUNT, "read_only": True},
         {"type": "volume", "source": f"group-{shard.number}-state", "target": STATE_MOUNT},
+        {"type": "volume", "source": CACHE_VOLUME, "target": CACHE_MOUNT},
         _tmpfs(),
     ]
     return svc
@@ -409,6 +414,7 @@ def build_stack(req: StackRequest) -> dict[str, Any]:
             volumes[f"station-{i}-state"] = {}
     else:
         check_shards(req.manifest, req.shards)
+        volumes[CACHE_VOLUME] = {}
         for shard in req.shards:
             services[f"group-{shard.number}"] = shard_service(req, objs, shard, variables)
             volumes[f"group-{shard.number}-state"] = {}

@@ -222,6 +222,8 @@ def test_one_service_per_shard_with_its_things_identities(fleet: Path, isd_dir: 
     env = shard["environment"]
     assert env["SHARD_FILE"] == "/shard/shard.json" and "THING_NAME" not in env and "IDENTITY_DIR" not in env
     assert {"type": "bind", "source": str(isd_dir.resolve()), "target": "/data", "read_only": True} in shard["volumes"]
+    assert {"type": "volume", "source": "station-cache", "target": "/cache"} in shard["volumes"]
+    assert env["CACHE_DIR"] == "/cache" and "station-cache" in doc["volumes"]
 
 
 def test_a_thing_in_two_shards_or_in_none_is_refused(fleet: Path, isd_dir: Path) -> None:
