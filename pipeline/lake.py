@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cold import ColdTable
+from pipeline.errors import PipelineError
 from pipeline.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -128,8 +129,8 @@ class LakeWriter:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock_file.close()
-            raise RuntimeError(f"another lake writer is running on {self.lake_dir} (LAKE_DIR): stop it first "
-                               "(`make lake-down`, or Ctrl-C the `make lake` terminal)") from None
+            raise PipelineError(f"another lake writer is running on {self.lake_dir} (LAKE_DIR): stop it first "
+                                "(`make lake-down`, or Ctrl-C the `make lake` terminal)") from None
         self.ledger = Ledger(self.lake_dir / ".state" / "ledger.sqlite3")
         self.recover()
 

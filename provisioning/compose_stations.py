@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from provisioning.errors import FleetStateError
 from provisioning.manifest import THINGS_DIR, Thing
 
 STATIONS_COMPOSE_FILE = "compose.stations.yaml"
@@ -87,7 +88,7 @@ def render_stations_compose(stations: list[Thing]) -> str | None:
         return None
     for _, t in extra:
         if not t.isd_file:
-            raise ValueError(f"station {t.thing_name} of the manifest has no ISD file: run `make register`")
+            raise FleetStateError(f"station {t.thing_name} of the manifest has no ISD file: run `make register`")
     doc = {
         "volumes": {state_volume(i): {} for i, _ in extra},
         "services": {service_name(i): station_service(i, t.thing_name, t.isd_file or "") for i, t in extra},

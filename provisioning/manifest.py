@@ -25,6 +25,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleetcore.identity import CA_FILE, CERTIFICATE_FILE, MONITOR_THING, PRIVATE_KEY_FILE, THINGS_DIR  # noqa: F401
+from fleetcore.target import Target
+from fleetcore.topic import DEFAULT_TOPIC
+from provisioning.errors import FleetStateError
 
 MANIFEST_NAME = "manifest.json"
 
@@ -61,10 +64,10 @@ class FleetManifest(_Model):
     """Everything a fleet is made of, for compose, the pipeline and teardown."""
 
     version: Literal[1] = 1
-    target: Literal["local", "aws"]
+    target: Target
     endpoint: str = Field(description="MQTT host stations connect to: 'broker' locally, the iot:Data-ATS host on AWS.")
     port: int = 8883
-    topic: str = "sensor/weather"
+    topic: str = DEFAULT_TOPIC
     prefix: str = Field(description="Thing-name prefix, e.g. 'weather-station'.")
     things: list[Thing]
     region: str | None = None
@@ -76,11 +79,11 @@ class FleetManifest(_Model):
         return [t for t in self.things if t.role == "station"]
 
     def thing(self, name: str) -> Thing:
-        """The identity called `name`; KeyError names it when absent."""
+        """The identity called `name`; FleetStateError names it when absent."""
         for t in self.things:
             if t.thing_name == name:
                 return t
-        raise KeyError(f"thing {name!r} is not in the fleet manifest")
+        raise FleetStateError(f"thing {name!r} is not in the fleet manifest: run `make register`")
 
 
 def manifest_path(fleet_dir: Path) -> Path:
@@ -88,10 +91,10 @@ def manifest_path(fleet_dir: Path) -> Path:
 
 
 def load_manifest(fleet_dir: Path) -> FleetManifest:
-    """Read the manifest; a missing one raises FileNotFoundError naming the path and `make register`."""
+    """Read the manifest; a missing one raises FleetStateError naming the path and `make register`."""
     path = manifest_path(fleet_dir)
     if not path.is_file():
-        raise FileNotFoundError(f"no fleet manifest at {path}: run `make register` first")
+        raise FleetStateError(f"no fleet manifest at {path}: run `make register` first")
     return FleetManifest.model_validate_json(path.read_text())
 
 

@@ -9,17 +9,19 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from fleetcore.topic import monitor_filter
 from provisioning.manifest import MONITOR_THING, load_manifest
 from provisioning.mqtt import IdentityClient
 
-DEFAULT_FILTER = "sensor/#"
 
-
-def watch(fleet_dir: Path, host: str, port: int, *, topic_filter: str = DEFAULT_FILTER, limit: int = 0,
+def watch(fleet_dir: Path, host: str, port: int, *, topic_filter: str | None = None, limit: int = 0,
           timeout: float = 0.0, out: TextIO = sys.stdout) -> int:
-    """Print `topic thing seq time` per message (or raw payload when not JSON); 0 on success."""
+    """Print `topic thing seq time` per message (or raw payload when not JSON); 0 on success.
+
+    `topic_filter` defaults to what the monitor may read: the manifest's TOPIC and below."""
     manifest = load_manifest(fleet_dir)
     monitor = manifest.thing(MONITOR_THING)
+    topic_filter = topic_filter or monitor_filter(manifest.topic)
     client = IdentityClient(Path(fleet_dir) / monitor.identity_dir, host, port, retry=True)
     with client:
         if not client.wait_connected(15):

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
 
 from provisioning.aws.assign import PlannedThing, planned_things
 from provisioning.aws.bulk import register_bulk
@@ -23,12 +22,12 @@ from provisioning.aws.fleet import (
 from provisioning.aws.ledger import Ledger, journal_path, load_state
 from provisioning.aws.policy import HELLO_TOPIC, policy_document, policy_json
 from provisioning.aws.session import AwsClients, AwsSetupError, make_clients
-from provisioning.aws.settings import AwsSettings
+from provisioning.aws.settings import AwsSettings, RegistrationMode
 from provisioning.aws.teardown import plan_lines, unregister_fleet
 from provisioning.manifest import FleetManifest, manifest_path
 from provisioning.compose_stations import stations_compose_path, write_stations_compose
 from provisioning.register_local import COMPOSE_ENV_FILE, render_compose_env
-from provisioning.settings import FleetSettings
+from provisioning.settings import FleetSettings, load
 
 def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
     """Add an option unless the caller's parser already has it (the fleet CLI defines the shared ones)."""
@@ -52,17 +51,13 @@ def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _fleet_settings() -> FleetSettings:
-    try:
-        return FleetSettings()
-    except ValidationError as exc:  # a bad FLEET_* value: say which, keep going with the defaults
-        print(f"warning: ignoring the fleet settings from the environment/.env: {exc.errors()[0]['msg']} "
-              f"({exc.errors()[0]['loc']})", file=sys.stderr)
-        return FleetSettings.model_construct()
+    """FleetSettings, or ConfigError naming each bad variable (never the defaults in place of a bad value)."""
+    return load(FleetSettings)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """AWS-only options (on top of the shared ones)."""
-    _add(parser, "--registration-mode", choices=["direct", "bulk"], default=None,
+    _add(parser, "--registration-mode", type=RegistrationMode, choices=list(RegistrationMode), default=None,
          help="direct API calls, or the lab's StartThingRegistrationTask (default IOT_REGISTRATION_MODE)")
     _add(parser, "--concurrency", type=int, default=None, help="parallel API workers (default IOT_CONCURRENCY)")
     _add(parser, "--with-hello", action="store_true",
@@ -71,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> AwsSettings:
-    s = AwsSettings()
+    s = load(AwsSettings)
     updates = {}
     if getattr(args, "registration_mode", None):
         updates["registration_mode"] = args.registration_mode
@@ -142,7 +137,7 @@ def plan(args: argparse.Namespace) -> int:
         print(f"  use thing type {s.thing_type} (created and tagged if it does not exist)")
     if s.thing_group and ("thing_group", s.thing_group) not in recorded:
         print(f"  use thing group {s.thing_group} (created and tagged if it does not exist)")
-    if s.registration_mode == "bulk":
+    if s.registration_mode is RegistrationMode.BULK:
         print(f"  upload the parameters file to s3://{s.bulk_bucket or '<IOT_BULK_BUCKET>'}/weather-fleet/"
               f"{args.prefix}/ and start one registration task with role {s.bulk_role_arn or '<IOT_BULK_ROLE_ARN>'}")
     cert = "certificate from a local CSR" if s.certificate_mode == "csr" else "CreateKeysAndCertificate"
@@ -173,11 +168,7 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
     if args.dry_run:
         return plan(args)
     s = _settings(args)
-    try:
-        planned = _planned(args)
-    except ValueError as exc:
-        _err(str(exc))
-        return 2
+    planned = _planned(args)
     try:
         clients = clients or make_clients(s)
     except AwsSetupError as exc:
@@ -203,7 +194,7 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
     failed: dict[str, str] = {}
     try:
         prepare_fleet(ctx, planned, hello=any(p.role == "hello" for p in planned))
-        if s.registration_mode == "bulk":
+        if s.registration_mode is RegistrationMode.BULK:
             stations = [p for p in planned if p.role == "station"]
             outcome = register_bulk(ctx, stations)
             if outcome:
@@ -300,7 +291,7 @@ def cost(args: argparse.Namespace) -> int:
     else:
         files = [p.isd_file for p in planned_things(args.count, args.prefix, args.data_dir)]
         source = f"{args.count} planned station(s)"
-    est = estimate(files, args.data_dir, speed=s.replay_speed, interval=s.interval or None, max_rate=s.max_rate,
+    est = estimate(files, args.data_dir, speed=s.replay_speed, interval=s.interval, max_rate=s.effective_max_rate,
                    price_per_million=s.price_per_million_messages,
                    price_per_million_minutes=s.price_per_million_connection_minutes)
     print(f"This run will send ({source}, data from {args.data_dir or 'DATA_DIR (unset)'}):")

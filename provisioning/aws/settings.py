@@ -6,16 +6,31 @@ the `IOT_*` variables shape the fleet.
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fleetcore.settings import FleetSettingsBase, Topic
+from fleetcore.target import AWS_MAX_RATE
+from fleetcore.topic import DEFAULT_TOPIC
 
 
-class AwsSettings(BaseSettings):
-    """Everything `provisioning.aws` reads from the environment."""
+class RegistrationMode(StrEnum):
+    """`IOT_REGISTRATION_MODE`."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True)
+    DIRECT = "direct"  # one API call per step, in parallel
+    BULK = "bulk"      # the lab's StartThingRegistrationTask
+
+
+class CertificateMode(StrEnum):
+    """`IOT_CERTIFICATE_MODE`."""
+
+    CSR = "csr"            # key made locally, CreateCertificateFromCsr
+    AWS_KEYS = "aws-keys"  # CreateKeysAndCertificate
+
+
+class AwsSettings(FleetSettingsBase):
+    """Everything `provisioning.aws` reads from the environment (`provisioning.settings.load(AwsSettings)`)."""
 
     region: str | None = Field(default=None, validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     profile: str | None = Field(default=None, validation_alias="AWS_PROFILE")
@@ -26,11 +41,12 @@ class AwsSettings(BaseSettings):
                             description="Thing type for every station; empty = no thing type.")
     thing_group: str = Field(default="weather-fleet", validation_alias="IOT_THING_GROUP",
                              description="Thing group for every station; empty = no group.")
-    topic: str = Field(default="sensor/weather", validation_alias="TOPIC",
+    topic: Topic = Field(default=DEFAULT_TOPIC, validation_alias="TOPIC",
                        description="The one topic stations may publish to (the fleet's TOPIC).")
-    registration_mode: Literal["direct", "bulk"] = Field(default="direct", validation_alias="IOT_REGISTRATION_MODE")
-    certificate_mode: Literal["csr", "aws-keys"] = Field(
-        default="csr", validation_alias="IOT_CERTIFICATE_MODE",
+    registration_mode: RegistrationMode = Field(default=RegistrationMode.DIRECT,
+                                                validation_alias="IOT_REGISTRATION_MODE")
+    certificate_mode: CertificateMode = Field(
+        default=CertificateMode.CSR, validation_alias="IOT_CERTIFICATE_MODE",
         description="csr: key made locally, CreateCertificateFromCsr; aws-keys: CreateKeysAndCertificate.")
     bulk_bucket: str | None = Field(default=None, validation_alias="IOT_BULK_BUCKET")
     bulk_role_arn: str | None = Field(default=None, validation_alias="IOT_BULK_ROLE_ARN")
@@ -48,5 +64,11 @@ class AwsSettings(BaseSettings):
                                 description="Seconds of recorded data replayed per wall-clock second.")
     interval: float | None = Field(default=None, ge=0, validation_alias="INTERVAL",
                                    description="Fixed seconds between messages instead of SPEEDUP.")
-    max_rate: float = Field(default=100.0, gt=0, validation_alias="MAX_RATE",
-                            description="Messages per second per station at most (AWS IoT Core allows 100).")
+    max_rate: float | None = Field(default=None, ge=0, validation_alias="MAX_RATE",
+                                   description="Messages per second per station at most; 0: no cap; unset: 100, "
+                                   "AWS IoT Core's limit (as for the station on aws).")
+
+    @property
+    def effective_max_rate(self) -> float:
+        """MAX_RATE as the station on aws applies it: unset -> 100 (AWS_MAX_RATE), 0 -> no cap."""
+        return AWS_MAX_RATE if self.max_rate is None else self.max_rate
