@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from enum import StrEnum
 from typing import Any
 
 from pipeline.cold import ColdTable
@@ -57,6 +58,14 @@ class FlushResult:
     records: int
     errors: int
     cold_items: int
+
+
+class Intake(StrEnum):
+    """What `LakeWriter.add` did with one payload."""
+
+    BUFFERED = "buffered"    # new: in the buffer, acknowledged once it is in a lake file
+    DUPLICATE = "duplicate"  # a redelivery (buffered or already in the lake): dropped
+    ERROR = "error"          # not a weather message: kept under the errors folder
 
 
 def _utc_now() -> datetime:
@@ -162,8 +171,8 @@ class LakeWriter:
                 leftover.unlink()
 
     # -- intake ---------------------------------------------------------------------------------------------
-    def add(self, payload: bytes, ack_token: Any = None) -> str:
-        """Take one MQTT payload; returns 'buffered', 'duplicate' or 'error'. Flushes when the buffer is full."""
+    def add(self, payload: bytes, ack_token: Any = None) -> Intake:
+        """Take one MQTT payload; returns what became of it. Flushes when the buffer is full."""
         received_at = self._clock()
         doc, reason = decode(payload)
         with self._lock:
@@ -172,24 +181,24 @@ class LakeWriter:
                           "raw": payload.decode("utf-8", errors="replace")}
                 self._append(_Entry(None, json.dumps(record).encode(), received_at, [ack_token]))
                 log.warning("payload rejected (%s); kept under %s/", reason, ERRORS_DIR)
-                status = "error"
+                status = Intake.ERROR
             else:
                 key = (doc["thing_name"], doc["seq"])
                 if key in self._by_key:  # a redelivery of a message still in the buffer
                     self._by_key[key].acks.append(ack_token)
                     self.duplicates += 1
-                    return "duplicate"
+                    return Intake.DUPLICATE
                 if self.ledger.seen(*key):  # already in a visible lake file
                     self.duplicates += 1
                     self._ack_one(ack_token)
-                    return "duplicate"
+                    return Intake.DUPLICATE
                 line = payload.strip()
                 if b"\n" in line or b"\r" in line:
                     line = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
                 entry = _Entry(key, line, received_at, [ack_token])
                 self._by_key[key] = entry
                 self._append(entry)
-                status = "buffered"
+                status = Intake.BUFFERED
             if self._bytes >= self.buffer_bytes:
                 self.flush()
             return status

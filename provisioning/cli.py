@@ -98,7 +98,7 @@ def build_parser(settings: FleetSettings) -> argparse.ArgumentParser:
 
 def cmd_register(args: argparse.Namespace) -> int:
     s: FleetSettings = args._settings
-    if args.target is Target.AWS:
+    if args.target == Target.AWS:
         code = _delegate_aws("register", args)
         if code == 0 and not args.dry_run:
             from provisioning.manifest import load_manifest, manifest_path
@@ -128,7 +128,7 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 
 def cmd_unregister(args: argparse.Namespace) -> int:
-    if args.target is Target.AWS:
+    if args.target == Target.AWS:
         return _delegate_aws("unregister", args)
     from provisioning.register_local import unregister_local
 

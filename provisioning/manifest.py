@@ -20,9 +20,10 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from fleetcore.identity import CA_FILE, CERTIFICATE_FILE, MONITOR_THING, PRIVATE_KEY_FILE, THINGS_DIR  # noqa: F401
 from fleetcore.target import Target
@@ -32,6 +33,37 @@ from provisioning.errors import FleetStateError
 MANIFEST_NAME = "manifest.json"
 
 
+class Role(StrEnum):
+    """What a thing is for."""
+
+    STATION = "station"  # replays one station-year
+    MONITOR = "monitor"  # may only read (the lake writer, `make watch`)
+    HELLO = "hello"      # the lab's first step: publishes to hello/world only (AWS)
+
+
+class ResourceKind(StrEnum):
+    """The kinds of AWS resource a fleet records (teardown deletes them kind by kind)."""
+
+    THING = "thing"
+    CERTIFICATE = "certificate"
+    POLICY = "policy"
+    THING_TYPE = "thing_type"
+    THING_GROUP = "thing_group"
+    POLICY_ATTACHMENT = "policy_attachment"
+    PRINCIPAL_ATTACHMENT = "principal_attachment"
+    BUCKET_OBJECT = "bucket_object"
+    ROLE = "role"
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _inline(enum: type[E], title: str) -> Any:
+    """`enum` as a field type whose JSON Schema is the plain list of values (contracts/ stays as it was)."""
+    schema = {"enum": [member.value for member in enum], "title": title, "type": "string"}
+    return Annotated[enum, WithJsonSchema(schema)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -39,8 +71,7 @@ class _Model(BaseModel):
 class AwsResource(_Model):
     """One AWS resource this fleet created, so teardown removes exactly that and nothing else."""
 
-    kind: Literal["thing", "certificate", "policy", "thing_type", "thing_group", "policy_attachment",
-                  "principal_attachment", "bucket_object", "role"]
+    kind: _inline(ResourceKind, "Kind")  # type: ignore[valid-type]
     name: str = Field(description="Name, ARN or id identifying the resource for deletion.")
     arn: str | None = None
     extra: dict[str, str] = Field(default_factory=dict)
@@ -50,7 +81,7 @@ class Thing(_Model):
     """One device identity."""
 
     thing_name: str
-    role: Literal["station", "monitor", "hello"] = "station"
+    role: _inline(Role, "Role") = Role.STATION  # type: ignore[valid-type]
     station_id: str | None = Field(default=None, description="'USAF-WBAN' of the replayed station.")
     isd_file: str | None = Field(default=None, description="File name of the station-year inside DATA_DIR.")
     identity_dir: str = Field(description="Identity folder, relative to the fleet folder.")
@@ -64,7 +95,7 @@ class FleetManifest(_Model):
     """Everything a fleet is made of, for compose, the pipeline and teardown."""
 
     version: Literal[1] = 1
-    target: Target
+    target: _inline(Target, "Target")  # type: ignore[valid-type]
     endpoint: str = Field(description="MQTT host stations connect to: 'broker' locally, the iot:Data-ATS host on AWS.")
     port: int = 8883
     topic: str = DEFAULT_TOPIC
@@ -76,7 +107,7 @@ class FleetManifest(_Model):
 
     def stations(self) -> list[Thing]:
         """The station identities, in manifest order."""
-        return [t for t in self.things if t.role == "station"]
+        return [t for t in self.things if t.role == Role.STATION]
 
     def thing(self, name: str) -> Thing:
         """The identity called `name`; FleetStateError names it when absent."""

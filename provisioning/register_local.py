@@ -19,7 +19,7 @@ from provisioning.compose_stations import render_stations_compose, stations_comp
 from provisioning.errors import FleetStateError
 from provisioning.files import PRIVATE_MODE, PUBLIC_MODE, read_or_none, write_if_changed
 from provisioning.manifest import (CA_FILE, CERTIFICATE_FILE, MONITOR_THING, PRIVATE_KEY_FILE, THINGS_DIR,
-                                   FleetManifest, Thing, load_manifest, manifest_path)
+                                   FleetManifest, Role, Thing, load_manifest, manifest_path)
 from provisioning.stations import assign
 
 CA_DIR = "ca"
@@ -160,7 +160,7 @@ def register_local(req: LocalFleetRequest) -> Outcome:
     previous: FleetManifest | None = None
     if manifest_path(fleet_dir).is_file():
         previous = load_manifest(fleet_dir)
-        if previous.target is not Target.LOCAL:
+        if previous.target != Target.LOCAL:
             raise FleetStateError(
                 f"{manifest_path(fleet_dir)} describes an AWS fleet: run `python -m provisioning unregister "
                 f"--target aws` first, or set FLEET_DIR to another folder")
@@ -177,10 +177,10 @@ def register_local(req: LocalFleetRequest) -> Outcome:
     things: list[Thing] = []
     for name, sf in zip(thing_names(req.prefix, req.count), files, strict=True):
         things.append(_thing_identity(ca, ca_pem, fleet_dir, name, w, req.force,
-                                      role="station", station_id=sf.station_id, isd_file=sf.path.name))
-    things.append(_thing_identity(ca, ca_pem, fleet_dir, MONITOR_THING, w, req.force, role="monitor"))
+                                      role=Role.STATION, station_id=sf.station_id, isd_file=sf.path.name))
+    things.append(_thing_identity(ca, ca_pem, fleet_dir, MONITOR_THING, w, req.force, role=Role.MONITOR))
 
-    station_names = [t.thing_name for t in things if t.role == "station"]
+    station_names = [t.thing_name for t in things if t.role == Role.STATION]
     w.write(broker / ACL_FILE, render_acl(station_names, req.topic).encode())
 
     manifest = FleetManifest(target=Target.LOCAL, endpoint=LOCAL_ENDPOINT, port=req.port, topic=req.topic,
@@ -237,7 +237,7 @@ def unregister_local(fleet_dir: Path, *, remove_ca: bool = False, dry_run: bool 
     fleet_dir = Path(fleet_dir)
     if manifest_path(fleet_dir).is_file():
         m = load_manifest(fleet_dir)
-        if m.target is not Target.LOCAL:
+        if m.target != Target.LOCAL:
             raise FleetStateError(f"{manifest_path(fleet_dir)} describes an AWS fleet: use `--target aws`")
     w = _Writer(dry_run)
     w.remove_tree(fleet_dir / THINGS_DIR)

@@ -144,7 +144,7 @@ class Replay:
         self.s = settings
         if source is None:
             source = IsdSource(settings.data_file, settings.thing_name)
-            shifted = settings.time_mode is TimeMode.SHIFTED
+            shifted = settings.time_mode == TimeMode.SHIFTED
             if settings.preload:
                 source = PreparedSource(source, shifted=shifted)
             elif settings.decode_ahead and settings.interval == 0 and not settings.effective_max_rate:
@@ -293,7 +293,7 @@ class Replay:
         s = self.s
         return ConnectionConfig(
             host=s.mqtt_host, port=s.mqtt_port, client_id=s.thing_name, certificate=s.certificate_path,
-            private_key=s.private_key_path, ca=s.ca_path, metrics=s.metrics_enabled, aws_limits=s.target is Target.AWS,
+            private_key=s.private_key_path, ca=s.ca_path, metrics=s.metrics_enabled, aws_limits=s.target == Target.AWS,
             keep_alive=s.keep_alive, session_expiry=s.session_expiry)
 
     def run(self) -> int:
@@ -383,7 +383,7 @@ class Replay:
         assert pub is not None
         speedup = s.effective_speedup
         pacer = Pacer(speedup=speedup, interval=None if speedup else s.interval, max_rate=s.effective_max_rate)
-        shifted = s.time_mode is TimeMode.SHIFTED
+        shifted = s.time_mode == TimeMode.SHIFTED
         wall_offset = time.time() - time.monotonic()
         start_at = s.start_at if skip_through == 0 else None
         unthrottled = pacer.unthrottled

@@ -67,7 +67,7 @@ class ConnectionSettings(FleetSettingsBase):
         """The identity files; the CA is ca.pem in the folder, or for aws without one certifi's bundle (which
         holds the Amazon root CAs)."""
         files = IdentityFiles.in_folder(self.identity_path)
-        if files.ca is not None and not files.ca.is_file() and self.target is Target.AWS:
+        if files.ca is not None and not files.ca.is_file() and self.target == Target.AWS:
             import certifi
 
             return IdentityFiles(files.certificate, files.private_key, Path(certifi.where()))
@@ -88,7 +88,7 @@ class ConnectionSettings(FleetSettingsBase):
     @property
     def metrics_enabled(self) -> bool:
         """SDK metrics go in the MQTT username: on for AWS IoT Core, off for Mosquitto (CN is the username)."""
-        return self.target is Target.AWS
+        return self.target == Target.AWS
 
 
 class StationSettings(ConnectionSettings):
@@ -137,7 +137,7 @@ class StationSettings(ConnectionSettings):
         """Messages per second at most; 0 means no cap. Default 100 for AWS IoT Core, none locally."""
         if self.max_rate is not None:
             return self.max_rate
-        return AWS_MAX_RATE if self.target is Target.AWS else 0.0
+        return AWS_MAX_RATE if self.target == Target.AWS else 0.0
 
     def pacing_text(self) -> str:
         if self.interval is not None:

@@ -9,6 +9,7 @@ order, only what the state file says the stack created.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from pipeline.aws.errors import ConflictError
@@ -36,11 +37,30 @@ COLD_READINGS_RULE = "cold_readings"
 FLAT_TABLE = "weather_flat"
 
 
+class Action(StrEnum):
+    """What deploy/destroy does (or would do) to a resource, or what status found."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    USE = "use"              # exists, not created by this stack: used as it is
+    REMOVE = "remove"        # created by this stack, no longer wanted
+    CONFLICT = "conflict"    # the name is taken by something the stack did not create
+    DELETE = "delete"
+    KEEP = "keep"            # destroy: not created by this stack, left alone
+    LEFT = "left"            # destroy: recorded under a name the settings no longer give
+    ABSENT = "absent"
+    FOREIGN = "foreign"      # status: exists, not recorded
+    USED = "used"            # status: recorded as used, not created
+    DRIFTED = "drifted"
+    IN_SYNC = "in-sync"
+
+
 @dataclass(frozen=True)
 class Change:
     """One line of a plan or of what was done."""
 
-    action: str  # create | update | unchanged | use | delete | keep | absent | conflict | remove
+    action: Action
     kind: str
     name: str
     detail: str = ""
@@ -135,8 +155,8 @@ class PipelineStack:
         for resource in self.resources():
             record = self.state.get(resource.kind, resource.name)
             if not resource.wanted:
-                action = "remove" if record and record.get("created") else "absent"
-                current = resource.read(record) if action == "remove" else None
+                action = Action.REMOVE if record and record.get("created") else Action.ABSENT
+                current = resource.read(record) if action == Action.REMOVE else None
                 planned.append((resource, current, Change(action, resource.kind, resource.name, "no longer used")))
                 continue
             current = resource.read(record)
@@ -147,19 +167,19 @@ class PipelineStack:
                     current = resource.read(record)
                     recovered.append(record)
             if current is None:
-                change = Change("create", resource.kind, resource.name)
+                change = Change(Action.CREATE, resource.kind, resource.name)
             elif record is None:
                 if isinstance(resource, Bucket) and self._bucket_given(resource):
-                    change = Change("use", resource.kind, resource.name, "existing bucket, left as it is")
+                    change = Change(Action.USE, resource.kind, resource.name, "existing bucket, left as it is")
                 else:
-                    change = Change("conflict", resource.kind, resource.name)
+                    change = Change(Action.CONFLICT, resource.kind, resource.name)
                     conflicts.append(change)
             elif not record.get("created"):
-                change = Change("use", resource.kind, resource.name, "not created by this stack, left as it is")
+                change = Change(Action.USE, resource.kind, resource.name, "not created by this stack, left as it is")
             else:
                 drift = resource.diff(current)
-                change = Change("update", resource.kind, resource.name, "differs: " + ", ".join(drift)) if drift \
-                    else Change("unchanged", resource.kind, resource.name)
+                change = Change(Action.UPDATE, resource.kind, resource.name, "differs: " + ", ".join(drift)) if drift \
+                    else Change(Action.UNCHANGED, resource.kind, resource.name)
             planned.append((resource, current, change))
         self._recovered = recovered
         if conflicts:
@@ -185,15 +205,15 @@ class PipelineStack:
             self.state.record(record["kind"], record["name"], created=True, id=record["id"])
         for resource, current, change in planned:
             record = self.state.get(resource.kind, resource.name)
-            if change.action == "create":
+            if change.action == Action.CREATE:
                 details = resource.create()
                 self.state.record(resource.kind, resource.name, created=True, **details)
-            elif change.action == "update":
+            elif change.action == Action.UPDATE:
                 assert current is not None and record is not None
                 resource.update(current, record)
-            elif change.action == "use" and record is None:
+            elif change.action == Action.USE and record is None:
                 self.state.record(resource.kind, resource.name, created=False)
-            elif change.action == "remove":
+            elif change.action == Action.REMOVE:
                 assert record is not None
                 if current is not None:
                     resource.delete(record)
@@ -208,13 +228,13 @@ class PipelineStack:
             record = self.state.get(resource.kind, resource.name)
             current = resource.read(record)
             if current is None:
-                action = "absent"
+                action = Action.ABSENT
             elif record is None:
-                action = "foreign"
+                action = Action.FOREIGN
             elif not record.get("created"):
-                action = "used"
+                action = Action.USED
             else:
-                action = "drifted" if resource.diff(current) else "in-sync"
+                action = Action.DRIFTED if resource.diff(current) else Action.IN_SYNC
             if not resource.wanted and current is None:
                 continue
             changes.append(Change(action, resource.kind, resource.name, "" if resource.wanted else "no longer used"))
@@ -229,26 +249,26 @@ class PipelineStack:
             if record is None:
                 continue
             if not record.get("created"):
-                done.append(Change("keep", resource.kind, resource.name, "not created by this stack"))
+                done.append(Change(Action.KEEP, resource.kind, resource.name, "not created by this stack"))
                 if not dry_run:
                     self.state.forget(resource.kind, resource.name)
                 continue
             if isinstance(resource, NamedQuery) and workgroup_owned:
-                done.append(Change("delete", resource.kind, resource.name, "with its workgroup"))
+                done.append(Change(Action.DELETE, resource.kind, resource.name, "with its workgroup"))
                 if not dry_run:
                     self.state.forget(resource.kind, resource.name)
                 continue
             current = resource.read(record)
             if current is None:
-                done.append(Change("absent", resource.kind, resource.name, "already gone"))
+                done.append(Change(Action.ABSENT, resource.kind, resource.name, "already gone"))
             else:
-                done.append(Change("delete", resource.kind, resource.name))
+                done.append(Change(Action.DELETE, resource.kind, resource.name))
                 if not dry_run:
                     resource.delete(record)
             if not dry_run:
                 self.state.forget(resource.kind, resource.name)
         for record in [] if dry_run else self.state.resources:
-            done.append(Change("left", record["kind"], record["name"],
+            done.append(Change(Action.LEFT, record["kind"], record["name"],
                                "recorded under a name the current settings do not give: restore the settings "
                                f"used to deploy, or delete it by hand and edit {self.state.path}"))
         return done

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioning.errors import ConfigError
+from provisioning.manifest import Role
 from provisioning.stations import assign
 
 # ISD file names: USAF-WBAN-YEAR, optionally .gz
@@ -19,7 +20,7 @@ class PlannedThing:
     thing_name: str
     station_id: str | None
     isd_file: str | None
-    role: str = "station"
+    role: Role = Role.STATION
 
 
 def isd_files(data_dir: Path | None, count: int) -> list[str | None]:

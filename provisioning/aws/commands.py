@@ -24,7 +24,7 @@ from provisioning.aws.policy import HELLO_TOPIC, policy_document, policy_json
 from provisioning.aws.session import AwsClients, AwsSetupError, make_clients
 from provisioning.aws.settings import AwsSettings, RegistrationMode
 from provisioning.aws.teardown import plan_lines, unregister_fleet
-from provisioning.manifest import FleetManifest, manifest_path
+from provisioning.manifest import FleetManifest, Role, manifest_path
 from provisioning.compose_stations import stations_compose_path, write_stations_compose
 from provisioning.register_local import COMPOSE_ENV_FILE, render_compose_env
 from provisioning.settings import FleetSettings, load
@@ -84,7 +84,7 @@ def _err(msg: str) -> None:
 def _planned(args: argparse.Namespace) -> list[PlannedThing]:
     planned = planned_things(args.count, args.prefix, args.data_dir)
     if getattr(args, "with_hello", False):
-        planned.append(PlannedThing(f"{args.prefix}-hello", None, None, role="hello"))
+        planned.append(PlannedThing(f"{args.prefix}-hello", None, None, role=Role.HELLO))
     return planned
 
 
@@ -131,13 +131,13 @@ def plan(args: argparse.Namespace) -> int:
         print(f"  create policy {s.policy_name} (tagged managed-by=weather-fleet):")
         doc = policy_json(policy_document(s.region or "<region>", "<account>", [s.topic]))
         print("    " + doc.replace("\n", "\n    "))
-    if any(p.role == "hello" for p in todo):
+    if any(p.role == Role.HELLO for p in todo):
         print(f"  create policy {s.policy_name}-hello: iot:Publish to {HELLO_TOPIC} only")
     if s.thing_type and ("thing_type", s.thing_type) not in recorded:
         print(f"  use thing type {s.thing_type} (created and tagged if it does not exist)")
     if s.thing_group and ("thing_group", s.thing_group) not in recorded:
         print(f"  use thing group {s.thing_group} (created and tagged if it does not exist)")
-    if s.registration_mode is RegistrationMode.BULK:
+    if s.registration_mode == RegistrationMode.BULK:
         print(f"  upload the parameters file to s3://{s.bulk_bucket or '<IOT_BULK_BUCKET>'}/weather-fleet/"
               f"{args.prefix}/ and start one registration task with role {s.bulk_role_arn or '<IOT_BULK_ROLE_ARN>'}")
     cert = "certificate from a local CSR" if s.certificate_mode == "csr" else "CreateKeysAndCertificate"
@@ -193,13 +193,13 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
                        hello_policy_name=f"{s.policy_name}-hello")
     failed: dict[str, str] = {}
     try:
-        prepare_fleet(ctx, planned, hello=any(p.role == "hello" for p in planned))
-        if s.registration_mode is RegistrationMode.BULK:
-            stations = [p for p in planned if p.role == "station"]
+        prepare_fleet(ctx, planned, hello=any(p.role == Role.HELLO for p in planned))
+        if s.registration_mode == RegistrationMode.BULK:
+            stations = [p for p in planned if p.role == Role.STATION]
             outcome = register_bulk(ctx, stations)
             if outcome:
                 failed = outcome.failed
-            hello = [p for p in planned if p.role != "station"]
+            hello = [p for p in planned if p.role != Role.STATION]
             register_direct(ctx, hello)
         else:
             register_direct(ctx, planned)

@@ -14,11 +14,12 @@ from provisioning.aws.direct import run_pool
 from provisioning.aws.fleet import error_code
 from provisioning.aws.ledger import Ledger
 from provisioning.aws.session import AwsClients
-from provisioning.manifest import THINGS_DIR, AwsResource, FleetManifest
+from provisioning.manifest import THINGS_DIR, AwsResource, FleetManifest, ResourceKind
 
 # AWS order: detach policy and thing principal, deactivate+delete certificate, delete thing, then the policy.
-TEARDOWN_ORDER = ["policy_attachment", "principal_attachment", "certificate", "thing", "policy",
-                  "thing_group", "thing_type", "bucket_object"]
+TEARDOWN_ORDER = [ResourceKind.POLICY_ATTACHMENT, ResourceKind.PRINCIPAL_ATTACHMENT, ResourceKind.CERTIFICATE,
+                  ResourceKind.THING, ResourceKind.POLICY, ResourceKind.THING_GROUP, ResourceKind.THING_TYPE,
+                  ResourceKind.BUCKET_OBJECT]
 GONE = {"ResourceNotFoundException", "NoSuchKey", "NotFoundException"}
 # Right after a detach AWS may still see the attachment for a few seconds (eventual consistency).
 RETRY_CONFLICT = {"DeleteConflictException", "CertificateStateException"}

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     config = ConnectionConfig(
         host=settings.mqtt_host, port=settings.mqtt_port, client_id=settings.thing_name,
         certificate=settings.certificate_path, private_key=settings.private_key_path, ca=settings.ca_path,
-        metrics=settings.metrics_enabled, aws_limits=settings.target is Target.AWS, keep_alive=settings.keep_alive,
+        metrics=settings.metrics_enabled, aws_limits=settings.target == Target.AWS, keep_alive=settings.keep_alive,
         session_expiry=settings.session_expiry)
     publisher = Publisher(config, args.topic, max_inflight=args.count)
     stop = threading.Event()
