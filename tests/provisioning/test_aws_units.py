@@ -141,3 +141,27 @@ def test_cost_command_prints_messages_duration_and_price(tmp_path: Path, monkeyp
     assert "messages:          8" in out
     assert "00:01:00 at SPEEDUP=60x" in out
     assert "PRICE_PER_MILLION_MESSAGES=$1.25" in out and "$0.0000" in out
+
+
+def test_invalid_fleet_variable_exits_2_instead_of_falling_back(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Regression: `python -m provisioning.aws` warned about a bad FLEET_* value and went on with the defaults
+    (FLEET_COUNT=5 ...), where `python -m provisioning` exits 2. Both exit 2 now, naming the variable."""
+    from provisioning.aws.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FLEET_COUNT", "many")
+    assert main(["cost", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "FLEET_COUNT" in err[0] and "many" in err[0]
+
+
+def test_invalid_aws_variable_is_one_line_and_exit_2(tmp_path: Path, monkeypatch, capsys) -> None:
+    from provisioning.aws.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IOT_CONCURRENCY", "0")
+    monkeypatch.setenv("MAX_RATE", "-1")
+    assert main(["plan", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split("=")[0] for line in err] == ["provisioning.aws: invalid IOT_CONCURRENCY",
+                                                   "provisioning.aws: invalid MAX_RATE"]
