@@ -23,7 +23,7 @@ from pathlib import Path
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from fleetcore.identity import CA_FILE, CERTIFICATE_FILE, MONITOR_THING, PRIVATE_KEY_FILE, THINGS_DIR  # noqa: F401
 from fleetcore.target import Target
@@ -122,11 +122,16 @@ def manifest_path(fleet_dir: Path) -> Path:
 
 
 def load_manifest(fleet_dir: Path) -> FleetManifest:
-    """Read the manifest; a missing one raises FleetStateError naming the path and `make register`."""
+    """Read the manifest; a missing or unreadable one raises FleetStateError naming the path and the fix."""
     path = manifest_path(fleet_dir)
     if not path.is_file():
         raise FleetStateError(f"no fleet manifest at {path}: run `make register` first")
-    return FleetManifest.model_validate_json(path.read_text())
+    try:
+        return FleetManifest.model_validate_json(path.read_text())
+    except ValidationError as exc:
+        raise FleetStateError(f"unreadable fleet manifest {path} ({exc.error_count()} problem(s), first: "
+                              f"{exc.errors()[0]['msg']}): restore it, or remove FLEET_DIR's identities with "
+                              "`make clean` and run `make register`") from None
 
 
 def save_manifest(fleet_dir: Path, manifest: FleetManifest) -> Path:
