@@ -1,7 +1,8 @@
 """The settings base: environment and `.env` through pydantic-settings, the environment always wins.
 
-`load_settings(Model)` turns every validation problem into one line naming the variable, and raises
-`ConfigError` with all of them; nothing else is caught.
+`load_settings(Model, error)` turns every validation problem into one line naming the variable, and raises
+`error` (the package's own ConfigError, a `fleetcore.errors.ConfigError`) with all of them; nothing else is
+caught. `Topic` is the field type of TOPIC in every settings class (one rule: `fleetcore.topic.validate_topic`).
 """
 
 from __future__ import annotations

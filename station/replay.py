@@ -253,9 +253,9 @@ class Replay:
         if shown is State.PUBLISHING and not connected:
             shown = State.DISCONNECTED
         sm = self.summary
-        doc = dict(thing_name=self.s.thing_name, connected=connected, published=sm.published,
-                   acked=sm.acknowledged, failed=sm.failed, seq=sm.last_seq, line=self._current_line,
-                   error=pub.last_error if pub else None, **extra)
+        doc = {"thing_name": self.s.thing_name, "connected": connected, "published": sm.published,
+               "acked": sm.acknowledged, "failed": sm.failed, "seq": sm.last_seq, "line": self._current_line,
+               "error": pub.last_error if pub else None, **extra}  # `extra` may replace error (a failed connect)
         self._writer.submit("status", lambda: status_file.write_status(self.status_file, shown, **doc))
 
     def _progress(self, now: float) -> None:

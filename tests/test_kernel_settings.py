@@ -78,3 +78,10 @@ def test_each_bad_variable_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(lines) == 3
     assert lines[0].startswith("THING_NAME is not set")
     assert lines[1].startswith("invalid MQTT_PORT=") and lines[2].startswith("invalid SPEEDUP='fast'")
+
+
+def test_cli_report_prints_each_line_and_picks_the_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert errors.report(PipelineConfigError("invalid A=1: no\ninvalid B=2: no"), "pipeline sql") == 2
+    assert errors.report(StationError("broker gone"), "station") == 1
+    assert capsys.readouterr().err.splitlines() == ["pipeline sql: invalid A=1: no", "pipeline sql: invalid B=2: no",
+                                                    "station: broker gone"]
