@@ -15,6 +15,8 @@ from fleetcore.settings import FleetSettingsBase, Topic, load_settings
 from fleetcore.topic import DEFAULT_TOPIC
 from pipeline.errors import ConfigError
 
+from fleetcore.identity import LAKE_CLIENT_ID
+
 MIB = 1024 * 1024
 
 
@@ -35,8 +37,12 @@ class PipelineSettings(FleetSettingsBase):
     monitor_identity_dir: Path = Field(thing_dir(DEFAULT_FLEET_DIR, MONITOR_THING),
                                        validation_alias="MONITOR_IDENTITY_DIR",
                                        description="certificate.pem, private.key, ca.pem of the monitor thing.")
-    lake_client_id: str = Field("monitor-lake", validation_alias="LAKE_CLIENT_ID",
-                                description="MQTT client id of the lake writer (its persistent session).")
+    lake_client_id: str = Field(LAKE_CLIENT_ID, validation_alias="LAKE_CLIENT_ID",
+                                description="MQTT client id of the lake writer (its persistent session). The broker "
+                                            "accepts monitor-lake or monitor-lake-<suffix> (docs/security.md).")
+    lake_require_publisher: bool = Field(True, validation_alias="LAKE_REQUIRE_PUBLISHER",
+                                         description="Quarantine messages the broker did not stamp with their "
+                                                     "publisher; false stores them with publisher null.")
     lake_session_expiry_seconds: int = Field(7 * 24 * 3600, validation_alias="LAKE_SESSION_EXPIRY_SECONDS", ge=0)
 
     # What the lake writer writes, and when.
@@ -60,6 +66,19 @@ class PipelineSettings(FleetSettingsBase):
     lake_flat_table: str = Field("weather_flat", validation_alias="LAKE_FLAT_TABLE")
     dashboard_path: Path | None = Field(None, validation_alias="DASHBOARD_PATH",
                                         description="Where `make dashboard` writes; default LAKE_DIR/dashboard.html.")
+    station_names_file: Path | None = Field(Path(".fleet/stations.json"), validation_alias="STATION_NAMES_FILE",
+                                            description="Station names for the dashboard (written by `make "
+                                            "register`); absent: station ids only.")
+
+    @field_validator("lake_client_id")
+    @classmethod
+    def _lake_client_id(cls, value: str) -> str:
+        # The broker (fleet_identity plugin) accepts only these ids for the monitor identity's lake writers.
+        suffix = value.removeprefix(f"{LAKE_CLIENT_ID}-")
+        if value != LAKE_CLIENT_ID and (suffix == value or not suffix):
+            raise ValueError(f"LAKE_CLIENT_ID={value!r}: the broker accepts only {LAKE_CLIENT_ID!r} or "
+                             f"'{LAKE_CLIENT_ID}-<suffix>' for a lake writer (docs/security.md)")
+        return value
 
     @field_validator("lake_prefix")
     @classmethod

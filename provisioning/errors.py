@@ -1,9 +1,10 @@
 """Provisioning's exceptions: one base, `ProvisioningError`, so `python -m provisioning` (and
-`python -m provisioning.aws`) catch exactly these.
+`python -m provisioning.aws`) catch exactly these and report them as one line.
 
 `ConfigError` (exit 2): a bad variable or option, DATA_DIR without ISD files, missing AWS credentials or region.
-`FleetStateError` (exit 1): the fleet folder holds something register/unregister cannot work with (half a CA,
-another target's manifest, no manifest yet); the message names the folder and the `make` command that fixes it.
+Every other `ProvisioningError` (exit 1), e.g. `FleetStateError`: the fleet folder holds something
+register/unregister cannot work with (half a CA, another target's manifest, no manifest yet); the message names
+the folder and the `make` command that fixes it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from fleetcore import errors
 
 
 class ProvisioningError(errors.FleetError):
-    """Base of every error provisioning reports to its user."""
+    """A provisioning failure phrased for the user (path or variable at fault, and the command that fixes it)."""
 
 
 class ConfigError(ProvisioningError, errors.ConfigError):
@@ -21,3 +22,11 @@ class ConfigError(ProvisioningError, errors.ConfigError):
 
 class FleetStateError(ProvisioningError):
     """The fleet folder (FLEET_DIR) is not in a state this command can work with."""
+
+
+class CatalogueError(ProvisioningError):
+    """The station catalogue (isd-history.csv) cannot be read, fetched or parsed."""
+
+
+class NoNetworkError(ProvisioningError):
+    """No data source could be reached at all (no internet, or every mirror down)."""

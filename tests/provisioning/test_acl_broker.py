@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from fleetcore.identity import MONITOR_THING
+from fleetcore.identity import LAKE_CLIENT_ID, MONITOR_THING, watch_client_id
 from fleetcore.topic import monitor_filter
 from provisioning.mqtt import IdentityClient
-from tests.support.broker import TlsBroker, fleet_acl
+from tests.support.broker import TlsBroker, provisioned_acl
 from tests.support.certs import TestCA
 
 pytestmark = [pytest.mark.docker]
@@ -28,7 +28,7 @@ NOT_AUTHORIZED = 0x87
 @pytest.fixture(scope="module")
 def broker(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
     workdir = tmp_path_factory.mktemp("acl-broker")
-    with TlsBroker(workdir, TestCA(workdir / "pki"), acl=fleet_acl([STATION], TOPIC)) as b:
+    with TlsBroker(workdir, TestCA(workdir / "pki"), acl=provisioned_acl([STATION], TOPIC)) as b:
         yield b
 
 
@@ -40,8 +40,8 @@ def _client(broker: TlsBroker, name: str, tmp_path: Path, client_id: str) -> Ide
 def test_monitor_reads_a_non_default_topic(broker: TlsBroker, tmp_path: Path) -> None:
     """Regression: the ACL let the monitor read sensor/# only, so TOPIC=other/topic starved the lake writer
     (which subscribes to TOPIC) and `make watch` (which subscribes to TOPIC and below)."""
-    with _client(broker, MONITOR_THING, tmp_path, "monitor-lake") as lake, \
-            _client(broker, MONITOR_THING, tmp_path, "monitor-watch") as watch, \
+    with _client(broker, MONITOR_THING, tmp_path, LAKE_CLIENT_ID) as lake, \
+            _client(broker, MONITOR_THING, tmp_path, watch_client_id()) as watch, \
             _client(broker, STATION, tmp_path, STATION) as station:
         for client in (lake, watch, station):
             assert client.wait_connected(15), client.connect_error

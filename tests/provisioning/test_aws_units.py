@@ -111,9 +111,9 @@ def test_max_rate_zero_means_no_cap_for_cost_as_for_the_station(tmp_path: Path, 
     station's .env."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MAX_RATE", "0")
-    assert AwsSettings().effective_max_rate == 0
+    assert AwsSettings().max_rate == 0
     monkeypatch.delenv("MAX_RATE")
-    assert AwsSettings().effective_max_rate == 100  # unset: AWS IoT Core's limit, as the station on aws
+    assert AwsSettings().max_rate == 100  # unset: AWS IoT Core's limit, as the station on aws
     data = tmp_path / "isd"
     data.mkdir()
     _isd(data / "030910-99999-2022.gz", [("20220101", "0000"), ("20220101", "0001"), ("20220101", "0002")])
