@@ -8,8 +8,9 @@ from pathlib import Path
 
 from pydantic import Field
 
-from fleetcore.settings import FleetSettingsBase, load_settings
+from fleetcore.settings import FleetSettingsBase
 from provisioning.manifest import load_manifest
+from provisioning.settings import load as load_settings
 from provisioning.swarm import engine, relay
 from provisioning.swarm.images import plan_images
 from provisioning.swarm.stack import (STACK_FILE, STATION_NODE_LABEL, Images, LakeWriter, StackRequest, build_stack,

@@ -461,8 +461,11 @@ def load_shards(shards_dir: Path) -> tuple[Shard, ...]:
     """The shard files `shard-<n>.json` ({"version":1,"shard":n,"things":[{"thing_name",...}]}) in number order."""
     found: list[Shard] = []
     for path in sorted(Path(shards_dir).glob("shard-*.json")):
-        data = json.loads(path.read_text())
-        if data.get("version") != 1 or not isinstance(data.get("things"), list):
+        try:
+            data = json.loads(path.read_text())
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("things"), list):
             raise SwarmError(f"{path} is not a version 1 shard file: run `make register` again")
         found.append(Shard(int(data["shard"]), path.resolve(), tuple(t["thing_name"] for t in data["things"])))
     if not found:

@@ -97,3 +97,12 @@ def test_relay_on_a_taken_port_names_broker_port(monkeypatch: pytest.MonkeyPatch
     run = next(c for c in calls if c[0] == "run")
     assert run[run.index("-p") + 1] == "127.0.0.1:8883:8883" and "--read-only" in run
     assert ("rm", "-f", "wf-broker-relay") in calls  # the half-created container is removed
+
+
+def test_a_bad_swarm_variable_is_a_configuration_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "provisioning", "stack", "ps"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "PIPELINE": "maybe"})
+    assert out.returncode == 2 and "PIPELINE" in out.stderr and "Traceback" not in out.stderr
