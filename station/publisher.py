@@ -151,8 +151,11 @@ class Publisher:
 
     def _on_failure(self, data: mqtt5.LifecycleConnectFailureData) -> None:
         reason = describe_connack(data.connack_packet) or describe_error(data.exception)
+        repeated = reason == self.last_error
         self.last_error = reason
-        emit(log, logging.ERROR, "connect-failed", reason, endpoint=f"{self.config.host}:{self.config.port}")
+        # One line per new reason: retries failing the same way (every backoff step) are logged at DEBUG only.
+        emit(log, logging.DEBUG if repeated else logging.WARNING, "connect-attempt-failed", reason,
+             endpoint=f"{self.config.host}:{self.config.port}")
         self._event("connect-failed", reason)
 
     def _on_disconnect(self, data: mqtt5.LifecycleDisconnectData) -> None:
@@ -205,7 +208,8 @@ class Publisher:
             if stop is not None and stop.is_set():
                 return False
             if time.monotonic() >= deadline:
-                reason = self.last_error or "no answer from the broker"
+                reason = self.last_error or ("no answer from the broker (neither a TLS handshake nor a CONNACK came "
+                                             "back: is MQTT_HOST:MQTT_PORT the broker's TLS listener?)")
                 raise ConnectError(
                     f"could not connect to {self.config.host}:{self.config.port} as {self.config.client_id} "
                     f"within {timeout:g} s: {reason}")

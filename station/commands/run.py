@@ -1,8 +1,10 @@
 """`station run`: replay DATA_FILE to the broker as THING_NAME (what each container runs).
 
-Configuration comes from the environment / `.env` (see `.env.example`, Station section). Exit codes: 0 when the
-file is done or SIGTERM/SIGINT stopped the replay (after the drain and summary), 1 when the broker could not be
-reached, 2 for a configuration problem (one line each, naming the variable or path).
+Configuration comes from the environment / `.env` (see `.env.example`, Station section). Exit codes
+(`station.exit_codes.ExitCode`, docs/failures.md): 0 when the file is done or SIGTERM/SIGINT stopped the replay
+(after the drain and summary), 1 when the broker could not be reached, 2 for a configuration problem (one line
+each, naming the variable or path), 3 when the data file is damaged or has no record. Each ends with a summary
+line, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import signal
 import sys
 from types import FrameType
 
+from station.exit_codes import ExitCode
 from station.logging_setup import configure, emit
 from station.settings import ConfigError, check_files, load_settings
 
@@ -31,9 +34,12 @@ def run(args: argparse.Namespace) -> int:
         settings = load_settings()
         check_files(settings)
     except ConfigError as exc:
-        for line in str(exc).splitlines():
+        problems = str(exc).splitlines()
+        for line in problems:
             emit(log, logging.ERROR, "config", line)
-        return 2
+        emit(log, logging.INFO, "summary", "", reason="config-error", problems=len(problems), published=0,
+             exit_code=int(ExitCode.CONFIG))
+        return ExitCode.CONFIG
     configure(settings.log_format, settings.log_level)
 
     from station.replay import Replay
