@@ -31,6 +31,7 @@ from awscrt import mqtt5
 from fleetcore.identity import IdentityFiles
 from fleetcore.mqtt import OK_PUBACK_CODES, Callbacks, MqttOptions, Session, mtls_client
 from station.logging_setup import emit
+from station.settings import ConfigError
 
 log = logging.getLogger("station.publisher")
 
@@ -124,7 +125,16 @@ class Publisher:
         self.last_error: str | None = None
         self.published = 0
         self._on_event = on_event
-        self.client = mtls_client(
+        try:
+            self.client = self._client(config)
+        except RuntimeError as exc:  # awscrt: the TLS context cannot be made from these files
+            raise ConfigError(
+                f"the identity in {config.certificate.parent} cannot be loaded ({describe_error(exc)}): "
+                "certificate.pem, private.key and ca.pem must be PEM files of one identity "
+                "(`make register` recreates identities)") from None
+
+    def _client(self, config: ConnectionConfig) -> mqtt5.Client:
+        return mtls_client(
             MqttOptions(host=config.host, port=config.port, client_id=config.client_id,
                         identity=IdentityFiles(config.certificate, config.private_key, config.ca),
                         session=Session.PERSISTENT, session_expiry=config.session_expiry,

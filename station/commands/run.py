@@ -34,12 +34,7 @@ def run(args: argparse.Namespace) -> int:
         settings = load_settings()
         check_files(settings)
     except ConfigError as exc:
-        problems = str(exc).splitlines()
-        for line in problems:
-            emit(log, logging.ERROR, "config", line)
-        emit(log, logging.INFO, "summary", "", reason="config-error", problems=len(problems), published=0,
-             exit_code=int(ExitCode.CONFIG))
-        return ExitCode.CONFIG
+        return _config_failed(log, exc)
     configure(settings.log_format, settings.log_level)
 
     from station.replay import Replay
@@ -58,4 +53,17 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    return replay.run()
+    try:
+        return replay.run()
+    except ConfigError as exc:  # found only when used, e.g. identity files that are not PEM
+        return _config_failed(log, exc)
+
+
+def _config_failed(log: logging.Logger, exc: ConfigError) -> int:
+    """One line per problem, then the summary: exit code CONFIG."""
+    problems = str(exc).splitlines()
+    for line in problems:
+        emit(log, logging.ERROR, "config", line)
+    emit(log, logging.INFO, "summary", "", reason="config-error", problems=len(problems), published=0,
+         exit_code=int(ExitCode.CONFIG))
+    return ExitCode.CONFIG
