@@ -15,12 +15,14 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 from pydantic import ValidationError
 
 from pipeline import queries
+from pipeline.run_record import runs_dir, write_run_record
 from pipeline.settings import PipelineSettings
 
 log = logging.getLogger("pipeline")
@@ -47,8 +49,17 @@ def cmd_lake(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     log.info("lake writer: %s:%d %s -> %s (flush at %d bytes or %.1f s)", s.mqtt_host, s.mqtt_port, s.mqtt_topic,
              s.lake_root, s.lake_buffer_bytes, s.lake_buffer_seconds)
+    started_at = datetime.now(timezone.utc)
     serve(writer, subscriber, stop)
-    log.info("lake writer stopped: %d received, %d duplicates dropped", subscriber.received, writer.duplicates)
+    counts = {"received": subscriber.received, "duplicates_dropped": writer.duplicates,
+              "cold_rule_failures": writer.cold_failures}
+    try:
+        record = write_run_record(s.lake_dir, started_at, counts, client_id=s.lake_client_id, topic=s.mqtt_topic)
+        kept = f" (kept in {record})"
+    except OSError as exc:
+        kept = f" (could not be kept in {runs_dir(s.lake_dir)}: {exc.strerror or exc})"
+    log.info("lake writer stopped: %d received, %d duplicates dropped%s", subscriber.received, writer.duplicates,
+             kept)
     if writer.cold_failures:
         log.error("the cold-readings rule failed for %d messages: run `pipeline cold --backfill`", writer.cold_failures)
     return 0

@@ -1,0 +1,157 @@
+"""The fleet under compose, as `make` runs it (issue 10, items 4 and 5), under every compose implementation present
+(docker-compose 1.29 and v2):
+
+- `make up` and `make lake-up` in any order never recreate the running broker (nor the stations);
+- no container runs as root unless it must: the stations and the lake writer run as a non-root user (even when
+  make runs as root), the broker's root keeps only the capabilities Mosquitto needs, every container has
+  `no-new-privileges` and a read-only root filesystem; the broker's ACL can still be reloaded;
+- the lake writer's final counts are kept after `make lake-down`;
+- a station with a configuration error is restarted a bounded number of times, then stays exited.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fleet.compose_fleet import ComposeFleet, compose_implementations
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
+
+STATION_ENV = {"SPEEDUP": "3600", "PROGRESS_INTERVAL": "5", "LOG_FORMAT": "text", "LOOP": "false",
+               "TIME_MODE": "original", "TOPIC": "sensor/weather"}
+BROKER_CAPABILITIES = {"CHOWN", "DAC_READ_SEARCH", "SETGID", "SETUID"}
+STATION_RETRIES = 3  # compose.yaml: restart: on-failure:3
+
+IMPLEMENTATIONS = compose_implementations()
+
+
+def inspect(cid: str) -> dict:
+    out = subprocess.run(["docker", "inspect", cid], capture_output=True, text=True, timeout=30, check=True)
+    return json.loads(out.stdout)[0]  # type: ignore[no-any-return]
+
+
+def process_uid(cid: str) -> int:
+    """The real uid of the container's main process (PID 1)."""
+    status = subprocess.run(["docker", "exec", cid, "cat", "/proc/1/status"], capture_output=True, text=True,
+                            timeout=30, check=True).stdout
+    return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+
+
+def caps(names: list[str] | None) -> set[str]:
+    return {name.upper().removeprefix("CAP_") for name in names or []}
+
+
+def make_ok(fleet: ComposeFleet, target: str, *variables: str) -> str:
+    out = fleet.make(target, *variables, timeout=600)
+    assert out.returncode == 0, f"make {target}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    return out.stdout + out.stderr
+
+
+@pytest.fixture(scope="module", params=sorted(IMPLEMENTATIONS) or ["none"])
+def fleet(request: pytest.FixtureRequest, docker_engine: None, data_dir: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeFleet]:
+    if request.param not in IMPLEMENTATIONS:
+        pytest.skip("no compose implementation installed")
+    work = tmp_path_factory.mktemp(f"hardening-{request.param}")
+    f = ComposeFleet(work, data_dir, IMPLEMENTATIONS[request.param], LAKE_DIR=str(work / "lake"), **STATION_ENV)
+    try:
+        make_ok(f, "up")
+        yield f
+    finally:
+        f.teardown()
+
+
+def test_alternating_up_and_lake_up_never_recreate_the_broker(fleet: ComposeFleet) -> None:
+    broker = fleet.container_id("broker")
+    started = fleet.started_at("broker")
+    stations = {s: fleet.container_id(s) for s in ("station-1", "station-5")}
+    assert broker and all(stations.values())
+    for target in ("lake-up", "up", "lake-up", "up"):
+        make_ok(fleet, target)
+        assert fleet.container_id("broker") == broker, f"`make {target}` recreated the broker"
+        assert fleet.started_at("broker") == started, f"`make {target}` restarted the broker"
+    assert {s: fleet.container_id(s) for s in stations} == stations
+    assert "lake" in fleet.running_services()
+    fleet.wait_healthy("broker")  # the healthcheck works with the broker's few capabilities
+
+
+def test_no_container_runs_as_root_unless_it_must(fleet: ComposeFleet) -> None:
+    if "lake" not in fleet.running_services():
+        make_ok(fleet, "lake-up")
+    for service in ("station-1", "lake"):
+        cid = fleet.container_id(service)
+        info = inspect(cid)
+        user = info["Config"]["User"]
+        assert user and user.split(":")[0] not in ("0", "root"), f"{service} runs as {user!r}"
+        assert process_uid(cid) != 0, service
+        host = info["HostConfig"]
+        assert host["ReadonlyRootfs"] is True and caps(host["CapDrop"]) == {"ALL"} and not host["CapAdd"], service
+        assert "no-new-privileges:true" in host["SecurityOpt"], service
+    # The broker starts as root only to hand the certificates to the mosquitto user, then drops to it.
+    cid = fleet.container_id("broker")
+    host = inspect(cid)["HostConfig"]
+    assert caps(host["CapDrop"]) == {"ALL"} and caps(host["CapAdd"]) == BROKER_CAPABILITIES
+    assert "no-new-privileges:true" in host["SecurityOpt"] and host["ReadonlyRootfs"] is True
+    assert process_uid(cid) != 0  # mosquitto itself
+
+
+def test_acl_reload_still_works_without_the_dropped_capabilities(fleet: ComposeFleet) -> None:
+    acl = fleet.fleet_dir / "broker" / "acl"
+    acl.write_text(acl.read_text() + "# changed by the hardening test\n")
+    started = fleet.started_at("broker")
+    out = make_ok(fleet, "broker-reload")
+    assert "reloading its ACL" in out
+    cid = fleet.container_id("broker")
+    copied = subprocess.run(["docker", "exec", cid, "cat", "/mosquitto/certs/acl"], capture_output=True, text=True,
+                            timeout=30)
+    assert copied.stdout == acl.read_text()
+    assert fleet.started_at("broker") == started
+    deadline = time.monotonic() + 10
+    while "reloading" not in fleet.logs("broker").lower():  # Mosquitto: "Reloading config."
+        assert time.monotonic() < deadline, fleet.logs("broker")[-2000:]
+        time.sleep(0.2)
+    assert "reloading its ACL" not in make_ok(fleet, "broker-reload")  # nothing changed: nothing done
+
+
+def test_lake_writer_counts_outlive_lake_down(fleet: ComposeFleet) -> None:
+    if "lake" not in fleet.running_services():
+        make_ok(fleet, "lake-up")
+    lake_dir = Path(fleet.env["LAKE_DIR"])
+    before = set((lake_dir / "_runs").glob("*.json"))
+    time.sleep(3)  # some messages arrive
+    out = make_ok(fleet, "lake-down")
+    assert "lake" not in fleet.running_services()
+    runs = sorted(set((lake_dir / "_runs").glob("*.json")) - before)
+    assert len(runs) == 1, out
+    record = json.loads(runs[0].read_text())
+    assert record["received"] > 0 and record["duplicates_dropped"] >= 0, record
+    assert "lake writer's last run" in out and f'"received": {record["received"]}' in out
+
+
+def test_configuration_error_is_restarted_a_bounded_number_of_times(fleet: ComposeFleet) -> None:
+    env = {**fleet.env, "SPEEDUP": "fast"}
+    subprocess.run([*fleet.base, "up", "-d", "--no-deps", "station-5"], cwd=fleet.fleet_dir.parent, env=env,
+                   capture_output=True, text=True, timeout=300, check=True)
+    cid = fleet.container_id("station-5")
+    policy = inspect(cid)["HostConfig"]["RestartPolicy"]
+    assert policy == {"Name": "on-failure", "MaximumRetryCount": STATION_RETRIES}
+    deadline = time.monotonic() + 90
+    while True:
+        state = inspect(cid)
+        if state["State"]["Status"] == "exited" and state["RestartCount"] == STATION_RETRIES:
+            break
+        assert time.monotonic() < deadline, state["State"]
+        time.sleep(0.5)
+    time.sleep(5)  # and it stays down
+    state = inspect(cid)
+    assert state["State"]["Status"] == "exited" and state["RestartCount"] == STATION_RETRIES
+    assert state["State"]["ExitCode"] == 2
+    logs = fleet.logs("station-5")
+    assert logs.count("invalid SPEEDUP='fast'") == STATION_RETRIES + 1 and "Traceback" not in logs
+    assert logs.count("reason=config-error") == STATION_RETRIES + 1
