@@ -178,6 +178,9 @@ lake-up: ## run the lake writer as a compose service (profile pipeline) beside t
 	  echo "lake-up: $(MONITOR_IDENTITY_DIR)/private.key belongs to root and the lake container never runs as root:" \
 	       "run \`make register\` (as root it hands the identity to uid $(FLEET_UID))" >&2; exit 2; fi
 	mkdir -p "$(LAKE_DIR)"
+	@# made (or left) by root: hand the lake to the writer's user, who must write it
+	@if [ "$$(id -u)" = 0 ] && [ "$$(stat -c '%u:%g' "$(LAKE_DIR)")" != "$(LAKE_OWNER)" ]; then \
+	  chown -R "$(LAKE_OWNER)" "$(LAKE_DIR)"; fi
 	LAKE_DIR="$(abspath $(LAKE_DIR))" LAKE_UID=$(word 1,$(subst :, ,$(LAKE_OWNER))) \
 	  LAKE_GID=$(word 2,$(subst :, ,$(LAKE_OWNER))) $(PIPELINE_COMPOSE) up -d --build lake
 

@@ -67,7 +67,9 @@ class ComposeFleet:
         self.project = f"wf-test-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         uid = os.getuid()
-        inherited = {k: v for k, v in os.environ.items() if k not in STATION_KNOBS and not k.startswith("STATION_")}
+        # STATION_<n>_THING/ISD come from compose.env only; the image tags to use (STATION_IMAGE) are kept.
+        inherited = {k: v for k, v in os.environ.items()
+                     if k not in STATION_KNOBS and (not k.startswith("STATION_") or k == "STATION_IMAGE")}
         self.env = {
             **inherited,
             "COMPOSE_PROJECT_NAME": self.project,

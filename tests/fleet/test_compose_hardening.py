@@ -124,6 +124,10 @@ def test_lake_writer_counts_outlive_lake_down(fleet: ComposeFleet) -> None:
         make_ok(fleet, "lake-up")
     lake_dir = Path(fleet.env["LAKE_DIR"])
     before = set((lake_dir / "_runs").glob("*.json"))
+    deadline = time.monotonic() + 60
+    while "subscribed to" not in fleet.logs("lake"):
+        assert time.monotonic() < deadline, fleet.logs("lake")
+        time.sleep(0.5)
     time.sleep(3)  # some messages arrive
     out = make_ok(fleet, "lake-down")
     assert "lake" not in fleet.running_services()
@@ -152,6 +156,7 @@ def test_configuration_error_is_restarted_a_bounded_number_of_times(fleet: Compo
     state = inspect(cid)
     assert state["State"]["Status"] == "exited" and state["RestartCount"] == STATION_RETRIES
     assert state["State"]["ExitCode"] == 2
-    logs = fleet.logs("station-5")
+    out = subprocess.run(["docker", "logs", cid], capture_output=True, text=True, timeout=30)
+    logs = out.stdout + out.stderr
     assert logs.count("invalid SPEEDUP='fast'") == STATION_RETRIES + 1 and "Traceback" not in logs
     assert logs.count("reason=config-error") == STATION_RETRIES + 1
