@@ -13,3 +13,19 @@ class ExitCode(enum.IntEnum):
     CONNECT_FAILED = 1  # the first connection to the broker did not succeed within CONNECT_TIMEOUT
     CONFIG = 2  # a configuration problem: a variable, the identity folder, DATA_FILE or STATE_DIR
     DATA_DAMAGED = 3  # the data file is damaged (every record before the damage was published) or has no record
+
+
+class EndReason(enum.StrEnum):
+    """The `reason=` of the summary when the run did not end by a signal (then it is the signal's name)."""
+
+    FINISHED = "finished"  # the file was read to its end (every pass with LOOP)
+    FILE_DAMAGED = "file-damaged"  # reading stopped at a damaged part of the file, after its last good record
+    NO_RECORDS = "no-records"  # not one decodable line in the file
+    CONNECT_FAILED = "connect-failed"
+    CONFIG_ERROR = "config-error"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return {EndReason.FILE_DAMAGED: ExitCode.DATA_DAMAGED, EndReason.NO_RECORDS: ExitCode.DATA_DAMAGED,
+                EndReason.CONNECT_FAILED: ExitCode.CONNECT_FAILED,
+                EndReason.CONFIG_ERROR: ExitCode.CONFIG}.get(self, ExitCode.OK)

@@ -26,7 +26,7 @@ from station import checkpoint as ckpt
 from station import status as status_file
 from station.logging_setup import emit
 from station.decode_ahead import DecodeAheadSource
-from station.exit_codes import ExitCode
+from station.exit_codes import EndReason, ExitCode
 from station.input_errors import InputErrorReporter
 from station.publisher import Completion, ConnectError, ConnectionConfig, Publisher
 from station.scheduler import Pacer, wait_until
@@ -145,7 +145,7 @@ class Replay:
         self.source = source
         self.stop = stop or threading.Event()
         self.stop_reason = "finished"
-        self.end_reason = "finished"  # why the last pass ended: finished, file-damaged or no-records
+        self.end_reason = EndReason.FINISHED  # why the last pass ended
         self._records_in_pass = 0
         self.record_lateness = record_lateness
         self.summary = Summary()
@@ -338,7 +338,7 @@ class Replay:
                 # listener that never answers) is not waited for.
                 stop_timeout = STOP_AFTER_CONNECT_FAILURE
                 emit(log, logging.ERROR, "connect-failed", str(exc))
-                self.summary.reason = "connect-failed"
+                self.summary.reason = EndReason.CONNECT_FAILED
                 self._write_status("failed", error=str(exc))
                 self._log_summary()
                 return ExitCode.CONNECT_FAILED
@@ -353,9 +353,7 @@ class Replay:
 
     def _data_exit_code(self, finished: bool) -> ExitCode:
         """DATA_DAMAGED when the pass that ended the run met a damaged file or no record at all, else OK."""
-        if finished and self.summary.reason in ("file-damaged", "no-records"):
-            return ExitCode.DATA_DAMAGED
-        return ExitCode.OK
+        return self.end_reason.exit_code if finished else ExitCode.OK
 
     def _due_records(self, skip_through: int, start_at: datetime | None, shifted: bool, read_ahead: int,
                      templates: bool) -> Iterator[tuple[Any, tuple[bytes, ...] | None]]:
@@ -447,13 +445,13 @@ class Replay:
             self.input_errors.finish()
             if self.input_errors.file_error is not None:
                 # Every record before the damage is published; another pass would only repeat them.
-                self.end_reason = "file-damaged"
+                self.end_reason = EndReason.FILE_DAMAGED
                 return True
             if not self._records_in_pass:
                 emit(log, logging.ERROR, "no-records", f"{s.data_file} has no decodable record "
                      f"({self.input_errors.skipped} lines skipped; `station inspect {s.data_file}` shows why)",
                      file=str(s.data_file))
-                self.end_reason = "no-records"
+                self.end_reason = EndReason.NO_RECORDS
                 return True
             if not published_in_pass and start_at is not None:
                 emit(log, logging.WARNING, "start-at", f"no record at or after START_AT={start_at.isoformat()}")
@@ -491,7 +489,7 @@ class Replay:
         sm.unacknowledged = sm.published - sm.acknowledged - sm.failed
         all_done = finished and sm.unacknowledged == 0
         # A damaged file is never marked finished: a restart resumes after its last good record and says so again.
-        self._save_checkpoint(finished=all_done and not s.loop and sm.reason == "finished")
+        self._save_checkpoint(finished=all_done and not s.loop and sm.reason == EndReason.FINISHED)
         self._write_status("finished" if all_done else "stopped")
         self._log_summary()
 

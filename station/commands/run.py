@@ -16,7 +16,7 @@ import signal
 import sys
 from types import FrameType
 
-from station.exit_codes import ExitCode
+from station.exit_codes import EndReason, ExitCode
 from station.logging_setup import configure, emit
 from station.settings import ConfigError, check_files, load_settings
 
@@ -64,6 +64,6 @@ def _config_failed(log: logging.Logger, exc: ConfigError) -> int:
     problems = str(exc).splitlines()
     for line in problems:
         emit(log, logging.ERROR, "config", line)
-    emit(log, logging.INFO, "summary", "", reason="config-error", problems=len(problems), published=0,
+    emit(log, logging.INFO, "summary", "", reason=EndReason.CONFIG_ERROR, problems=len(problems), published=0,
          exit_code=int(ExitCode.CONFIG))
     return ExitCode.CONFIG

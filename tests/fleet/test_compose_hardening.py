@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fleet.compose_fleet import ComposeFleet, compose_implementations
+from tests.support.broker import broker_image as broker_image_name
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -59,12 +61,18 @@ def fleet(request: pytest.FixtureRequest, docker_engine: None, data_dir: Path,
     if request.param not in IMPLEMENTATIONS:
         pytest.skip("no compose implementation installed")
     work = tmp_path_factory.mktemp(f"hardening-{request.param}")
-    f = ComposeFleet(work, data_dir, IMPLEMENTATIONS[request.param], LAKE_DIR=str(work / "lake"), **STATION_ENV)
+    # The broker image under a tag of this test's own: another job retagging the shared one (e.g. local/mosquitto:ci)
+    # would otherwise make compose recreate the broker, which is what the test looks for.
+    broker_image = f"weather-fleet/mosquitto:hardening-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "tag", broker_image_name(), broker_image], capture_output=True, timeout=60, check=True)
+    f = ComposeFleet(work, data_dir, IMPLEMENTATIONS[request.param], LAKE_DIR=str(work / "lake"),
+                     MOSQUITTO_IMAGE=broker_image, **STATION_ENV)
     try:
         make_ok(f, "up")
         yield f
     finally:
         f.teardown()
+        subprocess.run(["docker", "rmi", broker_image], capture_output=True, timeout=60)
 
 
 def test_alternating_up_and_lake_up_never_recreate_the_broker(fleet: ComposeFleet) -> None:
@@ -136,6 +144,31 @@ def test_lake_writer_counts_outlive_lake_down(fleet: ComposeFleet) -> None:
     record = json.loads(runs[0].read_text())
     assert record["received"] > 0 and record["duplicates_dropped"] >= 0, record
     assert "lake writer's last run" in out and f'"received": {record["received"]}' in out
+
+
+def test_the_ca_key_is_never_mounted(fleet: ComposeFleet) -> None:
+    """What held in the fault run, kept as a test: no container sees the CA's private key."""
+    ca_dir = fleet.fleet_dir / "ca"
+    assert (ca_dir / "ca.key").is_file()
+    for cid in fleet.containers(all_states=False):
+        for mount in inspect(cid)["Mounts"]:
+            source = Path(mount.get("Source", ""))
+            assert source != ca_dir and ca_dir not in source.parents, (cid, mount)
+    files = subprocess.run(["docker", "exec", fleet.container_id("broker"), "ls", "/run/fleet-broker",
+                            "/mosquitto/certs"], capture_output=True, text=True, timeout=30, check=True).stdout
+    assert "ca.key" not in files and "server.key" in files
+
+
+def test_docker_stop_drains_and_exits_0_with_a_summary(fleet: ComposeFleet) -> None:
+    """What held in the fault run, kept as a test: SIGTERM drains, summarises and exits 0 (not restarted)."""
+    cid = fleet.container_id("station-2")
+    stop = subprocess.run(["docker", "stop", "-t", "30", cid], capture_output=True, text=True, timeout=60)
+    assert stop.returncode == 0, stop.stderr
+    state = inspect(cid)["State"]
+    out = subprocess.run(["docker", "logs", cid], capture_output=True, text=True, timeout=30)
+    logs = out.stdout + out.stderr
+    assert state["Status"] == "exited" and state["ExitCode"] == 0, logs[-2000:]
+    assert "signal SIGTERM" in logs and "summary reason=SIGTERM" in logs and "Traceback" not in logs
 
 
 def test_configuration_error_is_restarted_a_bounded_number_of_times(fleet: ComposeFleet) -> None:
