@@ -40,7 +40,7 @@ def cmd_lake(args: argparse.Namespace) -> int:
     s = _settings()
     cold = ColdTable(s.cold_db_path) if s.cold_rule_enabled else None
     writer = LakeWriter(s.lake_dir, prefix=s.lake_prefix, buffer_bytes=s.lake_buffer_bytes,
-                        buffer_seconds=s.lake_buffer_seconds, cold=cold)
+                        buffer_seconds=s.lake_buffer_seconds, cold=cold, require_publisher=s.lake_require_publisher)
     subscriber = LakeSubscriber(writer, host=s.mqtt_host, port=s.mqtt_port, identity_dir=s.monitor_identity_dir,
                                 client_id=s.lake_client_id, topic=s.mqtt_topic,
                                 session_expiry_seconds=s.lake_session_expiry_seconds)
@@ -52,14 +52,15 @@ def cmd_lake(args: argparse.Namespace) -> int:
     started_at = datetime.now(timezone.utc)
     serve(writer, subscriber, stop)
     counts = {"received": subscriber.received, "duplicates_dropped": writer.duplicates,
+              "conflicts_kept": writer.conflicts, "quarantined": writer.quarantined, "errors": writer.errors,
               "cold_rule_failures": writer.cold_failures}
     try:
         record = write_run_record(s.lake_dir, started_at, counts, client_id=s.lake_client_id, topic=s.mqtt_topic)
         kept = f" (kept in {record})"
     except OSError as exc:
         kept = f" (could not be kept in {runs_dir(s.lake_dir)}: {exc.strerror or exc})"
-    log.info("lake writer stopped: %d received, %d duplicates dropped%s", subscriber.received, writer.duplicates,
-             kept)
+    log.info("lake writer stopped: %d received, %d duplicates dropped, %d conflicts kept, %d quarantined, %d errors%s",
+             subscriber.received, writer.duplicates, writer.conflicts, writer.quarantined, writer.errors, kept)
     if writer.cold_failures:
         log.error("the cold-readings rule failed for %d messages: run `pipeline cold --backfill`", writer.cold_failures)
     return 0
