@@ -119,7 +119,7 @@ watch: $(PY) ## subscribe with the monitor identity and print each message (Ctrl
 	$(PY) -m provisioning watch --fleet-dir "$(FLEET_DIR)" --port "$(or $(BROKER_PORT),8883)"
 
 down: ## stop and remove the fleet's containers (keeps identities, checkpoints and broker data)
-	$(FLEET_COMPOSE) down --remove-orphans
+	$(FLEET_COMPOSE) --profile pipeline down --remove-orphans
 
 .PHONY: bench-register-local
 bench-register-local: $(PY) ## benchmark local registration (cold and idempotent re-run) into bench-results/
@@ -129,7 +129,7 @@ clean: ## remove containers, volumes and (after asking; YES=1 skips) the identit
 	@if [ "$(YES)" != 1 ]; then \
 	  read -r -p "Delete the fleet's containers, volumes and every identity in $(FLEET_DIR) (the local CA too)? [y/N] " a \
 	    || a=n; case "$$a" in [yY]*) ;; *) echo "nothing deleted"; exit 0;; esac; fi; \
-	set -x; $(FLEET_COMPOSE) down --volumes --remove-orphans && $(REMOVE_STATION_VOLUMES) && rm -rf "$(FLEET_DIR)"
+	set -x; $(FLEET_COMPOSE) --profile pipeline down --volumes --remove-orphans && $(REMOVE_STATION_VOLUMES) && rm -rf "$(FLEET_DIR)"
 
 # `down --volumes` removes the volumes the compose files declare; state volumes of stations a shrunken fleet no
 # longer has are found by the compose project's label.

@@ -160,7 +160,8 @@ class ComposeFleet:
 
     def teardown(self) -> None:
         if self.fleet_dir.is_dir():
-            self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False, timeout=180)
+            self.compose("--profile", "pipeline", "down", "--volumes", "--remove-orphans", "--timeout", "5",
+                         check=False, timeout=180)  # the profile: a lake started by `make lake-up` too
         else:  # `make clean` ran: no compose.env any more; remove whatever is left by the project's label
             leftover = self.containers()
             if leftover:

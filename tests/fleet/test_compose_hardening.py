@@ -193,3 +193,12 @@ def test_configuration_error_is_restarted_a_bounded_number_of_times(fleet: Compo
     logs = out.stdout + out.stderr
     assert logs.count("invalid SPEEDUP='fast'") == STATION_RETRIES + 1 and "Traceback" not in logs
     assert logs.count("reason=config-error") == STATION_RETRIES + 1
+
+
+def test_make_down_removes_the_lake_writer_too(fleet: ComposeFleet) -> None:
+    """The lake belongs to the project (compose.pipeline.yaml is always merged): `make down` removes it with the
+    fleet, under compose v2 too, where a service of an inactive profile is no orphan."""
+    if "lake" not in fleet.running_services():
+        make_ok(fleet, "lake-up")
+    make_ok(fleet, "down")
+    assert fleet.containers() == []
