@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from station.errors import StationError
 from station.input_errors import InputProblem
 from station.sources import IsdSource, PreparedRecord, make_template, peak_rss_mb, private_memory_mb
 
@@ -36,7 +37,7 @@ BATCH = 128  # records per frame (about 150 KB of templates)
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 
 
-class DecodeAheadError(RuntimeError):
+class DecodeAheadError(StationError):
     """The decode-ahead worker stopped without finishing the file."""
 
 

@@ -22,15 +22,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from fleetcore.target import Target
 from station import checkpoint as ckpt
 from station import status as status_file
+from station.status import State
 from station.logging_setup import emit
 from station.decode_ahead import DecodeAheadSource
-from station.exit_codes import EndReason, ExitCode
+from station.errors import ConnectError
+from station.exit_codes import ExitCode, StopReason
 from station.input_errors import InputErrorReporter
-from station.publisher import Completion, ConnectError, ConnectionConfig, Publisher
+from station.publisher import Completion, ConnectionConfig, Publisher
 from station.scheduler import Pacer, wait_until
-from station.settings import StationSettings
+from station.settings import StationSettings, TimeMode
 from station.sources import (  # noqa: F401 - re-exported
     IsdSource, PreparedRecord, PreparedSource, count_lines, fill_template, make_template, peak_rss_mb)
 
@@ -58,7 +61,7 @@ class Source(Protocol):
 class Summary:
     """What a run did; logged at the end and returned to the command."""
 
-    reason: str = "finished"
+    reason: StopReason = StopReason.FINISHED
     published: int = 0
     acknowledged: int = 0
     failed: int = 0
@@ -137,15 +140,15 @@ class Replay:
                                                interval=LINE_ERROR_INTERVAL)
         if source is None:
             source = IsdSource(settings.data_file, settings.thing_name, self.input_errors.report)
-            shifted = settings.time_mode == "shifted"
+            shifted = settings.time_mode == TimeMode.SHIFTED
             if settings.preload:
                 source = PreparedSource(source, shifted=shifted)
             elif settings.decode_ahead and settings.interval == 0 and not settings.effective_max_rate:
                 source = DecodeAheadSource(source, shifted=shifted)
         self.source = source
         self.stop = stop or threading.Event()
-        self.stop_reason = "finished"
-        self.end_reason = EndReason.FINISHED  # why the last pass ended
+        self.stop_reason = StopReason.FINISHED
+        self.end_reason = StopReason.FINISHED  # why the last pass ended: FINISHED, FILE_DAMAGED or NO_RECORDS
         self._records_in_pass = 0
         self.record_lateness = record_lateness
         self.summary = Summary()
@@ -161,7 +164,7 @@ class Replay:
         self._saved_ack: tuple[int, int, int] | None = None
         self._errors_this_interval = 0
         self._suppressed = 0
-        self._state = "starting"
+        self._state = State.STARTING
         self._current_line = 0
         self._current_time: datetime | None = None
         self._total_lines = 0
@@ -171,8 +174,9 @@ class Replay:
         self._next_checkpoint = 0.0
         self._next_status = 0.0
 
-    def request_stop(self, reason: str) -> None:
-        self.stop_reason = reason
+    def request_stop(self, reason: StopReason | str) -> None:
+        """Stop the replay; `reason` is a StopReason or a signal's name (SIGTERM, SIGINT)."""
+        self.stop_reason = StopReason(reason)
         self.stop.set()
 
     # --- start position -----------------------------------------------------------------------------------------
@@ -238,19 +242,18 @@ class Replay:
         self._writer.submit("checkpoint", lambda: ckpt.save(self.checkpoint_file, model))
         self._saved_ack = self._last_ack
 
-    def _write_status(self, state: str | None = None, **extra: Any) -> None:
+    def _write_status(self, state: State | None = None, **extra: Any) -> None:
         if state:
             self._state = state
         pub = self.publisher
         connected = bool(pub and pub.connected)
         shown = self._state
-        if shown == "publishing" and not connected:
-            shown = "disconnected"
+        if shown is State.PUBLISHING and not connected:
+            shown = State.DISCONNECTED
         sm = self.summary
-        doc: dict[str, Any] = dict(thing_name=self.s.thing_name, connected=connected, published=sm.published,
-                                   acked=sm.acknowledged, failed=sm.failed, seq=sm.last_seq, line=self._current_line,
-                                   error=pub.last_error if pub else None)
-        doc.update(extra)  # e.g. the error that ended the run replaces the client's last one
+        doc = {"thing_name": self.s.thing_name, "connected": connected, "published": sm.published,
+               "acked": sm.acknowledged, "failed": sm.failed, "seq": sm.last_seq, "line": self._current_line,
+               "error": pub.last_error if pub else None, **extra}  # `extra` may replace error (a failed connect)
         self._writer.submit("status", lambda: status_file.write_status(self.status_file, shown, **doc))
 
     def _progress(self, now: float) -> None:
@@ -288,7 +291,7 @@ class Replay:
         s = self.s
         return ConnectionConfig(
             host=s.mqtt_host, port=s.mqtt_port, client_id=s.thing_name, certificate=s.certificate_path,
-            private_key=s.private_key_path, ca=s.ca_path, metrics=s.metrics_enabled, aws_limits=s.target == "aws",
+            private_key=s.private_key_path, ca=s.ca_path, metrics=s.metrics_enabled, aws_limits=s.target == Target.AWS,
             keep_alive=s.keep_alive, session_expiry=s.session_expiry)
 
     def run(self) -> int:
@@ -301,13 +304,13 @@ class Replay:
 
     def _run(self) -> int:
         s = self.s
-        self._write_status("starting")
+        self._write_status(State.STARTING)
         start = self._resume_point()
         if start is None:
             emit(log, logging.INFO, "finished",
                  f"nothing to replay: the checkpoint says {s.data_file} was fully acknowledged "
                  f"(delete {self.checkpoint_file} to replay it again, or set LOOP=true)")
-            self._write_status("finished")
+            self._write_status(State.FINISHED)
             self._log_summary()
             return ExitCode.OK
         skip_through, next_seq = start
@@ -330,7 +333,7 @@ class Replay:
             try:
                 if not self.publisher.wait_connected(s.connect_timeout, self.stop):
                     self.summary.reason = self.stop_reason
-                    self._write_status("stopped")
+                    self._write_status(State.STOPPED)
                     self._log_summary()
                     return ExitCode.OK
             except ConnectError as exc:
@@ -338,11 +341,11 @@ class Replay:
                 # listener that never answers) is not waited for.
                 stop_timeout = STOP_AFTER_CONNECT_FAILURE
                 emit(log, logging.ERROR, "connect-failed", str(exc))
-                self.summary.reason = EndReason.CONNECT_FAILED
-                self._write_status("failed", error=str(exc))
+                self.summary.reason = StopReason.CONNECT_FAILED
+                self._write_status(State.FAILED, error=str(exc))
                 self._log_summary()
                 return ExitCode.CONNECT_FAILED
-            self._write_status("publishing")
+            self._write_status(State.PUBLISHING)
             finished = self._publish_all(skip_through, next_seq)
             self._drain(finished)
             return self._data_exit_code(finished)
@@ -389,7 +392,7 @@ class Replay:
         assert pub is not None
         speedup = s.effective_speedup
         pacer = Pacer(speedup=speedup, interval=None if speedup else s.interval, max_rate=s.effective_max_rate)
-        shifted = s.time_mode == "shifted"
+        shifted = s.time_mode == TimeMode.SHIFTED
         wall_offset = time.time() - time.monotonic()
         start_at = s.start_at if skip_through == 0 else None
         unthrottled = pacer.unthrottled
@@ -445,13 +448,13 @@ class Replay:
             self.input_errors.finish()
             if self.input_errors.file_error is not None:
                 # Every record before the damage is published; another pass would only repeat them.
-                self.end_reason = EndReason.FILE_DAMAGED
+                self.end_reason = StopReason.FILE_DAMAGED
                 return True
             if not self._records_in_pass:
                 emit(log, logging.ERROR, "no-records", f"{s.data_file} has no decodable record "
                      f"({self.input_errors.skipped} lines skipped; `station inspect {s.data_file}` shows why)",
                      file=str(s.data_file))
-                self.end_reason = EndReason.NO_RECORDS
+                self.end_reason = StopReason.NO_RECORDS
                 return True
             if not published_in_pass and start_at is not None:
                 emit(log, logging.WARNING, "start-at", f"no record at or after START_AT={start_at.isoformat()}")
@@ -467,7 +470,7 @@ class Replay:
         s, pub, sm = self.s, self.publisher, self.summary
         assert pub is not None
         sm.reason = self.end_reason if finished else self.stop_reason
-        self._write_status("draining")
+        self._write_status(State.DRAINING)
         timeout = s.drain_timeout
         if finished:
             # At the end of the file, wait (while not stopped) for every PUBACK: that is what "finished" means.
@@ -489,8 +492,8 @@ class Replay:
         sm.unacknowledged = sm.published - sm.acknowledged - sm.failed
         all_done = finished and sm.unacknowledged == 0
         # A damaged file is never marked finished: a restart resumes after its last good record and says so again.
-        self._save_checkpoint(finished=all_done and not s.loop and sm.reason == EndReason.FINISHED)
-        self._write_status("finished" if all_done else "stopped")
+        self._save_checkpoint(finished=all_done and not s.loop and sm.reason == StopReason.FINISHED)
+        self._write_status(State.FINISHED if all_done else State.STOPPED)
         self._log_summary()
 
     def _log_summary(self) -> None:

@@ -16,9 +16,11 @@ import signal
 import sys
 from types import FrameType
 
-from station.exit_codes import EndReason, ExitCode
+from fleetcore.errors import exit_code
+from station.errors import ConfigError, StationError
+from station.exit_codes import StopReason
 from station.logging_setup import configure, emit
-from station.settings import ConfigError, check_files, load_settings
+from station.settings import check_files, load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
         check_files(settings)
-    except ConfigError as exc:
-        return _config_failed(log, exc)
+    except StationError as exc:  # in the log's format (json in containers), one line each
+        return _failed(log, exc)
     configure(settings.log_format, settings.log_level)
 
     from station.replay import Replay
@@ -55,15 +57,18 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         return replay.run()
-    except ConfigError as exc:  # found only when used, e.g. identity files that are not PEM
-        return _config_failed(log, exc)
+    except StationError as exc:  # found only when used, e.g. identity files that are not PEM
+        return _failed(log, exc)
 
 
-def _config_failed(log: logging.Logger, exc: ConfigError) -> int:
-    """One line per problem, then the summary: exit code CONFIG."""
+def _failed(log: logging.Logger, exc: StationError) -> int:
+    """One line per problem (event `config` for a configuration error), then the summary; the exit code
+    (`fleetcore.errors.exit_code`: 2 configuration, 1 other)."""
     problems = str(exc).splitlines()
+    config = isinstance(exc, ConfigError)
     for line in problems:
-        emit(log, logging.ERROR, "config", line)
-    emit(log, logging.INFO, "summary", "", reason=EndReason.CONFIG_ERROR, problems=len(problems), published=0,
-         exit_code=int(ExitCode.CONFIG))
-    return ExitCode.CONFIG
+        emit(log, logging.ERROR, "config" if config else "error", line)
+    code = exit_code(exc)
+    emit(log, logging.INFO, "summary", "", reason=StopReason.CONFIG_ERROR if config else "error",
+         problems=len(problems), published=0, exit_code=code)
+    return code
