@@ -134,7 +134,7 @@ def test_lake_writer_counts_outlive_lake_down(fleet: ComposeFleet) -> None:
     before = set((lake_dir / "_runs").glob("*.json"))
     deadline = time.monotonic() + 60
     while "subscribed to" not in fleet.logs("lake"):
-        assert time.monotonic() < deadline, fleet.logs("lake")
+        assert time.monotonic() < deadline, fleet.logs("lake")[-3000:] + "\nbroker:\n" + fleet.logs("broker")[-3000:]
         time.sleep(0.5)
     time.sleep(3)  # some messages arrive
     out = make_ok(fleet, "lake-down")
