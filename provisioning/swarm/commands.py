@@ -31,6 +31,8 @@ class SwarmSettings(FleetSettingsBase):
     lake_dir: Path = Field(default=Path("lake"), validation_alias="LAKE_DIR")
     stations_per_container: int = Field(default=1, ge=1, validation_alias="STATIONS_PER_CONTAINER")
     broker_port: int = Field(default=8883, ge=1, le=65535, validation_alias="BROKER_PORT")
+    fleet_uid: int = Field(default=10001, ge=1, validation_alias="FLEET_UID")
+    fleet_gid: int = Field(default=10001, ge=1, validation_alias="FLEET_GID")
 
 
 def add_parser(sub: argparse._SubParsersAction, fleet_dir: Path, data_dir: Path) -> None:
@@ -68,12 +70,23 @@ def _request(args: argparse.Namespace, s: SwarmSettings, stack: str, images: Ima
     shards = load_shards(Path(args.fleet_dir) / SHARDS_DIR) if s.stations_per_container > 1 else None
     lake = None
     if s.pipeline:
-        s.lake_dir.mkdir(parents=True, exist_ok=True)
-        st = s.lake_dir.stat()
-        lake = LakeWriter(s.lake_dir, f"{st.st_uid}:{st.st_gid}", node_id or "<this node's id>")
+        lake = LakeWriter(s.lake_dir, _lake_owner(s), node_id or "<this node's id>")
     return StackRequest(stack=stack, fleet_dir=Path(args.fleet_dir).resolve(), data_dir=Path(args.data_dir),
                         manifest=manifest, images=images, environment=_environment(), shards=shards,
                         stations_labelled=labelled, lake=lake)
+
+
+def _lake_owner(s: SwarmSettings) -> str:
+    """The lake writer's user: you, or FLEET_UID:FLEET_GID when you are root (the lake folder is handed to it);
+    the container never runs as root."""
+    s.lake_dir.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return f"{os.getuid()}:{os.getgid()}"
+    owner = (s.fleet_uid, s.fleet_gid)
+    for path in [s.lake_dir, *s.lake_dir.rglob("*")]:
+        if (path.stat().st_uid, path.stat().st_gid) != owner:
+            os.chown(path, *owner)
+    return f"{owner[0]}:{owner[1]}"
 
 
 def _local_images(s: SwarmSettings) -> Images:

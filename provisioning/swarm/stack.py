@@ -234,8 +234,8 @@ def _station_base(req: StackRequest, things: list[str]) -> dict[str, Any]:
         "deploy": {
             "mode": "replicated",
             "replicas": 1,
-            # A station that finished its file exits 0 and stays down; a crash is restarted.
-            "restart_policy": {"condition": "on-failure", "delay": "5s"},
+            # A station that finished its file exits 0 and stays down; a failure is restarted (at most 3 times).
+            "restart_policy": {"condition": "on-failure", "delay": "5s", "max_attempts": STATION_RESTARTS},
             # Never two tasks of one identity at once, not even during an update.
             "update_config": {"parallelism": 1, "order": "stop-first", "failure_action": "continue"},
             "placement": _station_placement(req.stations_labelled),
@@ -288,15 +288,20 @@ def shard_service(req: StackRequest, objs: _Objects, shard: Shard, variables: Ma
     return svc
 
 
-# compose.yaml's broker: Mosquitto drops to its own user before reading certificates, so the files Swarm mounts at
-# /run/fleet-broker are copied and handed to that user first.
+# compose.yaml's broker (tests/provisioning/test_swarm_stack.py keeps them in step): Mosquitto starts as root and
+# drops to its own user before reading certificates, so the files Swarm mounts at /run/fleet-broker are copied
+# into a tmpfs and handed to that user first; root keeps only the capabilities this needs.
 BROKER_ENTRYPOINT = [
     "/bin/sh", "-c",
-    "mkdir -p /mosquitto/certs && cp /run/fleet-broker/* /mosquitto/certs/ && "
-    "chown -R mosquitto:mosquitto /mosquitto/certs /mosquitto/data && "
-    "chmod 0700 /mosquitto/certs && chmod 0600 /mosquitto/certs/* && exec \"$@\"",
+    "mkdir -p /mosquitto/certs && chmod 0755 /mosquitto/certs && cp /run/fleet-broker/* /mosquitto/certs/ && "
+    "chmod 0600 /mosquitto/certs/* && chown mosquitto:mosquitto /mosquitto/certs/* && "
+    "chown -R mosquitto:mosquitto /mosquitto/data && exec \"$@\"",
     "broker",
 ]
+BROKER_CAPABILITIES = ["CHOWN", "DAC_READ_SEARCH", "SETGID", "SETUID"]
+# compose.yaml's `restart: on-failure:3`: a station that keeps failing (configuration, damaged file) stops after
+# three restarts, its error in the logs (docs/failures.md).
+STATION_RESTARTS = 3
 BROKER_COMMAND = ["/usr/sbin/mosquitto", "-c", "/mosquitto/config/mosquitto.conf"]
 BROKER_HEALTHCHECK = {
     "test": ["CMD", "mosquitto_sub", "-h", "localhost", "-p", "8883", "--cafile", "/mosquitto/certs/ca.pem",
@@ -324,7 +329,11 @@ def broker_service(req: StackRequest, objs: _Objects) -> dict[str, Any]:
                     _secret_ref(ca, f"/run/fleet-broker/{CA_FILE}", PUBLIC_MODE, "0")],
         "configs": [{"source": acl.name, "target": f"/run/fleet-broker/{ACL_FILE}", "mode": PUBLIC_MODE},
                     {"source": conf.name, "target": "/mosquitto/config/mosquitto.conf", "mode": PUBLIC_MODE}],
-        "volumes": [{"type": "volume", "source": "broker-data", "target": "/mosquitto/data"}],
+        "volumes": [{"type": "volume", "source": "broker-data", "target": "/mosquitto/data"},
+                    {"type": "tmpfs", "target": "/mosquitto/certs"}],
+        "read_only": True,
+        "cap_drop": ["ALL"],
+        "cap_add": BROKER_CAPABILITIES,
         "healthcheck": BROKER_HEALTHCHECK,
         "stop_grace_period": "10s",
         "logging": {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}},
@@ -360,6 +369,7 @@ def lake_service(req: StackRequest, objs: _Objects, lake: LakeWriter, variables:
             "MQTT_HOST": "broker", "MQTT_PORT": "8883", "TOPIC": v.get("TOPIC") or "sensor/weather",
             "MONITOR_IDENTITY_DIR": "/identity", "LAKE_DIR": "/lake",
             "LAKE_CLIENT_ID": v.get("LAKE_CLIENT_ID") or "monitor-lake",
+            "LAKE_REQUIRE_PUBLISHER": v.get("LAKE_REQUIRE_PUBLISHER") or "true",
             "LAKE_BUFFER_BYTES": v.get("LAKE_BUFFER_BYTES") or "5242880",
             "LAKE_BUFFER_SECONDS": v.get("LAKE_BUFFER_SECONDS") or "60",
             "COLD_RULE_ENABLED": v.get("COLD_RULE_ENABLED") or "true",

@@ -272,3 +272,20 @@ def test_stack_up_dry_run_with_registry(fleet: Path, isd_dir: Path, tmp_path: Pa
     bad = subprocess.run([sys.executable, "-m", "provisioning", "stack", "up", "--dry-run", "--stack", "Bad Name",
                           "--fleet-dir", str(fleet)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "SWARM_STACK='Bad Name' is not a valid stack name" in bad.stderr
+
+
+def test_broker_and_stations_keep_in_step_with_compose_yaml(fleet: Path, isd_dir: Path) -> None:
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    doc = yaml.safe_load(render_stack(request(fleet, isd_dir)))  # as docker reads both: `$$` in each
+    broker, ours = compose["services"]["broker"], doc["services"]["broker"]
+    assert ours["entrypoint"][:2] == broker["entrypoint"][:2] and ours["entrypoint"][3] == broker["entrypoint"][3]
+    assert ours["entrypoint"][2] == broker["entrypoint"][2]
+    assert ours["command"] == broker["command"] and ours["healthcheck"] == broker["healthcheck"]
+    assert ours["read_only"] is broker["read_only"] is True
+    assert ours["cap_drop"] == broker["cap_drop"] and sorted(ours["cap_add"]) == sorted(broker["cap_add"])
+    assert {"type": "tmpfs", "target": "/mosquitto/certs"} in ours["volumes"] and broker["tmpfs"] == ["/mosquitto/certs"]
+    station = compose["services"]["station-1"]
+    restarts = int(station["restart"].split(":")[1]) if ":" in station["restart"] else 0
+    assert doc["services"]["station-1"]["deploy"]["restart_policy"]["max_attempts"] == restarts
+    assert set(doc["services"]["station-1"]["environment"]) <= \
+        {*compose["x-station-env"], *station_variables.PER_STATION}
