@@ -117,6 +117,7 @@ class GroupRuntime:
         self._counter = 0
         self._writer = BackgroundWriter() if write_state else None
         self._stopped: set[int] = set()
+        self._status_due = False
         self.lateness = LatenessStats()
         self._start_index_memo: dict[tuple[int, int, datetime | None], int] = {}
         self._caches: dict[Path, MessageCache] = {}
@@ -325,6 +326,7 @@ class GroupRuntime:
             lane.fail(f"could not connect to {self.s.mqtt_host}:{self.s.mqtt_port} as {lane.name} within "
                       f"{self.s.connect_timeout:g} s (CONNECT_TIMEOUT): {reason}")
             self._stop_client(index)
+            self._status_due = True  # the health check sees a failure at once
 
     def _handle_events(self) -> None:
         events = self._events
@@ -442,7 +444,8 @@ class GroupRuntime:
                 next_sweep = now + sweep_every
                 if all(lane.state.terminal for lane in lanes):
                     break
-            if now >= next_status:
+            if now >= next_status or self._status_due:
+                self._status_due = False
                 self._write_group_status()
                 next_status = now + 1.0
             if now >= next_progress:
