@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from provisioning.compose_stations import render_stations_compose, stations_comp
 from provisioning.files import PRIVATE_MODE, PUBLIC_MODE, read_or_none, write_if_changed
 from provisioning.manifest import (CA_FILE, CERTIFICATE_FILE, MONITOR_THING, PRIVATE_KEY_FILE, THINGS_DIR,
                                    FleetManifest, Thing, load_manifest, manifest_path)
-from provisioning.stations import assign
+from provisioning.stations import StationFile, assign
 
 CA_DIR = "ca"
 BROKER_DIR = "broker"
@@ -30,6 +31,7 @@ COMPOSE_ENV_FILE = "compose.env"
 MONITOR_TOPIC_FILTER = "sensor/#"
 LOCAL_ENDPOINT = "broker"
 HEALTH_TOPIC = "$SYS/broker/uptime"
+REGISTER_THREADS = 8
 
 
 @dataclass
@@ -171,10 +173,19 @@ def register_local(req: LocalFleetRequest) -> Outcome:
                      force=req.force, server_names=req.hostnames)
     w.write(broker / CA_FILE, ca_pem)
 
-    things: list[Thing] = []
-    for name, sf in zip(thing_names(req.prefix, req.count), files, strict=True):
-        things.append(_thing_identity(ca, ca_pem, fleet_dir, name, w, req.force,
-                                      role="station", station_id=sf.station_id, isd_file=sf.path.name))
+    # Identities are independent: made by a few threads (file creation dominates, and it waits on the
+    # filesystem, not on the GIL; keys and signatures are released by `cryptography` too). Order is kept.
+    def one(item: tuple[str, StationFile]) -> Thing:
+        name, sf = item
+        return _thing_identity(ca, ca_pem, fleet_dir, name, w, req.force,
+                               role="station", station_id=sf.station_id, isd_file=sf.path.name)
+
+    pairs = list(zip(thing_names(req.prefix, req.count), files, strict=True))
+    if len(pairs) < 50:
+        things: list[Thing] = [one(p) for p in pairs]
+    else:
+        with ThreadPoolExecutor(max_workers=REGISTER_THREADS, thread_name_prefix="register") as pool:
+            things = list(pool.map(one, pairs, chunksize=64))
     things.append(_thing_identity(ca, ca_pem, fleet_dir, MONITOR_THING, w, req.force, role="monitor"))
 
     station_names = [t.thing_name for t in things if t.role == "station"]
