@@ -50,6 +50,8 @@ class Thing(_Model):
     role: Literal["station", "monitor", "hello"] = "station"
     station_id: str | None = Field(default=None, description="'USAF-WBAN' of the replayed station.")
     isd_file: str | None = Field(default=None, description="File name of the station-year inside DATA_DIR.")
+    start_offset: int = Field(default=0, ge=0, description="Records (lines) skipped at the start of the first pass: "
+                              "cycled copies of one file start at different places (0 unless the file is cycled).")
     identity_dir: str = Field(description="Identity folder, relative to the fleet folder.")
     certificate_sha256: str = Field(description="SHA-256 fingerprint (hex) of the DER certificate.")
     certificate_id: str | None = Field(default=None, description="AWS IoT certificate id (target aws).")
