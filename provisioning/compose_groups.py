@@ -24,7 +24,7 @@ from fleetcore.station_variables import group_compose_environment
 from provisioning.compose_stations import STATION_TEMPLATE
 
 CACHE_VOLUME = "station-cache"
-GROUP_NOFILE = 65536
+NOFILE = "${FLEET_NOFILE:-20000}"  # as the broker's in compose.yaml
 
 
 def group_service_name(n: int) -> str:
@@ -40,7 +40,7 @@ def group_service(n: int) -> dict[str, Any]:
     return {
         **json.loads(json.dumps(STATION_TEMPLATE)),
         "environment": group_compose_environment(),
-        "ulimits": {"nofile": {"soft": GROUP_NOFILE, "hard": GROUP_NOFILE}},
+        "ulimits": {"nofile": {"soft": NOFILE, "hard": NOFILE}},
         "volumes": [
             {"type": "bind", "source": f"{fleet}/{SHARDS_DIR}/{shard_file_name(n)}", "target": "/shard/shard.json",
              "read_only": True},

@@ -502,6 +502,7 @@ class GroupRuntime:
             pub = lane.publisher
             if pub is not None and hasattr(pub, "wait_stopped"):
                 pub.wait_stopped(max(0.0, deadline - self.clock()))
+        self._progress(self.clock())  # the last interval's line, however short the run
         counts = self._state_counts()
         totals = self._totals()
         final = "failed" if counts["failed"] == len(self.lanes) else (
