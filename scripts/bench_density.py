@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.bench_fleet_scale import broker_clients, broker_fds, measure, stats  # noqa: E402
+from scripts.bench_fleet_scale import broker_clients, measure, stats  # noqa: E402
 from tests.fleet.compose_fleet import ComposeFleet  # noqa: E402
 
 OUT = Path("bench-results") / "density.md"
@@ -43,6 +43,19 @@ WORK = Path(".bench")
 
 def groups_of(fleet: ComposeFleet) -> list[str]:
     return [s for s in fleet.running_services() if s.startswith("group-")]
+
+
+def broker_fds(fleet: ComposeFleet) -> int:
+    """Open file descriptors of the broker's main process, counted from the host (/proc/<pid>/fd)."""
+    cid = fleet.container_id("broker")
+    pid = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", cid], capture_output=True, text=True,
+                         timeout=30).stdout.strip()
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:  # not root, or another PID namespace: ask inside the container
+        out = subprocess.run(["docker", "exec", cid, "sh", "-c", "ls /proc/1/fd | wc -l"], capture_output=True,
+                             text=True, timeout=30)
+        return int(out.stdout.strip() or 0)
 
 
 def cpu_seconds(fleet: ComposeFleet, service: str) -> float:
@@ -100,15 +113,19 @@ def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: flo
     time.sleep(5)  # settle
     services = groups_of(fleet)
     cpu0 = {s: cpu_seconds(fleet, s) for s in [*services, "broker"]}
-    acked0 = sum(group_status(fleet, s).get("acked", 0) for s in services)
+    before = [group_status(fleet, s) for s in services]
     started = time.time()
     time.sleep(window / 2)
     mem = stats(fleet)
+    fds = broker_fds(fleet)
     time.sleep(window / 2)
     elapsed = time.time() - started
     cpu1 = {s: cpu_seconds(fleet, s) for s in [*services, "broker"]}
-    acked1 = sum(group_status(fleet, s).get("acked", 0) for s in services)
-    messages = acked1 - acked0
+    after = [group_status(fleet, s) for s in services]
+    messages = sum(a.get("acked", 0) - b.get("acked", 0) for a, b in zip(after, before))
+    # each group's rate over the span between its two status writes (a status file is rewritten every second)
+    achieved = sum((a.get("acked", 0) - b.get("acked", 0)) / max(1e-3, a.get("updated_at", 0) - b.get("updated_at", 0))
+                   for a, b in zip(after, before))
     p99s = []
     for s in services:
         for doc in json_lines(fleet, s, "group-progress"):
@@ -120,9 +137,9 @@ def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: flo
     summaries = [d for s in services for d in json_lines(fleet, s, "group-summary")[-1:]]
     group_mem = [mem[s][0] for s in services if s in mem]
     row.update(
-        groups=len(services), achieved=messages / elapsed if elapsed else 0.0, p99=max(p99s) if p99s else None,
+        groups=len(services), achieved=achieved, p99=max(p99s) if p99s else None,
         group_mem_total=sum(group_mem), group_mem_max=max(group_mem) if group_mem else 0.0,
-        broker_mem=mem["broker"][0], broker_fds=broker_fds(fleet),
+        broker_mem=mem["broker"][0], broker_fds=fds,
         cpu_per_1000=(sum(cpu1[s] - cpu0[s] for s in services) / messages * 1000) if messages else None,
         broker_cpu_per_1000=((cpu1["broker"] - cpu0["broker"]) / messages * 1000) if messages else None,
         published=sum(d.get("published", 0) for d in summaries),

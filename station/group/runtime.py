@@ -116,6 +116,8 @@ class GroupRuntime:
         self._heap: list[tuple[float, int, int]] = []
         self._counter = 0
         self._writer = BackgroundWriter() if write_state else None
+        # the status file has a writer of its own: it never waits behind a thousand checkpoint writes
+        self._status_writer = BackgroundWriter() if write_state else None
         self._stopped: set[int] = set()
         self._status_due = False
         self.lateness = LatenessStats()
@@ -402,8 +404,8 @@ class GroupRuntime:
             state = "failed" if counts["failed"] == len(self.lanes) else "running"
         doc = dict(shard=self.shard.shard, stations=len(self.lanes), states=counts, failures=failures, **totals)
         path = group_status_path(self.s.state_dir)
-        assert self._writer is not None
-        self._writer.submit("group-status", lambda: write_status(path, state, **doc))
+        assert self._status_writer is not None
+        self._status_writer.submit("group-status", lambda: write_status(path, state, **doc))
 
     # --- main ------------------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -413,8 +415,9 @@ class GroupRuntime:
         finally:
             for cache in self._caches.values():
                 cache.close()
-            if self._writer is not None:
-                self._writer.close()
+            for writer in (self._writer, self._status_writer):
+                if writer is not None:
+                    writer.close()
 
     def _run(self) -> int:
         s = self.s
@@ -508,8 +511,9 @@ class GroupRuntime:
         final = "failed" if counts["failed"] == len(self.lanes) else (
             "finished" if counts["finished"] + counts["failed"] == len(self.lanes) else "stopped")
         self._write_group_status(final)
-        if self._writer is not None:
-            self._writer.flush()
+        for writer in (self._writer, self._status_writer):
+            if writer is not None:
+                writer.flush()
         p99 = self.lateness.run_percentile(0.99)
         emit(log, logging.INFO, "group-summary", "", shard=self.shard.shard, reason=self.stop_reason if stopped
              else "finished", stations=len(self.lanes), finished=counts["finished"], stopped=counts["stopped"],
