@@ -29,6 +29,7 @@ GROUP_FIXED: dict[str, str] = {
     "IDENTITIES_DIR": "/identities",
     "DATA_DIR": "/data",
     "CACHE_DIR": "/cache",
+    "FLEET_GROUPS": "${FLEET_GROUPS:-1}",
 }
 
 PER_STATION: tuple[str, ...] = ("THING_NAME", "DATA_FILE", "START_OFFSET")

@@ -106,7 +106,8 @@ def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: flo
     if out.returncode != 0:
         raise RuntimeError(f"make up failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
     connected_s = wait_connected(fleet, count, 900)
-    row: dict[str, Any] = {"count": count, "rate": rate, "up_s": up_s, "connected_s": connected_s}
+    row: dict[str, Any] = {"count": count, "rate": rate, "up_s": up_s, "connected_s": connected_s,
+                           "load": os.getloadavg()[0]}
     if connected_s is None:
         row["error"] = f"only {broker_clients(fleet)} of {count} connected after 900 s"
         return row
@@ -219,14 +220,15 @@ def main() -> int:
     lines += ["", "Every rate tried (INTERVAL = N / rate per station, LOOP=true; window "
               f"{args.window:g} s after all connected):", "",
               "| stations | target msg/s | achieved msg/s | p99 lateness (s) | published | acknowledged | failed | "
-              "unacknowledged | stations failed | stations' CPU-s / 1,000 msgs | result |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+              "unacknowledged | stations failed | stations' CPU-s / 1,000 msgs | host load (1 min) | result |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for count, rows in results.items():
         for r in rows:
             lines.append(f"| {count} | {r['rate']:.0f} | {fmt(r.get('achieved'), '.0f')} | {fmt(r.get('p99'), '.2f')} | "
                          f"{r.get('published', '-')} | {r.get('acknowledged', '-')} | {r.get('failed', '-')} | "
                          f"{r.get('unacknowledged', '-')} | {r.get('failed_stations', '-')} | "
-                         f"{fmt(r.get('cpu_per_1000'), '.2f')} | {'ok' if r.get('ok') else r.get('error', 'missed')} |")
+                         f"{fmt(r.get('cpu_per_1000'), '.2f')} | {fmt(r.get('load'))} | "
+                         f"{'ok' if r.get('ok') else r.get('error', 'missed')} |")
     lines += ["", f"Command: `make bench-density` (`python scripts/bench_density.py --counts {args.counts} "
               f"--per-container {args.per_container} --rates {args.rates}`). Memory: `docker stats` (cgroup memory "
               "without page cache; the shared message cache is page cache). The one-container row runs "

@@ -32,8 +32,11 @@ class GroupSettings(StationSettings):
     identities_dir: Path = Field(Path("/identities"), description="Holds one identity folder per thing.")
     data_dir: Path = Field(Path("/data"), description="Holds the ISD files the shard names.")
     cache_dir: Path | None = Field(None, description="Shared message cache (default STATE_DIR/.cache).")
-    connect_rate: float | None = Field(None, gt=0, description="New connections per second, with jitter "
-                                       "(default 100; at most 500 on aws: IoT Core's account limit).")
+    connect_rate: float | None = Field(None, gt=0, description="New connections per second of this container, "
+                                       "with jitter (default 100; on aws at most 500 / FLEET_GROUPS: IoT Core's "
+                                       "account limit shared by every group).")
+    fleet_groups: int = Field(1, ge=1, description="Group containers of the fleet (compose sets it): on aws they "
+                              "share the account's 500 connects/s.")
 
     @property
     def effective_cache_dir(self) -> Path:
@@ -42,4 +45,4 @@ class GroupSettings(StationSettings):
     @property
     def effective_connect_rate(self) -> float:
         rate = self.connect_rate if self.connect_rate is not None else DEFAULT_CONNECT_RATE
-        return min(rate, AWS_CONNECTS_PER_SECOND) if self.target == "aws" else rate
+        return min(rate, AWS_CONNECTS_PER_SECOND / self.fleet_groups) if self.target == "aws" else rate
