@@ -52,6 +52,10 @@ class Thing(_Model):
     isd_file: str | None = Field(default=None, description="File name of the station-year inside DATA_DIR.")
     start_offset: int = Field(default=0, ge=0, description="Records (lines) skipped at the start of the first pass: "
                               "cycled copies of one file start at different places (0 unless the file is cycled).")
+    station_name: str | None = Field(default=None, description="Station name from the ISD catalogue "
+                                     "(isd-history.csv), when it was cached at registration.")
+    country: str | None = Field(default=None, description="FIPS country code from the ISD catalogue, e.g. 'FR'.")
+    icao: str | None = Field(default=None, description="ICAO id from the ISD catalogue, e.g. 'KORD'.")
     identity_dir: str = Field(description="Identity folder, relative to the fleet folder.")
     certificate_sha256: str = Field(description="SHA-256 fingerprint (hex) of the DER certificate.")
     certificate_id: str | None = Field(default=None, description="AWS IoT certificate id (target aws).")
