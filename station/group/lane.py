@@ -72,7 +72,7 @@ class Lane:
     __slots__ = ("cfg", "state", "publisher", "cache", "fingerprint", "prefix", "pacer", "seq", "index",
                  "deadline", "record", "token", "counters", "_order", "_resolved", "last_ack", "saved_ack",
                  "skip_through", "start_at", "full_pass", "published_in_pass", "connect_deadline", "last_error",
-                 "resumed")
+                 "resumed", "retrying")
 
     def __init__(self, cfg: LaneConfig) -> None:
         self.cfg = cfg
@@ -99,6 +99,7 @@ class Lane:
         self.connect_deadline = 0.0
         self.last_error: str | None = None
         self.resumed = False
+        self.retrying = False  # failed for not connecting in time, its client still trying (it may recover)
 
     @property
     def name(self) -> str:

@@ -121,6 +121,7 @@ class GroupRuntime:
         self._status_writer = BackgroundWriter() if write_state else None
         self._stopped: set[int] = set()
         self._status_due = False
+        self._pending_connects = 0
         self.lateness = LatenessStats()
         self._start_index_memo: dict[tuple[int, int, datetime | None], int] = {}
         self._caches: dict[Path, MessageCache] = {}
@@ -214,6 +215,12 @@ class GroupRuntime:
                  "say the file was fully acknowledged (delete the checkpoints to replay again, or set LOOP=true)")
         return to_connect
 
+    @property
+    def _max_pending_connects(self) -> int:
+        """Connections under way at most: a slow broker (TLS handshakes queue up) gets fewer new ones, instead of
+        every station running into CONNECT_TIMEOUT."""
+        return max(20, int(2 * self.s.effective_connect_rate))
+
     def _schedule_connects(self, indexes: list[int]) -> None:
         rate = self.s.effective_connect_rate
         t0 = self.clock()
@@ -247,6 +254,9 @@ class GroupRuntime:
     # --- lane steps ------------------------------------------------------------------------------------------
     def _connect(self, index: int, now: float) -> None:
         lane = self.lanes[index]
+        if self._pending_connects >= self._max_pending_connects:
+            self._push(index, now + 1.0 / self.s.effective_connect_rate)  # keeps its place in the queue
+            return
         try:
             lane.publisher = self._new_publisher(index)
             lane.publisher.start()
@@ -254,6 +264,7 @@ class GroupRuntime:
             lane.fail(f"client not created: {exc}")
             return
         lane.state = LaneState.CONNECTING
+        self._pending_connects += 1
         lane.connect_deadline = now + self.s.connect_timeout
         self._push(index, lane.connect_deadline)
 
@@ -275,8 +286,17 @@ class GroupRuntime:
 
     def _connected(self, index: int) -> None:
         lane = self.lanes[index]
+        if lane.state is LaneState.FAILED and lane.retrying:
+            lane.retrying = False
+            lane.counters.failure = None
+            lane.counters.reason = ""
+            lane.state = LaneState.CONNECTING
+            self._pending_connects += 1
+            self._status_due = True
+            emit(log, logging.WARNING, "station-recovered", "connected after CONNECT_TIMEOUT", thing=lane.name)
         if lane.state is not LaneState.CONNECTING:
             return
+        self._pending_connects -= 1
         s = self.s
         now = self.clock()
         if lane.resumed:
@@ -327,9 +347,12 @@ class GroupRuntime:
             pub = lane.publisher
             reason = getattr(pub, "last_error", None) or "no answer from the broker"
             lane.fail(f"could not connect to {self.s.mqtt_host}:{self.s.mqtt_port} as {lane.name} within "
-                      f"{self.s.connect_timeout:g} s (CONNECT_TIMEOUT): {reason}")
-            self._stop_client(index)
-            self._status_due = True  # the health check sees a failure at once
+                      f"{self.s.connect_timeout:g} s (CONNECT_TIMEOUT): {reason}; still retrying with backoff")
+            self._pending_connects -= 1
+            # The client keeps retrying (backoff up to 30 s): a broker that was only slow or away lets the station
+            # recover; a refused certificate stays failed. The failure is in the logs and the status at once.
+            lane.retrying = True
+            self._status_due = True
 
     def _handle_events(self) -> None:
         events = self._events

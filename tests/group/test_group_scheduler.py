@@ -184,3 +184,47 @@ def test_damaged_file_fails_only_its_stations(tmp_path: Path) -> None:
     assert "not found" in (rt.lanes[1].counters.failure or "")
     assert "damaged" in (rt.lanes[2].counters.failure or "")
     assert [lane.state for lane in rt.lanes] == [LaneState.FINISHED, LaneState.FAILED, LaneState.FAILED]
+
+
+def test_connects_under_way_are_bounded(tmp_path: Path) -> None:
+    """A broker that does not answer: at most max(20, 2 x CONNECT_RATE) connects are under way at once."""
+    names = [f"slow-{i}" for i in range(60)]
+    clock = FakeClock()
+    rt, _, _ = group(tmp_path, names, refuse=set(names), clock=clock, connect_rate=5.0, connect_timeout=10.0,
+                     interval=1.0)
+    seen: list[int] = []
+    real_sleep = clock.sleep
+
+    def sleep(seconds: float) -> None:
+        real_sleep(seconds)
+        seen.append(sum(1 for lane in rt.lanes if lane.state is LaneState.CONNECTING))
+
+    rt._sleep = sleep
+    assert rt.run() == 1  # none ever connected
+    assert max(seen) == 20
+    assert all(lane.state is LaneState.FAILED for lane in rt.lanes)
+
+
+def test_a_station_that_connects_after_its_timeout_recovers(tmp_path: Path) -> None:
+    names = NAMES[:3]
+    clock = FakeClock()
+    rt, log, _ = group(tmp_path, names, refuse={"ws-2"}, clock=clock, connect_timeout=2.0, interval=1.0)
+    real_sleep = clock.sleep
+    state: dict[str, object] = {}
+
+    def sleep(seconds: float) -> None:
+        real_sleep(seconds)
+        lane = rt.lanes[1]
+        if lane.state is LaneState.FAILED and "failed_at" not in state:
+            state["failed_at"] = clock.t
+            state["status"] = rt._state_counts()["failed"]
+            pub = lane.publisher
+            pub.refuse = False
+            pub.start()  # the broker lets it in at last (the client was never stopped)
+
+    rt._sleep = sleep
+    assert rt.run() == 0
+    assert state["status"] == 1 and "failed_at" in state
+    per = by_station(log)
+    assert [s for _, s, _ in per["ws-2"]] == list(range(1, len(MINUTES) + 1))
+    assert all(lane.state is LaneState.FINISHED for lane in rt.lanes)
