@@ -63,7 +63,7 @@ def test_every_seq_of_every_station_then_make_down(fleet: ComposeFleet) -> None:
     seqs: dict[str, set[int]] = defaultdict(set)
     # A persistent session: should `make up` recreate the broker, the subscription and queued messages survive.
     monitor = Identity("monitor", fleet.fleet_dir / "things" / "monitor")
-    with Subscriber("127.0.0.1", fleet.port, monitor, topic="sensor/#", client_id="monitor-groups-test") as sub:
+    with Subscriber("127.0.0.1", fleet.port, monitor, topic="sensor/#", client_id="monitor-watch-groups-test") as sub:
         out = fleet.make("up", *SIZE, timeout=600)
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
