@@ -97,3 +97,26 @@ def test_no_note_and_no_offset_when_every_station_has_its_own_file(tmp_path: Pat
     assert [t.start_offset for t in load_manifest(tmp_path / "fleet").stations()] == [0, 0, 0]
     env = (tmp_path / "fleet" / "compose.env").read_text()
     assert "STATION_2_OFFSET=0" in env and json.loads((tmp_path / "fleet/manifest.json").read_text())
+
+
+def test_aws_fleet_gets_the_same_shards_and_groups(tmp_path: Path) -> None:
+    from provisioning.aws.commands import write_compose_env
+    from provisioning.manifest import FleetManifest, Thing
+
+    things = [Thing(thing_name=f"w-{i}", station_id="030910-99999", isd_file="030910-99999-2022.gz",
+                    identity_dir=f"things/w-{i}", certificate_sha256="0" * 64) for i in range(1, 10)]
+    manifest = FleetManifest(target="aws", endpoint="abc-ats.iot.eu-west-1.amazonaws.com", prefix="w", things=things)
+    fleet = tmp_path / "aws"
+    for t in things:
+        (fleet / t.identity_dir).mkdir(parents=True)
+        for f in ("certificate.pem", "private.key"):
+            (fleet / t.identity_dir / f).write_text("x")
+    write_compose_env(fleet, None, manifest, stations_per_container=4)
+    doc = yaml.safe_load((fleet / "compose.stations.yaml").read_text())
+    assert sorted(doc["services"]) == ["group-1", "group-2", "group-3"]
+    assert "FLEET_GROUPS=3" in (fleet / "compose.env").read_text()
+    assert [t.thing_name for t in load(fleet / "shards" / "shard-3.json").things] == ["w-9"]
+    assert os.path.samefile(fleet / "shards/3/identities/w-9/private.key", fleet / "things/w-9/private.key")
+    write_compose_env(fleet, None, manifest, stations_per_container=1)
+    assert not (fleet / "shards").exists()
+    assert "FLEET_GROUPS=0" in (fleet / "compose.env").read_text()
