@@ -5,7 +5,7 @@ exactly once:
 - `FIXED`: set by the container layout (identity and state mounts) or by the fleet's target;
 - `GROUP_FIXED`: group mode's container layout (shard file, identities, data, shared cache mounts);
 - `PER_STATION`: differ for each station (set per service by the generated compose files);
-- `PASSED_THROUGH`: shared by every station, passed from `.env` / the environment only when set, so the station's
+- `PASSED_THROUGH` (and `GROUP_PASSED_THROUGH`, group containers only): shared by every station, passed from `.env` / the environment only when set, so the station's
   own defaults apply otherwise.
 
 Invariant (tested): `FIXED | PER_STATION | PASSED_THROUGH` == the station settings' variables, and compose.yaml's
@@ -37,13 +37,21 @@ PER_STATION: tuple[str, ...] = ("THING_NAME", "DATA_FILE", "START_OFFSET")
 PASSED_THROUGH: tuple[str, ...] = (
     "TOPIC", "SPEEDUP", "INTERVAL", "MAX_RATE", "LOOP", "START_AT", "TIME_MODE", "LOG_FORMAT", "LOG_LEVEL",
     "DRAIN_TIMEOUT", "PROGRESS_INTERVAL", "CONNECT_TIMEOUT", "MAX_INFLIGHT", "KEEP_ALIVE", "SESSION_EXPIRY",
-    "CHECKPOINT_INTERVAL", "PRELOAD", "DECODE_AHEAD", "CONNECT_RATE",
+    "CHECKPOINT_INTERVAL", "PRELOAD", "DECODE_AHEAD",
 )
+
+# Passed through to group containers only (the single station has no use for them).
+GROUP_PASSED_THROUGH: tuple[str, ...] = ("CONNECT_RATE",)
 
 
 def all_variables() -> set[str]:
-    """Every variable the station reads."""
-    return {*FIXED, *GROUP_FIXED, *PER_STATION, *PASSED_THROUGH}
+    """Every variable a single station reads."""
+    return {*FIXED, *PER_STATION, *PASSED_THROUGH}
+
+
+def group_variables() -> set[str]:
+    """The variables group mode reads besides the single station's (station.group.settings)."""
+    return {*GROUP_FIXED, *GROUP_PASSED_THROUGH}
 
 
 def compose_environment() -> dict[str, str | None]:
@@ -54,4 +62,4 @@ def compose_environment() -> dict[str, str | None]:
 def group_compose_environment() -> dict[str, str | None]:
     """The `environment:` of a group service (group mode: no IDENTITY_DIR, no per-station variable)."""
     fixed = {k: v for k, v in FIXED.items() if k != "IDENTITY_DIR"}
-    return {**fixed, **GROUP_FIXED, **{name: None for name in PASSED_THROUGH}}
+    return {**fixed, **GROUP_FIXED, **{name: None for name in (*PASSED_THROUGH, *GROUP_PASSED_THROUGH)}}

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from pydantic import ValidationError
-
-from fleetcore.errors import FleetError
-from provisioning.settings import MAX_FLEET_COUNT, MAX_STATION_CONTAINERS, FleetSettings
+from fleetcore.errors import report
+from fleetcore.target import Target
+from fleetcore.topic import monitor_filter
+from provisioning.errors import ConfigError, ProvisioningError
+from provisioning.settings import MAX_FLEET_COUNT, MAX_STATION_CONTAINERS, FleetSettings, load
 
 AWS_COMMANDS = "provisioning.aws.commands"
 
@@ -33,8 +34,8 @@ def _aws_module() -> ModuleType | None:
 
 
 def _common(p: argparse.ArgumentParser, s: FleetSettings) -> None:
-    p.add_argument("--target", choices=["local", "aws"], default=s.target, help="local CA + Mosquitto, or AWS "
-                   "IoT Core (env TARGET, default %(default)s)")
+    p.add_argument("--target", type=Target, choices=list(Target), default=s.target,
+                   help="local CA + Mosquitto, or AWS IoT Core (env TARGET, default %(default)s)")
     p.add_argument("--fleet-dir", type=Path, default=s.fleet_dir, help="identity folder (env FLEET_DIR, "
                    "default %(default)s)")
     p.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
@@ -84,7 +85,9 @@ def build_parser(settings: FleetSettings) -> argparse.ArgumentParser:
     watch.add_argument("--host", default="127.0.0.1", help="broker host (default %(default)s)")
     watch.add_argument("--port", type=int, default=settings.broker_port, help="broker port (env BROKER_PORT, "
                        "default %(default)s)")
-    watch.add_argument("--topic", default="sensor/#", help="topic filter (default %(default)s)")
+    watch.add_argument("--topic", default=None,
+                       help="topic filter (default: the fleet's TOPIC and below, e.g. "
+                       f"{monitor_filter(settings.topic)}: what the monitor may read)")
     watch.add_argument("--limit", type=int, default=0, help="stop after N messages (0: never)")
     watch.add_argument("--timeout", type=float, default=0.0, help="stop after N seconds (0: never)")
     watch.set_defaults(_run=cmd_watch)
@@ -113,7 +116,7 @@ def build_parser(settings: FleetSettings) -> argparse.ArgumentParser:
 
 def cmd_register(args: argparse.Namespace) -> int:
     s: FleetSettings = args._settings
-    if args.target == "aws":
+    if args.target == Target.AWS:
         code = _delegate_aws("register", args)
         if code == 0 and not args.dry_run:
             from provisioning.manifest import load_manifest, manifest_path
@@ -129,13 +132,13 @@ def cmd_register(args: argparse.Namespace) -> int:
     from provisioning.register_local import LocalFleetRequest, register_local
 
     if not 1 <= args.count <= MAX_FLEET_COUNT:
-        raise ValueError(f"--count (FLEET_COUNT) must be between 1 and {MAX_FLEET_COUNT}, not {args.count}")
+        raise ConfigError(f"--count (FLEET_COUNT) must be between 1 and {MAX_FLEET_COUNT}, not {args.count}")
     per = args.stations_per_container
     if per < 1:
-        raise ValueError(f"--stations-per-container (STATIONS_PER_CONTAINER) must be >= 1, not {per}")
+        raise ConfigError(f"--stations-per-container (STATIONS_PER_CONTAINER) must be >= 1, not {per}")
     containers = -(-args.count // per)
     if containers > MAX_STATION_CONTAINERS:
-        raise ValueError(f"FLEET_COUNT={args.count} with STATIONS_PER_CONTAINER={per} needs {containers} containers; "
+        raise ConfigError(f"FLEET_COUNT={args.count} with STATIONS_PER_CONTAINER={per} needs {containers} containers; "
                          f"one Docker network holds about {MAX_STATION_CONTAINERS}: set STATIONS_PER_CONTAINER to "
                          f"{-(-args.count // MAX_STATION_CONTAINERS)} or more (e.g. `make up FLEET_COUNT={args.count} "
                          f"STATIONS_PER_CONTAINER=1000`)")
@@ -166,7 +169,7 @@ def _print_paths(verb: str, paths: list[Path], shown: int = 20) -> None:
 
 
 def cmd_unregister(args: argparse.Namespace) -> int:
-    if args.target == "aws":
+    if args.target == Target.AWS:
         return _delegate_aws("unregister", args)
     from provisioning.register_local import unregister_local
 
@@ -219,18 +222,14 @@ def cmd_stations(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: 0 done, 2 configuration error, 1 any other provisioning error (one line each on stderr)."""
     try:
-        settings = FleetSettings()
-    except ValidationError as exc:
-        print(f"invalid fleet configuration (.env / environment):\n{exc}", file=sys.stderr)
-        return 2
-    args = build_parser(settings).parse_args(argv)
-    args._settings = settings
-    try:
+        settings = load(FleetSettings)
+        args = build_parser(settings).parse_args(argv)
+        args._settings = settings
         return int(args._run(args) or 0)
-    except (FileNotFoundError, ValueError, RuntimeError, KeyError, FleetError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except ProvisioningError as exc:
+        return report(exc, "provisioning")
 
 
 if __name__ == "__main__":

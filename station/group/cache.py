@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from station.errors import StationError
 from station.sources import IsdSource, make_template
 
 CACHE_VERSION = 1
@@ -38,7 +39,7 @@ _LEN = struct.Struct("<I")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-class CacheError(Exception):
+class CacheError(StationError):
     """The source file cannot be read or the cache cannot be made; the message names the file."""
 
 

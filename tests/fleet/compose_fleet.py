@@ -15,11 +15,12 @@ import time
 import uuid
 from pathlib import Path
 
+from fleetcore import station_variables
+
 REPO = Path(__file__).resolve().parents[2]
-# Station settings compose passes through from the environment: tests set what they need, nothing leaks in.
-STATION_KNOBS = ("TOPIC", "SPEEDUP", "INTERVAL", "MAX_RATE", "LOOP", "START_AT", "TIME_MODE", "LOG_FORMAT", "LOG_LEVEL",
-                 "DRAIN_TIMEOUT", "PROGRESS_INTERVAL", "CONNECT_TIMEOUT", "MAX_INFLIGHT", "KEEP_ALIVE",
-                 "SESSION_EXPIRY", "CHECKPOINT_INTERVAL", "STATIONS_MQTT_HOST", "TARGET")
+# Station settings compose passes through from the environment (the station's one variable list), and what its
+# fixed ones interpolate: tests set what they need, nothing leaks in.
+STATION_KNOBS = (*station_variables.PASSED_THROUGH, "STATIONS_MQTT_HOST", "STATIONS_MQTT_PORT", "TARGET")
 
 
 def compose_command() -> list[str]:

@@ -23,8 +23,10 @@ def test_connect_rate_defaults_and_aws_account_limit() -> None:
 
 
 def test_every_setting_is_a_listed_variable() -> None:
-    fields = {name.upper() for name in GroupSettings.model_fields} | {n.upper() for n in StationSettings.model_fields}
-    assert fields == station_variables.all_variables()
+    single = {n.upper() for n in StationSettings.model_fields}
+    group = {name.upper() for name in GroupSettings.model_fields} - single
+    assert single == station_variables.all_variables()
+    assert group == station_variables.group_variables()
     env = station_variables.group_compose_environment()
     assert "IDENTITY_DIR" not in env and env["SHARD_FILE"] == "/shard/shard.json"
     assert not set(env) & set(station_variables.PER_STATION)
