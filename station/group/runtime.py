@@ -33,7 +33,7 @@ from station import checkpoint as ckpt
 from station.group.cache import CacheError, MessageCache, open_cache, source_digest
 from station.group.lane import Lane, LaneConfig, LaneState, utc_now
 from station.group.settings import GroupSettings
-from station.group.status import group_status_path
+from station.group.status import GroupState, group_status_path
 from station.logging_setup import emit
 from station.publisher import ConnectionConfig, Publisher
 from station.replay import BackgroundWriter
@@ -417,7 +417,7 @@ class GroupRuntime:
              inflight=totals["published"] - totals["acked"] - totals["failed"], rate=f"{rate:.1f}/s",
              lateness_p99_s=None if p99 is None else round(p99, 3))
 
-    def _write_group_status(self, state: str | None = None) -> None:
+    def _write_group_status(self, state: GroupState | None = None) -> None:
         if not self._write_state:
             return
         counts = self._state_counts()
@@ -425,7 +425,7 @@ class GroupRuntime:
         failures = [f"{lane.name}: {lane.counters.failure}" for lane in self.lanes
                     if lane.state is LaneState.FAILED][:MAX_FAILURES_SHOWN]
         if state is None:
-            state = "failed" if counts["failed"] == len(self.lanes) else "running"
+            state = GroupState.FAILED if counts["failed"] == len(self.lanes) else GroupState.RUNNING
         doc = dict(shard=self.shard.shard, stations=len(self.lanes), states=counts, failures=failures, **totals)
         path = group_status_path(self.s.state_dir)
         assert self._status_writer is not None
@@ -449,7 +449,7 @@ class GroupRuntime:
         emit(log, logging.INFO, "group-start", "", shard=self.shard.shard, stations=len(self.lanes),
              endpoint=f"{s.mqtt_host}:{s.mqtt_port}", target=s.target, topic=s.topic, pacing=s.pacing_text(),
              loop=s.loop, time_mode=s.time_mode, connect_rate=f"{s.effective_connect_rate:g}/s")
-        self._write_group_status("starting")
+        self._write_group_status(GroupState.STARTING)
         self._schedule_connects(self._prepare())
         # Thousands of long-lived objects (lanes, caches): keep the cyclic collector from rescanning them all
         # (a full collection of a big heap would show as a lateness spike on every station at once).
@@ -536,8 +536,8 @@ class GroupRuntime:
         self._progress(self.clock())  # the last interval's line, however short the run
         counts = self._state_counts()
         totals = self._totals()
-        final = "failed" if counts["failed"] == len(self.lanes) else (
-            "finished" if counts["finished"] + counts["failed"] == len(self.lanes) else "stopped")
+        final = GroupState.FAILED if counts["failed"] == len(self.lanes) else (
+            GroupState.FINISHED if counts["finished"] + counts["failed"] == len(self.lanes) else GroupState.STOPPED)
         self._write_group_status(final)
         for writer in (self._writer, self._status_writer):
             if writer is not None:

@@ -9,10 +9,21 @@ never marks the other 999 stations' container unhealthy.
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 GROUP_STATUS_FILE = "group.status.json"
+
+
+class GroupState(StrEnum):
+    """The `state` of the group status file (per-station states are `station.group.lane.LaneState`)."""
+
+    STARTING = "starting"
+    RUNNING = "running"    # some stations connecting or publishing
+    FINISHED = "finished"  # every station finished or failed
+    STOPPED = "stopped"    # stopped by a signal
+    FAILED = "failed"      # every station failed
 
 
 def group_status_path(state_dir: Path) -> Path:
@@ -30,6 +41,6 @@ def assess_group(status: dict[str, Any], max_age: float, now: float | None = Non
         return False, f"all {stations} stations failed" + (f" (first: {status['failures'][0]})"
                                                              if status.get("failures") else "")
     age = now - float(status.get("updated_at", 0))
-    if age > max_age and status.get("state") != "finished":
+    if age > max_age and status.get("state") != GroupState.FINISHED:
         return False, f"group status not updated for {age:.0f} s (process hung or gone)"
     return True, f"group of {stations}: {text}" + (f"; {status.get('connected', 0)} connected")
