@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from station.errors import StationError
+from station.input_errors import InputProblem
 from station.sources import IsdSource, make_template
 
 CACHE_VERSION = 1
@@ -135,7 +136,8 @@ def fill(prefix: bytes, parts: tuple[bytes, ...], seq: int, sent_at: datetime, t
 
 def _produce(source: Path, target: Path, size: int, sha256: str, shifted: bool) -> None:
     """Decode `source` once and write its cache to `target` atomically."""
-    src = IsdSource(source, _NAME_MARK)
+    problems: list[InputProblem] = []
+    src = IsdSource(source, _NAME_MARK, on_problem=problems.append)
     mark_prefix = station_prefix(_NAME_MARK)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
@@ -154,9 +156,8 @@ def _produce(source: Path, target: Path, size: int, sha256: str, shifted: bool) 
                         body.write(_LEN.pack(len(p)))
                         body.write(p)
                     count += 1
-                skipped = src.skipped()
-                file_error = next((str(e) for e in getattr(src._reader, "errors", None) or []
-                                   if getattr(e, "kind", "") == "file"), None)
+                skipped = [f"line {p.line_number}: {p.message}" for p in problems if not p.is_file_error]
+                file_error = next((p.message for p in problems if p.is_file_error), None)
                 header = {"version": CACHE_VERSION, "source": Path(source).name, "size": size, "sha256": sha256,
                           "shifted": shifted, "records": count, "skipped_count": len(skipped),
                           "skipped": skipped[:5], "file_error": file_error}
