@@ -21,7 +21,8 @@ from fleetcore import station_variables
 REPO = Path(__file__).resolve().parents[2]
 # Station settings compose passes through from the environment (the station's one variable list), and what its
 # fixed ones interpolate: tests set what they need, nothing leaks in.
-STATION_KNOBS = (*station_variables.PASSED_THROUGH, "STATIONS_MQTT_HOST", "STATIONS_MQTT_PORT", "TARGET")
+STATION_KNOBS = (*station_variables.PASSED_THROUGH, *station_variables.GROUP_PASSED_THROUGH, "STATIONS_MQTT_HOST",
+                 "STATIONS_MQTT_PORT", "TARGET", "STATIONS_PER_CONTAINER")
 
 
 def compose_command() -> list[str]:
