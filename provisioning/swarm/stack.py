@@ -27,8 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fleetcore import shard as shard_contract
 from fleetcore import station_variables
+from fleetcore.errors import ConfigError
 from fleetcore.identity import CA_FILE, CERTIFICATE_FILE, PRIVATE_KEY_FILE
+from provisioning.compose_groups import CACHE_VOLUME as CACHE_VOLUME_NAME
+from provisioning.compose_groups import NOFILE as NOFILE_TEMPLATE
 from provisioning.manifest import FleetManifest, Thing
 from provisioning.register_local import (ACL_FILE, BROKER_DIR, CA_DIR, HEALTH_TOPIC, SERVER_CERT_FILE,
                                          SERVER_KEY_FILE)
@@ -48,14 +52,16 @@ STATION_UID = "10001"
 SECRET_NAME_MAX = 64  # Docker's limit on secret and config names
 SECRET_MODE = 0o400
 PUBLIC_MODE = 0o444
-# Group containers (issue 11): where a shard's container finds its shard file, identities, data and state.
-SHARD_FILE = "/shard/shard.json"
-IDENTITIES_DIR = "/identities"
-DATA_MOUNT = "/data"
-STATE_MOUNT = "/state"
+# Group containers (issue 11): where a shard's container finds its shard file, identities, data, cache and state.
+SHARD_FILE = station_variables.GROUP_FIXED["SHARD_FILE"]
+IDENTITIES_DIR = station_variables.GROUP_FIXED["IDENTITIES_DIR"]
+DATA_MOUNT = station_variables.GROUP_FIXED["DATA_DIR"]
+STATE_MOUNT = station_variables.FIXED["STATE_DIR"]
 # Group containers' decoded-message cache: one volume per node, shared by the groups running there.
-CACHE_MOUNT = "/cache"
-CACHE_VOLUME = "station-cache"
+CACHE_MOUNT = station_variables.GROUP_FIXED["CACHE_DIR"]
+CACHE_VOLUME = CACHE_VOLUME_NAME
+# Open files of the broker and of each group container: compose's `${FLEET_NOFILE:-20000}`.
+NOFILE = NOFILE_TEMPLATE
 IDENTITY_MOUNT = station_variables.FIXED["IDENTITY_DIR"]
 MOSQUITTO_CONF = Path(__file__).resolve().parents[2] / "docker" / "broker" / "mosquitto.conf"
 _STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,30}$")
@@ -184,16 +190,26 @@ def interpolate(value: str, variables: Mapping[str, str]) -> str:
 
 
 def station_environment(variables: Mapping[str, str], *, group: bool) -> dict[str, str]:
-    """The shared environment of a station service: FIXED resolved, PASSED_THROUGH only when set (non-empty).
-
-    A group container reads its things from SHARD_FILE instead of THING_NAME / DATA_FILE / IDENTITY_DIR."""
-    env = {name: interpolate(value, variables) for name, value in station_variables.FIXED.items()}
-    env.update({name: variables[name] for name in station_variables.PASSED_THROUGH if variables.get(name)})
-    if group:
-        env.pop("IDENTITY_DIR", None)
-        env.update({"SHARD_FILE": SHARD_FILE, "IDENTITIES_DIR": IDENTITIES_DIR, "DATA_DIR": DATA_MOUNT,
-                    "CACHE_DIR": CACHE_MOUNT})
+    """The shared environment of a station service, from the same templates as compose's
+    (`compose_environment()`, or `group_compose_environment()` for a group container): fixed values resolved,
+    passed-through ones (None) only when set (non-empty), so the station's defaults apply otherwise."""
+    template = (station_variables.group_compose_environment() if group
+                else station_variables.compose_environment())
+    env: dict[str, str] = {}
+    for name, value in template.items():
+        if value is not None:
+            env[name] = interpolate(value, variables)
+        elif variables.get(name):
+            env[name] = variables[name]
     return env
+
+
+def nofile(variables: Mapping[str, str]) -> dict[str, Any]:
+    """The `ulimits` of the broker and of group containers (FLEET_NOFILE, at most the daemon's own hard limit)."""
+    value = interpolate(NOFILE, variables)
+    if not value.isdigit():
+        raise SwarmError(f"FLEET_NOFILE={value!r} is not a number of open files (for example FLEET_NOFILE=20000)")
+    return {"nofile": {"soft": int(value), "hard": int(value)}}
 
 
 def _secret_ref(obj: FileObject, target: str, mode: int, uid: str) -> dict[str, Any]:
@@ -256,7 +272,7 @@ def single_station_service(req: StackRequest, objs: _Objects, index: int, thing:
                          f"with DATA_DIR set")
     svc = _station_base(req, [thing.thing_name])
     svc["environment"] = {**station_environment(variables, group=False), "THING_NAME": thing.thing_name,
-                          "DATA_FILE": f"{DATA_MOUNT}/{thing.isd_file}"}
+                          "DATA_FILE": f"{DATA_MOUNT}/{thing.isd_file}", "START_OFFSET": str(thing.start_offset)}
     svc["secrets"] = _identity_refs(objs, req.fleet_dir, thing, IDENTITY_MOUNT)
     svc["volumes"] = [
         {"type": "bind", "source": str(Path(req.data_dir).resolve() / thing.isd_file),
@@ -272,6 +288,7 @@ def shard_service(req: StackRequest, objs: _Objects, shard: Shard, variables: Ma
     things' identities as secrets."""
     svc = _station_base(req, list(shard.things))
     svc["environment"] = station_environment(variables, group=True)
+    svc["ulimits"] = nofile(variables)
     refs: list[dict[str, Any]] = []
     for name in shard.things:
         refs += _identity_refs(objs, req.fleet_dir, req.manifest.thing(name), f"{IDENTITIES_DIR}/{name}")
@@ -311,7 +328,7 @@ BROKER_HEALTHCHECK = {
 }
 
 
-def broker_service(req: StackRequest, objs: _Objects) -> dict[str, Any]:
+def broker_service(req: StackRequest, objs: _Objects, variables: Mapping[str, str]) -> dict[str, Any]:
     """The broker, pinned to the node labelled weather-fleet.broker=true, its data in a volume on that node."""
     broker = Path(req.fleet_dir) / BROKER_DIR
     key = objs.secret(broker / SERVER_KEY_FILE, "broker", "key")
@@ -335,6 +352,7 @@ def broker_service(req: StackRequest, objs: _Objects) -> dict[str, Any]:
         "cap_drop": ["ALL"],
         "cap_add": BROKER_CAPABILITIES,
         "healthcheck": BROKER_HEALTHCHECK,
+        "ulimits": nofile(variables),
         "stop_grace_period": "10s",
         "logging": {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}},
         "deploy": {
@@ -416,7 +434,7 @@ def build_stack(req: StackRequest) -> dict[str, Any]:
     services: dict[str, Any] = {}
     volumes: dict[str, Any] = {}
     if local:
-        services["broker"] = broker_service(req, objs)
+        services["broker"] = broker_service(req, objs, variables)
         volumes["broker-data"] = {}
     if req.shards is None:
         for i, thing in enumerate(req.manifest.stations(), start=1):
@@ -424,6 +442,7 @@ def build_stack(req: StackRequest) -> dict[str, Any]:
             volumes[f"station-{i}-state"] = {}
     else:
         check_shards(req.manifest, req.shards)
+        variables = {**variables, "FLEET_GROUPS": str(len(req.shards))}
         volumes[CACHE_VOLUME] = {}
         for shard in req.shards:
             services[f"group-{shard.number}"] = shard_service(req, objs, shard, variables)
@@ -468,16 +487,14 @@ def secret_names(doc: Mapping[str, Any]) -> set[str]:
 
 
 def load_shards(shards_dir: Path) -> tuple[Shard, ...]:
-    """The shard files `shard-<n>.json` ({"version":1,"shard":n,"things":[{"thing_name",...}]}) in number order."""
+    """The shard files `shard-<n>.json` (contract: fleetcore.shard) in number order."""
     found: list[Shard] = []
     for path in sorted(Path(shards_dir).glob("shard-*.json")):
         try:
-            data = json.loads(path.read_text())
-        except ValueError:
-            data = {}
-        if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("things"), list):
-            raise SwarmError(f"{path} is not a version 1 shard file: run `make register` again")
-        found.append(Shard(int(data["shard"]), path.resolve(), tuple(t["thing_name"] for t in data["things"])))
+            parsed = shard_contract.load(path)
+        except ConfigError as exc:
+            raise SwarmError(f"{exc}") from None
+        found.append(Shard(parsed.shard, path.resolve(), tuple(t.thing_name for t in parsed.things)))
     if not found:
         raise SwarmError(f"no shard files in {shards_dir}: run `make register STATIONS_PER_CONTAINER=K` first")
     return tuple(sorted(found, key=lambda s: s.number))

@@ -168,7 +168,7 @@ def test_station_environment_comes_from_the_station_variables(fleet: Path, isd_d
     assert env["MQTT_PORT"] == "8884" and env["MQTT_HOST"] == "broker" and env["TARGET"] == "local"
     assert env["IDENTITY_DIR"] == "/identity" and env["STATE_DIR"] == "/state"
     thing = load_manifest(fleet).stations()[2]
-    assert env["DATA_FILE"] == f"/data/{thing.isd_file}"
+    assert env["DATA_FILE"] == f"/data/{thing.isd_file}" and env["START_OFFSET"] == str(thing.start_offset)
     data = doc["services"]["station-3"]["volumes"][0]
     assert data == {"type": "bind", "source": str((isd_dir / thing.isd_file).resolve()),
                     "target": f"/data/{thing.isd_file}", "read_only": True}
@@ -224,6 +224,9 @@ def test_one_service_per_shard_with_its_things_identities(fleet: Path, isd_dir: 
     assert {"type": "bind", "source": str(isd_dir.resolve()), "target": "/data", "read_only": True} in shard["volumes"]
     assert {"type": "volume", "source": "station-cache", "target": "/cache"} in shard["volumes"]
     assert env["CACHE_DIR"] == "/cache" and "station-cache" in doc["volumes"]
+    assert set(env) == {k for k, v in station_variables.group_compose_environment().items() if v is not None}
+    assert env["FLEET_GROUPS"] == "2"
+    assert shard["ulimits"] == {"nofile": {"soft": 20000, "hard": 20000}}
 
 
 def test_a_thing_in_two_shards_or_in_none_is_refused(fleet: Path, isd_dir: Path) -> None:
@@ -281,6 +284,10 @@ def test_broker_and_stations_keep_in_step_with_compose_yaml(fleet: Path, isd_dir
     assert ours["entrypoint"][:2] == broker["entrypoint"][:2] and ours["entrypoint"][3] == broker["entrypoint"][3]
     assert ours["entrypoint"][2] == broker["entrypoint"][2]
     assert ours["command"] == broker["command"] and ours["healthcheck"] == broker["healthcheck"]
+    assert broker["ulimits"]["nofile"]["soft"] == "$${FLEET_NOFILE:-20000}".replace("$$", "$")
+    assert ours["ulimits"] == {"nofile": {"soft": 20000, "hard": 20000}}
+    with_nofile = build_stack(request(fleet, isd_dir, environment={"FLEET_NOFILE": "4096"}))
+    assert with_nofile["services"]["broker"]["ulimits"]["nofile"]["hard"] == 4096
     assert ours["read_only"] is broker["read_only"] is True
     assert ours["cap_drop"] == broker["cap_drop"] and sorted(ours["cap_add"]) == sorted(broker["cap_add"])
     assert {"type": "tmpfs", "target": "/mosquitto/certs"} in ours["volumes"]
