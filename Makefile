@@ -43,7 +43,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # Created on first use, except for the test and benchmark goals: they must not depend on a developer's .env.
-ifeq ($(filter test bench%,$(MAKECMDGOALS)),)
+ifeq ($(filter test test-quick bench%,$(MAKECMDGOALS)),)
 .env:
 	cp .env.example .env
 endif
@@ -212,8 +212,15 @@ schemas: $(PY) ## regenerate contracts/*.schema.json from the models
 # DATA_DIR that holds ISD files (the tests' default is ../shared/data/isd).
 _TEST_KEEP := BASE_IMAGE MOSQUITTO_IMAGE STATION_IMAGE $(if $(wildcard $(DATA_DIR)/*-*-*),DATA_DIR)
 _TEST_UNSET := $(filter-out $(_ENV_KEYS) $(_TEST_KEEP),$(_DOTENV_KEYS))
-test: $(PY) ## run the whole test suite (Docker tests skip when no engine answers)
+test: $(PY) ## run the whole test suite, as CI does (Docker tests skip when no engine answers)
 	env $(addprefix -u ,$(_TEST_UNSET)) $(PY) -m pytest
+
+# Everything that needs neither Docker nor a network, on the committed ISD excerpt (tests/data/isd), on every core
+# (pytest-xdist). About 30-60 s on 2 cores; see docs/testing.md.
+.PHONY: test-quick
+test-quick: $(PY) ## run the tests that need neither Docker nor a network (under a minute)
+	env $(addprefix -u ,$(_TEST_UNSET)) DATA_DIR="$(CURDIR)/tests/data/isd" $(PY) -m pytest -m "not docker and not network" \
+	  $(if $(shell $(PY) -c 'import xdist' 2>/dev/null && echo y),-n auto)
 
 .PHONY: bench-publish
 bench-publish: $(PY) ## station publish rate vs a bare awscrt loop, pacing lateness, RSS -> bench-results/publish.md

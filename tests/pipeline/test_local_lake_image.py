@@ -17,7 +17,7 @@ from tests.pipeline.publisher import publish_all
 from tests.pipeline.synthetic import message
 from tests.pipeline.test_local_lake import keys, read_lake
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "weather-fleet/pipeline:test"

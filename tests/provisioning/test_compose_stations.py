@@ -18,6 +18,7 @@ from provisioning.manifest import load_manifest
 from provisioning.register_local import LocalFleetRequest, register_local, unregister_local
 from provisioning.settings import MAX_FLEET_COUNT, FleetSettings
 from provisioning.stations import LAB_STATION_FILES
+from tests.conftest import require
 
 REPO = Path(__file__).resolve().parents[2]
 EXTRA_FILES = ("725300-94846-1983", "720538-00164-2021")
@@ -127,7 +128,7 @@ def test_compose_config_accepts_the_override(tmp_path: Path, isd_dir: Path) -> N
     generated station resolves to the same settings as compose.yaml's station-1 (names aside)."""
     binary = compose_binary()
     if binary is None:
-        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+        require("REQUIRE_DOCKER", "neither `docker compose` nor `docker-compose` is installed")
     fleet = register(tmp_path, isd_dir, 12)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STATION", "COMPOSE_"))}
     env.update(COMPOSE_PROJECT_NAME="wf-config-test", FLEET_UID="10001", FLEET_GID="10001")
