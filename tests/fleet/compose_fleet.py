@@ -2,17 +2,22 @@
 
 Uses the same command line as the Makefile (`--env-file <fleet>/compose.env -f compose.yaml`) with a distinct
 project name, a temporary FLEET_DIR and a free loopback port, so it never touches a developer's own fleet.
+The compose command is the Makefile's: `COMPOSE` when set (`make` exports its own pick), else Compose v2
+(`docker compose`) when it answers, else Debian's `docker-compose` 1.29; `ComposeFleet(command=COMPOSE_V1)` forces
+1.29 (tests/fleet/test_compose_v1.py).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,12 +27,26 @@ STATION_KNOBS = ("TOPIC", "SPEEDUP", "INTERVAL", "MAX_RATE", "LOOP", "START_AT",
                  "SESSION_EXPIRY", "CHECKPOINT_INTERVAL", "STATIONS_MQTT_HOST", "TARGET")
 
 
+COMPOSE_V2 = ("docker", "compose")
+COMPOSE_V1 = ("docker-compose",)
+
+
+def compose_v2_available() -> bool:
+    try:
+        return subprocess.run([*COMPOSE_V2, "version"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def compose_command() -> list[str]:
-    """`docker compose` when the v2 plugin answers, else Debian's `docker-compose` 1.29."""
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
+    """The compose command line: `COMPOSE` when set (as in the Makefile), else `docker compose` when the v2
+    plugin answers, else Debian's `docker-compose` 1.29."""
+    if configured := os.environ.get("COMPOSE", "").strip():
+        return shlex.split(configured)
+    if compose_v2_available():
+        return list(COMPOSE_V2)
+    if shutil.which(COMPOSE_V1[0]):
+        return list(COMPOSE_V1)
     raise RuntimeError("neither `docker compose` nor `docker-compose` is installed")
 
 
@@ -40,7 +59,8 @@ def free_port() -> int:
 class ComposeFleet:
     """One compose project of the fleet in a temporary folder."""
 
-    def __init__(self, workdir: Path, data_dir: Path, **station_env: str) -> None:
+    def __init__(self, workdir: Path, data_dir: Path, *, command: Sequence[str] | None = None,
+                 **station_env: str) -> None:
         self.fleet_dir = Path(workdir) / "fleet"
         self.data_dir = Path(data_dir)
         self.project = f"wf-test-{uuid.uuid4().hex[:8]}"
@@ -58,7 +78,9 @@ class ComposeFleet:
             "FLEET_GID": str(os.getgid() if uid else 10001),
             **station_env,
         }
-        self._compose = compose_command()
+        self.command = list(command) if command else compose_command()
+        # The Makefile (`make(...)`) runs the same compose: it reads COMPOSE.
+        self.env["COMPOSE"] = shlex.join(self.command)
 
     @property
     def base(self) -> list[str]:
@@ -67,7 +89,7 @@ class ComposeFleet:
         stations = self.fleet_dir / "compose.stations.yaml"
         if stations.is_file():
             files += ["-f", str(stations)]
-        return [*self._compose, "--env-file", str(self.fleet_dir / "compose.env"), *files]
+        return [*self.command, "--env-file", str(self.fleet_dir / "compose.env"), *files]
 
     def register(self) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "provisioning", "register", "--fleet-dir", str(self.fleet_dir),
