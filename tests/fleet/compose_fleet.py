@@ -10,6 +10,7 @@ The compose command is the Makefile's: `COMPOSE` when set (`make` exports its ow
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -17,14 +18,21 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from fleetcore.station_variables import PASSED_THROUGH
 
 REPO = Path(__file__).resolve().parents[2]
 # Station settings compose passes through from the environment: tests set what they need, nothing leaks in.
-STATION_KNOBS = ("TOPIC", "SPEEDUP", "INTERVAL", "MAX_RATE", "LOOP", "START_AT", "TIME_MODE", "LOG_FORMAT", "LOG_LEVEL",
-                 "DRAIN_TIMEOUT", "PROGRESS_INTERVAL", "CONNECT_TIMEOUT", "MAX_INFLIGHT", "KEEP_ALIVE",
-                 "SESSION_EXPIRY", "CHECKPOINT_INTERVAL", "STATIONS_MQTT_HOST", "TARGET")
+STATION_KNOBS = frozenset({*PASSED_THROUGH, "TARGET", "STATIONS_MQTT_HOST", "STATIONS_MQTT_PORT"})
+# Per-station compose variables of a developer's fleet (STATION_3_THING, ...): never inherited either.
+PER_STATION_VARIABLE = re.compile(r"^STATION_\d+_")
+
+
+def inherited_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` without the station settings and per-station variables (STATION_IMAGE and the rest stay)."""
+    return {k: v for k, v in environ.items() if k not in STATION_KNOBS and not PER_STATION_VARIABLE.match(k)}
 
 
 COMPOSE_V2 = ("docker", "compose")
@@ -66,7 +74,7 @@ class ComposeFleet:
         self.project = f"wf-test-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         uid = os.getuid()
-        inherited = {k: v for k, v in os.environ.items() if k not in STATION_KNOBS and not k.startswith("STATION_")}
+        inherited = inherited_environment(os.environ)
         self.env = {
             **inherited,
             "COMPOSE_PROJECT_NAME": self.project,
