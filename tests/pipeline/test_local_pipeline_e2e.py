@@ -27,6 +27,7 @@ from pipeline.query import open_warehouse, run_named
 from pipeline.settings import PipelineSettings
 from station.build import build_message, encode_message
 from isd_decoder import read_isd
+from tests.conftest import require
 from tests.pipeline.publisher import publish_all
 from tests.pipeline.test_local_lake import keys, read_lake
 
@@ -242,9 +243,7 @@ def test_dashboard_from_the_real_lake_draws_every_chart(run, tmp_path: Path) -> 
     path = write_dashboard(settings, tmp_path / "dashboard.html")
     binary = chromium()
     if binary is None:
-        if os.environ.get("REQUIRE_CHROMIUM") == "1":
-            pytest.fail("REQUIRE_CHROMIUM=1 but no chromium on PATH (apt-get install -y chromium)")
-        pytest.skip("no chromium on PATH (apt-get install -y chromium)")
+        require("REQUIRE_CHROMIUM", "no chromium on PATH (apt-get install -y chromium)")
     proc = subprocess.run(
         [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
