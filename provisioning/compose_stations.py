@@ -4,7 +4,7 @@
 (`FLEET_COUNT` > 5) gets one generated service per further thing of the manifest, `station-6` .. `station-N`,
 each with the settings of compose.yaml's `x-station` template, its own identity folder and ISD file mounted
 read-only, and its own state volume. YAML anchors do not cross files, so the template is repeated here;
-`tests/fleet/test_compose_stations.py` checks it renders exactly compose.yaml's `station-1`.
+`tests/provisioning/test_compose_stations.py` checks it renders exactly compose.yaml's `station-1`.
 
 The file is JSON (a subset of YAML, so compose reads it as is) behind a comment header: no YAML library needed.
 Values keep compose's `${VAR:-default}` interpolation, so `.env`, `compose.env` and the environment apply to
