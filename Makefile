@@ -210,7 +210,7 @@ schemas: $(PY) ## regenerate contracts/*.schema.json from the models
 .PHONY: test
 # Tests see the environment, not .env: variables only .env sets are removed, except the images to use and a
 # DATA_DIR that holds ISD files (the tests' default is ../shared/data/isd).
-_TEST_KEEP := BASE_IMAGE MOSQUITTO_IMAGE STATION_IMAGE $(if $(wildcard $(DATA_DIR)/*-*-*),DATA_DIR)
+_TEST_KEEP := BASE_IMAGE MOSQUITTO_IMAGE STATION_IMAGE PIPELINE_IMAGE $(if $(wildcard $(DATA_DIR)/*-*-*),DATA_DIR)
 _TEST_UNSET := $(filter-out $(_ENV_KEYS) $(_TEST_KEEP),$(_DOTENV_KEYS))
 test: $(PY) ## run the whole test suite, as CI does (Docker tests skip when no engine answers)
 	env $(addprefix -u ,$(_TEST_UNSET)) $(PY) -m pytest

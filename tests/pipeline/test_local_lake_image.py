@@ -20,7 +20,8 @@ from tests.pipeline.test_local_lake import keys, read_lake
 pytestmark = [pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-IMAGE = "weather-fleet/pipeline:test"
+# PIPELINE_IMAGE as compose.pipeline.yaml reads it; parallel checkouts on one engine each set their own tag.
+IMAGE = os.environ.get("PIPELINE_IMAGE") or "weather-fleet/pipeline:test"
 
 
 def docker(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
