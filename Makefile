@@ -37,6 +37,16 @@ FLEET_SERVICES = $(addprefix station-,$(shell seq 1 $(FLEET_SIZE)))
 # compose.yaml's stations the fleet does not use (FLEET_COUNT below 5): stopped and removed by `make up`.
 UNUSED_STATIONS = $(addprefix station-,$(shell seq $$(( $(FLEET_SIZE) + 1 )) 5))
 
+# Station selection for `make data` / `make stations` (flags of `python -m provisioning data|stations`).
+SELECTION_FLAGS = $(foreach c,$(subst $(comma), ,$(COUNTRY)),--country $c) \
+                  $(foreach s,$(subst $(comma), ,$(STATE)),--state $s) \
+                  $(foreach i,$(subst $(comma), ,$(ICAO)),--icao $i) \
+                  $(foreach i,$(subst $(comma), ,$(STATION_IDS)),--station $i) \
+                  $(if $(BBOX),--bbox "$(BBOX)") $(if $(NEAR),--near "$(NEAR)") $(if $(RADIUS),--radius $(RADIUS)) \
+                  $(if $(YEAR),--year $(YEAR)) $(if $(LIMIT),--limit $(LIMIT)) \
+                  $(if $(CATALOGUE),--catalogue "$(CATALOGUE)") $(if $(filter 1,$(REFRESH)),--refresh)
+comma := ,
+
 ##@ General
 .PHONY: help
 help: ## list the targets
@@ -59,14 +69,18 @@ venv: $(PY) ## create the virtual environment with every dependency
 
 ##@ Fleet (local identities, broker, stations)
 .PHONY: data register images up logs ps watch down clean
-data: $(PY) ## make sure DATA_DIR holds the lab's five station-years (downloads them from NCEI if not)
-	$(PY) -m provisioning data --data-dir "$(DATA_DIR)"
+data: $(PY) ## make sure DATA_DIR holds the station-years (lab's five; or STATIONS=..., or COUNTRY= YEAR= LIMIT=...)
+	$(PY) -m provisioning data --data-dir "$(DATA_DIR)" $(if $(STATIONS),--stations "$(STATIONS)") $(SELECTION_FLAGS)
+
+.PHONY: stations
+stations: $(PY) ## list catalogue stations (COUNTRY= STATE= BBOX= NEAR= RADIUS= ICAO= STATION_IDS= YEAR= LIMIT= JSON=1)
+	$(PY) -m provisioning stations --data-dir "$(DATA_DIR)" $(SELECTION_FLAGS) $(if $(filter 1,$(JSON)),--json)
 
 register: $(PY) data ## create (or keep) the CA, one identity per station + monitor, broker files, manifest
 	$(PY) -m provisioning register --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
 
-images: ## build the station image (BASE_IMAGE) for compose
-	$(FLEET_COMPOSE) build station-1
+images: ## build the station and broker images (BASE_IMAGE; the broker's holds the fleet_identity plugin)
+	$(FLEET_COMPOSE) build station-1 broker
 
 up: register images ## start the broker and FLEET_COUNT stations (5) in the background (TARGET=aws: stations only)
 	$(if $(UNUSED_STATIONS),$(FLEET_COMPOSE) rm --stop --force $(UNUSED_STATIONS))
@@ -138,16 +152,20 @@ ifeq ($(TARGET),aws)
 endif
 
 .PHONY: plan-aws
-plan-aws: $(PY) ## print what `make register TARGET=aws` would create (no AWS call)
+plan-aws: $(PY) ## print what `make register TARGET=aws` would create, its peak rate vs AWS limits (no AWS call)
 	$(PY) -m provisioning.aws plan --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
 
 .PHONY: cost
-cost: $(PY) ## print messages, duration and cost of a run (SPEEDUP, PRICE_PER_MILLION_MESSAGES)
+cost: $(PY) ## print messages, duration, cost (also per hour) and the AWS limits the rate exceeds
 	$(PY) -m provisioning.aws cost --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
 
+.PHONY: aws-doctor
+aws-doctor: $(PY) ## read-only checks before a first AWS run: credentials, region, endpoint, roles, quotas
+	$(PY) -m provisioning.aws doctor --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
+
 .PHONY: bench-register
-bench-register: $(PY) ## time registering 1,000 things against moto_server (bench-results/register.md)
-	$(PY) scripts/bench_register.py --count 1000
+bench-register: $(PY) ## time registering COUNT (1,000) things against moto_server (bench-results/register.md)
+	$(PY) scripts/bench_register.py --count $(or $(COUNT),1000)
 
 
 ##@ Pipeline
@@ -180,7 +198,7 @@ query: $(PY) ## run the lab's Athena queries over the lake with DuckDB (or your 
 	$(PY) -m pipeline query $(if $(SQL),"$(SQL)")
 
 dashboard: $(PY) ## write the self-contained HTML dashboard (LAKE_DIR/dashboard.html) from the lake
-	$(PY) -m pipeline dashboard
+	STATION_NAMES_FILE="$(or $(STATION_NAMES_FILE),$(FLEET_DIR)/stations.json)" $(PY) -m pipeline dashboard
 
 bench-lake: $(PY) ## benchmark the lake writer and the DuckDB queries (bench-results/pipeline-lake.md)
 	$(PY) scripts/bench_lake.py
@@ -196,11 +214,15 @@ pipeline: $(PY) ## TARGET=aws: deploy the pipeline to AWS (bucket, Firehose, rul
 pipeline-down: $(PY) ## TARGET=aws: delete exactly what `make pipeline TARGET=aws` created (DRY_RUN=1 lists it)
 	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws destroy $(if $(DRY_RUN),--dry-run); else $(PIPELINE_LOCAL_HINT); fi
 
-pipeline-status: $(PY) ## TARGET=aws: show each pipeline resource on AWS (in-sync, drifted, absent, ...)
+pipeline-status: $(PY) ## TARGET=aws: show each pipeline resource on AWS (in-sync, drifted, ...) and the errors/ count
 	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws status; else $(PIPELINE_LOCAL_HINT); fi
 
 pipeline-crawl: $(PY) ## TARGET=aws: run the Glue crawler once over the lake (after Firehose wrote files)
 	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws crawl; else $(PIPELINE_LOCAL_HINT); fi
+
+.PHONY: pipeline-flatten
+pipeline-flatten: $(PY) ## TARGET=aws: (re)build the flat table in Athena (DROP TABLE IF EXISTS, then CREATE TABLE AS)
+	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws flatten; else $(PIPELINE_LOCAL_HINT); fi
 
 ##@ Tests and benchmarks
 .PHONY: schemas

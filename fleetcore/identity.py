@@ -8,11 +8,16 @@ Under the fleet folder (`FLEET_DIR`, default `.fleet/`)::
       ca.pem            the CA the broker's certificate chains to (fleet CA, or Amazon root CA)
 
 Invariant: a thing's identity folder is named after the thing, and its certificate's CN is that name.
+
+Client ids (enforced by the broker's fleet_identity plugin, docs/security.md): a thing connects only as its own
+name. The monitor identity connects only as `monitor-lake` / `monitor-lake-<suffix>` (lake writers: persistent
+sessions) or `monitor-watch-<suffix>` (`make watch` and other viewers), so they never take over each other.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +27,19 @@ CA_FILE = "ca.pem"
 IDENTITY_FILES = (CERTIFICATE_FILE, PRIVATE_KEY_FILE, CA_FILE)
 THINGS_DIR = "things"
 MONITOR_THING = "monitor"
+LAKE_CLIENT_ID = "monitor-lake"
+WATCH_CLIENT_PREFIX = "monitor-watch-"
 DEFAULT_FLEET_DIR = Path(".fleet")
+
+
+def watch_client_id() -> str:
+    """A fresh client id for a monitor viewer (`make watch`): never the lake writer's, never another viewer's."""
+    return f"{WATCH_CLIENT_PREFIX}{uuid.uuid4().hex[:8]}"
+
+
+def default_client_id(identity_name: str) -> str:
+    """The client id an identity folder connects with: its name, or a viewer's id for the monitor."""
+    return watch_client_id() if identity_name == MONITOR_THING else identity_name
 
 
 def thing_dir(fleet_dir: Path, thing_name: str) -> Path:

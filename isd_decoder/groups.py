@@ -19,7 +19,9 @@ from isd_decoder.codes.weather import (
     AU_OTHER,
     AU_PRECIPITATION,
     AUTOMATED_WEATHER,
+    AUTOMATED_WEATHER_TABLE,
     MANUAL_WEATHER,
+    MANUAL_WEATHER_TABLE,
 )
 from isd_decoder.errors import IsdLineError
 
@@ -36,7 +38,10 @@ _KA = re.compile(r"(\d{3})(.)([+-]\d{4})(.)", _F).fullmatch
 _MA = re.compile(r"(\d{5})(.)(\d{5})(.)", _F).fullmatch
 _OC = re.compile(r"(\d{4})(.)", _F).fullmatch
 
+# EXTREME-AIR-TEMPERATURE code (format document Part 24): N minimum, M maximum, O estimated minimum,
+# P estimated maximum, 9 missing.
 _KA_KIND = {"N": "min", "M": "max", "O": "min", "P": "max"}
+_KA_ESTIMATED = {"N": False, "M": False, "O": True, "P": True}
 
 
 def _bad(ident: str, data: str, line_number: int, expected: str) -> IsdLineError:
@@ -94,12 +99,12 @@ def _present_weather(table: dict[str, str], source: str, table_name: str) -> Dec
             words = f"Code {code} not defined in {table_name}"
         return {"present_weather_condition": words, "code": code, "source": source, "quality": quality}
 
-    decode.__doc__ = f"{table_name} present weather: code, words, quality."
+    decode.__doc__ = f"Present weather from the {table_name}: code, words, quality."
     return decode
 
 
-manual_weather = _present_weather(MANUAL_WEATHER, "manual", "WMO code table 4677")
-automated_weather = _present_weather(AUTOMATED_WEATHER, "automated", "WMO code table 4680")
+manual_weather = _present_weather(MANUAL_WEATHER, "manual", MANUAL_WEATHER_TABLE)
+automated_weather = _present_weather(AUTOMATED_WEATHER, "automated", AUTOMATED_WEATHER_TABLE)
 
 
 def sky_cover_layer(data: str, ident: str, line_number: int) -> dict:
@@ -173,7 +178,8 @@ def sky_condition(data: str, ident: str, line_number: int) -> dict:
 
 
 def extreme_temperature(data: str, ident: str, line_number: int) -> dict:
-    """KA1-KA4: period (h), min/max, temperature (degrees C), quality."""
+    """KA1-KA4: period (h), min/max, the raw code (N, M, O, P: O and P are estimated), temperature (degrees C),
+    quality."""
     m = _KA(data)
     if m is None:
         raise _bad(ident, data, line_number, "period(3 digits) code temperature(+4 digits) quality")
@@ -182,6 +188,7 @@ def extreme_temperature(data: str, ident: str, line_number: int) -> dict:
         "hours": None if period == "999" else int(period) / 10,
         "kind": _KA_KIND.get(code),
         "code": None if code == "9" else code,
+        "estimated": _KA_ESTIMATED.get(code),
         "value": None if temp[1:] == "9999" else int(temp) / 10,
         "quality": quality,
     }
@@ -219,11 +226,14 @@ def _ga_message(group: dict) -> dict:
         "cloud_type": group["cloud_type"],
         "cloud_type_code": group["cloud_type_code"],
         "quality": group["coverage_quality"],
+        "base_height_quality": group["base_height_quality"],
+        "cloud_type_quality": group["cloud_type_quality"],
     }
 
 
 def _ka_message(group: dict) -> dict:
-    return {"hours": group["hours"], "kind": group["kind"], "value": group["value"], "quality": group["quality"]}
+    return {"hours": group["hours"], "kind": group["kind"], "code": group["code"], "estimated": group["estimated"],
+            "value": group["value"], "quality": group["quality"]}
 
 
 # Which list of the weather message a decoded group feeds (index into `MESSAGE_LISTS`).

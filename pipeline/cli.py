@@ -38,7 +38,7 @@ def cmd_lake(args: argparse.Namespace) -> int:
     s = _settings()
     cold = ColdTable(s.cold_db_path) if s.cold_rule_enabled else None
     writer = LakeWriter(s.lake_dir, prefix=s.lake_prefix, buffer_bytes=s.lake_buffer_bytes,
-                        buffer_seconds=s.lake_buffer_seconds, cold=cold)
+                        buffer_seconds=s.lake_buffer_seconds, cold=cold, require_publisher=s.lake_require_publisher)
     subscriber = LakeSubscriber(writer, host=s.mqtt_host, port=s.mqtt_port, identity_dir=s.monitor_identity_dir,
                                 client_id=s.lake_client_id, topic=s.mqtt_topic,
                                 session_expiry_seconds=s.lake_session_expiry_seconds)
@@ -48,7 +48,8 @@ def cmd_lake(args: argparse.Namespace) -> int:
     log.info("lake writer: %s:%d %s -> %s (flush at %d bytes or %.1f s)", s.mqtt_host, s.mqtt_port, s.mqtt_topic,
              s.lake_root, s.lake_buffer_bytes, s.lake_buffer_seconds)
     serve(writer, subscriber, stop)
-    log.info("lake writer stopped: %d received, %d duplicates dropped", subscriber.received, writer.duplicates)
+    log.info("lake writer stopped: %d received, %d duplicates dropped, %d conflicts kept, %d quarantined, %d errors",
+             subscriber.received, writer.duplicates, writer.conflicts, writer.quarantined, writer.errors)
     if writer.cold_failures:
         log.error("the cold-readings rule failed for %d messages: run `pipeline cold --backfill`", writer.cold_failures)
     return 0

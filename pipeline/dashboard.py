@@ -47,6 +47,21 @@ def _records(result) -> list[dict]:
     return [{c: _json_value(v) for c, v in zip(result.columns, row)} for row in result.rows]
 
 
+def station_names(path: Path | None) -> dict[str, str]:
+    """weather_station -> name from the fleet's stations.json (a plain JSON file written at registration:
+    {"stations": {"USAF-WBAN": {"name": ...}}}); empty when there is none or it is not that shape."""
+    if path is None or not Path(path).is_file():
+        return {}
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    stations = doc.get("stations") if isinstance(doc, dict) else None
+    if not isinstance(stations, dict):
+        return {}
+    return {str(k): str(v["name"]) for k, v in stations.items() if isinstance(v, dict) and v.get("name")}
+
+
 def collect(settings: PipelineSettings) -> dict:
     """Everything the dashboard shows, as JSON-ready data (also handy for tests)."""
     con = open_warehouse(settings)
@@ -68,6 +83,7 @@ def collect(settings: PipelineSettings) -> dict:
             "clouds": _records(run_named(con, settings, "cloud_counts")),
             "rate": rate,
             "delivery": _records(run_named(con, settings, "delivery")),
+            "station_names": station_names(settings.station_names_file),
         }
     finally:
         con.close()
@@ -148,6 +164,9 @@ _SCRIPT = r"""
   const colors = {};
   (DATA.stations || []).forEach((s, i) => { colors[s.weather_station] = PALETTE[i % PALETTE.length]; });
   const color = (station) => colors[station] || "#555";
+  // Station names from the fleet's stations.json (STATION_NAMES_FILE), when registration wrote it.
+  const NAMES = DATA.station_names || {};
+  const label = (station) => NAMES[station] ? station + " " + NAMES[station] : station;
 
   function el(parent, name, attrs, text) {
     const node = document.createElementNS(NS, name);
@@ -190,7 +209,7 @@ _SCRIPT = r"""
     names.forEach((name, i) => {
       el(svg, "rect", {x: M.l + 8 + (i % 3) * 190, y: M.t + 2 + Math.floor(i / 3) * 14, width: 10, height: 10,
                        fill: color(name)});
-      el(svg, "text", {x: M.l + 22 + (i % 3) * 190, y: M.t + 11 + Math.floor(i / 3) * 14}, name);
+      el(svg, "text", {x: M.l + 22 + (i % 3) * 190, y: M.t + 11 + Math.floor(i / 3) * 14}, label(name).slice(0, 30));
     });
   }
   function empty(svg) { el(svg, "text", {class: "empty", x: W / 2, y: H / 2, "text-anchor": "middle"}, "no data"); return 0; }
@@ -268,7 +287,7 @@ _SCRIPT = r"""
     for (const s of located) {
       el(svg, "circle", {cx: x(s.longitude), cy: y(s.latitude), r: 4 + 10 * Math.sqrt(s.messages / most),
                          fill: color(s.weather_station), "fill-opacity": 0.75, "data-station": s.weather_station});
-      el(svg, "text", {x: x(s.longitude) + 10, y: y(s.latitude) - 8}, s.weather_station);
+      el(svg, "text", {x: x(s.longitude) + 10, y: y(s.latitude) - 8}, label(s.weather_station));
     }
     return located.length;
   }

@@ -7,19 +7,29 @@ Firehose's objects (`weather-lake-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`).
 Exactly once, across crashes and restarts:
 - a file is written under `LAKE_DIR/.state/tmp/`, fsynced, then renamed into its partition: no partial file is
   ever visible under the prefix;
-- before the rename, one ledger transaction records the file and its (thing_name, seq) keys; recovery at
-  start-up finishes any rename a crash interrupted;
+- before the rename, one ledger transaction records the file and its (publisher, seq) keys with a digest of
+  each body; recovery at start-up finishes any rename a crash interrupted;
 - the MQTT acknowledgement of each message is sent only after its file is in place, so the broker redelivers
   whatever a crash lost, and the ledger drops what it has already written.
 
+Identity (docs/security.md): each message comes with `publisher`, the identity the broker authenticated (the
+fleet_identity plugin's `fleet-publisher` property), and every stored record carries it as an extra field
+`publisher`. A message is stored only as its publisher's own data:
+- `thing_name` differs from the publisher, or no publisher while `require_publisher` -> quarantined under
+  `LAKE_DIR/quarantine/<prefix>/...` with the reason, counted and logged, never in the lake;
+- the same (publisher, seq) again with the same body -> a redelivery, dropped; with a different body -> a
+  conflict, kept under `LAKE_DIR/conflicts/<prefix>/...`, counted and logged; the first body stays in the lake.
+
 Payloads that are not a JSON object with a string `thing_name` and an integer `seq` are kept, with the reason,
-under `LAKE_DIR/errors/<prefix>/...` (Firehose's error prefix) and never enter the lake.
+under `LAKE_DIR/errors/<prefix>/...` (Firehose's error prefix) and never enter the lake. Error, quarantine and
+conflict files are acknowledged once written, like the lake's (a crash in between may write one twice).
 """
 
 from __future__ import annotations
 
 import fcntl
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -29,6 +39,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +50,44 @@ log = logging.getLogger(__name__)
 
 STREAM_NAME = "weather-lake"
 ERRORS_DIR = "errors"
+QUARANTINE_DIR = "quarantine"
+CONFLICTS_DIR = "conflicts"
+PUBLISHER_FIELD = "publisher"
 Ack = Callable[[Any], None]
+
+
+class Outcome(str, Enum):
+    """What `LakeWriter.add` did with a message."""
+
+    BUFFERED = "buffered"        # will be in the lake after the next flush
+    DUPLICATE = "duplicate"      # same publisher, seq and body as one already taken: dropped
+    CONFLICT = "conflict"        # same publisher and seq, different body: kept under conflicts/
+    QUARANTINED = "quarantined"  # not its publisher's own data: kept under quarantine/
+    ERROR = "error"              # not a valid message: kept under errors/
+
+
+class Quarantine(str, Enum):
+    """Why a message was quarantined."""
+
+    NOT_PUBLISHER = "thing_name is not the authenticated publisher"
+    NO_PUBLISHER = "no authenticated publisher (broker without the fleet_identity plugin?)"
+
+
+class _Kind(Enum):
+    LAKE = ""
+    ERROR = ERRORS_DIR
+    QUARANTINE = QUARANTINE_DIR
+    CONFLICT = CONFLICTS_DIR
 
 
 @dataclass
 class _Entry:
-    key: tuple[str, int] | None  # None for an error record
+    key: tuple[str, int] | None  # (publisher, seq) of a lake record; None for the other kinds
     line: bytes
     received_at: datetime
     acks: list[Any] = field(default_factory=list)
+    kind: _Kind = _Kind.LAKE
+    digest: str = ""
 
 
 @dataclass
@@ -56,6 +96,33 @@ class FlushResult:
     records: int
     errors: int
     cold_items: int
+    quarantined: int = 0
+    conflicts: int = 0
+
+
+def body_digest(payload: bytes) -> str:
+    """What deduplication compares: the SHA-256 of the payload as published (surrounding whitespace aside)."""
+    return hashlib.sha256(payload.strip()).hexdigest()
+
+
+def with_publisher(payload: bytes, doc: dict, publisher: str | None) -> bytes:
+    """The stored line: the payload plus `"publisher": ...` (spliced in, or re-encoded when it must be)."""
+    line = payload.strip()
+    if PUBLISHER_FIELD in doc or b"\n" in line or b"\r" in line:
+        # A payload that names its own publisher is overruled; one spanning lines is re-encoded on one line.
+        return json.dumps({**doc, PUBLISHER_FIELD: publisher}, separators=(",", ":"), ensure_ascii=False).encode()
+    return line[:-1].rstrip() + b',"' + PUBLISHER_FIELD.encode() + b'":' + json.dumps(publisher).encode() + b"}"
+
+
+class _Throttled:
+    """Log the first `burst` events of a kind, then one in `every` (with the running count)."""
+
+    def __init__(self, burst: int = 20, every: int = 1000) -> None:
+        self.burst, self.every = burst, every
+
+    def __call__(self, count: int, message: str, *args: object) -> None:
+        if count <= self.burst or count % self.every == 0:
+            log.warning(message + " [%d so far]", *args, count)
 
 
 def _utc_now() -> datetime:
@@ -106,11 +173,12 @@ class LakeWriter:
 
     def __init__(self, lake_dir: Path, *, prefix: str = "sensor/weather", buffer_bytes: int = 5 * 1024 * 1024,
                  buffer_seconds: float = 60.0, ack: Ack = lambda token: None, cold: ColdTable | None = None,
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Callable[[], datetime] = _utc_now, require_publisher: bool = True) -> None:
         self.lake_dir = Path(lake_dir)
         self.prefix = prefix.strip("/")
         self.buffer_bytes = buffer_bytes
         self.buffer_seconds = buffer_seconds
+        self.require_publisher = require_publisher
         self._ack = ack
         self._cold = cold
         self._clock = clock
@@ -120,7 +188,11 @@ class LakeWriter:
         self._bytes = 0
         self._oldest: float | None = None
         self.duplicates = 0
+        self.conflicts = 0
+        self.quarantined = 0
+        self.errors = 0
         self.cold_failures = 0
+        self._warn = _Throttled()
         self.tmp_dir = self.lake_dir / ".state" / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = open(self.lake_dir / ".state" / "writer.lock", "w")
@@ -161,37 +233,75 @@ class LakeWriter:
                 leftover.unlink()
 
     # -- intake ---------------------------------------------------------------------------------------------
-    def add(self, payload: bytes, ack_token: Any = None) -> str:
-        """Take one MQTT payload; returns 'buffered', 'duplicate' or 'error'. Flushes when the buffer is full."""
+    def add(self, payload: bytes, ack_token: Any = None, publisher: str | None = None) -> Outcome:
+        """Take one MQTT payload published by `publisher` (the broker-authenticated identity, None if unknown).
+
+        Flushes when the buffer is full. Returns what became of the message (see `Outcome`).
+        """
         received_at = self._clock()
         doc, reason = decode(payload)
         with self._lock:
             if doc is None:
-                record = {"error": reason, "received_at": received_at.isoformat(timespec="milliseconds"),
-                          "raw": payload.decode("utf-8", errors="replace")}
-                self._append(_Entry(None, json.dumps(record).encode(), received_at, [ack_token]))
-                log.warning("payload rejected (%s); kept under %s/", reason, ERRORS_DIR)
-                status = "error"
+                self.errors += 1
+                self._append(self._side_entry(_Kind.ERROR, {"error": reason}, payload, publisher, received_at,
+                                              ack_token))
+                self._warn(self.errors, "payload from %s rejected (%s); kept under %s/", publisher, reason,
+                           ERRORS_DIR)
+                status = Outcome.ERROR
             else:
-                key = (doc["thing_name"], doc["seq"])
-                if key in self._by_key:  # a redelivery of a message still in the buffer
-                    self._by_key[key].acks.append(ack_token)
-                    self.duplicates += 1
-                    return "duplicate"
-                if self.ledger.seen(*key):  # already in a visible lake file
-                    self.duplicates += 1
-                    self._ack_one(ack_token)
-                    return "duplicate"
-                line = payload.strip()
-                if b"\n" in line or b"\r" in line:
-                    line = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-                entry = _Entry(key, line, received_at, [ack_token])
-                self._by_key[key] = entry
-                self._append(entry)
-                status = "buffered"
+                status = self._add_message(doc, payload, ack_token, publisher, received_at)
+                if status is Outcome.DUPLICATE:
+                    return status
             if self._bytes >= self.buffer_bytes:
                 self.flush()
             return status
+
+    def _add_message(self, doc: dict, payload: bytes, ack_token: Any, publisher: str | None,
+                     received_at: datetime) -> Outcome:
+        thing, seq = doc["thing_name"], doc["seq"]
+        why = (Quarantine.NO_PUBLISHER if publisher is None and self.require_publisher
+               else Quarantine.NOT_PUBLISHER if publisher is not None and publisher != thing else None)
+        if why is not None:
+            self.quarantined += 1
+            self._append(self._side_entry(_Kind.QUARANTINE, {"reason": why.value}, payload, publisher,
+                                          received_at, ack_token))
+            self._warn(self.quarantined, "quarantined %s seq %d published by %s: %s (kept under %s/)", thing, seq,
+                       publisher, why.value, QUARANTINE_DIR)
+            return Outcome.QUARANTINED
+        key, digest = (publisher or thing, seq), body_digest(payload)
+        buffered = self._by_key.get(key)
+        stored = None if buffered is not None else self.ledger.lookup(*key)
+        if buffered is not None or stored is not None:
+            known = buffered.digest if buffered is not None else stored.digest  # type: ignore[union-attr]
+            # A ledger row from before digests were kept (digest None) cannot be compared: a redelivery.
+            if known is None or known == digest:
+                self.duplicates += 1
+                if buffered is not None:  # acknowledged with the buffered copy
+                    buffered.acks.append(ack_token)
+                else:
+                    self._ack_one(ack_token)
+                return Outcome.DUPLICATE
+            self.conflicts += 1
+            where = "the buffer" if buffered is not None else stored.file  # type: ignore[union-attr]
+            self._append(self._side_entry(
+                _Kind.CONFLICT, {"conflict": "same publisher and seq as a stored message, different body",
+                                 "thing_name": thing, "seq": seq, "stored_in": where},
+                payload, publisher, received_at, ack_token))
+            self._warn(self.conflicts, "conflict: %s seq %d arrived again with a different body; the first one "
+                       "stays in the lake (in %s), this one is kept under %s/", key[0], seq, where, CONFLICTS_DIR)
+            return Outcome.CONFLICT
+        entry = _Entry(key, with_publisher(payload, doc, publisher), received_at, [ack_token], digest=digest)
+        self._by_key[key] = entry
+        self._append(entry)
+        return Outcome.BUFFERED
+
+    @staticmethod
+    def _side_entry(kind: _Kind, fields: dict, payload: bytes, publisher: str | None, received_at: datetime,
+                    ack_token: Any) -> _Entry:
+        """A record for errors/, quarantine/ or conflicts/: why, who published it, when, and the raw payload."""
+        record = {**fields, PUBLISHER_FIELD: publisher, "received_at": received_at.isoformat(timespec="milliseconds"),
+                  "raw": payload.decode("utf-8", errors="replace")}
+        return _Entry(None, json.dumps(record).encode(), received_at, [ack_token], kind=kind)
 
     def _append(self, entry: _Entry) -> None:
         if not self._buffer:
@@ -234,8 +344,7 @@ class LakeWriter:
         if not entries:
             return result
         # After a failed flush the batch is retried: whatever part of it was committed must not be written twice.
-        good = [e for e in entries if e.key is not None and not self.ledger.seen(*e.key)]
-        bad = [e for e in entries if e.key is None]
+        good = [e for e in entries if e.kind is _Kind.LAKE and e.key is not None and not self.ledger.seen(*e.key)]
         if good and self._cold is not None:
             # Idempotent (keyed puts), so doing it before the commit loses nothing and repeats harmlessly.
             # A failing rule action must not stop the lake (on AWS each rule action fails on its own).
@@ -248,13 +357,20 @@ class LakeWriter:
         for group in self._by_hour(good):
             result.files.append(self._write_file(group, self.prefix, commit=True))
             result.records += len(group)
-        for group in self._by_hour(bad):
-            result.files.append(self._write_file(group, f"{ERRORS_DIR}/{self.prefix}", commit=False))
-            result.errors += len(group)
+        for kind in (_Kind.ERROR, _Kind.QUARANTINE, _Kind.CONFLICT):
+            for group in self._by_hour([e for e in entries if e.kind is kind]):
+                result.files.append(self._write_file(group, f"{kind.value}/{self.prefix}", commit=False))
+                if kind is _Kind.ERROR:
+                    result.errors += len(group)
+                elif kind is _Kind.QUARANTINE:
+                    result.quarantined += len(group)
+                else:
+                    result.conflicts += len(group)
         for entry in entries:
             for token in entry.acks:
                 self._ack_one(token)
-        log.info("flushed %d records (%d errors) into %d files", result.records, result.errors, len(result.files))
+        log.info("flushed %d records (%d errors, %d quarantined, %d conflicts) into %d files", result.records,
+                 result.errors, result.quarantined, result.conflicts, len(result.files))
         return result
 
     @staticmethod
@@ -278,7 +394,8 @@ class LakeWriter:
         rel_final, rel_temp = str(final.relative_to(self.lake_dir)), str(temp.relative_to(self.lake_dir))
         if commit:
             self.ledger.commit_file(rel_final, rel_temp, [
-                (e.key[0], e.key[1], e.received_at.isoformat(timespec="milliseconds")) for e in group if e.key
+                (e.key[0], e.key[1], e.received_at.isoformat(timespec="milliseconds"), e.digest)
+                for e in group if e.key
             ])
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temp, final)

@@ -3,6 +3,10 @@
 A persistent session (`REJOIN_ALWAYS`, `LAKE_SESSION_EXPIRY_SECONDS`) and manual QoS1 acknowledgements: the
 broker keeps every message the writer has not acknowledged, and the writer acknowledges a message only once it
 is in a lake file. A restart, even a crash, therefore loses nothing; redeliveries are dropped by the ledger.
+
+Each message goes to the writer with its publisher: the value of the MQTT5 user property `fleet-publisher`,
+which the broker's fleet_identity plugin sets to the publisher's certificate CN (and refuses from clients).
+No such property, or more than one, means no trustworthy publisher (None).
 """
 
 from __future__ import annotations
@@ -19,6 +23,15 @@ from fleetcore.mqtt import Callbacks, MqttOptions, Session, mtls_client
 from pipeline.lake import LakeWriter
 
 log = logging.getLogger(__name__)
+
+PUBLISHER_PROPERTY = "fleet-publisher"
+
+
+def publisher_of(packet: mqtt5.PublishPacket) -> str | None:
+    """The broker-stamped publisher of a PUBLISH, or None when it carries none (or, impossibly, several)."""
+    values = [p.value for p in (packet.user_properties or []) if p.name == PUBLISHER_PROPERTY]
+    return values[0] if len(values) == 1 and values[0] else None
+
 
 def check_identity(identity_dir: Path) -> tuple[Path, Path, Path]:
     """certificate.pem, private.key and ca.pem of the monitor identity, or an error naming what is missing."""
@@ -59,7 +72,7 @@ class LakeSubscriber:
             handle = data.acquire_publish_acknowledgement_control()
         self.received += 1
         try:
-            self.writer.add(data.publish_packet.payload, handle)
+            self.writer.add(data.publish_packet.payload, handle, publisher_of(data.publish_packet))
         except Exception:  # noqa: BLE001 - unacknowledged: the broker redelivers after a reconnect
             log.exception("could not buffer a message from %s", data.publish_packet.topic)
 

@@ -4,8 +4,9 @@ The `.sql` files under `pipeline/sql/` are written once, in Athena's (Trino/Pres
 AWS IoT SQL for topic rules. `load_query(name, "athena")` returns a file with its names filled in, verbatim;
 `load_query(name, "duckdb")` translates it with sqlglot (e.g. `from_iso8601_timestamp(x)` becomes
 `CAST(x AS TIMESTAMPTZ)`, `approx_percentile` becomes `approx_quantile`) and makes the flattening
-`CREATE TABLE IF NOT EXISTS ... AS` a `CREATE OR REPLACE TABLE ... AS`, because the local warehouse is rebuilt
-from the lake on every run while Athena's table is created once. `load_rule(name, "iot")` gives the rule text
+`CREATE TABLE ... AS` a `CREATE OR REPLACE TABLE ... AS`, because the local warehouse is rebuilt from the lake on
+every run. Athena's CTAS syntax has no `IF NOT EXISTS` (nor `OR REPLACE`), so on AWS `drop_flat` runs first:
+`DROP TABLE IF EXISTS`, then `flatten` (https://docs.aws.amazon.com/athena/latest/ug/create-table-as.html). `load_rule(name, "iot")` gives the rule text
 for `iot:CreateTopicRule`; `load_rule(name, "duckdb", source=...)` the same statement over a DuckDB relation
 holding the messages, which is how the cold-readings rule runs locally.
 
@@ -27,7 +28,8 @@ from sqlglot import exp
 SQL_PACKAGE = "pipeline.sql"
 
 #: The lab's Athena queries, in the lab's order: these become Athena named queries on AWS.
-QUERY_NAMES: tuple[str, ...] = ("preview", "temperature_by_station", "temperature_by_condition", "flatten")
+QUERY_NAMES: tuple[str, ...] = ("preview", "temperature_by_station", "temperature_by_condition", "drop_flat",
+                                 "flatten")
 #: Queries the local dashboard runs (same dialect, same loader; not part of the lab).
 DASHBOARD_QUERY_NAMES: tuple[str, ...] = (
     "temperature_series", "stations", "condition_counts", "cloud_counts", "delivery", "message_rate",
@@ -103,13 +105,13 @@ def translate(sql: str, source: QueryDialect = "athena", target: QueryDialect = 
     if source == target:
         return sql
     tree = sqlglot.parse_one(sql, read=source)
-    if isinstance(tree, exp.Create) and tree.expression is not None:
-        if target == "duckdb" and tree.args.get("exists"):
+    if isinstance(tree, exp.Create) and tree.expression is not None:  # CREATE TABLE ... AS SELECT
+        if target == "duckdb":
             tree.set("exists", False)
             tree.set("replace", True)
-        elif target == "athena" and tree.args.get("replace"):
+        elif target == "athena":  # neither OR REPLACE nor IF NOT EXISTS in Athena's CTAS: drop_flat goes first
             tree.set("replace", False)
-            tree.set("exists", True)
+            tree.set("exists", False)
     return tree.sql(dialect=target, pretty=True)
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fleetcore.identity import LAKE_CLIENT_ID
+
 MIB = 1024 * 1024
 
 
@@ -27,8 +29,12 @@ class PipelineSettings(BaseSettings):
                             description="Topic the lake writer subscribes to (the stations publish to it).")
     monitor_identity_dir: Path = Field(Path(".fleet/things/monitor"), validation_alias="MONITOR_IDENTITY_DIR",
                                        description="certificate.pem, private.key, ca.pem of the monitor thing.")
-    lake_client_id: str = Field("monitor-lake", validation_alias="LAKE_CLIENT_ID",
-                                description="MQTT client id of the lake writer (its persistent session).")
+    lake_client_id: str = Field(LAKE_CLIENT_ID, validation_alias="LAKE_CLIENT_ID",
+                                description="MQTT client id of the lake writer (its persistent session). The broker "
+                                            "accepts monitor-lake or monitor-lake-<suffix> (docs/security.md).")
+    lake_require_publisher: bool = Field(True, validation_alias="LAKE_REQUIRE_PUBLISHER",
+                                         description="Quarantine messages the broker did not stamp with their "
+                                                     "publisher; false stores them with publisher null.")
     lake_session_expiry_seconds: int = Field(7 * 24 * 3600, validation_alias="LAKE_SESSION_EXPIRY_SECONDS", ge=0)
 
     # What the lake writer writes, and when.
@@ -52,6 +58,19 @@ class PipelineSettings(BaseSettings):
     lake_flat_table: str = Field("weather_flat", validation_alias="LAKE_FLAT_TABLE")
     dashboard_path: Path | None = Field(None, validation_alias="DASHBOARD_PATH",
                                         description="Where `make dashboard` writes; default LAKE_DIR/dashboard.html.")
+    station_names_file: Path | None = Field(Path(".fleet/stations.json"), validation_alias="STATION_NAMES_FILE",
+                                            description="Station names for the dashboard (written by `make "
+                                            "register`); absent: station ids only.")
+
+    @field_validator("lake_client_id")
+    @classmethod
+    def _lake_client_id(cls, value: str) -> str:
+        # The broker (fleet_identity plugin) accepts only these ids for the monitor identity's lake writers.
+        suffix = value.removeprefix(f"{LAKE_CLIENT_ID}-")
+        if value != LAKE_CLIENT_ID and (suffix == value or not suffix):
+            raise ValueError(f"LAKE_CLIENT_ID={value!r}: the broker accepts only {LAKE_CLIENT_ID!r} or "
+                             f"'{LAKE_CLIENT_ID}-<suffix>' for a lake writer (docs/security.md)")
+        return value
 
     @field_validator("lake_prefix")
     @classmethod

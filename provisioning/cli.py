@@ -16,6 +16,7 @@ from types import ModuleType
 
 from pydantic import ValidationError
 
+from fleetcore.errors import FleetError
 from provisioning.settings import MAX_FLEET_COUNT, FleetSettings
 
 AWS_COMMANDS = "provisioning.aws.commands"
@@ -85,9 +86,24 @@ def build_parser(settings: FleetSettings) -> argparse.ArgumentParser:
     watch.add_argument("--timeout", type=float, default=0.0, help="stop after N seconds (0: never)")
     watch.set_defaults(_run=cmd_watch)
 
-    data = sub.add_parser("data", help="make sure DATA_DIR holds the lab's five station-years (download if not)")
-    data.add_argument("--data-dir", type=Path, default=settings.data_dir)
+    from provisioning import catalogue_cli
+    from provisioning.data_settings import DataSourceName
+
+    stations = sub.add_parser("stations", help="select stations from the NOAA ISD catalogue (isd-history.csv)")
+    catalogue_cli.add_arguments(stations, settings.data_dir)
+    stations.set_defaults(_run=cmd_stations)
+
+    data = sub.add_parser("data", help="make sure DATA_DIR holds the station-years wanted (the lab's five by "
+                          "default; --stations or selection flags for others), downloading the missing ones")
+    catalogue_cli.add_arguments(data, settings.data_dir, with_json=False)
+    data.add_argument("--stations", default=None, metavar="LIST", help="station-years USAF-WBAN-YEAR (or USAF-WBAN "
+                      "with --year), comma-separated (make STATIONS=)")
+    data.add_argument("--source", choices=[n.value for n in DataSourceName], default=None,
+                      help="source tried first (env DATA_SOURCE, default ncei); the other is the fallback")
+    data.add_argument("--workers", type=int, default=None, help="concurrent downloads (env DATA_WORKERS)")
     data.add_argument("--check", action="store_true", help="only check, never download")
+    data.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                      help="progress bar on stderr (default: when stderr is a terminal)")
     data.set_defaults(_run=cmd_data)
     return parser
 
@@ -100,8 +116,12 @@ def cmd_register(args: argparse.Namespace) -> int:
             from provisioning.manifest import load_manifest, manifest_path
             from provisioning.register_local import hand_over_station_identities
 
+            from provisioning.station_names import write_station_names
+
             if manifest_path(args.fleet_dir).is_file():
-                hand_over_station_identities(args.fleet_dir, load_manifest(args.fleet_dir), s.fleet_uid, s.fleet_gid)
+                manifest = load_manifest(args.fleet_dir)
+                hand_over_station_identities(args.fleet_dir, manifest, s.fleet_uid, s.fleet_gid)
+                write_station_names(args.fleet_dir, manifest.things, args.data_dir)
         return code
     from provisioning.register_local import LocalFleetRequest, register_local
 
@@ -153,7 +173,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"target={m.target} endpoint={m.endpoint}:{m.port} topic={m.topic} prefix={m.prefix}")
     for t in m.things:
         print(f"  {t.thing_name:<24} {t.role:<8} {t.station_id or '-':<13} {t.isd_file or '-':<24} "
-              f"{t.certificate_sha256[:16]}")
+              f"{t.certificate_sha256[:16]}  {t.station_name or ''}")
     return 0
 
 
@@ -165,9 +185,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from provisioning.data import ensure_lab_data
+    from provisioning import data
 
-    return ensure_lab_data(args.data_dir, download=not args.check)
+    return data.run(args)
+
+
+def cmd_stations(args: argparse.Namespace) -> int:
+    from provisioning import catalogue_cli
+
+    return catalogue_cli.run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -180,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args._settings = settings
     try:
         return int(args._run(args) or 0)
-    except (FileNotFoundError, ValueError, RuntimeError, KeyError) as exc:
+    except (FileNotFoundError, ValueError, RuntimeError, KeyError, FleetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -41,7 +41,7 @@ STATION_TEMPLATE: dict[str, Any] = {
 STATION_ENVIRONMENT: dict[str, str | None] = {
     "TARGET": "${TARGET:-local}",
     "MQTT_HOST": "${STATIONS_MQTT_HOST:-broker}",
-    "MQTT_PORT": "8883",
+    "MQTT_PORT": "${STATIONS_MQTT_PORT:-8883}",
     "IDENTITY_DIR": "/identity",
     "STATE_DIR": "/state",
     **{name: None for name in (

@@ -50,6 +50,10 @@ class Thing(_Model):
     role: Literal["station", "monitor", "hello"] = "station"
     station_id: str | None = Field(default=None, description="'USAF-WBAN' of the replayed station.")
     isd_file: str | None = Field(default=None, description="File name of the station-year inside DATA_DIR.")
+    station_name: str | None = Field(default=None, description="Station name from the ISD catalogue "
+                                     "(isd-history.csv), when it was cached at registration.")
+    country: str | None = Field(default=None, description="FIPS country code from the ISD catalogue, e.g. 'FR'.")
+    icao: str | None = Field(default=None, description="ICAO id from the ISD catalogue, e.g. 'KORD'.")
     identity_dir: str = Field(description="Identity folder, relative to the fleet folder.")
     certificate_sha256: str = Field(description="SHA-256 fingerprint (hex) of the DER certificate.")
     certificate_id: str | None = Field(default=None, description="AWS IoT certificate id (target aws).")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import queue
 import threading
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from awscrt import mqtt5
 
-from fleetcore.identity import IdentityFiles
+from fleetcore.identity import IdentityFiles, default_client_id
 from fleetcore.mqtt import Callbacks, MqttOptions, Session, mtls_client, one_shot_client
 
 
@@ -23,6 +22,8 @@ class Received:
 class IdentityClient:
     """An MQTT5 client that authenticates with one identity folder (certificate.pem, private.key, ca.pem).
 
+    The client id defaults to the identity's own (`fleetcore.identity.default_client_id`: the thing's name, or a
+    fresh `monitor-watch-...` for the monitor), the only ids the broker accepts for it.
     Connection outcome is observable: `wait_connected()` returns True on CONNACK success and False when the
     broker (or TLS) refused; received messages land in `messages` (a queue of `Received`).
     """
@@ -36,7 +37,7 @@ class IdentityClient:
         self._finished = threading.Event()
         self._stopped = threading.Event()
         options = MqttOptions(host=host, port=port,
-                              client_id=client_id or f"{identity_dir.name}-{uuid.uuid4().hex[:8]}",
+                              client_id=client_id or default_client_id(identity_dir.name),
                               identity=IdentityFiles.in_folder(identity_dir, ca=ca_file), session=Session.CLEAN)
         callbacks = Callbacks(on_publish=self._on_publish, on_success=self._on_success, on_failure=self._on_failure,
                               on_stopped=lambda _data: self._stopped.set())

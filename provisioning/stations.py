@@ -60,9 +60,24 @@ def discover(data_dir: Path) -> list[StationFile]:
     return lab + others
 
 
+def distinct_first(files: list[StationFile]) -> list[StationFile]:
+    """Every station once (in the given order) before any station's second year, then its third, and so on:
+    a fleet smaller than the number of stations never publishes the same weather_station twice."""
+    rounds: list[list[StationFile]] = []
+    seen: dict[str, int] = {}
+    for f in files:
+        n = seen.get(f.station_id, 0)
+        seen[f.station_id] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(f)
+    return [f for r in rounds for f in r]
+
+
 def assign(count: int, data_dir: Path) -> list[StationFile]:
-    """The files for things 1..count: the discovery order, cycled when there are fewer files than things."""
-    files = discover(data_dir)
+    """The files for things 1..count: every distinct file once (distinct stations first, the lab's five leading),
+    and only then cycled, when there are fewer files than things."""
+    files = distinct_first(discover(data_dir))
     if not files:
         raise FileNotFoundError(
             f"no ISD files (USAF-WBAN-YEAR[.gz]) in DATA_DIR {data_dir}: run `make data` or point DATA_DIR at them")

@@ -17,8 +17,12 @@ DEFAULT_FILTER = "sensor/#"
 
 def watch(fleet_dir: Path, host: str, port: int, *, topic_filter: str = DEFAULT_FILTER, limit: int = 0,
           timeout: float = 0.0, out: TextIO = sys.stdout) -> int:
-    """Print `topic thing seq time` per message (or raw payload when not JSON); 0 on success."""
+    """Print `topic thing seq station (name) time` per message (or raw payload when not JSON); 0 on success.
+
+    Station names come from the manifest (catalogue metadata written at registration), when it has them.
+    """
     manifest = load_manifest(fleet_dir)
+    names = {t.station_id: t.station_name for t in manifest.stations() if t.station_id and t.station_name}
     monitor = manifest.thing(MONITOR_THING)
     client = IdentityClient(Path(fleet_dir) / monitor.identity_dir, host, port, retry=True)
     with client:
@@ -42,13 +46,13 @@ def watch(fleet_dir: Path, host: str, port: int, *, topic_filter: str = DEFAULT_
                         break
                     continue
                 seen += 1
-                print(_describe(msg.topic, msg.payload), file=out, flush=True)
+                print(_describe(msg.topic, msg.payload, names), file=out, flush=True)
         except KeyboardInterrupt:
             pass
     return 0 if seen or not limit else 1
 
 
-def _describe(topic: str, payload: bytes) -> str:
+def _describe(topic: str, payload: bytes, names: dict[str, str] | None = None) -> str:
     try:
         doc = json.loads(payload)
     except ValueError:
@@ -56,5 +60,8 @@ def _describe(topic: str, payload: bytes) -> str:
     if not isinstance(doc, dict):
         return f"{topic} {payload[:200]!r}"
     temp = (doc.get("air_temperature") or {}).get("value")
+    station = doc.get("weather_station", "?")
+    name = (names or {}).get(station)
+    label = f"{station} ({name})" if name else station
     return (f"{topic} {doc.get('thing_name', '?')} seq={doc.get('seq', '?')} "
-            f"station={doc.get('weather_station', '?')} time={doc.get('time', '?')} air_temperature={temp}")
+            f"station={label} time={doc.get('time', '?')} air_temperature={temp}")

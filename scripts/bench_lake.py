@@ -29,33 +29,33 @@ from station.build import build_message, encode_message  # noqa: E402
 from isd_decoder import read_isd  # noqa: E402
 
 
-def payloads(data_dir: Path, count: int) -> list[bytes]:
+def payloads(data_dir: Path, count: int) -> list[tuple[bytes, str]]:
     files = sorted(p for p in data_dir.iterdir() if p.is_file() and not p.name.endswith(".md"))
     if not files:
         raise SystemExit(f"no ISD files in {data_dir} (set DATA_DIR or --data-dir)")
-    out: list[bytes] = []
+    out: list[tuple[bytes, str]] = []
     sent_at = datetime.now(timezone.utc)
     per_file = count // len(files) + 1
     for index, path in enumerate(files):
         with read_isd(path) as reader:
             for seq, record in enumerate(itertools.islice(reader, per_file)):
-                out.append(encode_message(build_message(record, thing_name=f"station-{index}", seq=seq,
-                                                        sent_at=sent_at)))
+                out.append((encode_message(build_message(record, thing_name=f"station-{index}", seq=seq,
+                                                         sent_at=sent_at)), f"station-{index}"))
     return out[:count]
 
 
-def bench_writer(data: list[bytes], cold: bool, buffer_bytes: int) -> dict:
+def bench_writer(data: list[tuple[bytes, str]], cold: bool, buffer_bytes: int) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="bench-lake-"))
     table = ColdTable(folder / "cold.sqlite3") if cold else None
     writer = LakeWriter(folder, buffer_bytes=buffer_bytes, buffer_seconds=3600, cold=table)
     start = time.perf_counter()
-    for payload in data:
-        writer.add(payload)
+    for payload, publisher in data:
+        writer.add(payload, publisher=publisher)
     writer.close()
     elapsed = time.perf_counter() - start
     files = lake_files(folder / "sensor" / "weather")
     return {"folder": folder, "seconds": elapsed, "files": len(files),
-            "raw_bytes": sum(len(p) + 1 for p in data), "gz_bytes": sum(f.stat().st_size for f in files),
+            "raw_bytes": sum(len(p) + 1 for p, _ in data), "gz_bytes": sum(f.stat().st_size for f in files),
             "cold_items": table.count() if table else 0}
 
 

@@ -220,7 +220,7 @@ def main() -> int:
         "",
         f"`make bench-publish` on {platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()}),"
         f" {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; file `{args.file}`; broker image"
-        f" `{os.environ.get('MOSQUITTO_IMAGE', 'eclipse-mosquitto:2')}` (mutual TLS, QoS1); station window"
+        f" `{os.environ.get('MOSQUITTO_IMAGE', 'weather-fleet/mosquitto:latest')}` (mutual TLS, QoS1); station window"
         f" {args.window}; best of {args.rounds} alternating rounds.",
         "",
         "| measure | value | note |",

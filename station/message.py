@@ -39,8 +39,9 @@ class LiquidPrecipitation(_Strict):
 class WeatherCondition(_Strict):
     """One present-weather observation: an MW (manual) or AW (automated) group."""
 
-    present_weather_condition: str = Field(description="WMO present-weather description in words.")
-    code: str = Field(description="The two-digit WMO code the words come from.")
+    present_weather_condition: str = Field(
+        description="The code's words in the ISD format document's own table (MW: Part 28, AW: Part 5).")
+    code: str = Field(description="The two-digit code the words come from, as in the file.")
     source: Literal["manual", "automated"] = Field(description="'manual' for MW groups, 'automated' for AW.")
     quality: str | None
 
@@ -72,14 +73,19 @@ class SkyCoverLayer(_Strict):
     base_height: float | None = Field(description="Layer base height above ground, metres.")
     cloud_type: str | None = Field(description="Cloud type in words, e.g. 'Stratocumulus'.")
     cloud_type_code: str | None = Field(description="The ISD cloud-type code ('00'-'23').")
-    quality: str | None
+    quality: str | None = Field(description="Quality code of the coverage.")
+    base_height_quality: str | None = Field(description="Quality code of the base height, its own.")
+    cloud_type_quality: str | None = Field(description="Quality code of the cloud type.")
 
 
 class ExtremeTemperature(_Strict):
     """KA1-KA4: extreme air temperature over a period."""
 
     hours: float | None = Field(description="Period in hours.")
-    kind: Literal["min", "max"] | None = Field(description="'min' (code N) or 'max' (code M).")
+    kind: Literal["min", "max"] | None = Field(description="'min' (code N or O) or 'max' (code M or P).")
+    code: str | None = Field(description="The raw EXTREME-AIR-TEMPERATURE code: N minimum, M maximum, "
+                             "O estimated minimum, P estimated maximum; null when missing ('9').")
+    estimated: bool | None = Field(description="True for the estimated codes O and P, false for N and M.")
     value: float | None = Field(description="Temperature, degrees Celsius.")
     quality: str | None
 

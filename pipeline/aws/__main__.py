@@ -1,4 +1,4 @@
-"""`python -m pipeline.aws deploy|destroy|status|crawl [--dry-run]`: the pipeline stack on AWS."""
+"""`python -m pipeline.aws deploy|destroy|status|crawl|flatten|doctor [--dry-run]`: the pipeline stack on AWS."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("destroy", "delete what the state file records as created by this stack, newest first"),
         ("status", "show each resource: in-sync, drifted, absent, used (not ours) or foreign (name taken)"),
         ("crawl", "run the Glue crawler once over the lake prefix"),
+        ("flatten", "build the flat table (lab step 8) in Athena: DROP TABLE IF EXISTS, then CREATE TABLE AS"),
     ):
         command = commands.add_parser(name, help=text, description=text)
         if name in {"deploy", "destroy"}:
@@ -46,6 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             changes = stack.destroy(dry_run=args.dry_run)
         elif args.command == "status":
             changes = stack.status()
+            error_count = stack.error_objects()
+        elif args.command == "flatten":
+            ids = stack.flatten()
+            print(f"flattened: {stack.names.glue_database}.weather_flat rebuilt in workgroup "
+                  f"{stack.names.athena_workgroup} (queries {', '.join(ids)})")
+            return 0
         else:
             print(f"started crawler {stack.start_crawler()}; tables appear in Glue database {stack.names.glue_database}")
             return 0
@@ -60,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"(state: {settings.state_file})")
     for change in changes:
         print(f"  {change}")
+    if args.command == "status":
+        count = error_count
+        where = f"s3://{names.lake_bucket}/{names.error_prefix}"
+        print(f"failed records: {'no bucket' if count is None else f'{count} object(s)'} under {where} "
+              "(Firehose delivery errors and the rules' error action)")
     if args.command == "deploy" and not dry_run:
         print(f"lake: s3://{names.lake_bucket}/{names.lake_prefix}   Athena workgroup: {names.athena_workgroup}   "
               f"then, once data arrived: python -m pipeline.aws crawl")

@@ -17,3 +17,7 @@ class ConflictError(PipelineAwsError):
 
 class StateError(PipelineAwsError):
     """The state file is unreadable or belongs to another account, region or stack."""
+
+
+class AccessError(PipelineAwsError):
+    """AWS refused the credentials or the action (denied, unrecognised or expired): one line with the fix."""

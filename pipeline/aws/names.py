@@ -61,6 +61,16 @@ class StackNames:
         return f"{self.topic}/"
 
     @property
+    def error_prefix(self) -> str:
+        """Failed records of the whole stack: Firehose's delivery errors and the IoT rules' error action."""
+        return "errors/"
+
+    @property
+    def rule_error_prefix(self) -> str:
+        """Where the rules' error action writes a message a rule could not deliver (throttled, denied...)."""
+        return f"{self.error_prefix}iot-rules/"
+
+    @property
     def firehose_stream(self) -> str:
         return f"{self.stack}-lake"
 
@@ -72,6 +82,15 @@ class StackNames:
     @property
     def lake_rule(self) -> str:
         return f"{self._underscored}_to_lake"
+
+    @property
+    def quarantine_rule(self) -> str:
+        return f"{self._underscored}_quarantine"
+
+    @property
+    def quarantine_prefix(self) -> str:
+        """Where messages not from the thing they name are kept (beside the lake prefix, never crawled)."""
+        return "quarantine/"
 
     @property
     def cold_readings_rule(self) -> str:

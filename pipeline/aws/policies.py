@@ -1,7 +1,9 @@
 """Least-privilege inline policies of the three roles created when PIPELINE_ROLE_ARN is unset.
 
 Each role is assumable by one service only (with `aws:SourceAccount` pinned) and may touch only this stack's
-resources: the rules role may put records into the stream and items into the table; the Firehose role may write
+resources: the rules role may put records into the stream and items into the table, write what they could not
+deliver under the lake bucket's `errors/iot-rules/` prefix (their error action) and quarantined messages under
+its `quarantine/` prefix; the Firehose role may write
 the lake bucket; the crawler role may read the lake prefix, write its own database's tables and its logs.
 """
 
@@ -22,6 +24,10 @@ def iot_rules_policy(names: StackNames) -> dict[str, Any]:
          "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"], "Resource": names.firehose_stream_arn},
         {"Sid": "PutColdReadings", "Effect": "Allow",
          "Action": "dynamodb:PutItem", "Resource": names.cold_readings_table_arn},
+        {"Sid": "WriteRuleErrors", "Effect": "Allow", "Action": "s3:PutObject",
+         "Resource": f"{names.bucket_arn(names.lake_bucket)}/{names.rule_error_prefix}*"},
+        {"Sid": "PutQuarantine", "Effect": "Allow", "Action": "s3:PutObject",
+         "Resource": f"{names.bucket_arn(names.lake_bucket)}/{names.quarantine_prefix}*"},
     )
 
 

@@ -434,11 +434,13 @@ class TopicRule(Resource):
     SQL_VERSION = "2016-03-23"
 
     def __init__(self, clients: AwsClients, names: StackNames, name: str, *, sql: str, description: str,
-                 actions: list[dict[str, Any]], tags: dict[str, str], wait: float = 5.0) -> None:
+                 actions: list[dict[str, Any]], tags: dict[str, str], error_action: dict[str, Any],
+                 wait: float = 5.0) -> None:
         super().__init__(clients, names, name, wait=wait)
         self.sql = sql
         self.description = description
         self.actions = actions
+        self.error_action = error_action
         self.tags = tags
 
     def payload(self) -> dict[str, Any]:
@@ -446,6 +448,7 @@ class TopicRule(Resource):
             "sql": self.sql,
             "description": self.description,
             "actions": self.actions,
+            "errorAction": self.error_action,
             "ruleDisabled": False,
             "awsIotSqlVersion": self.SQL_VERSION,
         }
@@ -522,12 +525,20 @@ class GlueDatabase(Resource):
 
 
 class Crawler(Resource):
-    """On-demand crawler over the lake prefix: sample of N files, new folders only, partitions inherit the schema."""
+    """On-demand crawler over the lake prefix: sample of N files, new folders only, partitions inherit the schema,
+    and compatible schemas combined into one table.
+
+    Folders whose sampled files infer different types (an hour where every `weather_condition` is an empty array
+    beside one with an array of structs) would otherwise become several tables instead of one; the grouping
+    policy makes the crawler consider them one table
+    (https://docs.aws.amazon.com/glue/latest/dg/crawler-grouping-policy.html).
+    """
 
     kind = "glue-crawler"
     CONFIGURATION = {
         "Version": 1.0,
         "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
+        "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
     }
 
     def __init__(self, clients: AwsClients, names: StackNames, *, role_arn: str, sample_size: int,

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from pydantic import SecretStr
 
+from fleetcore.aws_errors import explain
 from pipeline.aws.errors import ConfigurationError
 from pipeline.aws.settings import PipelineAwsSettings
 
@@ -73,7 +74,8 @@ def connect(settings: PipelineAwsSettings) -> AwsClients:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         raise ConfigurationError(
-            f"AWS rejected the credentials ({code}): refresh AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / "
+            explain(exc, service="sts", resource="the caller identity", region=region)
+            or f"AWS rejected the credentials ({code}): refresh AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / "
             "AWS_SESSION_TOKEN (AWS Academy credentials expire with the lab session)"
         ) from exc
     except BotoCoreError as exc:

@@ -8,10 +8,16 @@ order, only what the state file says the stack created.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.aws.errors import ConflictError
+from botocore.exceptions import ClientError
+
+from fleetcore.aws_errors import explain
+from pipeline.aws.errors import AccessError, ConflictError, PipelineAwsError
 from pipeline.aws.names import StackNames
 from pipeline.aws.policies import crawler_policy, firehose_policy, iot_rules_policy
 from pipeline.aws.resources import (
@@ -31,9 +37,42 @@ from pipeline.aws.settings import PipelineAwsSettings
 from pipeline.aws.state import StackState
 from pipeline.queries import QUERY_NAMES, load_query, load_rule, query_description
 
-#: The Firehose rule forwards every message unchanged (lab step 4); the cold-readings SQL lives in pipeline/sql.
+#: The cold-readings SQL lives in pipeline/sql.
 COLD_READINGS_RULE = "cold_readings"
 FLAT_TABLE = "weather_flat"
+
+
+def service_of(resource: Resource) -> str:
+    """The AWS service a resource kind belongs to (`s3-bucket` -> s3, `iot-topic-rule` -> iot, ...)."""
+    return resource.kind.split("-", 1)[0]
+
+
+def rule_error_action(names: StackNames, rule: str, role_arn: str) -> dict[str, Any]:
+    """The rule's errorAction: a message its action could not deliver (Firehose or DynamoDB throttling, a denied
+    role...) is written, with the failure, to `errors/iot-rules/<rule>/` in the lake bucket, one object each
+    (https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html). Without it AWS IoT drops
+    such a message without a trace."""
+    return {"s3": {"roleArn": role_arn, "bucketName": names.lake_bucket,
+                   "key": f"{names.rule_error_prefix}{rule}/${{timestamp()}}-${{newuuid()}}.json"}}
+
+
+def lake_rule_sql(topic: str) -> str:
+    """The Firehose rule (lab step 4): every message whose `thing_name` is its publisher's client id, with that
+    id added as `publisher`. The IoT policy lets a certificate connect only as its own thing's name, so
+    `clientid()` is the authenticated thing (docs/security.md)."""
+    return f"SELECT *, clientid() AS publisher FROM '{topic}' WHERE thing_name = clientid()"
+
+
+def quarantine_rule_sql(topic: str) -> str:
+    """The complement of the lake rule: messages naming another thing, or none, kept apart with their publisher."""
+    return (f"SELECT *, clientid() AS publisher FROM '{topic}' "
+            "WHERE isUndefined(thing_name) OR thing_name <> clientid()")
+
+
+def quarantine_key(names: StackNames) -> str:
+    """S3 key template of one quarantined message (IoT substitution templates)."""
+    return (f"{names.quarantine_prefix}${{topic()}}/${{parse_time('yyyy/MM/dd/HH', timestamp(), 'UTC')}}/"
+            "${clientid()}-${newuuid()}.json")
 
 
 @dataclass(frozen=True)
@@ -90,17 +129,25 @@ class PipelineStack:
             DeliveryStream(clients, names, role_arn=firehose_role, buffer_mb=self.settings.firehose_buffer_mb,
                            buffer_seconds=self.settings.firehose_buffer_seconds, tags=tags, wait=wait),
             ColdReadingsTable(clients, names, tags=tags, wait=wait),
-            TopicRule(clients, names, names.lake_rule, sql=f"SELECT * FROM '{names.topic}'",
-                      description=f"weather-fleet: every message of {names.topic} to the lake (Firehose)",
+            TopicRule(clients, names, names.lake_rule, sql=lake_rule_sql(names.topic),
+                      description=f"weather-fleet: every message of {names.topic} to the lake (Firehose), "
+                                  "with its publisher",
                       actions=[{"firehose": {"roleArn": iot_role, "deliveryStreamName": names.firehose_stream,
                                              "separator": "\n"}}],
-                      tags=tags, wait=wait),
+                      error_action=rule_error_action(names, names.lake_rule, iot_role), tags=tags, wait=wait),
+            TopicRule(clients, names, names.quarantine_rule, sql=quarantine_rule_sql(names.topic),
+                      description=f"weather-fleet: messages of {names.topic} not from the thing they name, "
+                                  f"kept under {names.quarantine_prefix}",
+                      actions=[{"s3": {"roleArn": iot_role, "bucketName": names.lake_bucket,
+                                       "key": quarantine_key(names)}}],
+                      error_action=rule_error_action(names, names.quarantine_rule, iot_role), tags=tags, wait=wait),
             TopicRule(clients, names, names.cold_readings_rule,
                       sql=load_rule(COLD_READINGS_RULE, "iot", topic=names.topic),
                       description="weather-fleet: readings below -5 degrees C to DynamoDB (lab step 5)",
                       actions=[{"dynamoDBv2": {"roleArn": iot_role,
                                                "putItem": {"tableName": names.cold_readings_table}}}],
-                      tags=tags, wait=wait),
+                      error_action=rule_error_action(names, names.cold_readings_rule, iot_role), tags=tags,
+                      wait=wait),
             GlueDatabase(clients, names, tags=tags, wait=wait),
             Crawler(clients, names, role_arn=crawler_role, sample_size=self.settings.crawler_sample_size,
                     tags=tags, wait=wait),
@@ -136,10 +183,12 @@ class PipelineStack:
             record = self.state.get(resource.kind, resource.name)
             if not resource.wanted:
                 action = "remove" if record and record.get("created") else "absent"
-                current = resource.read(record) if action == "remove" else None
+                with self._refusals(resource):
+                    current = resource.read(record) if action == "remove" else None
                 planned.append((resource, current, Change(action, resource.kind, resource.name, "no longer used")))
                 continue
-            current = resource.read(record)
+            with self._refusals(resource):
+                current = resource.read(record)
             if current is None and record is None and isinstance(resource, NamedQuery):
                 found = resource.find_id() if self.state.owns(Workgroup.kind, self.names.athena_workgroup) else None
                 if found:  # saved by a run that stopped before recording it, in the stack's own workgroup
@@ -186,27 +235,60 @@ class PipelineStack:
         for resource, current, change in planned:
             record = self.state.get(resource.kind, resource.name)
             if change.action == "create":
-                details = resource.create()
+                with self._refusals(resource), self._recorded_if_it_exists(resource):
+                    details = resource.create()
                 self.state.record(resource.kind, resource.name, created=True, **details)
             elif change.action == "update":
                 assert current is not None and record is not None
-                resource.update(current, record)
+                with self._refusals(resource):
+                    resource.update(current, record)
             elif change.action == "use" and record is None:
                 self.state.record(resource.kind, resource.name, created=False)
             elif change.action == "remove":
                 assert record is not None
                 if current is not None:
-                    resource.delete(record)
+                    with self._refusals(resource):
+                        resource.delete(record)
                 self.state.forget(resource.kind, resource.name)
             done.append(change)
         return done
+
+    @contextmanager
+    def _refusals(self, resource: Resource) -> Iterator[None]:
+        """A denied, unrecognised or expired-credentials refusal becomes one AccessError line with the fix."""
+        try:
+            yield
+        except ClientError as exc:
+            line = explain(exc, service=service_of(resource), resource=f"{resource.kind} {resource.name}",
+                           region=self.names.region, role_variable="PIPELINE_ROLE_ARN")
+            if line is None:
+                raise
+            raise AccessError(f"{line} ({len([r for r in self.state.resources if r.get('created')])} resource(s) "
+                              f"created so far are recorded in {self.state.path}; "
+                              "`make pipeline-down TARGET=aws` removes them)") from exc
+
+    @contextmanager
+    def _recorded_if_it_exists(self, resource: Resource) -> Iterator[None]:
+        """When a creation stops part-way (CreateBucket done, PutPublicAccessBlock refused; CreateRole done,
+        PutRolePolicy refused), record what exists, so destroy removes it: it did not exist before."""
+        try:
+            yield
+        except Exception:
+            try:
+                exists = resource.read(None) is not None
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                exists = False
+            if exists:
+                self.state.record(resource.kind, resource.name, created=True, partial=True)
+            raise
 
     def status(self) -> list[Change]:
         """What exists and whether it matches, without changing anything (conflicts are reported, not raised)."""
         changes = []
         for resource in self.resources():
             record = self.state.get(resource.kind, resource.name)
-            current = resource.read(record)
+            with self._refusals(resource):
+                current = resource.read(record)
             if current is None:
                 action = "absent"
             elif record is None:
@@ -238,13 +320,15 @@ class PipelineStack:
                 if not dry_run:
                     self.state.forget(resource.kind, resource.name)
                 continue
-            current = resource.read(record)
+            with self._refusals(resource):
+                current = resource.read(record)
             if current is None:
                 done.append(Change("absent", resource.kind, resource.name, "already gone"))
             else:
                 done.append(Change("delete", resource.kind, resource.name))
                 if not dry_run:
-                    resource.delete(record)
+                    with self._refusals(resource):
+                        resource.delete(record)
             if not dry_run:
                 self.state.forget(resource.kind, resource.name)
         for record in [] if dry_run else self.state.resources:
@@ -252,6 +336,49 @@ class PipelineStack:
                                "recorded under a name the current settings do not give: restore the settings "
                                f"used to deploy, or delete it by hand and edit {self.state.path}"))
         return done
+
+    def error_objects(self) -> int | None:
+        """How many objects are under the lake bucket's `errors/` prefix (failed records of Firehose and of the
+        rules' error action); None when the bucket does not exist."""
+        try:
+            pages = self.clients.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.names.lake_bucket, Prefix=self.names.error_prefix)
+            return sum(page.get("KeyCount", len(page.get("Contents", []))) for page in pages)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchBucket", "404"}:
+                return None
+            line = explain(exc, service="s3", resource=f"s3://{self.names.lake_bucket}/{self.names.error_prefix}",
+                           region=self.names.region)
+            if line is None:
+                raise
+            raise AccessError(line) from exc
+
+    def flatten(self, timeout: float = 600.0) -> list[str]:
+        """Lab step 8 on Athena, idempotently: `drop_flat` (DROP TABLE IF EXISTS) then `flatten` (CREATE TABLE
+        AS, which Athena refuses when the table exists). Returns the query execution ids."""
+        athena = self.clients.athena
+        query_names = {"database": self.names.glue_database, "table": self.names.glue_table,
+                       "flat_table": FLAT_TABLE}
+        ids = []
+        for name in ("drop_flat", "flatten"):
+            query_id = athena.start_query_execution(
+                QueryString=load_query(name, "athena", **query_names), WorkGroup=self.names.athena_workgroup,
+                QueryExecutionContext={"Database": self.names.glue_database})["QueryExecutionId"]
+            deadline = time.monotonic() + timeout
+            while True:
+                status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
+                if status["State"] == "SUCCEEDED":
+                    break
+                if status["State"] in {"FAILED", "CANCELLED"}:
+                    raise PipelineAwsError(f"Athena query {name} ({query_id}) {status['State']}: "
+                                           f"{status.get('StateChangeReason', '')}; run `make pipeline-crawl "
+                                           "TARGET=aws` first if the table does not exist yet")
+                if time.monotonic() > deadline:
+                    raise PipelineAwsError(f"Athena query {name} ({query_id}) still {status['State']} after "
+                                           f"{timeout:.0f}s")
+                time.sleep(max(self.wait, 0.01))
+            ids.append(query_id)
+        return ids
 
     def start_crawler(self) -> str:
         """Run the crawler once (the lab's 'Run crawler'); returns its name."""

@@ -1,6 +1,7 @@
 -- Lab step 8: a flat table for BI tools. CROSS JOIN UNNEST keeps one row per (cloud layer, weather condition)
 -- pair, so a message without any cloud layer or present-weather report has no row here (as in the lab).
-CREATE TABLE IF NOT EXISTS "${database}"."${flat_table}" AS
+-- Athena's CREATE TABLE AS has no IF NOT EXISTS: run drop_flat first (`make pipeline-flatten TARGET=aws` runs both).
+CREATE TABLE "${database}"."${flat_table}" AS
 SELECT
   weather_station,
   latitude,

@@ -1,4 +1,4 @@
-"""`python -m provisioning.aws register|unregister|plan|cost` (until the `fleet` CLI calls these for --target aws)."""
+"""`python -m provisioning.aws register|unregister|plan|cost|doctor` (until the `fleet` CLI calls these for --target aws)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("unregister", commands.unregister, "delete exactly the resources the manifest lists"),
         ("plan", commands.plan, "print what register would create (no AWS call)"),
         ("cost", commands.cost, "print messages, duration and cost of replaying the fleet"),
+        ("doctor", commands.doctor, "read-only checks (credentials, region, endpoint, roles, quotas) before a run"),
     ]:
         p = sub.add_parser(name, help=help_text, description=help_text)
         commands.add_shared_arguments(p)

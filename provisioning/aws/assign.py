@@ -19,6 +19,13 @@ class PlannedThing:
     station_id: str | None
     isd_file: str | None
     role: str = "station"
+    station_name: str | None = None  # catalogue metadata (cached isd-history.csv), for the manifest
+    country: str | None = None
+    icao: str | None = None
+
+    def metadata(self) -> dict[str, str | None]:
+        """The manifest Thing's optional catalogue fields."""
+        return {"station_name": self.station_name, "country": self.country, "icao": self.icao}
 
 
 def isd_files(data_dir: Path | None, count: int) -> list[str | None]:
@@ -48,5 +55,12 @@ def planned_things(count: int, prefix: str, data_dir: Path | None) -> list[Plann
     """`count` things; thing i replays the i-th assigned file (cycling when there are fewer files than things)."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    return [PlannedThing(thing_name(prefix, i + 1), station_id_of(f) if f else None, f)
-            for i, f in enumerate(isd_files(data_dir, count))]
+    from provisioning.station_names import catalogue_metadata, metadata_fields
+
+    meta = catalogue_metadata(Path(data_dir)) if data_dir is not None else {}
+    planned = []
+    for i, f in enumerate(isd_files(data_dir, count)):
+        sid = station_id_of(f) if f else None
+        extra = metadata_fields(meta, sid) if sid else {}
+        planned.append(PlannedThing(thing_name(prefix, i + 1), sid, f, **extra))  # type: ignore[arg-type]
+    return planned

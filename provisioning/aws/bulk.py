@@ -14,6 +14,7 @@ thing by `offset`, else by the thing ARN in the response, else by `lineNumber` (
 from __future__ import annotations
 
 import json
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from datetime import datetime, timezone
 
 from provisioning.aws.assign import PlannedThing
 from provisioning.aws.direct import is_complete, policy_for
-from provisioning.aws.fleet import MANAGED_BY, FleetContext, RegistrationError
+from provisioning.aws.fleet import MANAGED_BY, FleetContext, RegistrationError, attribute_names
 from provisioning.aws.identity import (
     certificate_matches_key, certificate_sha256, csr_pem, identity_files, key_pem, load_private_key,
     new_private_key, write_private, write_public,
@@ -30,27 +31,30 @@ from provisioning.aws.rootca import amazon_root_ca_pem
 from provisioning.manifest import THINGS_DIR, AwsResource, Thing
 
 DONE_STATES = {"Completed", "Failed", "Cancelled"}
+# One parameters line (thing name, station id, ISD file name and a P-256 CSR in PEM): about 450-500 bytes.
+BULK_LINE_BYTES = 500
 
 
 def provisioning_template(*, policy_name: str, thing_type: str | None, thing_group: str | None,
                           prefix: str) -> dict:
     """The template applied to every line of the parameters file (thing, CSR certificate, policy by name)."""
+    values = {"managed_by": MANAGED_BY, "fleet": prefix, "station_id": {"Ref": "StationId"},
+              "isd_file": {"Ref": "IsdFile"}}
     thing_props: dict = {
         "ThingName": {"Ref": "ThingName"},
-        "AttributePayload": {"station_id": {"Ref": "StationId"}, "isd_file": {"Ref": "IsdFile"},
-                             "managed_by": MANAGED_BY, "fleet": prefix},
+        # at most 3 attributes without a thing type (see provisioning.aws.fleet.attribute_names)
+        "AttributePayload": {k: values[k] for k in attribute_names(typed=bool(thing_type))},
     }
     if thing_type:
         thing_props["ThingTypeName"] = thing_type
     if thing_group:
         thing_props["ThingGroups"] = [thing_group]
+    parameters = {"ThingName": {"Type": "String"}, "CSR": {"Type": "String"},
+                  "StationId": {"Type": "String", "Default": ""}}
+    if thing_type:
+        parameters["IsdFile"] = {"Type": "String", "Default": ""}
     return {
-        "Parameters": {
-            "ThingName": {"Type": "String"},
-            "CSR": {"Type": "String"},
-            "StationId": {"Type": "String", "Default": ""},
-            "IsdFile": {"Type": "String", "Default": ""},
-        },
+        "Parameters": parameters,
         "Resources": {
             "thing": {"Type": "AWS::IoT::Thing", "Properties": thing_props},
             "certificate": {"Type": "AWS::IoT::Certificate",
@@ -75,14 +79,17 @@ def template_refs(node) -> set[str]:
     return refs
 
 
-def parameters_lines(planned: list[PlannedThing], csrs: dict[str, str]) -> tuple[bytes, dict[int, str]]:
-    """Newline-delimited JSON, one line per thing; also {byte offset of the line: thing name}."""
+def parameters_lines(planned: list[PlannedThing], csrs: dict[str, str], *,
+                     typed: bool = True) -> tuple[bytes, dict[int, str]]:
+    """Newline-delimited JSON, one line per thing (the template's parameters exactly); also
+    {byte offset of the line: thing name}."""
     out = bytearray()
     offsets: dict[int, str] = {}
     for p in planned:
         offsets[len(out)] = p.thing_name
-        line = {"ThingName": p.thing_name, "CSR": csrs[p.thing_name],
-                "StationId": p.station_id or "", "IsdFile": p.isd_file or ""}
+        line = {"ThingName": p.thing_name, "CSR": csrs[p.thing_name], "StationId": p.station_id or ""}
+        if typed:
+            line["IsdFile"] = p.isd_file or ""
         out += json.dumps(line, separators=(",", ":")).encode() + b"\n"
     return bytes(out), offsets
 
@@ -99,10 +106,18 @@ class ReportEntry:
 
 @dataclass
 class BulkOutcome:
-    task_id: str
-    status: str
+    """What the run's tasks did: `status` is "Completed" unless a task ended otherwise; `adopted` are things a
+    failed line created anyway (recorded, finished by the direct path)."""
+
+    task_ids: list[str] = field(default_factory=list)
+    status: str = "Completed"
     succeeded: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    adopted: list[str] = field(default_factory=list)
+
+    @property
+    def task_id(self) -> str | None:
+        return self.task_ids[-1] if self.task_ids else None
 
 
 def _get(d: dict, *names: str):
@@ -212,51 +227,86 @@ def record_success(ctx: FleetContext, planned: PlannedThing, entry: ReportEntry)
     ledger.put_thing(Thing(thing_name=name, role=planned.role, station_id=planned.station_id,
                            isd_file=planned.isd_file, identity_dir=f"{THINGS_DIR}/{name}",
                            certificate_sha256=certificate_sha256(pem), certificate_id=cert_id,
-                           certificate_arn=entry.certificate_arn, thing_arn=entry.thing_arn))
+                           certificate_arn=entry.certificate_arn, thing_arn=entry.thing_arn,
+                           **planned.metadata()))
 
 
-def register_bulk(ctx: FleetContext, planned: list[PlannedThing]) -> BulkOutcome | None:
-    """Run (or resume) one registration task for every planned thing not yet complete."""
-    s = ctx.settings
-    if not s.bulk_bucket or not s.bulk_role_arn:
-        raise RegistrationError("IOT_REGISTRATION_MODE=bulk needs IOT_BULK_BUCKET and IOT_BULK_ROLE_ARN "
-                                "(the lab's `iot-tutorial-things-template` bucket and LabRole ARN) in .env")
-    if any(p.role != "station" for p in planned):
-        raise RegistrationError("the bulk template provisions stations only; register the hello identity "
-                                "with IOT_REGISTRATION_MODE=direct")
-    # a task from an interrupted run: collect it instead of starting another
-    pending = [r for r in ctx.ledger.resources("bucket_object") if r.extra.get("task_id")]
-    todo = [p for p in planned if not is_complete(ctx, p)]
-    if not todo and not pending:
-        return None
-    by_name = {p.thing_name: p for p in planned}
-    csrs = _keys_and_csrs(ctx, todo)
-    body, offsets = parameters_lines(todo, csrs)
-    order = [p.thing_name for p in todo]
-    if pending:
-        obj = pending[-1]
-        task_id = obj.extra["task_id"]
-        offsets = json.loads(obj.extra.get("offsets", "{}"))
-        offsets = {int(k): v for k, v in offsets.items()}
-        order = json.loads(obj.extra.get("order", "[]"))
-    else:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        key = f"weather-fleet/{ctx.prefix}/registration-{stamp}.jsonl"
-        ctx.clients.s3.put_object(Bucket=s.bulk_bucket, Key=key, Body=body, ContentType="application/x-ndjson",
-                                  Tagging=f"managed-by={MANAGED_BY}&weather-fleet%3Aprefix={ctx.prefix}")
-        obj = ctx.ledger.add(AwsResource(kind="bucket_object", name=key, extra={"bucket": s.bulk_bucket}))
-        template = provisioning_template(policy_name=ctx.policy_name, thing_type=s.thing_type or None,
-                                         thing_group=s.thing_group or None, prefix=ctx.prefix)
-        task_id = ctx.clients.iot.start_thing_registration_task(
-            templateBody=json.dumps(template), inputFileBucket=s.bulk_bucket, inputFileKey=key,
-            roleArn=s.bulk_role_arn)["taskId"]
-        # remember the task (and how to read its report) before waiting on it
-        ctx.ledger.remove(obj)
-        obj = ctx.ledger.add(AwsResource(kind="bucket_object", name=key, extra={
-            "bucket": s.bulk_bucket, "task_id": task_id, "offsets": json.dumps(offsets), "order": json.dumps(order)}))
-        ctx.ledger.save()
+def task_chunks(todo: list[PlannedThing], csrs: dict[str, str], *, typed: bool,
+                max_bytes: int) -> list[list[PlannedThing]]:
+    """`todo` in consecutive parts whose parameters file is at most `max_bytes` each (IOT_BULK_MAX_TASK_BYTES);
+    a single line larger than that is a part of its own."""
+    chunks: list[list[PlannedThing]] = []
+    current: list[PlannedThing] = []
+    size = 0
+    for p in todo:
+        line = len(parameters_lines([p], csrs, typed=typed)[0])
+        if current and size + line > max_bytes:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(p)
+        size += line
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _pending_tasks(ctx: FleetContext) -> list[AwsResource]:
+    """Parameters files whose task was started but not yet collected (a run stopped while waiting)."""
+    return [r for r in ctx.ledger.resources("bucket_object") if r.extra.get("task_id")]
+
+
+def fleet_thing_names(ctx: FleetContext) -> dict[str, str]:
+    """{name: ARN} of every thing carrying this fleet's `fleet=<prefix>` attribute (ListThings filter)."""
+    found: dict[str, str] = {}
+    kwargs = {"attributeName": "fleet", "attributeValue": ctx.prefix, "maxResults": 250}
+    while True:
+        page = ctx.clients.iot.list_things(**kwargs)
+        found.update({t["thingName"]: t.get("thingArn", "") for t in page.get("things", [])})
+        if not page.get("nextToken"):
+            return found
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def reconcile(ctx: FleetContext, names: list[str]) -> list[str]:
+    """Adopt things of `names` (lines of a task that did not succeed) that exist anyway: a failed line may have
+    created its thing (and certificate, attachments) before failing. Each is recorded with what is attached to
+    it, so `unregister` removes it and the next `register` neither refuses the name nor creates it twice.
+    Returns the adopted names."""
+    wanted = {n for n in names if not ctx.ledger.find("thing", n)}
+    if not wanted:
+        return []
+    iot, adopted = ctx.clients.iot, []
+    for name, arn in sorted(fleet_thing_names(ctx).items()):
+        if name not in wanted:
+            continue
+        ctx.ledger.add(AwsResource(kind="thing", name=name, arn=arn or None, extra={"thing": name}))
+        ctx.count("thing")
+        adopted.append(name)
+        for principal in iot.list_thing_principals(thingName=name).get("principals", []):
+            if ":cert/" not in principal:
+                continue
+            cert_id = principal.rsplit("/", 1)[-1]
+            ctx.ledger.add(AwsResource(kind="certificate", name=cert_id, arn=principal, extra={"thing": name}))
+            ctx.ledger.add(AwsResource(kind="principal_attachment", name=name,
+                                       extra={"thing": name, "principal": principal}))
+            for policy in iot.list_attached_policies(target=principal).get("policies", []):
+                if policy["policyName"] in {ctx.policy_name, ctx.hello_policy_name}:
+                    ctx.ledger.add(AwsResource(kind="policy_attachment", name=policy["policyName"],
+                                               extra={"thing": name, "target": principal}))
+    ctx.ledger.save()
+    return adopted
+
+
+def _collect(ctx: FleetContext, obj: AwsResource, by_name: dict[str, PlannedThing], outcome: BulkOutcome) -> None:
+    """Wait for one recorded task, record what its lines made, adopt what its failed lines made anyway."""
+    task_id = obj.extra["task_id"]
+    offsets = {int(k): v for k, v in json.loads(obj.extra.get("offsets", "{}")).items()}
+    order = json.loads(obj.extra.get("order", "[]"))
     desc = wait_for_task(ctx, task_id)
-    outcome = BulkOutcome(task_id=task_id, status=desc["status"])
+    outcome.task_ids.append(task_id)
+    if desc["status"] != "Completed":
+        outcome.status = desc["status"]
+    done: set[str] = set()
     for entry in report_entries(ctx, task_id, offsets, order):
         if entry.thing_name is None or entry.thing_name not in by_name:
             outcome.failed[entry.thing_name or "?"] = entry.error or "report line names no planned thing"
@@ -264,12 +314,65 @@ def register_bulk(ctx: FleetContext, planned: list[PlannedThing]) -> BulkOutcome
         if entry.ok:
             record_success(ctx, by_name[entry.thing_name], entry)
             outcome.succeeded.append(entry.thing_name)
+            done.add(entry.thing_name)
         else:
             outcome.failed[entry.thing_name] = entry.error or "failed"
+    for name in order:  # a line with no report line at all (a task that failed or was cancelled)
+        if name not in done and name not in outcome.failed:
+            outcome.failed[name] = f"no report line (task {task_id} ended {desc['status']})"
+    outcome.adopted.extend(reconcile(ctx, [n for n in order if n not in done]))
     # the task is collected: keep the object recorded (for deletion) but forget the task
     ctx.ledger.remove(obj)
     ctx.ledger.add(AwsResource(kind="bucket_object", name=obj.name, extra={"bucket": obj.extra["bucket"]}))
     ctx.ledger.save()
-    if desc["status"] != "Completed" and not outcome.succeeded:
+    if desc["status"] != "Completed" and not done:
         raise RegistrationError(f"bulk task {task_id} ended {desc['status']}: {desc.get('message', '')}")
+
+
+def register_bulk(ctx: FleetContext, planned: list[PlannedThing]) -> BulkOutcome | None:
+    """Register every planned thing not yet recorded through registration tasks, one after another (AWS runs
+    one bulk task per account at a time), each with a parameters file of at most IOT_BULK_MAX_TASK_BYTES.
+
+    Tasks an interrupted run left behind are collected first. Things recorded but incomplete (adopted after a
+    failed line, or a run stopped part-way) are not sent again: the direct path finishes them.
+    """
+    s = ctx.settings
+    if not s.bulk_bucket or not s.bulk_role_arn:
+        raise RegistrationError("IOT_REGISTRATION_MODE=bulk needs IOT_BULK_BUCKET and IOT_BULK_ROLE_ARN "
+                                "(the lab's `iot-tutorial-things-template` bucket and LabRole ARN) in .env")
+    if any(p.role != "station" for p in planned):
+        raise RegistrationError("the bulk template provisions stations only; register the hello identity "
+                                "with IOT_REGISTRATION_MODE=direct")
+    by_name = {p.thing_name: p for p in planned}
+    outcome = BulkOutcome()
+    for obj in _pending_tasks(ctx):
+        _collect(ctx, obj, by_name, outcome)
+    todo = [p for p in planned if not is_complete(ctx, p) and not ctx.ledger.find("thing", p.thing_name)
+            and p.thing_name not in outcome.failed]
+    if not todo:
+        return outcome if outcome.task_ids else None
+    typed = bool(s.thing_type)
+    csrs = _keys_and_csrs(ctx, todo)
+    template = json.dumps(provisioning_template(policy_name=ctx.policy_name, thing_type=s.thing_type or None,
+                                                thing_group=s.thing_group or None, prefix=ctx.prefix))
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    chunks = task_chunks(todo, csrs, typed=typed, max_bytes=s.bulk_max_task_bytes)
+    for i, chunk in enumerate(chunks, 1):
+        body, offsets = parameters_lines(chunk, csrs, typed=typed)
+        key = f"weather-fleet/{ctx.prefix}/registration-{stamp}-{i:03d}.jsonl"
+        ctx.clients.s3.put_object(Bucket=s.bulk_bucket, Key=key, Body=body, ContentType="application/x-ndjson",
+                                  Tagging=f"managed-by={MANAGED_BY}&weather-fleet%3Aprefix={ctx.prefix}")
+        obj = ctx.ledger.add(AwsResource(kind="bucket_object", name=key, extra={"bucket": s.bulk_bucket}))
+        if len(chunks) > 1:
+            print(f"bulk task {i}/{len(chunks)}: {len(chunk)} thing(s), {len(body):,} bytes", file=sys.stderr)
+        task_id = ctx.clients.iot.start_thing_registration_task(
+            templateBody=template, inputFileBucket=s.bulk_bucket, inputFileKey=key,
+            roleArn=s.bulk_role_arn)["taskId"]
+        # remember the task (and how to read its report) before waiting on it
+        ctx.ledger.remove(obj)
+        obj = ctx.ledger.add(AwsResource(kind="bucket_object", name=key, extra={
+            "bucket": s.bulk_bucket, "task_id": task_id, "offsets": json.dumps(offsets),
+            "order": json.dumps([p.thing_name for p in chunk])}))
+        ctx.ledger.save()
+        _collect(ctx, obj, by_name, outcome)
     return outcome

@@ -13,10 +13,13 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from fleetcore.aws_errors import explain
+
 from provisioning.aws.assign import PlannedThing, planned_things
-from provisioning.aws.bulk import register_bulk
+from provisioning.aws.bulk import BULK_LINE_BYTES, register_bulk
 from provisioning.aws.cost import estimate
-from provisioning.aws.direct import register_direct
+from provisioning.aws.limits import RatePlan, rate_plan
+from provisioning.aws.direct import is_complete, register_direct
 from provisioning.aws.fleet import (
     FleetContext, RegistrationError, account_id, data_ats_endpoint, prepare_fleet,
 )
@@ -24,7 +27,7 @@ from provisioning.aws.ledger import Ledger, journal_path, load_state
 from provisioning.aws.policy import HELLO_TOPIC, policy_document, policy_json
 from provisioning.aws.session import AwsClients, AwsSetupError, make_clients
 from provisioning.aws.settings import AwsSettings
-from provisioning.aws.teardown import plan_lines, unregister_fleet
+from provisioning.aws.teardown import PolicyWait, plan_lines, unregister_fleet
 from provisioning.manifest import FleetManifest, manifest_path
 from provisioning.compose_stations import stations_compose_path, write_stations_compose
 from provisioning.register_local import COMPOSE_ENV_FILE, render_compose_env
@@ -80,6 +83,18 @@ def _settings(args: argparse.Namespace) -> AwsSettings:
     if getattr(args, "speed", None):
         updates["replay_speed"] = args.speed
     return s.model_copy(update=updates) if updates else s
+
+
+_S3_OPERATIONS = {"PutObject", "GetObject", "DeleteObject", "HeadObject", "ListObjectsV2"}
+
+
+def refusal_line(exc: BaseException, region: str | None) -> str | None:
+    """One line for a denied / unrecognised / expired-credentials ClientError (fleetcore.aws_errors), else None."""
+    if not isinstance(exc, ClientError):
+        return None
+    op = exc.operation_name
+    service = "s3" if op in _S3_OPERATIONS else "sts" if op == "GetCallerIdentity" else "iot"
+    return explain(exc, service=service, region=region)
 
 
 def _err(msg: str) -> None:
@@ -143,8 +158,12 @@ def plan(args: argparse.Namespace) -> int:
     if s.thing_group and ("thing_group", s.thing_group) not in recorded:
         print(f"  use thing group {s.thing_group} (created and tagged if it does not exist)")
     if s.registration_mode == "bulk":
-        print(f"  upload the parameters file to s3://{s.bulk_bucket or '<IOT_BULK_BUCKET>'}/weather-fleet/"
-              f"{args.prefix}/ and start one registration task with role {s.bulk_role_arn or '<IOT_BULK_ROLE_ARN>'}")
+        stations = sum(1 for p in todo if p.role == "station")
+        tasks = max(1, -(-stations * BULK_LINE_BYTES // s.bulk_max_task_bytes))
+        print(f"  upload parameters files to s3://{s.bulk_bucket or '<IOT_BULK_BUCKET>'}/weather-fleet/"
+              f"{args.prefix}/ and run about {tasks} registration task(s) one after another (about "
+              f"{BULK_LINE_BYTES} bytes a thing, IOT_BULK_MAX_TASK_BYTES={s.bulk_max_task_bytes:,}) with role "
+              f"{s.bulk_role_arn or '<IOT_BULK_ROLE_ARN>'}")
     cert = "certificate from a local CSR" if s.certificate_mode == "csr" else "CreateKeysAndCertificate"
     print(f"  per thing: create thing, {cert}, attach policy, attach thing principal "
           f"-> {args.fleet_dir}/things/<thing>/{{certificate.pem,private.key,ca.pem}}")
@@ -154,7 +173,17 @@ def plan(args: argparse.Namespace) -> int:
         else:
             print(f"    {p.thing_name}  station {p.station_id or '-'}  file {p.isd_file or '-'}")
     print(f"  then write {manifest_path(args.fleet_dir)} (target aws, iot:Data-ATS endpoint, every resource)")
+    print("When the stations run:")
+    for line in _rate_plan(s, [p.isd_file for p in planned if p.role == "station"], args.data_dir,
+                           s.region).lines():
+        print(f"  {line}")
     return 0
+
+
+def _rate_plan(s: AwsSettings, files: list[str | None], data_dir: Path | None, region: str | None) -> RatePlan:
+    return rate_plan(files, data_dir, speed=s.replay_speed, interval=s.interval, max_rate=s.max_rate,
+                     region=region, price_per_million=s.price_per_million_messages,
+                     price_per_million_minutes=s.price_per_million_connection_minutes)
 
 
 def write_compose_env(fleet_dir: Path, data_dir: Path | None, manifest: FleetManifest) -> Path:
@@ -189,7 +218,10 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
         return 2
     try:
         account, endpoint = account_id(clients), data_ats_endpoint(clients)
-    except (ClientError, BotoCoreError) as exc:
+    except ClientError as exc:
+        _err(refusal_line(exc, clients.region) or f"cannot reach AWS IoT in {clients.region}: {exc}")
+        return 2
+    except BotoCoreError as exc:
         _err(f"cannot reach AWS IoT in {clients.region}: {exc}")
         return 2
     if existing is None or existing.target != "aws":
@@ -207,7 +239,16 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
             stations = [p for p in planned if p.role == "station"]
             outcome = register_bulk(ctx, stations)
             if outcome:
-                failed = outcome.failed
+                failed = dict(outcome.failed)
+            # things recorded but incomplete (a failed line made the thing: adopted) are finished one by one
+            unfinished = [p for p in stations if ledger.find("thing", p.thing_name) and not is_complete(ctx, p)]
+            register_direct(ctx, unfinished)
+            for p in unfinished:
+                failed.pop(p.thing_name, None)
+            if outcome and outcome.adopted:
+                print(f"adopted {len(outcome.adopted)} thing(s) that failed bulk lines created, and finished them "
+                      f"directly: {', '.join(outcome.adopted[:5])}{' ...' if len(outcome.adopted) > 5 else ''}",
+                      file=sys.stderr)
             hello = [p for p in planned if p.role != "station"]
             register_direct(ctx, hello)
         else:
@@ -215,10 +256,13 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
     except (RegistrationError, ClientError, BotoCoreError, OSError, KeyboardInterrupt) as exc:
         ledger.sort_things([p.thing_name for p in planned])
         ledger.save()
+        recorded = (f"{len(ledger.resources())} created resource(s) are recorded in {manifest_path(args.fleet_dir)}; "
+                    f"`make register TARGET=aws` finishes the fleet, `make unregister TARGET=aws` removes it")
+        if line := refusal_line(exc, clients.region):
+            _err(f"{line} (stopped: {recorded})")
+            return 1
         _err(str(exc) or type(exc).__name__)
-        print(f"stopped: {len(ledger.resources())} created resource(s) are recorded in "
-              f"{manifest_path(args.fleet_dir)}; `make register TARGET=aws` finishes the fleet, "
-              f"`make unregister TARGET=aws` removes it", file=sys.stderr)
+        print(f"stopped: {recorded}", file=sys.stderr)
         return 1
     ledger.sort_things([p.thing_name for p in planned])
     ledger.save()
@@ -235,7 +279,8 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
     return 0
 
 
-def unregister(args: argparse.Namespace, clients: AwsClients | None = None) -> int:
+def unregister(args: argparse.Namespace, clients: AwsClients | None = None,
+               policy_wait: PolicyWait | None = None) -> int:
     """Delete exactly what the manifest lists, then the identity folders and the manifest."""
     existing = _existing(args.fleet_dir)
     if existing is None:
@@ -261,10 +306,12 @@ def unregister(args: argparse.Namespace, clients: AwsClients | None = None) -> i
         return 2
     ledger = Ledger(args.fleet_dir, existing)
     try:
-        result = unregister_fleet(clients, ledger, s.concurrency)
+        result = unregister_fleet(clients, ledger, s.concurrency,
+                                  policy_wait or PolicyWait(seconds=s.policy_delete_wait_seconds))
     except (ClientError, BotoCoreError, OSError) as exc:
         ledger.save()
-        _err(f"{exc}; what is left is recorded in {manifest_path(args.fleet_dir)}: run `make unregister TARGET=aws` again")
+        _err(f"{refusal_line(exc, clients.region) or exc}; what is left is recorded in "
+             f"{manifest_path(args.fleet_dir)}: run `make unregister TARGET=aws` again")
         return 1
     gone = ", ".join(f"{n} {k.replace('_', ' ')}(s)" for k, n in result.deleted.items() if n) or "nothing"
     if result.complete:
@@ -306,4 +353,14 @@ def cost(args: argparse.Namespace) -> int:
     print(f"This run will send ({source}, data from {args.data_dir or 'DATA_DIR (unset)'}):")
     for line in est.lines():
         print(f"  {line}")
+    region = (existing.region if existing is not None and existing.target == "aws" else None) or s.region
+    for line in _rate_plan(s, files, args.data_dir, region).lines():
+        print(f"  {line}")
     return 0
+
+
+def doctor(args: argparse.Namespace, session=None) -> int:
+    """Read-only checks of credentials, region, endpoint, roles and quotas before anything is created."""
+    from provisioning.aws.doctor import doctor as run_doctor
+
+    return run_doctor(_settings(args), count=args.count, prefix=args.prefix, data_dir=args.data_dir, session=session)

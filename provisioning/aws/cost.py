@@ -103,10 +103,10 @@ def _fmt(td: timedelta) -> str:
 
 def station_duration(st: FileStats, *, speed: float, interval: float | None, max_rate: float) -> timedelta:
     """Wall-clock time one station needs: recorded span / SPEEDUP (or records x INTERVAL), never faster than
-    MAX_RATE messages per second."""
+    MAX_RATE messages per second (0: no cap)."""
     gaps = max(st.records - 1, 0)
     seconds = gaps * interval if interval is not None else st.span.total_seconds() / speed
-    return timedelta(seconds=max(seconds, gaps / max_rate))
+    return timedelta(seconds=max(seconds, gaps / max_rate if max_rate > 0 else 0.0))
 
 
 def estimate(isd_files: list[str | None], data_dir: Path | None, *, speed: float, price_per_million: float,

@@ -47,7 +47,8 @@ def register_thing(ctx: FleetContext, planned: PlannedThing) -> Thing:
 
     if not ledger.find("thing", name):
         kwargs = {"thingName": name,
-                  "attributePayload": {"attributes": thing_attributes(ctx.prefix, planned), "merge": False}}
+                  "attributePayload": {"attributes": thing_attributes(
+                      ctx.prefix, planned, typed=bool(ctx.settings.thing_type)), "merge": False}}
         if ctx.settings.thing_type:
             kwargs["thingTypeName"] = ctx.settings.thing_type
         resp = iot.create_thing(**kwargs)
@@ -91,7 +92,7 @@ def register_thing(ctx: FleetContext, planned: PlannedThing) -> Thing:
     write_public(ca_path, amazon_root_ca_pem())
     thing = Thing(thing_name=name, role=planned.role, station_id=planned.station_id, isd_file=planned.isd_file,
                   identity_dir=f"{THINGS_DIR}/{name}", certificate_sha256=certificate_sha256(cert_pem),
-                  certificate_id=cert.name, certificate_arn=cert.arn, thing_arn=thing_arn)
+                  certificate_id=cert.name, certificate_arn=cert.arn, thing_arn=thing_arn, **planned.metadata())
     ledger.put_thing(thing)
     return thing
 

@@ -26,14 +26,25 @@ def fleet_tags(prefix: str) -> list[dict[str, str]]:
     return [{"Key": "managed-by", "Value": MANAGED_BY}, {"Key": "weather-fleet:prefix", "Value": prefix}]
 
 
-def thing_attributes(prefix: str, planned: PlannedThing) -> dict[str, str]:
-    """Things cannot carry tags in AWS IoT; these attributes mark them instead."""
-    attrs = {"managed_by": MANAGED_BY, "fleet": prefix}
-    if planned.station_id:
-        attrs["station_id"] = planned.station_id
-    if planned.isd_file:
-        attrs["isd_file"] = planned.isd_file
-    return attrs
+# A thing without a thing type may have at most 3 attributes, one with a type 50 (AWS IoT quotas,
+# https://docs.aws.amazon.com/iot/latest/developerguide/thing-types.html and
+# https://docs.aws.amazon.com/general/latest/gr/iot-core.html). IOT_THING_TYPE may be empty.
+MAX_ATTRIBUTES_WITHOUT_TYPE = 3
+
+
+def attribute_names(*, typed: bool) -> tuple[str, ...]:
+    """The attributes each thing carries, in priority order: the fleet markers first (reconciliation and
+    teardown find the fleet's things by `fleet`), then what it replays. Without a thing type the ISD file name
+    is left out (the manifest has it; `station_id` names the station)."""
+    names = ("managed_by", "fleet", "station_id", "isd_file")
+    return names if typed else names[:MAX_ATTRIBUTES_WITHOUT_TYPE]
+
+
+def thing_attributes(prefix: str, planned: PlannedThing, *, typed: bool = True) -> dict[str, str]:
+    """Things cannot carry tags in AWS IoT; these attributes mark them instead (at most 3 when not `typed`)."""
+    values = {"managed_by": MANAGED_BY, "fleet": prefix, "station_id": planned.station_id,
+              "isd_file": planned.isd_file}
+    return {k: values[k] for k in attribute_names(typed=typed) if values[k]}
 
 
 def error_code(exc: ClientError) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,9 +23,10 @@ class AwsSettings(BaseSettings):
 
     policy_name: str = Field(default="weather-fleet-station", validation_alias="IOT_POLICY_NAME")
     thing_type: str = Field(default="weather-station", validation_alias="IOT_THING_TYPE",
-                            description="Thing type for every station; empty = no thing type.")
+                            description="Thing type for every station; `none` = no thing type (then each thing "
+                            "carries 3 attributes, the most AWS allows without a type).")
     thing_group: str = Field(default="weather-fleet", validation_alias="IOT_THING_GROUP",
-                             description="Thing group for every station; empty = no group.")
+                             description="Thing group for every station; `none` = no group.")
     topic: str = Field(default="sensor/weather", validation_alias="TOPIC",
                        description="The one topic stations may publish to (the fleet's TOPIC).")
     registration_mode: Literal["direct", "bulk"] = Field(default="direct", validation_alias="IOT_REGISTRATION_MODE")
@@ -36,6 +37,15 @@ class AwsSettings(BaseSettings):
     bulk_role_arn: str | None = Field(default=None, validation_alias="IOT_BULK_ROLE_ARN")
     bulk_timeout_seconds: float = Field(default=1800.0, gt=0, validation_alias="IOT_BULK_TIMEOUT_SECONDS")
     bulk_poll_seconds: float = Field(default=5.0, ge=0, validation_alias="IOT_BULK_POLL_SECONDS")
+    bulk_max_task_bytes: int = Field(
+        default=1024 * 1024, ge=1024, validation_alias="IOT_BULK_MAX_TASK_BYTES",
+        description="Largest parameters file per registration task; a larger fleet is split into several tasks.")
+    policy_delete_wait_seconds: float = Field(
+        default=330.0, ge=0, validation_alias="IOT_POLICY_DELETE_WAIT_SECONDS",
+        description="How long unregister retries DeletePolicy while AWS still sees it attached (up to 5 min).")
+    pipeline_role_arn: str | None = Field(
+        default=None, validation_alias="PIPELINE_ROLE_ARN",
+        description="Read by `aws-doctor` only: the role the pipeline would use (AWS Academy: LabRole's ARN).")
     concurrency: int = Field(default=8, ge=1, le=64, validation_alias="IOT_CONCURRENCY")
     max_attempts: int = Field(default=10, ge=1, validation_alias="IOT_MAX_ATTEMPTS",
                               description="botocore adaptive-retry attempts per call.")
@@ -48,5 +58,12 @@ class AwsSettings(BaseSettings):
                                 description="Seconds of recorded data replayed per wall-clock second.")
     interval: float | None = Field(default=None, ge=0, validation_alias="INTERVAL",
                                    description="Fixed seconds between messages instead of SPEEDUP.")
-    max_rate: float = Field(default=100.0, gt=0, validation_alias="MAX_RATE",
-                            description="Messages per second per station at most (AWS IoT Core allows 100).")
+    @field_validator("thing_type", "thing_group")
+    @classmethod
+    def _none(cls, value: str) -> str:
+        """`none` turns the type/group off (an empty value is ignored, so it means the default)."""
+        return "" if value.strip().lower() == "none" else value
+
+    max_rate: float = Field(default=100.0, ge=0, validation_alias="MAX_RATE",
+                            description="Messages per second per station at most, 0 = no cap (AWS IoT Core "
+                            "allows 100 per connection; the station's default on aws).")

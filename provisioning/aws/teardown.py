@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,9 +17,20 @@ from provisioning.aws.ledger import Ledger
 from provisioning.aws.session import AwsClients
 from provisioning.manifest import THINGS_DIR, AwsResource, FleetManifest
 
-# AWS order: detach policy and thing principal, deactivate+delete certificate, delete thing, then the policy.
-TEARDOWN_ORDER = ["policy_attachment", "principal_attachment", "certificate", "thing", "policy",
-                  "thing_group", "thing_type", "bucket_object"]
+# AWS order: detach policy and thing principal, deactivate+delete certificate, delete thing, ..., and the policy
+# last: after its last detach AWS may refuse DeletePolicy (DeleteConflictException) for up to 5 minutes, which is
+# waited out only once everything else is gone.
+TEARDOWN_ORDER = ["policy_attachment", "principal_attachment", "certificate", "thing", "thing_group",
+                  "thing_type", "bucket_object", "policy"]
+# What each phase needs gone first; a phase whose prerequisite kept something is skipped (a re-run finishes it).
+# The thing group, the parameters files and (once the things are gone) the thing type depend on nothing else.
+DEPENDS_ON: dict[str, set[str]] = {
+    "policy_attachment": set(), "principal_attachment": set(),
+    "certificate": {"policy_attachment", "principal_attachment"}, "thing": {"principal_attachment"},
+    "thing_group": set(), "thing_type": {"thing"}, "bucket_object": set(), "policy": {"policy_attachment"},
+}
+# DeletePolicy after a detach: AWS documents up to 5 minutes of DeleteConflictException; we wait a bit longer.
+POLICY_DELETE_WAIT_SECONDS = 330.0
 GONE = {"ResourceNotFoundException", "NoSuchKey", "NotFoundException"}
 # Right after a detach AWS may still see the attachment for a few seconds (eventual consistency).
 RETRY_CONFLICT = {"DeleteConflictException", "CertificateStateException"}
@@ -82,7 +94,40 @@ def _retrying(call: Callable[[], object], attempts: int = 8, delay: float = 0.5)
             raise
 
 
-def delete_one(clients: AwsClients, r: AwsResource) -> None:
+@dataclass
+class PolicyWait:
+    """How long DeletePolicy is retried on DeleteConflictException, with a countdown on `out`; the clock and
+    sleep are injectable (tests use a fake clock)."""
+
+    seconds: float = POLICY_DELETE_WAIT_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    out: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
+    step: float = 15.0
+
+    def delete(self, iot, name: str) -> None:
+        deadline = self.clock() + self.seconds
+        delay = 1.0
+        while True:
+            try:
+                iot.delete_policy(policyName=name)
+                return
+            except ClientError as exc:
+                if error_code(exc) in GONE:
+                    return
+                if error_code(exc) != "DeleteConflictException":
+                    raise
+                left = deadline - self.clock()
+                if left <= 0:
+                    raise
+                m, sec = divmod(int(left + 0.5), 60)
+                self.out(f"  policy {name}: AWS still sees it attached (DeleteConflictException; it may take up to "
+                         f"5 minutes after the last detach): retrying, {m}:{sec:02d} left")
+                self.sleep(min(delay, left))
+                delay = min(delay * 2, self.step)
+
+
+def delete_one(clients: AwsClients, r: AwsResource, policy_wait: PolicyWait | None = None) -> None:
     iot = clients.iot
     if r.kind == "policy_attachment":
         _retrying(lambda: iot.detach_policy(policyName=r.name, target=r.extra["target"]))
@@ -94,7 +139,7 @@ def delete_one(clients: AwsClients, r: AwsResource) -> None:
     elif r.kind == "thing":
         _retrying(lambda: iot.delete_thing(thingName=r.name))
     elif r.kind == "policy":
-        _retrying(lambda: iot.delete_policy(policyName=r.name))
+        (policy_wait or PolicyWait()).delete(iot, r.name)
     elif r.kind == "thing_group":
         _retrying(lambda: iot.delete_thing_group(thingGroupName=r.name))
     elif r.kind == "thing_type":
@@ -113,21 +158,29 @@ def _remove_identity(fleet_dir: Path, name: str) -> None:
         shutil.rmtree(folder)
 
 
-def unregister_fleet(clients: AwsClients, ledger: Ledger, concurrency: int) -> TeardownResult:
+def unregister_fleet(clients: AwsClients, ledger: Ledger, concurrency: int,
+                     policy_wait: PolicyWait | None = None) -> TeardownResult:
     """Delete phase by phase; a resource that fails stays in the manifest (with the reason) for a re-run.
 
-    A phase only starts when the previous one fully succeeded, because AWS refuses to delete a certificate
-    that is still attached, a thing that still has a principal, or a policy that is still attached.
+    A phase starts only when the phases it depends on (DEPENDS_ON) fully succeeded, because AWS refuses to
+    delete a certificate that is still attached, a thing that still has a principal, or a policy that is still
+    attached; phases that depend on nothing that failed still run, so a re-run has only the rest to do.
     """
     result = TeardownResult()
+    unfinished: set[str] = set()
     for kind, items in ordered(ledger.sync()):
         if not items:
+            continue
+        if DEPENDS_ON[kind] & unfinished:
+            unfinished.add(kind)
+            blocked = ", ".join(sorted(DEPENDS_ON[kind] & unfinished))
+            result.kept.extend((r, f"waits for {blocked} (run `make unregister TARGET=aws` again)") for r in items)
             continue
         failures: list[tuple[AwsResource, str]] = []
 
         def work(r: AwsResource) -> None:
             try:
-                delete_one(clients, r)
+                delete_one(clients, r, policy_wait)
             except ClientError as exc:
                 failures.append((r, f"{error_code(exc)}: {exc}"))
                 return
@@ -140,8 +193,7 @@ def unregister_fleet(clients: AwsClients, ledger: Ledger, concurrency: int) -> T
         result.deleted[kind] = len(items) - len(failures)
         if failures:
             result.kept.extend(failures)
-            if kind != "thing_type":  # later phases depend on this one (thing types are last but one)
-                break
+            unfinished.add(kind)
     # identities of things never created in AWS (a run stopped before CreateThing) hold only a local key
     if result.complete:
         for t in ledger.things():

@@ -3,8 +3,10 @@
 The lab's pre-conversion step, done right and streaming: constant memory whatever the file size, output
 gzipped when its name ends in .gz, a progress bar when stderr is a terminal. `seq` counts from 1 in file
 order (as `station run` does), `sent_at` is the conversion time, `thing_name` defaults to station-USAF-WBAN.
-Skipped lines are reported on stderr. Exit 0 when the input was read to its end, 1 when the input file is
-damaged (every good record before the damage is written), 2 when a file cannot be opened or written.
+Skipped lines and unknown additional-data identifiers (count per identifier: the groups after one are not in
+that record's message) are reported on stderr. Exit 0 when the input was read to its end, 1 when the input file
+is damaged (every good record before the damage is written) or holds no decodable line at all, 2 when a file
+cannot be opened or written.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from station.build import build_message, encode_message
 from isd_decoder import IsdFileError, read_isd
+from isd_decoder.no_records import no_records_message
+from station.build import build_message, encode_message
 
 MAX_ERRORS_SHOWN = 10
 
@@ -81,4 +84,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {label}: {error}", file=sys.stderr)
     if len(reader.errors) > MAX_ERRORS_SHOWN:
         print(f"  ... and {len(reader.errors) - MAX_ERRORS_SHOWN} more", file=sys.stderr)
+    if stats.unknown_identifiers:
+        counts = ", ".join(f"{ident} {n}" for ident, n in stats.unknown_identifiers.most_common())
+        print(f"  unknown additional-data identifiers: {counts} (records holding one lack the groups after it)",
+              file=sys.stderr)
+    if stats.records == 0:
+        print(f"station convert: {no_records_message(args.file, stats)}", file=sys.stderr)
+        return 1
     return 1 if stats.file_error else 0

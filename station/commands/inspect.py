@@ -1,7 +1,8 @@
 """`station inspect FILE`: records, time span, station metadata, sections and identifiers, skipped lines.
 
 Exit 0 when the file was read to its end (skipped lines are reported, not fatal), 1 when the file itself is
-damaged (e.g. a truncated .gz: everything before the damage is still summarised), 2 when it cannot be opened.
+damaged (e.g. a truncated .gz: everything before the damage is still summarised) or no line of it decodes,
+2 when it cannot be opened.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from station.build import build_message, encode_message
 from isd_decoder import IsdFileError, read_isd
+from isd_decoder.no_records import no_records_message
 from isd_decoder.summary import IsdSummary
+from station.build import build_message, encode_message
 
 MAX_ERRORS_SHOWN = 10
 
@@ -57,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
         print(_text(path, summary, reader))
     for message in head:
         sys.stdout.write(message.decode("utf-8") + "\n")
+    if stats.records == 0:
+        print(f"station inspect: {no_records_message(path, stats)}", file=sys.stderr)
+        return 1
     return 1 if stats.file_error else 0
 
 

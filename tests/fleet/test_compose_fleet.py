@@ -119,12 +119,21 @@ def test_identity_from_another_ca_is_refused(fleet: ComposeFleet, tmp_path: Path
 
 
 def test_station_publishing_elsewhere_is_refused(fleet: ComposeFleet, monitor: IdentityClient) -> None:
-    client = IdentityClient(fleet.fleet_dir / "things" / "weather-station-2", "127.0.0.1", fleet.port,
-                            client_id="weather-station-2-intruder")
-    with client:
-        assert client.wait_connected(10), client.connect_error
-        assert int(client.publish("sensor/other", b'{"forged": true}')) == NOT_AUTHORIZED
-        assert int(client.publish("hello/world", b"x")) == NOT_AUTHORIZED
+    # The broker accepts station-2's certificate only as client id weather-station-2 (fleet_identity plugin):
+    # take the service's place instead of kicking it off.
+    fleet.compose("stop", "station-2")
+    try:
+        intruder = IdentityClient(fleet.fleet_dir / "things" / "weather-station-2", "127.0.0.1", fleet.port,
+                                  client_id="weather-station-2-intruder")
+        with intruder:
+            assert not intruder.wait_connected(10)
+        client = IdentityClient(fleet.fleet_dir / "things" / "weather-station-2", "127.0.0.1", fleet.port)
+        with client:
+            assert client.wait_connected(10), client.connect_error
+            assert int(client.publish("sensor/other", b'{"forged": true}')) == NOT_AUTHORIZED
+            assert int(client.publish("hello/world", b"x")) == NOT_AUTHORIZED
+    finally:
+        fleet.compose("start", "station-2")
     _assert_not_delivered(monitor, b"forged")
 
 
@@ -151,7 +160,7 @@ def test_station_container_reports_publishes_to_a_forbidden_topic_as_failed(flee
 
 def test_monitor_cannot_publish(fleet: ComposeFleet, monitor: IdentityClient) -> None:
     client = IdentityClient(fleet.fleet_dir / "things" / "monitor", "127.0.0.1", fleet.port,
-                            client_id="monitor-publisher")
+                            client_id="monitor-watch-publisher")
     with client:
         assert client.wait_connected(10), client.connect_error
         assert int(client.publish("sensor/weather", b'{"forged-by-monitor": true}')) == NOT_AUTHORIZED

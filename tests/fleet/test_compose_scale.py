@@ -107,7 +107,7 @@ def test_shrinking_removes_the_extra_stations_then_make_down_and_clean(fleet: Co
 
 def _publish_as(fleet: ComposeFleet, thing: str) -> int:
     """The PUBACK reason code of one QoS 1 publish to sensor/weather with `thing`'s identity (< 0x80: accepted)."""
-    client = IdentityClient(fleet.fleet_dir / "things" / thing, "127.0.0.1", fleet.port, client_id=f"{thing}-probe")
+    client = IdentityClient(fleet.fleet_dir / "things" / thing, "127.0.0.1", fleet.port, client_id=thing)
     with client:
         assert client.wait_connected(20), client.connect_error
         return int(client.publish("sensor/weather", b'{"probe": true}'))

@@ -35,7 +35,8 @@ def message(thing: str, seq: int, temperature: float | None, *, station: str | N
         "weather_occurrence": [],
         "sky_cover_condition": [
             {"coverage": 8, "coverage_fraction": 1.0, "coverage_code": "08", "base_height": 300.0,
-             "cloud_type": c, "cloud_type_code": "07", "quality": "1"} for c in clouds
+             "cloud_type": c, "cloud_type_code": "07", "quality": "1", "base_height_quality": "1",
+             "cloud_type_quality": "1"} for c in clouds
         ],
         "extreme_temperature": [],
     }

@@ -19,7 +19,7 @@ from tests.pipeline.aws_support import REGION, TABLE, aws, client
 __all__ = ["aws"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RESOURCES = 12 + len(QUERY_NAMES)  # buckets 2, roles 3, stream, table, rules 2, database, crawler, workgroup
+RESOURCES = 13 + len(QUERY_NAMES)  # buckets 2, roles 3, stream, table, rules 3, database, crawler, workgroup
 
 
 @pytest.fixture
@@ -79,7 +79,16 @@ def test_dry_runs_status_and_crawl(aws: None, tmp_path: Path, monkeypatch: pytes
     assert main(["deploy"]) == 0
     capsys.readouterr()
     assert main(["status"]) == 0
-    assert capsys.readouterr().out.count("in-sync ") == RESOURCES
+    out = capsys.readouterr().out
+    assert out.count("in-sync ") == RESOURCES
+    lake = f"weather-fleet-lake-123456789012-{REGION}"
+    assert f"failed records: 0 object(s) under s3://{lake}/errors/" in out
+    s3 = client("s3")  # what Firehose and the rules' error action would write there
+    s3.put_object(Bucket=lake, Key="errors/iot-rules/weather_fleet_to_lake/1-a.json", Body=b"{}")
+    s3.put_object(Bucket=lake, Key="errors/processing-failed/2026/01/01/00/x.gz", Body=b"")
+    s3.put_object(Bucket=lake, Key="sensor/weather/2026/01/01/00/ok.gz", Body=b"")
+    assert main(["status"]) == 0
+    assert f"failed records: 2 object(s) under s3://{lake}/errors/" in capsys.readouterr().out
     assert main(["crawl"]) == 0
     assert "started crawler weather-fleet-lake" in capsys.readouterr().out
     assert client("glue").get_crawler(Name="weather-fleet-lake")["Crawler"]["State"] == "RUNNING"
@@ -89,3 +98,25 @@ def test_dry_runs_status_and_crawl(aws: None, tmp_path: Path, monkeypatch: pytes
     out = capsys.readouterr().out
     assert out.startswith("would destroy") and out.count("delete ") == RESOURCES
     assert state.read_bytes() == before
+
+
+def test_flatten_drops_then_creates_in_the_workgroup(aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Run twice (idempotent): each time DROP TABLE IF EXISTS, then a CTAS with Athena's documented syntax."""
+    from tests.pipeline.aws_support import CallLog, make_stack
+
+    monkeypatch.chdir(tmp_path)
+    state = tmp_path / ".fleet" / "pipeline-aws.json"
+    make_stack(state).deploy()
+    stack = make_stack(state)
+    log = CallLog(stack.clients)
+    stack.flatten()
+    stack.flatten()
+    sent = [p["QueryString"] for p in log.params("StartQueryExecution")]
+    assert len(sent) == 4
+    for drop, create in (sent[0:2], sent[2:4]):
+        assert drop.strip().endswith("DROP TABLE IF EXISTS weather_fleet.weather_flat")
+        assert '\nCREATE TABLE "weather_fleet"."weather_flat" AS\n' in create and "EXISTS \"" not in create
+    assert {p["WorkGroup"] for p in log.params("StartQueryExecution")} == {"weather-fleet"}
+    assert main(["flatten"]) == 0
+    assert "flattened: weather_fleet.weather_flat" in capsys.readouterr().out

@@ -41,7 +41,7 @@ def test_first_deploy_creates_every_resource(shared) -> None:
     stack, changes, _ = shared
     assert {c.action for c in changes} == {"create"}
     kinds = [c.kind for c in changes]
-    assert kinds.count("s3-bucket") == 2 and kinds.count("iam-role") == 3 and kinds.count("iot-topic-rule") == 2
+    assert kinds.count("s3-bucket") == 2 and kinds.count("iam-role") == 3 and kinds.count("iot-topic-rule") == 3
     assert kinds.count("athena-named-query") == len(QUERY_NAMES)
 
 
@@ -68,15 +68,44 @@ def test_firehose_writes_gzip_to_the_lake_with_buffering_date_and_error_prefixes
     assert tags_of(tags) == EXPECTED_TAGS
 
 
-def test_lake_rule_forwards_every_message_to_firehose_with_newline_separator(shared) -> None:
+def test_lake_rule_forwards_each_things_own_messages_with_their_publisher_to_firehose(shared) -> None:
     rule = client("iot").get_topic_rule(ruleName="weather_fleet_to_lake")["rule"]
-    assert rule["sql"] == "SELECT * FROM 'sensor/weather'"
+    # clientid() is the authenticated thing (the IoT policy binds client id to thing name): it is delivered as
+    # `publisher`, so the crawler's schema has the column, and a message naming another thing is not delivered.
+    assert rule["sql"] == ("SELECT *, clientid() AS publisher FROM 'sensor/weather' "
+                           "WHERE thing_name = clientid()")
     assert rule["awsIotSqlVersion"] == "2016-03-23" and rule["ruleDisabled"] is False
     assert rule["actions"] == [{"firehose": {
         "roleArn": f"arn:aws:iam::{ACCOUNT}:role/weather-fleet-iot-rules",
         "deliveryStreamName": STREAM,
         "separator": "\n",
     }}]
+    assert_error_action(rule, "weather_fleet_to_lake")
+
+
+def assert_error_action(rule: dict, name: str) -> None:
+    """A message the action could not deliver goes to the lake bucket's errors/ prefix, not nowhere."""
+    assert rule["errorAction"] == {"s3": {
+        "roleArn": f"arn:aws:iam::{ACCOUNT}:role/weather-fleet-iot-rules", "bucketName": LAKE,
+        "key": f"errors/iot-rules/{name}/${{timestamp()}}-${{newuuid()}}.json"}}
+
+
+def test_quarantine_rule_keeps_messages_naming_another_thing_under_the_quarantine_prefix(shared) -> None:
+    rule = client("iot").get_topic_rule(ruleName="weather_fleet_quarantine")["rule"]
+    # Exactly the complement of the lake rule, a message without thing_name included (Undefined compares false).
+    assert rule["sql"] == ("SELECT *, clientid() AS publisher FROM 'sensor/weather' "
+                           "WHERE isUndefined(thing_name) OR thing_name <> clientid()")
+    [action] = rule["actions"]
+    assert action["s3"]["bucketName"] == LAKE
+    assert action["s3"]["key"].startswith("quarantine/${topic()}/") and "${clientid()}" in action["s3"]["key"]
+    assert action["s3"]["roleArn"] == f"arn:aws:iam::{ACCOUNT}:role/weather-fleet-iot-rules"
+    assert_error_action(rule, "weather_fleet_quarantine")
+    policy = client("iam").get_role_policy(RoleName="weather-fleet-iot-rules",
+                                           PolicyName=client("iam").list_role_policies(
+                                               RoleName="weather-fleet-iot-rules")["PolicyNames"][0])
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert statements["PutQuarantine"] == {"Sid": "PutQuarantine", "Effect": "Allow", "Action": "s3:PutObject",
+                                           "Resource": f"arn:aws:s3:::{LAKE}/quarantine/*"}
 
 
 def test_cold_readings_rule_has_the_labs_sql_and_puts_into_the_table(shared) -> None:
@@ -94,6 +123,7 @@ def test_cold_readings_rule_has_the_labs_sql_and_puts_into_the_table(shared) -> 
         "roleArn": f"arn:aws:iam::{ACCOUNT}:role/weather-fleet-iot-rules",
         "putItem": {"tableName": TABLE},
     }}]
+    assert_error_action(rule, "weather_fleet_cold_readings")
 
 
 def test_table_is_keyed_by_station_and_time(shared) -> None:
@@ -119,6 +149,8 @@ def test_crawler_targets_the_lake_prefix_with_a_sample_of_ten_files(shared) -> N
     assert crawler["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}
     partitions = json.loads(crawler["Configuration"])["CrawlerOutput"]["Partitions"]
     assert partitions == {"AddOrUpdateBehavior": "InheritFromTable"}  # the lab's HIVE_PARTITION_SCHEMA_MISMATCH fix
+    # one table even when folders infer different types (https://docs.aws.amazon.com/glue/latest/dg/crawler-grouping-policy.html)
+    assert json.loads(crawler["Configuration"])["Grouping"] == {"TableGroupingPolicy": "CombineCompatibleSchemas"}
     assert "Schedule" not in crawler or not crawler["Schedule"]  # on demand, as in the lab
     crawler_arn = f"arn:aws:glue:{REGION}:{ACCOUNT}:crawler/weather-fleet-lake"
     assert glue.get_tags(ResourceArn=crawler_arn)["Tags"] == EXPECTED_TAGS
@@ -143,7 +175,8 @@ def test_workgroup_writes_results_to_its_bucket_and_holds_the_labs_queries(share
         assert query["Description"]
     assert f'FROM "{DATABASE}"."weather"' in queries["temperature_by_station"]["QueryString"]
     flatten = queries["flatten"]["QueryString"]
-    assert f'CREATE TABLE IF NOT EXISTS "{DATABASE}"."weather_flat" AS' in flatten
+    assert f'\nCREATE TABLE "{DATABASE}"."weather_flat" AS\n' in flatten and "EXISTS \"" not in flatten
+    assert queries["drop_flat"]["QueryString"].strip().endswith(f"DROP TABLE IF EXISTS {DATABASE}.weather_flat")
     assert "CROSS JOIN UNNEST(sky_cover_condition)" in flatten and "CROSS JOIN UNNEST(weather_condition)" in flatten
 
 
@@ -152,7 +185,8 @@ def test_created_roles_are_least_privilege(shared) -> None:
     expected = {
         "weather-fleet-iot-rules": ("iot.amazonaws.com", {
             f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/{STREAM}",
-            f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}"}),
+            f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}", f"arn:aws:s3:::{LAKE}/quarantine/*",
+            f"arn:aws:s3:::{LAKE}/errors/iot-rules/*"}),  # the rules' error action, that prefix only
         "weather-fleet-firehose": ("firehose.amazonaws.com", {f"arn:aws:s3:::{LAKE}", f"arn:aws:s3:::{LAKE}/*"}),
     }
     for role_name, (service, resources) in expected.items():

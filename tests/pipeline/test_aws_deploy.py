@@ -71,7 +71,7 @@ def test_dry_run_plans_without_changing_anything(aws: None, state_path: Path) ->
     stack = make_stack(state_path)
     log = CallLog(stack.clients)
     changes = stack.deploy(dry_run=True)
-    assert {c.action for c in changes} == {"create"} and len(changes) == 12 + len(QUERY_NAMES)
+    assert {c.action for c in changes} == {"create"} and len(changes) == 13 + len(QUERY_NAMES)
     assert log.mutating() == []
     assert not state_path.exists()
     assert client("s3").list_buckets()["Buckets"] == []
@@ -105,7 +105,7 @@ def test_switching_to_a_given_role_removes_the_roles_the_stack_made(deployed, st
         stubber.assert_no_pending_responses()
     updated = sorted(c.name for c in changes if c.action == "update")
     assert updated == ["weather-fleet-lake", "weather-fleet-lake", "weather_fleet_cold_readings",
-                       "weather_fleet_to_lake"]  # the stream and the crawler share a name
+                       "weather_fleet_quarantine", "weather_fleet_to_lake"]  # the stream and the crawler share a name
     assert sorted(c.name for c in changes if c.action == "remove") == [
         "weather-fleet-firehose", "weather-fleet-glue-crawler", "weather-fleet-iot-rules"]
     assert client("iam").list_roles()["Roles"] == []

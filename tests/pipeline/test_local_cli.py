@@ -86,7 +86,8 @@ def test_sql_prints_each_dialect(capsys: pytest.CaptureFixture[str]) -> None:
 def test_query_cold_and_dashboard_on_a_small_lake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     writer = LakeWriter(tmp_path / "lake")
     for seq, t in enumerate([-9.0, 2.0, -6.5]):
-        writer.add(json.dumps(message("a", seq, t, conditions=("Mist",), clouds=("Stratus",))).encode())
+        writer.add(json.dumps(message("a", seq, t, conditions=("Mist",), clouds=("Stratus",))).encode(),
+                   publisher="a")
     writer.close()
     assert main(["query"]) == 0
     out = capsys.readouterr().out
@@ -98,6 +99,7 @@ def test_query_cold_and_dashboard_on_a_small_lake(tmp_path: Path, capsys: pytest
     assert main(["query", "--schema"]) == 0
     schema = capsys.readouterr().out
     assert re.search(r"^air_temperature\s+STRUCT\(", schema, re.M) and re.search(r"^seq\s+BIGINT", schema, re.M)
+    assert re.search(r"^publisher\s+VARCHAR", schema, re.M), schema  # the authenticated identity is a column
     assert main(["cold", "--backfill"]) == 0
     assert "2 cold reading(s)" in capsys.readouterr().out
     assert main(["dashboard"]) == 0

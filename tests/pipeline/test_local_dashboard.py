@@ -33,7 +33,7 @@ def build_lake(lake_dir: Path) -> list[dict]:
             messages.append(doc)
     writer = LakeWriter(lake_dir, buffer_bytes=20_000)
     for doc in messages:
-        writer.add(json.dumps(doc).encode())
+        writer.add(json.dumps(doc).encode(), publisher=doc["thing_name"])
     writer.close()
     return messages
 
@@ -156,3 +156,18 @@ def test_charts_draw_in_headless_chromium(lake, tmp_path: Path) -> None:
         if m["air_temperature"]["value"] is not None:
             readings[m["weather_station"]] = readings.get(m["weather_station"], 0) + 1
     assert {s: int(n) for s, n in points} == readings
+
+
+def test_station_names_come_from_the_fleets_stations_json(lake, tmp_path: Path) -> None:
+    settings, messages = lake
+    names_file = tmp_path / "stations.json"
+    station = messages[0]["weather_station"]
+    names_file.write_text(json.dumps({"version": 1, "stations": {station: {"name": "DYCE", "country": "UK",
+                                                                           "icao": "EGPD"}}}))
+    with_names = settings.model_copy(update={"station_names_file": names_file})
+    data = collect(with_names)
+    assert data["station_names"] == {station: "DYCE"}
+    assert '"station_names":{"' + station + '":"DYCE"}' in render(data)
+    assert collect(settings.model_copy(update={"station_names_file": tmp_path / "none.json"}))["station_names"] == {}
+    names_file.write_text("[not the shape]")
+    assert collect(with_names)["station_names"] == {}

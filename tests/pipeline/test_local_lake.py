@@ -50,7 +50,7 @@ def test_flushes_on_size_into_valid_gzip_ndjson(tmp_path: Path) -> None:
     acked: list[str] = []
     writer = LakeWriter(tmp_path, buffer_bytes=4000, buffer_seconds=3600, ack=acked.append)
     for seq in range(20):
-        writer.add(payload("a", seq), f"a/{seq}")
+        writer.add(payload("a", seq), f"a/{seq}", publisher="a")
     files = lake_files(tmp_path / "sensor" / "weather")
     assert len(files) >= 2, "a few messages of ~1.3 kB each must fill a 4000-byte buffer several times"
     written = keys(read_lake(tmp_path))
@@ -67,7 +67,7 @@ def test_flushes_on_age_with_the_timer(tmp_path: Path) -> None:
     timer = threading.Thread(target=writer.run_timer, args=(stop,))
     timer.start()
     try:
-        writer.add(payload("a", 0))
+        writer.add(payload("a", 0), publisher="a")
         deadline = time.monotonic() + 5
         while not lake_files(tmp_path / "sensor" / "weather") and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -82,8 +82,8 @@ def test_partitions_by_utc_hour_of_arrival(tmp_path: Path) -> None:
     arrivals = iter([datetime(2026, 11, 27, 21, 59, 59, tzinfo=timezone.utc),
                      datetime(2026, 11, 27, 22, 0, 1, tzinfo=timezone.utc)])
     writer = LakeWriter(tmp_path, clock=lambda: next(arrivals))
-    writer.add(payload("a", 0))
-    writer.add(payload("a", 1))
+    writer.add(payload("a", 0), publisher="a")
+    writer.add(payload("a", 1), publisher="a")
     writer.close()
     files = lake_files(tmp_path / "sensor" / "weather")
     assert [str(f.parent.relative_to(tmp_path)) for f in files] == [
@@ -94,14 +94,14 @@ def test_partitions_by_utc_hour_of_arrival(tmp_path: Path) -> None:
 def test_deduplicates_within_a_buffer_and_across_restarts(tmp_path: Path) -> None:
     acked: list[str] = []
     first = LakeWriter(tmp_path, ack=acked.append)
-    assert first.add(payload("a", 0), "1") == "buffered"
-    assert first.add(payload("a", 0), "2") == "duplicate"  # redelivery while still buffered
-    first.add(payload("b", 0), "3")
+    assert first.add(payload("a", 0), "1", publisher="a") == "buffered"
+    assert first.add(payload("a", 0), "2", publisher="a") == "duplicate"  # redelivery while still buffered
+    first.add(payload("b", 0), "3", publisher="b")
     first.close()
     second = LakeWriter(tmp_path, ack=acked.append)
-    assert second.add(payload("a", 0), "4") == "duplicate"  # redelivery after a restart
+    assert second.add(payload("a", 0), "4", publisher="a") == "duplicate"  # redelivery after a restart
     assert "4" in acked, "a duplicate of a written message is acknowledged at once"
-    second.add(payload("a", 1), "5")
+    second.add(payload("a", 1), "5", publisher="a")
     second.close()
     assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1, ("b", 0): 1, ("a", 1): 1})
     assert sorted(acked) == ["1", "2", "3", "4", "5"]
@@ -109,10 +109,10 @@ def test_deduplicates_within_a_buffer_and_across_restarts(tmp_path: Path) -> Non
 
 def test_crash_after_commit_before_rename_is_rolled_forward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     writer = LakeWriter(tmp_path)
-    writer.add(payload("a", 0))
+    writer.add(payload("a", 0), publisher="a")
     acked: list[str] = []
     writer.set_ack(acked.append)
-    writer.add(payload("a", 1), "x")
+    writer.add(payload("a", 1), "x", publisher="a")
 
     def crash(*args: object) -> None:
         raise KeyboardInterrupt("simulated crash between ledger commit and rename")
@@ -126,7 +126,7 @@ def test_crash_after_commit_before_rename_is_rolled_forward(tmp_path: Path, monk
     die(writer)
     restarted = LakeWriter(tmp_path)  # ...recovery renames the committed temporary file
     assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1, ("a", 1): 1})
-    assert restarted.add(payload("a", 1)) == "duplicate"  # the broker's redelivery is dropped
+    assert restarted.add(payload("a", 1), publisher="a") == "duplicate"  # the broker's redelivery is dropped
     restarted.close()
     assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1, ("a", 1): 1})
     assert list((tmp_path / ".state" / "tmp").iterdir()) == []
@@ -135,7 +135,7 @@ def test_crash_after_commit_before_rename_is_rolled_forward(tmp_path: Path, monk
 def test_crash_before_commit_leaves_nothing_and_redelivery_writes_once(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     writer = LakeWriter(tmp_path)
-    writer.add(payload("a", 0))
+    writer.add(payload("a", 0), publisher="a")
 
     def crash(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt("simulated crash before the ledger commit")
@@ -148,7 +148,8 @@ def test_crash_before_commit_leaves_nothing_and_redelivery_writes_once(tmp_path:
     die(writer)
     restarted = LakeWriter(tmp_path)
     assert list((tmp_path / ".state" / "tmp").iterdir()) == [], "uncommitted temporary files are removed"
-    assert restarted.add(payload("a", 0)) == "buffered"  # the broker redelivers the unacknowledged message
+    # The broker redelivers the unacknowledged message.
+    assert restarted.add(payload("a", 0), publisher="a") == "buffered"
     restarted.close()
     assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1})
 
@@ -156,7 +157,7 @@ def test_crash_before_commit_leaves_nothing_and_redelivery_writes_once(tmp_path:
 def test_failed_flush_keeps_the_batch_and_retries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     acked: list[str] = []
     writer = LakeWriter(tmp_path, ack=acked.append)
-    writer.add(payload("a", 0), "1")
+    writer.add(payload("a", 0), "1", publisher="a")
     calls = {"n": 0}
     real = writer.ledger.commit_file
 
@@ -178,13 +179,13 @@ def test_failed_flush_keeps_the_batch_and_retries(tmp_path: Path, monkeypatch: p
 def test_bad_payloads_go_to_the_error_prefix_and_lose_nothing_else(tmp_path: Path) -> None:
     acked: list[str] = []
     writer = LakeWriter(tmp_path, ack=acked.append)
-    writer.add(payload("a", 0), "good-0")
+    writer.add(payload("a", 0), "good-0", publisher="a")
     assert writer.add(b'{"temperature": NaN', "bad-json") == "error"
     assert writer.add(b'{"thing_name": "a"}', "no-seq") == "error"
     assert writer.add(b"[1, 2]", "array") == "error"
     assert writer.add(b'{"thing_name": "a", "seq": 7, "t": NaN}', "nan") == "error"  # Python would accept it
     assert writer.add('{"thing_name": "a", "seq": 8}'.encode("utf-16"), "utf16") == "error"
-    writer.add(payload("a", 1), "good-1")
+    writer.add(payload("a", 1), "good-1", publisher="a")
     writer.close()
     assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1, ("a", 1): 1})
     errors = []
@@ -206,7 +207,7 @@ def test_acknowledges_only_when_the_file_is_visible(tmp_path: Path) -> None:
 
     writer = LakeWriter(tmp_path, buffer_bytes=3000, ack=ack)
     for seq in range(10):
-        writer.add(payload("a", seq), str(seq))
+        writer.add(payload("a", seq), str(seq), publisher="a")
     writer.close()
     assert seen_at_ack == [True] * 10
 
@@ -216,7 +217,7 @@ def test_cold_rule_runs_on_each_flush(tmp_path: Path) -> None:
     writer = LakeWriter(tmp_path, cold=cold)
     temps = [-12.0, -5.0, -5.1, None, 4.0, -30.5]
     for seq, t in enumerate(temps):
-        writer.add(payload("a", seq, t))
+        writer.add(payload("a", seq, t), publisher="a")
     writer.close()
     items = cold.items()
     assert [i["air_temperature_value"] for i in items] == [-12.0, -5.1, -30.5]
@@ -235,7 +236,7 @@ def test_a_failing_cold_rule_does_not_stop_the_lake(tmp_path: Path, monkeypatch:
         raise RuntimeError("rule broken")
 
     monkeypatch.setattr(cold, "apply", broken)
-    writer.add(payload("a", 0, -9.0))
+    writer.add(payload("a", 0, -9.0), publisher="a")
     writer.close()
     assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1})
     assert writer.cold_failures == 1 and cold.count() == 0
@@ -260,3 +261,93 @@ def test_a_second_writer_on_the_same_lake_is_refused(tmp_path: Path) -> None:
         LakeWriter(tmp_path)
     first.close()
     LakeWriter(tmp_path).close()  # free again once the first one stopped
+
+
+# --- identity: the stored publisher is the authenticated one (issue 10, docs/security.md) ---------------------
+
+def side_records(lake_dir: Path, folder: str) -> list[dict]:
+    records = []
+    for path in sorted((lake_dir / folder / "sensor" / "weather").rglob("*.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            records += [json.loads(line) for line in fh]
+    return records
+
+
+def test_every_stored_record_carries_its_authenticated_publisher(tmp_path: Path) -> None:
+    writer = LakeWriter(tmp_path)
+    assert writer.add(payload("a", 0), publisher="a") == "buffered"
+    # A payload naming its own publisher is overruled by the broker's.
+    forged_field = json.dumps({**message("b", 0, 2.0), "publisher": "someone-else"}).encode()
+    assert writer.add(forged_field, publisher="b") == "buffered"
+    writer.close()
+    stored = {(r["thing_name"], r["seq"]): r for r in read_lake(tmp_path)}
+    assert stored[("a", 0)]["publisher"] == "a"
+    assert stored[("b", 0)]["publisher"] == "b"
+    assert {k: v for k, v in stored[("a", 0)].items() if k != "publisher"} == json.loads(payload("a", 0))
+
+
+def test_a_message_claiming_another_thing_is_quarantined_and_the_genuine_one_stored(tmp_path: Path) -> None:
+    acked: list[str] = []
+    writer = LakeWriter(tmp_path, ack=acked.append)
+    forged = json.dumps({**message("station-2", 11558, 99.0), "weather_station": "FORGED"}).encode()
+    assert writer.add(forged, "forged", publisher="station-1") == "quarantined"
+    assert writer.add(payload("station-2", 11558), "genuine", publisher="station-2") == "buffered"
+    writer.close()
+    stored = read_lake(tmp_path)
+    assert keys(stored) == Counter({("station-2", 11558): 1})
+    assert stored[0]["weather_station"] != "FORGED" and stored[0]["publisher"] == "station-2"
+    [kept] = side_records(tmp_path, "quarantine")
+    assert kept["publisher"] == "station-1" and "FORGED" in kept["raw"]
+    assert kept["reason"] == "thing_name is not the authenticated publisher"
+    assert writer.quarantined == 1 and writer.duplicates == 0
+    assert sorted(acked) == ["forged", "genuine"]  # kept apart, so acknowledged: nothing redelivered forever
+
+
+def test_a_message_without_publisher_is_quarantined_unless_allowed(tmp_path: Path) -> None:
+    strict = LakeWriter(tmp_path / "strict")
+    assert strict.add(payload("a", 0)) == "quarantined"
+    strict.close()
+    assert read_lake(tmp_path / "strict") == []
+    assert side_records(tmp_path / "strict", "quarantine")[0]["reason"].startswith("no authenticated publisher")
+    lax = LakeWriter(tmp_path / "lax", require_publisher=False)
+    assert lax.add(payload("a", 0)) == "buffered"
+    lax.close()
+    [record] = read_lake(tmp_path / "lax")
+    assert record["publisher"] is None and record["thing_name"] == "a"
+
+
+def test_same_publisher_and_seq_with_another_body_is_a_conflict_kept_and_counted(tmp_path: Path) -> None:
+    acked: list[str] = []
+    writer = LakeWriter(tmp_path, ack=acked.append)
+    assert writer.add(payload("a", 0, 1.0), "first", publisher="a") == "buffered"
+    assert writer.add(payload("a", 0, 5.0), "in-buffer", publisher="a") == "conflict"  # still buffered
+    writer.flush()
+    assert writer.add(payload("a", 0, 1.0), "redelivery", publisher="a") == "duplicate"
+    writer.close()
+    restarted = LakeWriter(tmp_path, ack=acked.append)
+    assert restarted.add(payload("a", 0, 7.0), "after-restart", publisher="a") == "conflict"  # from the ledger
+    restarted.close()
+    stored = read_lake(tmp_path)
+    assert keys(stored) == Counter({("a", 0): 1}) and stored[0]["air_temperature"]["value"] == 1.0
+    conflicts = side_records(tmp_path, "conflicts")
+    assert sorted(json.loads(c["raw"])["air_temperature"]["value"] for c in conflicts) == [5.0, 7.0]
+    assert {c["publisher"] for c in conflicts} == {"a"} and all(c["seq"] == 0 for c in conflicts)
+    assert writer.conflicts == 1 and writer.duplicates == 1 and restarted.conflicts == 1
+    assert sorted(acked) == ["after-restart", "first", "in-buffer", "redelivery"]
+
+
+def test_a_ledger_from_before_digests_keeps_deduplicating(tmp_path: Path) -> None:
+    import sqlite3
+
+    writer = LakeWriter(tmp_path)
+    writer.add(payload("a", 0), publisher="a")
+    writer.close()
+    db = sqlite3.connect(tmp_path / ".state" / "ledger.sqlite3")
+    db.execute("UPDATE seen SET digest = NULL")  # what the old schema's rows become after the migration
+    db.commit()
+    db.close()
+    again = LakeWriter(tmp_path)
+    assert again.add(payload("a", 0, 3.0), publisher="a") == "duplicate"  # cannot compare: a redelivery
+    assert again.add(payload("a", 1), publisher="a") == "buffered"
+    again.close()
+    assert keys(read_lake(tmp_path)) == Counter({("a", 0): 1, ("a", 1): 1})

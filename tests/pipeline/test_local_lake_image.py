@@ -44,7 +44,7 @@ def test_lake_container_writes_and_flushes_on_stop(image: str, tls_broker, tmp_p
     station = tls_broker.identity("weather-station-9", tmp_path / "station")
     lake = tmp_path / "lake"
     lake.mkdir()
-    name = f"lake-test-{uuid.uuid4().hex[:8]}"
+    name = f"monitor-lake-test-{uuid.uuid4().hex[:8]}"
     run = docker("run", "-d", "--name", name, "--network", "host", "--user", f"{os.getuid()}:{os.getgid()}",
                  "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
                  "-e", "MQTT_HOST=localhost", "-e", f"MQTT_PORT={tls_broker.port}",

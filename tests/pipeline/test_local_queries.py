@@ -100,10 +100,22 @@ def test_percentile_translation_runs() -> None:
     assert duckdb.connect().execute(sql).fetchone()[0] == 2
 
 
-def test_duckdb_back_to_athena_keeps_create_once_semantics() -> None:
+def test_duckdb_back_to_athena_is_a_plain_ctas() -> None:
+    """Athena's CTAS has neither IF NOT EXISTS nor OR REPLACE
+    (https://docs.aws.amazon.com/athena/latest/ug/create-table-as.html): drop_flat runs first instead."""
     duck = queries.load_query("flatten", "duckdb")
     athena = queries.translate(duck, "duckdb", "athena")
-    assert "CREATE TABLE IF NOT EXISTS" in athena and "CROSS JOIN UNNEST" in athena
+    assert athena.startswith("CREATE TABLE ") and "CROSS JOIN UNNEST" in athena
+    assert "IF NOT EXISTS" not in athena and "OR REPLACE" not in athena
+
+
+def test_athena_ctas_has_documented_syntax_and_is_dropped_first() -> None:
+    athena = queries.load_query("flatten", "athena", database="db1", flat_table="flat1")
+    statement = [ln for ln in athena.splitlines() if not ln.startswith("--")][0]
+    assert statement == 'CREATE TABLE "db1"."flat1" AS'
+    assert queries.QUERY_NAMES.index("drop_flat") == queries.QUERY_NAMES.index("flatten") - 1
+    drop = queries.load_query("drop_flat", "athena", database="db1", flat_table="flat1")
+    assert drop.strip().splitlines()[-1] == "DROP TABLE IF EXISTS db1.flat1"  # Hive DDL: no double quotes
 
 
 def test_rule_is_iot_sql_without_comments() -> None:

@@ -72,13 +72,18 @@ def test_report_lines_are_matched_to_things() -> None:
 
 
 class FakeTaskRunner:
-    """Plays the AWS side of a registration task on moto's S3: reads the uploaded parameters file, issues a
-    certificate for every CSR (one line fails), and writes the RESULTS and ERRORS reports."""
+    """Plays the AWS side of registration tasks on moto's S3: reads each uploaded parameters file, issues a
+    certificate for every CSR (the `fail_thing` line fails), and writes the RESULTS and ERRORS reports.
+
+    Like AWS (https://docs.aws.amazon.com/iot/latest/developerguide/thing-types.html, "a thing without a thing
+    type can have up to three attributes"), a template whose thing has no ThingTypeName and more than three
+    attributes fails every line; moto has no bulk registration at all."""
 
     def __init__(self, s3, fail_thing: str) -> None:
         self.s3, self.fail_thing = s3, fail_thing
         self.ca_key = ec.generate_private_key(ec.SECP256R1())
         self.input_key: str | None = None
+        self.input_keys: list[str] = []
         self.lines: list[dict] = []
         self.results_url = s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "reports/results"})
         self.errors_url = s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "reports/errors"})
@@ -86,10 +91,18 @@ class FakeTaskRunner:
     def on_start(self, params, **_) -> None:
         self.template = json.loads(params["templateBody"])
         self.input_key = params["inputFileKey"]
+        self.input_keys.append(self.input_key)
+
+    def _attribute_error(self) -> str | None:
+        thing = self.template["Resources"]["thing"]["Properties"]
+        if "ThingTypeName" not in thing and len(thing.get("AttributePayload", {})) > 3:
+            return "InvalidRequestException: a thing without a thing type can have at most 3 attributes"
+        return None
 
     def on_describe(self, **_) -> None:
-        if self.input_key is None or self.lines:
+        if self.input_key is None or self.input_key in getattr(self, "_done", set()):
             return
+        self._done = getattr(self, "_done", set()) | {self.input_key}
         body = self.s3.get_object(Bucket=BUCKET, Key=self.input_key)["Body"].read()
         results, errors, offset = [], [], 0
         for i, raw in enumerate(body.splitlines(keepends=True)):
@@ -97,9 +110,10 @@ class FakeTaskRunner:
             self.lines.append(line)
             assert set(line) <= set(self.template["Parameters"])
             name = line["ThingName"]
-            if name == self.fail_thing:
+            if name == self.fail_thing or self._attribute_error():
                 errors.append({"lineNumber": i, "offset": offset,
-                               "errorMessage": "ResourceAlreadyExistsException: Thing already exists"})
+                               "errorMessage": self._attribute_error()
+                               or "ResourceAlreadyExistsException: Thing already exists"})
             else:
                 csr = x509.load_pem_x509_csr(line["CSR"].encode())
                 assert csr.is_signature_valid
@@ -138,22 +152,34 @@ def bulk(aws_env, tmp_path: Path):
     return ctx, stubber, s3
 
 
-def _queue_task(stubber: Stubber, runner: FakeTaskRunner, *, in_progress: int = 1, start: bool = True) -> None:
+def _queue_task(stubber: Stubber, runner: FakeTaskRunner, *, in_progress: int = 1, start: bool = True,
+                task_id: str = "task-1", fleet_things: list[str] | None = None) -> None:
+    """The calls of one task; `fleet_things`: what ListThings by the fleet attribute answers after it (None:
+    no failed line, so no reconciliation call)."""
     if start:
-        stubber.add_response("start_thing_registration_task", {"taskId": "task-1"},
+        stubber.add_response("start_thing_registration_task", {"taskId": task_id},
                              {"templateBody": ANY, "inputFileBucket": BUCKET, "inputFileKey": ANY, "roleArn": ROLE})
     for _ in range(in_progress):
         stubber.add_response("describe_thing_registration_task",
-                             {"taskId": "task-1", "status": "InProgress", "percentageProgress": 40}, {"taskId": "task-1"})
+                             {"taskId": task_id, "status": "InProgress", "percentageProgress": 40}, {"taskId": task_id})
     stubber.add_response("describe_thing_registration_task",
-                         {"taskId": "task-1", "status": "Completed", "successCount": 4, "failureCount": 1,
-                          "percentageProgress": 100}, {"taskId": "task-1"})
+                         {"taskId": task_id, "status": "Completed", "successCount": 4, "failureCount": 1,
+                          "percentageProgress": 100}, {"taskId": task_id})
     stubber.add_response("list_thing_registration_task_reports",
                          {"resourceLinks": [runner.results_url], "reportType": "RESULTS"},
-                         {"taskId": "task-1", "reportType": "RESULTS"})
+                         {"taskId": task_id, "reportType": "RESULTS"})
     stubber.add_response("list_thing_registration_task_reports",
                          {"resourceLinks": [runner.errors_url], "reportType": "ERRORS"},
-                         {"taskId": "task-1", "reportType": "ERRORS"})
+                         {"taskId": task_id, "reportType": "ERRORS"})
+    if fleet_things is not None:
+        _queue_list_things(stubber, fleet_things)
+
+
+def _queue_list_things(stubber: Stubber, names: list[str]) -> None:
+    stubber.add_response("list_things", {"things": [
+        {"thingName": n, "thingArn": f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/{n}",
+         "attributes": {"managed_by": "weather-fleet", "fleet": "weather-station"}} for n in names]},
+        {"attributeName": "fleet", "attributeValue": "weather-station", "maxResults": 250})
 
 
 def test_bulk_task_records_each_thing_and_reports_failures(bulk, data_dir: Path) -> None:
@@ -162,7 +188,7 @@ def test_bulk_task_records_each_thing_and_reports_failures(bulk, data_dir: Path)
     runner = FakeTaskRunner(s3, fail_thing="weather-station-3")
     ctx.clients.iot.meta.events.register("provide-client-params.iot.StartThingRegistrationTask", runner.on_start)
     ctx.clients.iot.meta.events.register("provide-client-params.iot.DescribeThingRegistrationTask", runner.on_describe)
-    _queue_task(stubber, runner, in_progress=2)
+    _queue_task(stubber, runner, in_progress=2, fleet_things=[])  # the failed line made nothing
     with stubber:
         outcome = register_bulk(ctx, planned)
     stubber.assert_no_pending_responses()
@@ -236,3 +262,152 @@ def test_stubber_checks_calls_against_the_real_model() -> None:
         stubber.add_response("start_thing_registration_task", {"taskId": "t"})
         with pytest.raises(Exception, match="roleArn"):
             iot.start_thing_registration_task(templateBody="{}", inputFileBucket=BUCKET, inputFileKey="k")
+
+
+@pytest.mark.parametrize("thing_type", ["weather-station", None])
+def test_template_keeps_to_three_attributes_without_a_thing_type(thing_type) -> None:
+    """https://docs.aws.amazon.com/iot/latest/developerguide/thing-types.html: a thing without a thing type may
+    have 3 attributes (50 with one)."""
+    t = provisioning_template(policy_name="p", thing_type=thing_type, thing_group=None, prefix="ws")
+    attrs = t["Resources"]["thing"]["Properties"]["AttributePayload"]
+    assert len(attrs) == (4 if thing_type else 3)
+    assert {"managed_by", "fleet", "station_id"} <= set(attrs)  # the markers reconciliation relies on stay
+    assert template_refs(t) == set(t["Parameters"])
+    body, _ = parameters_lines(planned_things(2, "ws", None), {"ws-1": "c1", "ws-2": "c2"}, typed=bool(thing_type))
+    assert all(set(json.loads(ln)) == set(t["Parameters"]) for ln in body.decode().splitlines())
+
+
+def test_bulk_without_a_thing_type_passes_the_attribute_limit(bulk) -> None:
+    ctx, stubber, s3 = bulk
+    ctx.settings = ctx.settings.model_copy(update={"thing_type": ""})
+    runner = FakeTaskRunner(s3, fail_thing="none")
+    ctx.clients.iot.meta.events.register("provide-client-params.iot.StartThingRegistrationTask", runner.on_start)
+    ctx.clients.iot.meta.events.register("provide-client-params.iot.DescribeThingRegistrationTask", runner.on_describe)
+    _queue_task(stubber, runner, in_progress=0)
+    with stubber:
+        outcome = register_bulk(ctx, planned_things(3, "weather-station", None))
+    assert outcome.failed == {} and len(outcome.succeeded) == 3
+    assert "ThingTypeName" not in runner.template["Resources"]["thing"]["Properties"]
+
+
+def test_failed_line_whose_thing_exists_is_adopted_so_unregister_removes_it(bulk) -> None:
+    """A failed line may have created its thing (and certificate) before failing: after the task, the fleet's
+    things are listed by attribute and that one is recorded with what is attached to it."""
+    ctx, stubber, s3 = bulk
+    planned = planned_things(4, "weather-station", None)
+    runner = FakeTaskRunner(s3, fail_thing="weather-station-3")
+    ctx.clients.iot.meta.events.register("provide-client-params.iot.StartThingRegistrationTask", runner.on_start)
+    ctx.clients.iot.meta.events.register("provide-client-params.iot.DescribeThingRegistrationTask", runner.on_describe)
+    orphan_cert = f"arn:aws:iot:{REGION}:{ACCOUNT}:cert/{'ab' * 32}"
+    _queue_task(stubber, runner, in_progress=0, fleet_things=["weather-station-1", "weather-station-3"])
+    stubber.add_response("list_thing_principals", {"principals": [orphan_cert]}, {"thingName": "weather-station-3"})
+    stubber.add_response("list_attached_policies", {"policies": [
+        {"policyName": "weather-fleet-station", "policyArn": f"arn:aws:iot:{REGION}:{ACCOUNT}:policy/x"}]},
+        {"target": orphan_cert})
+    with stubber:
+        outcome = register_bulk(ctx, planned)
+    stubber.assert_no_pending_responses()
+    assert outcome.adopted == ["weather-station-3"]
+    assert "weather-station-3" in outcome.failed
+
+    from provisioning.aws.teardown import ordered
+    state = load_state(ctx.fleet_dir)
+    phases = {kind: {r.name for r in items} for kind, items in ordered(state)}
+    assert "weather-station-3" in phases["thing"]
+    assert "ab" * 32 in phases["certificate"]
+    assert "weather-station-3" in phases["principal_attachment"]
+    assert any(r.kind == "policy_attachment" and r.extra.get("target") == orphan_cert for r in state.aws_resources)
+    # not re-sent in a task by the next run: it is recorded (the direct path finishes it)
+    from provisioning.aws.bulk import _pending_tasks
+    assert not _pending_tasks(ctx)
+    with Stubber(ctx.clients.iot):  # no call at all: nothing left to send
+        again = register_bulk(ctx, planned)
+    assert again is None
+
+
+def test_a_large_fleet_is_split_into_tasks_run_one_after_another(bulk) -> None:
+    """Several parameters files of at most IOT_BULK_MAX_TASK_BYTES, one task at a time (AWS runs one bulk task
+    per account at a time: https://docs.aws.amazon.com/iot/latest/developerguide/bulk-provisioning.html),
+    each polled to its end and collected before the next starts."""
+    ctx, stubber, s3 = bulk
+    planned = planned_things(7, "weather-station", None)
+    ctx.settings = ctx.settings.model_copy(update={"bulk_max_task_bytes": 2048})  # ~450-byte lines: 4 + 3
+    runner = FakeTaskRunner(s3, fail_thing="none")
+    ctx.clients.iot.meta.events.register("provide-client-params.iot.StartThingRegistrationTask", runner.on_start)
+    ctx.clients.iot.meta.events.register("provide-client-params.iot.DescribeThingRegistrationTask", runner.on_describe)
+    for i in (1, 2):
+        _queue_task(stubber, runner, in_progress=1, task_id=f"task-{i}")
+    with stubber:
+        outcome = register_bulk(ctx, planned)
+    stubber.assert_no_pending_responses()
+    assert outcome.task_ids == ["task-1", "task-2"]
+    assert len(runner.input_keys) == 2 == len(set(runner.input_keys))
+    for key in runner.input_keys:
+        assert s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] <= 2048
+    assert sorted(outcome.succeeded) == sorted(p.thing_name for p in planned)
+    assert [ln["ThingName"] for ln in runner.lines] == [p.thing_name for p in planned]
+    objects = [r for r in load_state(ctx.fleet_dir).aws_resources if r.kind == "bucket_object"]
+    assert sorted(r.name for r in objects) == sorted(runner.input_keys)
+
+
+def test_task_chunks_respect_the_byte_limit() -> None:
+    from provisioning.aws.bulk import task_chunks
+
+    planned = planned_things(10_000, "weather-station", None)
+    csrs = {p.thing_name: "x" * 560 for p in planned}  # a P-256 CSR in PEM is about 560 characters
+    chunks = task_chunks(planned, csrs, typed=True, max_bytes=5 * 1024 * 1024)
+    assert [p for c in chunks for p in c] == planned
+    assert len(chunks) == 2
+    assert all(len(parameters_lines(c, csrs)[0]) <= 5 * 1024 * 1024 for c in chunks)
+
+
+def test_register_finishes_an_adopted_thing_directly_and_unregister_removes_it(aws_env, tmp_path: Path,
+                                                                              capsys) -> None:
+    """End to end: the task's calls are stubbed (moto has no bulk registration), everything else is moto. Line 2
+    fails after AWS created its thing: register adopts it, finishes it with the direct calls (certificate from
+    the local key's CSR, attachments) and exits 0; unregister leaves no thing behind."""
+    from provisioning.aws import commands
+    from tests.pipeline.aws_support import OperationStubber
+    from tests.provisioning.aws_fixtures import args, clients
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    iot = boto3.client("iot")
+    c = clients()
+    runner = FakeTaskRunner(s3, fail_thing="weather-station-2")
+    made_by_failed_line = []
+
+    def on_describe(**kw):
+        if not made_by_failed_line:  # AWS created the thing of the failed line before the line failed
+            iot.create_thing(thingName="weather-station-2", thingTypeName="weather-station", attributePayload={
+                "attributes": {"managed_by": "weather-fleet", "fleet": "weather-station", "station_id": "x"}})
+            made_by_failed_line.append(True)
+        runner.on_describe(**kw)
+
+    c.iot.meta.events.register("provide-client-params.iot.StartThingRegistrationTask", runner.on_start)
+    c.iot.meta.events.register("provide-client-params.iot.DescribeThingRegistrationTask", on_describe)
+    env = {"IOT_BULK_BUCKET": BUCKET, "IOT_BULK_ROLE_ARN": ROLE, "IOT_BULK_POLL_SECONDS": "0"}
+    import os
+    os.environ.update(env)
+    try:
+        with OperationStubber(c.iot, "StartThingRegistrationTask", "DescribeThingRegistrationTask",
+                              "ListThingRegistrationTaskReports") as stubber:
+            _queue_task(stubber, runner, in_progress=0)
+            rc = commands.register(args("register", "--count", "3", "--fleet-dir", str(tmp_path / "fleet"),
+                                        "--registration-mode", "bulk"), clients=c)
+            stubber.assert_no_pending_responses()
+    finally:
+        for k in env:
+            os.environ.pop(k)
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "adopted 1 thing(s)" in err and "weather-station-2" in err
+    state = load_state(tmp_path / "fleet")
+    adopted = next(t for t in state.things if t.thing_name == "weather-station-2")
+    principals = iot.list_thing_principals(thingName="weather-station-2")["principals"]
+    assert principals == [adopted.certificate_arn]  # finished directly, in the account
+    key = load_private_key(tmp_path / "fleet" / adopted.identity_dir / "private.key")
+    assert certificate_matches_key((tmp_path / "fleet" / adopted.identity_dir / "certificate.pem").read_text(), key)
+
+    assert commands.unregister(args("unregister", "--fleet-dir", str(tmp_path / "fleet")), clients=c) == 0
+    assert "weather-station-2" not in {t["thingName"] for t in iot.list_things()["things"]}

@@ -23,6 +23,15 @@ def test_policy_is_exactly_least_privilege() -> None:
     }
 
 
+def test_connect_binds_the_client_id_to_the_certificates_own_thing() -> None:
+    """Issue 10 on AWS: a certificate connects only as the thing it is attached to, so no takeover, and the
+    rules' clientid() is the authenticated thing (what the lake stores as `publisher`)."""
+    [connect] = [s for s in policy_document("eu-west-1", "111122223333", ["sensor/weather"])["Statement"]
+                 if s["Action"] == "iot:Connect"]
+    assert connect["Resource"].endswith(":client/${iot:Connection.Thing.ThingName}")
+    assert connect["Condition"] == {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}
+
+
 def test_policy_never_grants_wildcards() -> None:
     for topics in (["sensor/weather"], ["hello/world"], ["sensor/weather", "hello/world"]):
         doc = policy_document("us-east-1", "111122223333", topics)

@@ -381,3 +381,69 @@ def test_register_1000_things(aws_env, iot, tmp_path: Path) -> None:
     calls = record_calls(c)
     assert commands.register(args(*argv), clients=c) == 0
     assert not set(calls) & CREATE_OPS
+
+
+def test_moto_is_patched_to_refuse_a_fourth_attribute_without_a_thing_type(aws_env, iot) -> None:
+    """The limit AWS documents (https://docs.aws.amazon.com/iot/latest/developerguide/thing-types.html) is in
+    force in these tests: the code under test cannot pass by moto's laxness."""
+    from botocore.exceptions import ClientError
+
+    four = {"attributes": {"a": "1", "b": "2", "c": "3", "d": "4"}}
+    with pytest.raises(ClientError, match="at most 3 attributes"):
+        iot.create_thing(thingName="untyped", attributePayload=four)
+    iot.create_thing_type(thingTypeName="typed")
+    assert iot.create_thing(thingName="ok", thingTypeName="typed", attributePayload=four)["thingName"] == "ok"
+
+
+@pytest.mark.parametrize("thing_type", ["weather-station", "none"])
+def test_register_with_and_without_a_thing_type(aws_env, iot, tmp_path: Path, data_dir: Path, monkeypatch,
+                                                thing_type: str) -> None:
+    monkeypatch.setenv("IOT_THING_TYPE", thing_type)
+    fleet = tmp_path / "fleet"
+    rc = commands.register(args("register", "--count", "2", "--fleet-dir", str(fleet), "--data-dir", str(data_dir)),
+                           clients=clients())
+    assert rc == 0
+    for t in load_manifest(fleet).things:
+        desc = iot.describe_thing(thingName=t.thing_name)
+        expected = {"managed_by": "weather-fleet", "fleet": "weather-station", "station_id": t.station_id}
+        if thing_type != "none":
+            expected["isd_file"] = t.isd_file
+            assert desc["thingTypeName"] == thing_type
+        else:
+            assert "thingTypeName" not in desc
+        assert desc["attributes"] == expected
+
+
+def _refuse(c, operation: str, code: str, message: str) -> None:
+    """`c` answers `operation` with AWS's error, as AWS does for a denied call (moto allows everything)."""
+    from botocore.awsrequest import AWSResponse
+
+    def answer(**_):
+        body = json.dumps({"message": message}).encode()
+        return AWSResponse("https://aws", 403, {"x-amzn-ErrorType": code}, None), {
+            "Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+    c.meta.events.register(f"before-call.*.{operation}", answer)
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("AccessDeniedException", "AWS denied iot:AttachThingPrincipal on arn:aws:iot"),
+    ("ExpiredTokenException", "session token has expired"),
+])
+def test_refusal_is_one_line_and_unregister_removes_what_was_made(aws_env, iot, tmp_path: Path, capsys,
+                                                                 code: str, expected: str) -> None:
+    fleet = tmp_path / "fleet"
+    c = clients()
+    _refuse(c.iot, "AttachThingPrincipal", code,
+            f"User: arn:aws:sts::{ACCOUNT}:assumed-role/voclabs/x is not authorized to perform: "
+            f"iot:AttachThingPrincipal on resource: arn:aws:iot:{REGION}:{ACCOUNT}:thing/weather-station-1")
+    rc = commands.register(args("register", "--count", "1", "--fleet-dir", str(fleet), "--concurrency", "1"),
+                           clients=c)
+    assert rc == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert expected in err[0] and "make unregister TARGET=aws" in err[0]
+    assert "AWS_SESSION_TOKEN" in err[0] or "AWS_REGION" in err[0]
+    # the thing, its certificate and the policy attachment exist and are recorded: unregister removes them
+    assert snapshot(iot)["things"] == {"weather-station-1"}
+    assert commands.unregister(args("unregister", "--fleet-dir", str(fleet))) == 0
+    assert snapshot(iot)["things"] == set() and snapshot(iot)["certificates"] == set()

@@ -61,28 +61,27 @@ def test_discovery_puts_the_lab_first_and_prefers_plain_files(tmp_path: Path) ->
 
 
 def test_data_uses_files_already_there(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert ensure_lab_data(data_dir, download=False) == 0
+    assert ensure_lab_data(data_dir, download_missing=False) == 0
     assert "holds the lab's 5 station-years" in capsys.readouterr().out
 
 
 def test_data_check_names_the_missing_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert ensure_lab_data(tmp_path, download=False) == 1
+    assert ensure_lab_data(tmp_path, download_missing=False) == 1
     err = capsys.readouterr().err
     assert all(stem in err for stem in LAB_STATION_FILES) and "DATA_DIR" in err
 
 
-def test_download_failure_explains_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
-    import urllib.error
-    import urllib.request
+def test_download_failure_explains_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from provisioning.data_settings import DataSettings
+    from provisioning.sources import NceiSource, S3Source
+    from tests.provisioning.isd_server import closed_port
 
-    def offline(*_a: object, **_k: object) -> None:
-        raise urllib.error.URLError("Name or service not known")
-
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
-    assert ensure_lab_data(tmp_path / "data") == 1
+    sources = [NceiSource(f"http://127.0.0.1:{closed_port()}", 5),
+               S3Source("noaa-isd-pds", "us-east-1", f"http://127.0.0.1:{closed_port()}", 5)]
+    settings = DataSettings(data_attempts=1)
+    assert ensure_lab_data(tmp_path / "data", settings=settings, sources=sources) == 1
     err = capsys.readouterr().err
-    assert "set DATA_DIR" in err and ncei_url(LAB_STATION_FILES[0]) in err
+    assert "set DATA_DIR" in err and "No internet access?" in err
     assert not any((tmp_path / "data").iterdir())
 
 

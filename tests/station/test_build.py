@@ -37,10 +37,11 @@ def test_message_of_a_full_record_is_valid_and_exact() -> None:
     assert [(c["code"], c["source"]) for c in message["weather_condition"]] == [("71", "automated"),
                                                                                  ("71", "manual")]
     assert message["weather_condition"][0]["present_weather_condition"] == "Snow, slight"
-    assert message["weather_occurrence"][0]["precipitation"] == "Rain"
+    assert message["weather_occurrence"][0]["precipitation"] == "Rain (RA)"
     assert [layer["cloud_type"] for layer in message["sky_cover_condition"]] == ["Stratocumulus", None]
     assert message["sky_cover_condition"][1]["coverage_fraction"] == 1.0
-    assert message["extreme_temperature"] == [{"hours": 12.0, "kind": "min", "value": -4.4, "quality": "1"}]
+    assert message["extreme_temperature"] == [{"hours": 12.0, "kind": "min", "code": "N", "estimated": False,
+                                               "value": -4.4, "quality": "1"}]
 
 
 def test_missing_values_are_null() -> None:

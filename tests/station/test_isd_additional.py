@@ -27,11 +27,11 @@ def test_weather_occurrence_components() -> None:
     r = add("AU116021015", "AU299999999", "AU340002025")
     light_rain_showers = dict(r.groups["AU1"])
     assert light_rain_showers == {
-        "intensity": "Light", "intensity_code": "1",
-        "descriptor": "Showers", "descriptor_code": "6",
-        "precipitation": "Rain", "precipitation_code": "02",
-        "obscuration": "Mist", "obscuration_code": "1",
-        "other": "None reported", "other_code": "0",
+        "intensity": "Light (-)", "intensity_code": "1",
+        "descriptor": "Shower(s) (SH)", "descriptor_code": "6",
+        "precipitation": "Rain (RA)", "precipitation_code": "02",
+        "obscuration": "Mist (BR)", "obscuration_code": "1",
+        "other": "None Reported", "other_code": "0",
         "combination": "Not part of combined weather elements", "combination_code": "1",
         "quality": "5",
     }
@@ -39,7 +39,7 @@ def test_weather_occurrence_components() -> None:
     assert all(missing[k] is None for k in missing if k != "quality")
     vicinity_fog = r.groups["AU3"]
     assert (vicinity_fog["intensity"], vicinity_fog["obscuration"], vicinity_fog["combination_code"]) == (
-        "Vicinity", "Fog", "2"
+        "Vicinity (VC)", "Fog (FG)", "2"
     )
 
 
@@ -51,8 +51,11 @@ def test_automated_and_manual_present_weather() -> None:
     assert r.groups["AW2"]["present_weather_condition"] == "Mist"
     assert r.groups["MW1"]["present_weather_condition"] == "State of sky on the whole unchanged"
     assert r.groups["MW1"]["source"] == "manual"
-    assert r.groups["MW2"]["present_weather_condition"] == "Snow, continuous, slight"
-    assert r.groups["MW3"]["present_weather_condition"] == "Thunderstorm, heavy, with hail"
+    assert r.groups["MW2"]["present_weather_condition"] == (
+        "Continuous fall of snowflakes, slight at time of observation")
+    assert r.groups["MW3"]["present_weather_condition"] == (
+        "Thunderstorm, heavy, with hail (Hail, small hail, snow pellets) at time of observation, thunderstorm at "
+        "time of observation")
     assert [e["code"] for e in r.message_lists[1]] == ["71", "10", "02", "71", "99"]
 
 
@@ -79,7 +82,8 @@ def test_sky_cover_layers_all_six() -> None:
     assert obscured["base_height"] is None and obscured["cloud_type_code"] is None
     assert r.message_lists[3][1] == {
         "coverage": 2, "coverage_fraction": 0.25, "coverage_code": "02", "base_height": 450,
-        "cloud_type": "Stratocumulus", "cloud_type_code": "06", "quality": "1",
+        "cloud_type": "Stratocumulus", "cloud_type_code": "06", "quality": "1", "base_height_quality": "1",
+        "cloud_type_quality": "1",
     }
 
 
@@ -98,10 +102,12 @@ def test_sky_cover_summation_and_condition() -> None:
 
 def test_extreme_temperature() -> None:
     r = add("KA1120N-00441", "KA2999M+00171", "KA3240M+99999", "KA4060N+01231")
-    assert dict(r.groups["KA1"]) == {"hours": 12.0, "kind": "min", "code": "N", "value": -4.4, "quality": "1"}
+    assert dict(r.groups["KA1"]) == {"hours": 12.0, "kind": "min", "code": "N", "estimated": False, "value": -4.4,
+                                     "quality": "1"}
     assert (r.groups["KA2"]["hours"], r.groups["KA2"]["kind"], r.groups["KA2"]["value"]) == (None, "max", 1.7)
     assert r.groups["KA3"]["value"] is None
-    assert r.message_lists[4][3] == {"hours": 6.0, "kind": "min", "value": 12.3, "quality": "1"}
+    assert r.message_lists[4][3] == {"hours": 6.0, "kind": "min", "code": "N", "estimated": False, "value": 12.3,
+                                     "quality": "1"}
 
 
 def test_pressure_and_gust() -> None:

@@ -99,3 +99,42 @@ def test_convert_real_file(small_file: Path, tmp_path: Path) -> None:
     assert len(lines) == SMALL_FILE_LINES
     first = WeatherMessage.model_validate_json(lines[0])
     assert first.weather_station == "720538-00164"
+
+
+def test_convert_reports_unknown_identifiers_per_identifier(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "723123-14886-2022"
+    lines = [isd_line("ADDZZ1xyz", time="0000"), isd_line("ADDMA1100981999999QQ7abc", time="0100"),
+             isd_line("ADDZZ1xyzGA1071+007501061", time="0200"), isd_line("ADDMA1100981999999", time="0300")]
+    path.write_text("".join(line + "\n" for line in lines))
+    assert main(["convert", str(path), "-o", str(tmp_path / "out.jsonl")]) == 0
+    err = capsys.readouterr().err
+    assert "unknown additional-data identifiers: ZZ1 2, QQ7 1" in err
+
+
+def test_convert_without_unknown_identifiers_says_nothing_about_them(isd_file: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    isd_file.write_text("".join(line + "\n" for line in LINES[:3]))
+    assert main(["convert", str(isd_file), "-o", str(tmp_path / "out.jsonl")]) == 0
+    assert "identifiers" not in capsys.readouterr().err
+
+
+GARBAGE = "this is not ISD\n" * 3 + "0000" + "x" * 101 + "\n"
+
+
+@pytest.mark.parametrize("command", ["convert", "inspect"])
+def test_all_garbage_input_exits_non_zero(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "garbage"
+    path.write_text(GARBAGE)
+    args = [command, str(path)] + (["-o", str(tmp_path / "out.jsonl")] if command == "convert" else [])
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"no line of {path} is an ISD record (4 lines read, all skipped" in err
+
+
+@pytest.mark.parametrize("command", ["convert", "inspect"])
+def test_empty_input_exits_non_zero(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "empty"
+    path.write_bytes(gzip.compress(b""))
+    assert main([command, str(path)]) == 1
+    assert "empty file" in capsys.readouterr().err

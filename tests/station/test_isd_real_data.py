@@ -112,10 +112,11 @@ def test_lab_station_values_spot_check(isd_sample) -> None:  # type: ignore[no-u
     assert message["visibility_distance"] == {"value": 10000, "quality": "1"}
     assert message["liquid_precip"] == [{"hours": 6, "depth": 0.0, "condition": "2", "quality": "1"}]
     assert message["weather_condition"] == [
-        {"present_weather_condition": "Rain (not freezing)", "code": "23", "source": "automated", "quality": "1"}
+        {"present_weather_condition": "Rain (not freezing), at the station during the preceding hour, but not at "
+         "the time of observation", "code": "23", "source": "automated", "quality": "1"}
     ]
     assert message["sky_cover_condition"] == [
         {"coverage": 8, "coverage_fraction": 1.0, "coverage_code": "08", "base_height": 2400, "cloud_type": None,
-         "cloud_type_code": None, "quality": "1"}
+         "cloud_type_code": None, "quality": "1", "base_height_quality": "1", "cloud_type_quality": "9"}
     ]
     assert record.remarks[0][0] == "SYN"

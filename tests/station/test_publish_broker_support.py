@@ -16,7 +16,7 @@ from tests.support.mqtt import Subscriber
 def test_tls_round_trip_and_acl(tls_broker: TlsBroker) -> None:
     station = tls_broker.identity("support-check")
     monitor = tls_broker.identity(MONITOR)
-    with Subscriber(tls_broker.host, tls_broker.port, monitor, topic="#", client_id="support-monitor") as sub:
+    with Subscriber(tls_broker.host, tls_broker.port, monitor, topic="#", client_id="monitor-watch-support") as sub:
         import concurrent.futures
 
         connected: concurrent.futures.Future[None] = concurrent.futures.Future()

@@ -119,7 +119,7 @@ def test_changed_data_file_restarts_cleanly(tls_broker: TlsBroker, tmp_path: Pat
 def test_send_hello(tls_broker: TlsBroker, tmp_path: Path) -> None:
     hello = tls_broker.identity(HELLO)
     with Subscriber(tls_broker.host, tls_broker.port, tls_broker.ca.issue_client(MONITOR, tmp_path / "m"),
-                    topic="hello/world", client_id="monitor-hello") as sub:
+                    topic="hello/world", client_id="monitor-watch-hello") as sub:
         ok = StationProcess(station_environment(**tls_broker.station_env(hello)), "send-hello", "--count", "3",
                             "--interval", "0")
         assert ok.wait() == 0, ok.output

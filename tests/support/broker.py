@@ -1,10 +1,13 @@
 """A real Mosquitto broker for tests: the project's `docker/broker/mosquitto.conf` with a throw-away PKI.
 
 `TlsBroker` starts testcontainers' `MosquittoContainer` (image from env `MOSQUITTO_IMAGE`, default
-`eclipse-mosquitto:2`) with the repository's broker configuration: mutual TLS on 8883, client certificate CN as
-the username, an ACL. Certificates and the ACL are mounted at `/mosquitto/certs` exactly as compose mounts
-`.fleet/broker/`. Port 8883 is bound to a fixed free host port so the broker can be stopped and started again
-(outage tests) without the address changing; the container keeps its persistence across such a restart.
+`weather-fleet/mosquitto:latest`: an image built from docker/broker, which holds the fleet_identity plugin that
+mosquitto.conf loads) with the repository's broker configuration: mutual TLS on 8883, client certificate CN as
+the username and as the only client id it may use (docs/security.md), an ACL (`default_acl`, or the one
+provisioning writes: `provisioned_acl`). Certificates and the ACL are mounted at `/mosquitto/certs` exactly as
+compose mounts `.fleet/broker/`. Port 8883 is bound to a fixed free host port so the broker can be stopped and
+started again (outage tests) without the address changing; the container keeps its persistence across such a
+restart.
 
 Fixtures (import them into a conftest: `from tests.support.broker import test_ca, tls_broker  # noqa: F401`):
 - `test_ca`: a `TestCA` for the session;
@@ -26,7 +29,7 @@ from tests.support.certs import Identity, TestCA
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BROKER_CONFIG = REPO_ROOT / "docker" / "broker" / "mosquitto.conf"
-DEFAULT_IMAGE = "eclipse-mosquitto:2"
+DEFAULT_IMAGE = "weather-fleet/mosquitto:latest"
 TLS_PORT = 8883
 READY_LINE = "running"
 MONITOR = "monitor"
@@ -51,6 +54,13 @@ def default_acl(station_topic: str = "sensor/weather") -> str:
         f"\nuser {HELLO}\n"
         "topic readwrite hello/world\n"
     )
+
+
+def provisioned_acl(stations: list[str], topic: str = "sensor/weather") -> str:
+    """The ACL `make register` writes for `stations` (each may publish `topic`; the monitor reads sensor/#)."""
+    from provisioning.register_local import render_acl
+
+    return render_acl(stations, topic)
 
 
 def free_port() -> int:

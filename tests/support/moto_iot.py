@@ -12,6 +12,11 @@ each call spends ~0.1 s of CPU). AWS signs the CSR's own key. `issue_from_csr` p
 method to do what AWS does: verify the CSR signature and certify its subject and public key. Everything else
 (registry, attachments, deletion rules) is moto's own behaviour.
 
+- thing attributes: AWS allows at most 3 attributes on a thing without a thing type (50 with one:
+  https://docs.aws.amazon.com/iot/latest/developerguide/thing-types.html,
+  https://docs.aws.amazon.com/general/latest/gr/iot-core.html); moto accepts any number. `create_thing` and
+  `update_thing` are patched to refuse more with InvalidRequestException, as AWS does.
+
 And speed-ups with no change in behaviour (each returns what moto's own code returns): the server lists
 moto's ~170 package folders from disk on every request to route it (`moto.backends.list_of_moto_modules`) and
 inspects the response class for its method names on every request; we compute both once. DescribeThing and
@@ -65,6 +70,25 @@ def _create_certificate_from_csr(self, csr: str, set_as_active: bool):
     return self.register_certificate(pem, ca_certificate_pem=None, set_as_active=set_as_active, status="INACTIVE")
 
 
+MAX_ATTRIBUTES_WITHOUT_TYPE = 3  # https://docs.aws.amazon.com/iot/latest/developerguide/thing-types.html
+
+
+def _attributes_of(attribute_payload) -> dict:
+    return dict((attribute_payload or {}).get("attributes") or {})
+
+
+def _limited_create_thing(original):
+    def create_thing(self, thing_name, thing_type_name, attribute_payload, *args, **kwargs):
+        from moto.iot.exceptions import InvalidRequestException
+
+        if not thing_type_name and len(_attributes_of(attribute_payload)) > MAX_ATTRIBUTES_WITHOUT_TYPE:
+            raise InvalidRequestException(
+                f"Thing {thing_name} has no thing type: at most {MAX_ATTRIBUTES_WITHOUT_TYPE} attributes allowed")
+        return original(self, thing_name, thing_type_name, attribute_payload, *args, **kwargs)
+
+    return create_thing
+
+
 def _fast_lookups():
     """Same results as moto's lookups, found by key instead of by scanning every thing/certificate."""
     from moto.iot.models import IoTBackend
@@ -91,7 +115,8 @@ def _fast_lookups():
 
 @contextmanager
 def aws_like_certificates() -> Iterator[None]:
-    """Certificate ids and CSR signing as AWS does them (see module docstring), and a faster server."""
+    """Certificate ids, CSR signing and the attribute limit as AWS has them (see module docstring), and a faster
+    server."""
     import moto.backends
     import moto.core.responses
     from moto.core.config import default_user_config
@@ -101,6 +126,7 @@ def aws_like_certificates() -> Iterator[None]:
     modules = tuple(moto.backends.list_of_moto_modules())
     describe_thing, get_principal = _fast_lookups()
     with mock.patch.object(IoTBackend, "create_certificate_from_csr", _create_certificate_from_csr), \
+            mock.patch.object(IoTBackend, "create_thing", _limited_create_thing(IoTBackend.create_thing)), \
             mock.patch.dict(default_user_config, {"iot": {"use_valid_cert": True}}), \
             mock.patch.object(moto.backends, "list_of_moto_modules", lambda: modules), \
             mock.patch.object(moto.core.responses, "method_names_from_class",

@@ -108,4 +108,4 @@ def replay_env(broker: TlsBroker, thing: str, tmp_path: Path, data_file: Path, *
 def monitor(broker: TlsBroker, tmp_path: Path, topic: str = "sensor/weather") -> Subscriber:
     """A subscriber with the read-only monitor identity, its own client id per test."""
     ident = broker.ca.issue_client(MONITOR, tmp_path / "monitor")
-    return Subscriber(broker.host, broker.port, ident, topic=topic, client_id=f"monitor-{tmp_path.name}")
+    return Subscriber(broker.host, broker.port, ident, topic=topic, client_id=f"monitor-watch-{tmp_path.name}")
