@@ -6,7 +6,9 @@ One home per concept, imported by the three packages (which never import one ano
 - `topic`      the fleet topic, its validation, and the monitor's subscription filter derived from it;
 - `mqtt`       the one mutual-TLS MQTT5 client builder (awscrt) with the project's defaults;
 - `settings`   the pydantic-settings base and the loader that reports each bad variable on one line;
-- `errors`     the kernel's exception base (each package derives its own base from `FleetError`);
+- `errors`     the kernel's exception base (each package derives its own base from `FleetError`) and the exit
+               codes every CLI uses (2 configuration, 1 other failure);
+- `target`     `Target` (local | aws) and AWS IoT Core's per-connection publish limit (MAX_RATE's aws default);
 - `station_variables`  the station's environment variables, from which compose files are generated and checked.
 
 Nothing here imports boto3, cryptography or duckdb: the station image carries this package.

@@ -1,8 +1,18 @@
 """Exception bases. Every package has one base (`StationError`, `ProvisioningError`, `PipelineError`) derived
 from `FleetError`, so a CLI catches its own package's errors, shows their one-line message, and lets bugs surface
-as tracebacks."""
+as tracebacks.
+
+Exit codes every CLI uses for them: `CONFIG_EXIT` (2) for a `ConfigError` (fix the environment, `.env` or a
+file it names), `FAILURE_EXIT` (1) for any other `FleetError`.
+"""
 
 from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+CONFIG_EXIT = 2
+FAILURE_EXIT = 1
 
 
 class FleetError(Exception):
@@ -12,3 +22,16 @@ class FleetError(Exception):
 
 class ConfigError(FleetError):
     """Invalid or missing configuration (environment, `.env`, files named by it)."""
+
+
+def exit_code(exc: FleetError) -> int:
+    """2 for a configuration error, 1 for any other failure."""
+    return CONFIG_EXIT if isinstance(exc, ConfigError) else FAILURE_EXIT
+
+
+def report(exc: FleetError, prog: str, stream: TextIO | None = None) -> int:
+    """Print `prog: <line>` for each line of `exc` on stderr; return its exit code."""
+    out = stream or sys.stderr
+    for line in (str(exc) or type(exc).__name__).splitlines():
+        print(f"{prog}: {line}", file=out)
+    return exit_code(exc)

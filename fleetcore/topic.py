@@ -1,7 +1,8 @@
 """The fleet's topic: stations publish to one concrete topic (TOPIC, default `sensor/weather`).
 
-Invariants: TOPIC has no wildcard and does not start with `$`; the monitor subscribes to `monitor_filter(TOPIC)`,
-which matches TOPIC and every topic below it (so the ACL and the lake writer follow TOPIC).
+Invariants: TOPIC has no wildcard, no quote (AWS IoT rules quote it) and does not start with `$`; the monitor
+subscribes to `monitor_filter(TOPIC)`, which matches TOPIC and every topic below it (so the ACL and the lake
+writer follow TOPIC).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ def validate_topic(value: str, variable: str = "TOPIC") -> str:
         raise ValueError(f"{variable} must be a non-empty topic name without surrounding spaces: {value!r}")
     if any(c in value for c in "#+") or value.startswith("$"):
         raise ValueError(f"{variable} must be a concrete topic name (no wildcards, no leading $): {value!r}")
+    if "'" in value:
+        raise ValueError(f"{variable} must not contain a quote (' ends the AWS IoT rule's FROM '<topic>'): {value!r}")
     if "\x00" in value or len(value.encode()) > MAX_TOPIC_BYTES:
         raise ValueError(f"{variable} must be at most {MAX_TOPIC_BYTES} bytes without NUL: {value!r}")
     return value

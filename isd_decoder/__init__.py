@@ -9,7 +9,7 @@
 from isd_decoder.decode import decode_line
 from isd_decoder.errors import IsdError, IsdFileError, IsdLineError
 from isd_decoder.lengths import GROUP_LENGTHS
-from isd_decoder.reader import IsdReader, IsdStats, read_isd
+from isd_decoder.reader import IsdReader, IsdStats, open_isd, read_isd
 from isd_decoder.record import IsdRecord
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "IsdRecord",
     "IsdStats",
     "decode_line",
+    "open_isd",
     "read_isd",
 ]

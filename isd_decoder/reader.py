@@ -52,21 +52,27 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+def open_isd(path: str | os.PathLike[str]) -> BinaryIO:
+    """The file at `path` as a binary stream of ISD lines, gunzipped when it starts with the gzip magic bytes
+    (whatever its name). The one place that decides plain or gzip; the caller closes the stream."""
+    with open(path, "rb") as fh:
+        head = fh.read(len(GZIP_MAGIC))
+    if head == GZIP_MAGIC:
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")  # noqa: SIM115 - the caller closes it
+
+
 def _open(source: str | os.PathLike[str] | BinaryIO) -> tuple[BinaryIO, bool, str]:
     """Open `source` for binary line iteration, gunzipping when it starts with the gzip magic bytes.
 
     Returns (stream, whether we own it and must close it, a name for messages).
     """
     if isinstance(source, (str, os.PathLike)):
-        name = os.fspath(source)
-        raw: BinaryIO = open(name, "rb")  # noqa: SIM115 - closed by IsdReader
-        owned = True
-    else:
-        name = getattr(source, "name", "<stream>")
-        if isinstance(name, int):
-            name = "<stream>"
-        raw = source
-        owned = False
+        return open_isd(source), True, os.fspath(source)
+    name = getattr(source, "name", "<stream>")
+    if isinstance(name, int):
+        name = "<stream>"
+    raw, owned = source, False
     head = _peek(raw)
     if head[:2] == GZIP_MAGIC:
         if hasattr(raw, "peek") or raw.seekable():

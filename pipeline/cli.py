@@ -17,17 +17,16 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-import duckdb
-from pydantic import ValidationError
-
+from fleetcore.errors import report
 from pipeline import queries
-from pipeline.settings import PipelineSettings
+from pipeline.errors import PipelineError
+from pipeline.settings import PipelineSettings, load
 
 log = logging.getLogger("pipeline")
 
 
 def _settings() -> PipelineSettings:
-    return PipelineSettings()
+    return load()
 
 
 def cmd_lake(args: argparse.Namespace) -> int:
@@ -166,16 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from pipeline.query import LakeEmptyError
-
     try:
         return args.func(args)
-    except ValidationError as exc:
-        print(f"pipeline: invalid configuration (see .env.example, section Pipeline):\n{exc}", file=sys.stderr)
-    except (FileNotFoundError, PermissionError, TimeoutError, LakeEmptyError, KeyError, ValueError,
-            RuntimeError) as exc:
-        print(f"pipeline {args.command}: {exc}", file=sys.stderr)
-    except duckdb.Error as exc:
-        print(f"pipeline {args.command}: DuckDB: {exc} (warehouse WAREHOUSE_DB={_settings().warehouse_path}; "
-              "is another `pipeline query` or `make dashboard` running?)", file=sys.stderr)
-    return 2
+    except PipelineError as exc:
+        return report(exc, f"pipeline {args.command}")

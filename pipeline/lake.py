@@ -39,11 +39,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
 from pipeline.cold import ColdTable
+from pipeline.errors import PipelineError
 from pipeline.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ PUBLISHER_FIELD = "publisher"
 Ack = Callable[[Any], None]
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What `LakeWriter.add` did with a message."""
 
     BUFFERED = "buffered"        # will be in the lake after the next flush
@@ -66,7 +67,7 @@ class Outcome(str, Enum):
     ERROR = "error"              # not a valid message: kept under errors/
 
 
-class Quarantine(str, Enum):
+class Quarantine(StrEnum):
     """Why a message was quarantined."""
 
     NOT_PUBLISHER = "thing_name is not the authenticated publisher"
@@ -200,8 +201,8 @@ class LakeWriter:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock_file.close()
-            raise RuntimeError(f"another lake writer is running on {self.lake_dir} (LAKE_DIR): stop it first "
-                               "(`make lake-down`, or Ctrl-C the `make lake` terminal)") from None
+            raise PipelineError(f"another lake writer is running on {self.lake_dir} (LAKE_DIR): stop it first "
+                                "(`make lake-down`, or Ctrl-C the `make lake` terminal)") from None
         self.ledger = Ledger(self.lake_dir / ".state" / "ledger.sqlite3")
         self.recover()
 

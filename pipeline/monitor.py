@@ -18,8 +18,10 @@ from pathlib import Path
 
 from awscrt import mqtt5
 
-from fleetcore.identity import IDENTITY_FILES, IdentityFiles
+from fleetcore.identity import IdentityFiles
 from fleetcore.mqtt import Callbacks, MqttOptions, Session, mtls_client
+from fleetcore.topic import DEFAULT_TOPIC
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.lake import LakeWriter
 
 log = logging.getLogger(__name__)
@@ -33,23 +35,21 @@ def publisher_of(packet: mqtt5.PublishPacket) -> str | None:
     return values[0] if len(values) == 1 and values[0] else None
 
 
-def check_identity(identity_dir: Path) -> tuple[Path, Path, Path]:
-    """certificate.pem, private.key and ca.pem of the monitor identity, or an error naming what is missing."""
-    paths = tuple(Path(identity_dir) / name for name in IDENTITY_FILES)
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"monitor identity incomplete, missing {', '.join(missing)} (MONITOR_IDENTITY_DIR={identity_dir}): "
-            "run `make register` to create the fleet identities")
-    return paths  # type: ignore[return-value]
+def check_identity(identity_dir: Path) -> IdentityFiles:
+    """The monitor identity's files, or ConfigError with one line per missing or unreadable file."""
+    files = IdentityFiles.in_folder(Path(identity_dir))
+    problems = files.problems("MONITOR_IDENTITY_DIR")
+    if problems:
+        raise ConfigError("\n".join([f"monitor identity incomplete in {identity_dir}:", *problems]))
+    return files
 
 
 class LakeSubscriber:
     """Subscribes `topic` at QoS1 and hands every PUBLISH to a LakeWriter with its acknowledgement handle."""
 
     def __init__(self, writer: LakeWriter, *, host: str, port: int, identity_dir: Path, client_id: str,
-                 topic: str = "sensor/weather", session_expiry_seconds: int = 7 * 24 * 3600) -> None:
-        cert, key, ca = check_identity(identity_dir)
+                 topic: str = DEFAULT_TOPIC, session_expiry_seconds: int = 7 * 24 * 3600) -> None:
+        identity = check_identity(identity_dir)
         self.writer = writer
         self.topic = topic
         self.received = 0
@@ -57,7 +57,7 @@ class LakeSubscriber:
         self._stopped = threading.Event()
         self._subscribed: Future | None = None
         self.client = mtls_client(
-            MqttOptions(host=host, port=port, client_id=client_id, identity=IdentityFiles(cert, key, ca),
+            MqttOptions(host=host, port=port, client_id=client_id, identity=identity,
                         session=Session.PERSISTENT, session_expiry=session_expiry_seconds, receive_maximum=65535,
                         min_reconnect_ms=200, max_reconnect_ms=5000),
             Callbacks(on_publish=self._on_publish, on_success=self._on_connected, on_failure=self._on_failure,
@@ -96,16 +96,17 @@ class LakeSubscriber:
 
     # -- control --------------------------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> None:
-        """Connect and subscribe; raise TimeoutError naming the broker when that fails."""
+        """Connect and subscribe; PipelineError naming the broker when that fails, ConfigError when the ACL
+        refuses the subscription."""
         self.client.start()
         if not self._connected.wait(timeout):
-            raise TimeoutError("lake writer could not connect to the broker (check MQTT_HOST, MQTT_PORT and the "
+            raise PipelineError("lake writer could not connect to the broker (check MQTT_HOST, MQTT_PORT and the "
                                "broker with `make up`)")
         assert self._subscribed is not None
         suback = self._subscribed.result(timeout)
         codes = [int(c) for c in suback.reason_codes]
         if any(c >= 0x80 for c in codes):
-            raise PermissionError(f"subscription to {self.topic!r} refused (reason codes {codes}): "
+            raise ConfigError(f"subscription to {self.topic!r} refused (reason codes {codes}): "
                                   "the monitor identity needs read access in the broker ACL (`make register`)")
         log.info("subscribed to %s", self.topic)
 

@@ -25,6 +25,8 @@ from typing import Literal
 import sqlglot
 from sqlglot import exp
 
+from pipeline.errors import ConfigError
+
 SQL_PACKAGE = "pipeline.sql"
 
 #: The lab's Athena queries, in the lab's order: these become Athena named queries on AWS.
@@ -68,7 +70,8 @@ def _fill(text: str, names: dict[str, str], where: str) -> str:
     for key, value in values.items():
         pattern = _TOPIC if key == "topic" else _IDENTIFIER
         if not isinstance(value, str) or not pattern.fullmatch(value):
-            raise ValueError(f"{where}: {key}={value!r} is not a valid {'topic filter' if key == 'topic' else 'SQL identifier'}")
+            kind = "topic filter" if key == "topic" else "SQL identifier"
+            raise ConfigError(f"{where}: {key}={value!r} is not a valid {kind}")
     try:
         return Template(text).substitute(values)
     except KeyError as missing:
@@ -87,7 +90,7 @@ def query_file(name: str) -> str:
         return f"{name}.sql"
     if name in DASHBOARD_QUERY_NAMES:
         return f"dashboard/{name}.sql"
-    raise KeyError(f"unknown query {name!r}; known: {', '.join(QUERY_NAMES + DASHBOARD_QUERY_NAMES)}")
+    raise ConfigError(f"unknown query {name!r}; known: {', '.join(QUERY_NAMES + DASHBOARD_QUERY_NAMES)}")
 
 
 def query_description(name: str) -> str:
@@ -122,7 +125,7 @@ def load_query(name: str, dialect: QueryDialect = "athena", **names: str) -> str
         return text.strip() + "\n"
     if dialect == "duckdb":
         return translate(_strip_comments(text), "athena", "duckdb") + "\n"
-    raise ValueError(f"unknown query dialect {dialect!r}: use 'athena' or 'duckdb'")
+    raise ConfigError(f"unknown query dialect {dialect!r}: use 'athena' or 'duckdb'")
 
 
 def load_rule(name: str, dialect: RuleDialect = "iot", **names: str) -> str:
@@ -132,7 +135,7 @@ def load_rule(name: str, dialect: RuleDialect = "iot", **names: str) -> str:
     `AS` renames, the WHERE clause, NULL comparisons being false) means the same in both.
     """
     if name not in RULE_NAMES:
-        raise KeyError(f"unknown rule {name!r}; known: {', '.join(RULE_NAMES)}")
+        raise ConfigError(f"unknown rule {name!r}; known: {', '.join(RULE_NAMES)}")
     text = _strip_comments(_fill(_read(f"rules/{name}.sql"), names, f"rule {name!r}"))
     text = " ".join(text.split())
     if dialect == "iot":
@@ -143,7 +146,7 @@ def load_rule(name: str, dialect: RuleDialect = "iot", **names: str) -> str:
         if count != 1:
             raise ValueError(f"rule {name!r} must have exactly one FROM '<topic>' clause, found {count}")
         return translated
-    raise ValueError(f"unknown rule dialect {dialect!r}: use 'iot' or 'duckdb'")
+    raise ConfigError(f"unknown rule dialect {dialect!r}: use 'iot' or 'duckdb'")
 
 
 def rule_topic(name: str, **names: str) -> str:

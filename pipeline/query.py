@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from pipeline.errors import PipelineError
 from pipeline.lake import lake_files
 from pipeline.queries import DEFAULT_NAMES, QUERY_NAMES, load_query
 from pipeline.settings import PipelineSettings
@@ -26,8 +27,12 @@ from pipeline.settings import PipelineSettings
 ARRIVALS_TABLE = DEFAULT_NAMES["arrivals_table"]
 
 
-class LakeEmptyError(RuntimeError):
+class LakeEmptyError(PipelineError):
     """No lake file to query yet."""
+
+
+class WarehouseError(PipelineError):
+    """DuckDB refused: the warehouse file is locked or unreadable, or a query failed."""
 
 
 @dataclass
@@ -64,7 +69,11 @@ def open_warehouse(settings: PipelineSettings, *, database: Path | str | None = 
     if isinstance(target, Path):
         target.parent.mkdir(parents=True, exist_ok=True)
         target = str(target)
-    con = duckdb.connect(target)
+    try:
+        con = duckdb.connect(target)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"DuckDB: {exc} (warehouse WAREHOUSE_DB={target}; is another `pipeline query` or "
+                             "`make dashboard` running?)") from None
     schema, table = _quote(settings.lake_database), _quote(settings.lake_table)
     pattern = str(settings.lake_root.resolve() / "*" / "*" / "*" / "*" / "*.gz")
     con.execute("SET TimeZone = 'UTC'")
@@ -89,7 +98,11 @@ def open_warehouse(settings: PipelineSettings, *, database: Path | str | None = 
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, sql: str, name: str = "query") -> Result:
-    cursor = con.execute(sql)
+    """Run `sql`; a statement DuckDB refuses is a WarehouseError with DuckDB's message."""
+    try:
+        cursor = con.execute(sql)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"DuckDB: {exc}") from None
     if cursor.description is None:
         return Result(name, [], [])
     return Result(name, [d[0] for d in cursor.description], cursor.fetchall())

@@ -9,25 +9,33 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fleetcore.identity import DEFAULT_FLEET_DIR, MONITOR_THING, thing_dir
+from fleetcore.settings import FleetSettingsBase, Topic, load_settings
+from fleetcore.topic import DEFAULT_TOPIC
+from pipeline.errors import ConfigError
 
 from fleetcore.identity import LAKE_CLIENT_ID
 
 MIB = 1024 * 1024
 
 
-class PipelineSettings(BaseSettings):
-    """Settings of `pipeline lake|cold|sql|query|dashboard`."""
+def load() -> PipelineSettings:
+    """The settings, or pipeline's ConfigError with one line per bad variable (`fleetcore.settings`)."""
+    return load_settings(PipelineSettings, ConfigError)
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+class PipelineSettings(FleetSettingsBase):
+    """Settings of `pipeline lake|cold|sql|query|dashboard`."""
 
     # Where the lake writer connects, as whom, and to what.
     mqtt_host: str = Field("localhost", validation_alias="MQTT_HOST",
                            description="Broker host name (in compose: the broker service name).")
     mqtt_port: int = Field(8883, validation_alias="MQTT_PORT", ge=1, le=65535)
-    mqtt_topic: str = Field("sensor/weather", validation_alias="TOPIC",
+    mqtt_topic: Topic = Field(DEFAULT_TOPIC, validation_alias="TOPIC",
                             description="Topic the lake writer subscribes to (the stations publish to it).")
-    monitor_identity_dir: Path = Field(Path(".fleet/things/monitor"), validation_alias="MONITOR_IDENTITY_DIR",
+    monitor_identity_dir: Path = Field(thing_dir(DEFAULT_FLEET_DIR, MONITOR_THING),
+                                       validation_alias="MONITOR_IDENTITY_DIR",
                                        description="certificate.pem, private.key, ca.pem of the monitor thing.")
     lake_client_id: str = Field(LAKE_CLIENT_ID, validation_alias="LAKE_CLIENT_ID",
                                 description="MQTT client id of the lake writer (its persistent session). The broker "

@@ -7,10 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from fleetcore.settings import load_settings
 from provisioning.catalogue import Station, select
 from provisioning.catalogue_store import load_catalogue
 from provisioning.data_settings import DataSettings
+from provisioning.settings import load
 from provisioning.selection_args import add_selection_arguments, selection_from_args
 
 
@@ -49,7 +49,7 @@ def table(stations: list[Station], distances: list[float | None] | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings(DataSettings)
+    settings = load(DataSettings)
     try:
         sel = selection_from_args(args)
     except ValueError as exc:

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from pydantic import ValidationError
-
-from fleetcore.errors import FleetError
-from provisioning.settings import MAX_FLEET_COUNT, FleetSettings
+from fleetcore.errors import report
+from fleetcore.target import Target
+from fleetcore.topic import monitor_filter
+from provisioning.errors import ConfigError, ProvisioningError
+from provisioning.settings import MAX_FLEET_COUNT, FleetSettings, load
 
 AWS_COMMANDS = "provisioning.aws.commands"
 
@@ -33,8 +34,8 @@ def _aws_module() -> ModuleType | None:
 
 
 def _common(p: argparse.ArgumentParser, s: FleetSettings) -> None:
-    p.add_argument("--target", choices=["local", "aws"], default=s.target, help="local CA + Mosquitto, or AWS "
-                   "IoT Core (env TARGET, default %(default)s)")
+    p.add_argument("--target", type=Target, choices=list(Target), default=s.target,
+                   help="local CA + Mosquitto, or AWS IoT Core (env TARGET, default %(default)s)")
     p.add_argument("--fleet-dir", type=Path, default=s.fleet_dir, help="identity folder (env FLEET_DIR, "
                    "default %(default)s)")
     p.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
@@ -81,7 +82,9 @@ def build_parser(settings: FleetSettings) -> argparse.ArgumentParser:
     watch.add_argument("--host", default="127.0.0.1", help="broker host (default %(default)s)")
     watch.add_argument("--port", type=int, default=settings.broker_port, help="broker port (env BROKER_PORT, "
                        "default %(default)s)")
-    watch.add_argument("--topic", default="sensor/#", help="topic filter (default %(default)s)")
+    watch.add_argument("--topic", default=None,
+                       help="topic filter (default: the fleet's TOPIC and below, e.g. "
+                       f"{monitor_filter(settings.topic)}: what the monitor may read)")
     watch.add_argument("--limit", type=int, default=0, help="stop after N messages (0: never)")
     watch.add_argument("--timeout", type=float, default=0.0, help="stop after N seconds (0: never)")
     watch.set_defaults(_run=cmd_watch)
@@ -110,7 +113,7 @@ def build_parser(settings: FleetSettings) -> argparse.ArgumentParser:
 
 def cmd_register(args: argparse.Namespace) -> int:
     s: FleetSettings = args._settings
-    if args.target == "aws":
+    if args.target == Target.AWS:
         code = _delegate_aws("register", args)
         if code == 0 and not args.dry_run:
             from provisioning.manifest import load_manifest, manifest_path
@@ -126,7 +129,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     from provisioning.register_local import LocalFleetRequest, register_local
 
     if not 1 <= args.count <= MAX_FLEET_COUNT:
-        raise ValueError(f"--count (FLEET_COUNT) must be between 1 and {MAX_FLEET_COUNT}, not {args.count}")
+        raise ConfigError(f"--count (FLEET_COUNT) must be between 1 and {MAX_FLEET_COUNT}, not {args.count}")
     outcome = register_local(LocalFleetRequest(
         fleet_dir=args.fleet_dir, data_dir=args.data_dir, prefix=args.prefix, count=args.count, topic=s.topic,
         hostnames=s.hostnames(), port=s.broker_port, force=args.force, dry_run=args.dry_run,
@@ -144,7 +147,7 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 
 def cmd_unregister(args: argparse.Namespace) -> int:
-    if args.target == "aws":
+    if args.target == Target.AWS:
         return _delegate_aws("unregister", args)
     from provisioning.register_local import unregister_local
 
@@ -197,18 +200,14 @@ def cmd_stations(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: 0 done, 2 configuration error, 1 any other provisioning error (one line each on stderr)."""
     try:
-        settings = FleetSettings()
-    except ValidationError as exc:
-        print(f"invalid fleet configuration (.env / environment):\n{exc}", file=sys.stderr)
-        return 2
-    args = build_parser(settings).parse_args(argv)
-    args._settings = settings
-    try:
+        settings = load(FleetSettings)
+        args = build_parser(settings).parse_args(argv)
+        args._settings = settings
         return int(args._run(args) or 0)
-    except (FileNotFoundError, ValueError, RuntimeError, KeyError, FleetError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except ProvisioningError as exc:
+        return report(exc, "provisioning")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 `compose.yaml` defines `station-1` .. `station-5` (the lab's fleet, filled from `compose.env`). A larger fleet
 (`FLEET_COUNT` > 5) gets one generated service per further thing of the manifest, `station-6` .. `station-N`,
 each with the settings of compose.yaml's `x-station` template, its own identity folder and ISD file mounted
-read-only, and its own state volume. YAML anchors do not cross files, so the template is repeated here;
+read-only, and its own state volume. YAML anchors do not cross files, so the template is repeated here (the
+environment comes from `fleetcore.station_variables`, as compose.yaml's `x-station-env` does);
 `tests/provisioning/test_compose_stations.py` checks it renders exactly compose.yaml's `station-1`.
 
 The file is JSON (a subset of YAML, so compose reads it as is) behind a comment header: no YAML library needed.
@@ -17,6 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fleetcore import station_variables
+from provisioning.errors import FleetStateError
 from provisioning.manifest import THINGS_DIR, Thing
 
 STATIONS_COMPOSE_FILE = "compose.stations.yaml"
@@ -37,18 +40,9 @@ STATION_TEMPLATE: dict[str, Any] = {
     "logging": {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}},
 }
 
-# compose.yaml's `x-station-env`: None passes the variable through from .env / the environment when set.
-STATION_ENVIRONMENT: dict[str, str | None] = {
-    "TARGET": "${TARGET:-local}",
-    "MQTT_HOST": "${STATIONS_MQTT_HOST:-broker}",
-    "MQTT_PORT": "${STATIONS_MQTT_PORT:-8883}",
-    "IDENTITY_DIR": "/identity",
-    "STATE_DIR": "/state",
-    **{name: None for name in (
-        "TOPIC", "SPEEDUP", "INTERVAL", "MAX_RATE", "LOOP", "START_AT", "TIME_MODE", "LOG_FORMAT", "LOG_LEVEL",
-        "DRAIN_TIMEOUT", "PROGRESS_INTERVAL", "CONNECT_TIMEOUT", "MAX_INFLIGHT", "KEEP_ALIVE", "SESSION_EXPIRY",
-        "CHECKPOINT_INTERVAL")},
-}
+# compose.yaml's `x-station-env`, from the station's one variable list: None passes the variable through from
+# .env / the environment when set.
+STATION_ENVIRONMENT: dict[str, str | None] = station_variables.compose_environment()
 
 
 def service_name(index: int) -> str:
@@ -87,7 +81,7 @@ def render_stations_compose(stations: list[Thing]) -> str | None:
         return None
     for _, t in extra:
         if not t.isd_file:
-            raise ValueError(f"station {t.thing_name} of the manifest has no ISD file: run `make register`")
+            raise FleetStateError(f"station {t.thing_name} of the manifest has no ISD file: run `make register`")
     doc = {
         "volumes": {state_volume(i): {} for i, _ in extra},
         "services": {service_name(i): station_service(i, t.thing_name, t.isd_file or "") for i, t in extra},

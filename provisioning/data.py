@@ -16,12 +16,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fleetcore.settings import load_settings
 from provisioning.catalogue import select
 from provisioning.catalogue_store import load_catalogue
 from provisioning.data_settings import DEFAULT_NCEI_BASE_URL, DataSettings
 from provisioning.download import Downloader, Outcome, Summary, present
 from provisioning.selection_args import selection_from_args
+from provisioning.settings import load
 from provisioning.sources import Source, make_sources
 from provisioning.stations import LAB_STATION_FILES, missing_lab_files
 
@@ -126,13 +126,13 @@ def ensure_lab_data(data_dir: Path, *, download_missing: bool = True, settings: 
         print(f"DATA_DIR {data_dir} lacks {', '.join(missing)}: run `make data`, or set DATA_DIR to a folder "
               "that has them", file=sys.stderr)
         return 1
-    return download(LAB_STATION_FILES, data_dir, settings or load_settings(DataSettings), progress=progress,
+    return download(LAB_STATION_FILES, data_dir, settings or load(DataSettings), progress=progress,
                     sources=sources)
 
 
 def run(args: argparse.Namespace) -> int:
     """`provisioning data`."""
-    settings = load_settings(DataSettings, **({"data_source": args.source} if args.source else {}))
+    settings = load(DataSettings, **({"data_source": args.source} if args.source else {}))
     if args.workers:
         settings = settings.model_copy(update={"data_workers": args.workers})
     try:

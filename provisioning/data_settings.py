@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import AliasChoices, Field, field_validator
 
@@ -13,7 +13,7 @@ DEFAULT_NCEI_BASE_URL = "https://www.ncei.noaa.gov/pub/data/noaa"
 DEFAULT_ISD_BUCKET = "noaa-isd-pds"
 
 
-class DataSourceName(str, Enum):
+class DataSourceName(StrEnum):
     """The two places NOAA publishes the same files."""
 
     NCEI = "ncei"

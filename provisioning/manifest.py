@@ -20,13 +20,48 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from fleetcore.identity import CA_FILE, CERTIFICATE_FILE, MONITOR_THING, PRIVATE_KEY_FILE, THINGS_DIR  # noqa: F401
+from fleetcore.target import Target
+from fleetcore.topic import DEFAULT_TOPIC
+from provisioning.errors import FleetStateError
 
 MANIFEST_NAME = "manifest.json"
+
+
+class Role(StrEnum):
+    """What a thing is for."""
+
+    STATION = "station"  # replays one station-year
+    MONITOR = "monitor"  # may only read (the lake writer, `make watch`)
+    HELLO = "hello"      # the lab's first step: publishes to hello/world only (AWS)
+
+
+class ResourceKind(StrEnum):
+    """The kinds of AWS resource a fleet records (teardown deletes them kind by kind)."""
+
+    THING = "thing"
+    CERTIFICATE = "certificate"
+    POLICY = "policy"
+    THING_TYPE = "thing_type"
+    THING_GROUP = "thing_group"
+    POLICY_ATTACHMENT = "policy_attachment"
+    PRINCIPAL_ATTACHMENT = "principal_attachment"
+    BUCKET_OBJECT = "bucket_object"
+    ROLE = "role"
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _inline(enum: type[E], title: str) -> Any:
+    """`enum` as a field type whose JSON Schema is the plain list of values (contracts/ stays as it was)."""
+    schema = {"enum": [member.value for member in enum], "title": title, "type": "string"}
+    return Annotated[enum, WithJsonSchema(schema)]
 
 
 class _Model(BaseModel):
@@ -36,8 +71,7 @@ class _Model(BaseModel):
 class AwsResource(_Model):
     """One AWS resource this fleet created, so teardown removes exactly that and nothing else."""
 
-    kind: Literal["thing", "certificate", "policy", "thing_type", "thing_group", "policy_attachment",
-                  "principal_attachment", "bucket_object", "role"]
+    kind: _inline(ResourceKind, "Kind")  # type: ignore[valid-type]
     name: str = Field(description="Name, ARN or id identifying the resource for deletion.")
     arn: str | None = None
     extra: dict[str, str] = Field(default_factory=dict)
@@ -47,7 +81,7 @@ class Thing(_Model):
     """One device identity."""
 
     thing_name: str
-    role: Literal["station", "monitor", "hello"] = "station"
+    role: _inline(Role, "Role") = Role.STATION  # type: ignore[valid-type]
     station_id: str | None = Field(default=None, description="'USAF-WBAN' of the replayed station.")
     isd_file: str | None = Field(default=None, description="File name of the station-year inside DATA_DIR.")
     station_name: str | None = Field(default=None, description="Station name from the ISD catalogue "
@@ -65,10 +99,10 @@ class FleetManifest(_Model):
     """Everything a fleet is made of, for compose, the pipeline and teardown."""
 
     version: Literal[1] = 1
-    target: Literal["local", "aws"]
+    target: _inline(Target, "Target")  # type: ignore[valid-type]
     endpoint: str = Field(description="MQTT host stations connect to: 'broker' locally, the iot:Data-ATS host on AWS.")
     port: int = 8883
-    topic: str = "sensor/weather"
+    topic: str = DEFAULT_TOPIC
     prefix: str = Field(description="Thing-name prefix, e.g. 'weather-station'.")
     things: list[Thing]
     region: str | None = None
@@ -77,14 +111,14 @@ class FleetManifest(_Model):
 
     def stations(self) -> list[Thing]:
         """The station identities, in manifest order."""
-        return [t for t in self.things if t.role == "station"]
+        return [t for t in self.things if t.role == Role.STATION]
 
     def thing(self, name: str) -> Thing:
-        """The identity called `name`; KeyError names it when absent."""
+        """The identity called `name`; FleetStateError names it when absent."""
         for t in self.things:
             if t.thing_name == name:
                 return t
-        raise KeyError(f"thing {name!r} is not in the fleet manifest")
+        raise FleetStateError(f"thing {name!r} is not in the fleet manifest: run `make register`")
 
 
 def manifest_path(fleet_dir: Path) -> Path:
@@ -92,11 +126,16 @@ def manifest_path(fleet_dir: Path) -> Path:
 
 
 def load_manifest(fleet_dir: Path) -> FleetManifest:
-    """Read the manifest; a missing one raises FileNotFoundError naming the path and `make register`."""
+    """Read the manifest; a missing or unreadable one raises FleetStateError naming the path and the fix."""
     path = manifest_path(fleet_dir)
     if not path.is_file():
-        raise FileNotFoundError(f"no fleet manifest at {path}: run `make register` first")
-    return FleetManifest.model_validate_json(path.read_text())
+        raise FleetStateError(f"no fleet manifest at {path}: run `make register` first")
+    try:
+        return FleetManifest.model_validate_json(path.read_text())
+    except ValidationError as exc:
+        raise FleetStateError(f"unreadable fleet manifest {path} ({exc.error_count()} problem(s), first: "
+                              f"{exc.errors()[0]['msg']}): restore it, or remove FLEET_DIR's identities with "
+                              "`make clean` and run `make register`") from None
 
 
 def save_manifest(fleet_dir: Path, manifest: FleetManifest) -> Path:

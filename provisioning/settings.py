@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TypeVar
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from fleetcore.identity import DEFAULT_FLEET_DIR
+from fleetcore.settings import FleetSettingsBase, Topic, load_settings
+from fleetcore.target import Target
+from fleetcore.topic import DEFAULT_TOPIC
+from provisioning.errors import ConfigError
 
 # Always in the broker certificate: the compose service name, and the host's loopback for `make watch`.
 DEFAULT_BROKER_HOSTNAMES = ("broker", "localhost", "127.0.0.1")
 MAX_FLEET_COUNT = 1000
 
 
-class FleetSettings(BaseSettings):
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load(model: type[S], **overrides: object) -> S:
+    """`fleetcore.settings.load_settings` raising provisioning's ConfigError (one line per bad variable)."""
+    return load_settings(model, ConfigError, **overrides)
+
+
+class FleetSettings(FleetSettingsBase):
     """Variables of the `Fleet` section of `.env.example`."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
-
-    fleet_dir: Path = Field(default=Path(".fleet"), validation_alias="FLEET_DIR",
+    fleet_dir: Path = Field(default=DEFAULT_FLEET_DIR, validation_alias="FLEET_DIR",
                             description="Folder holding the CA, identities, broker files and manifest.")
     data_dir: Path = Field(default=Path("data"), validation_alias="DATA_DIR",
                            description="Folder of ISD station-year files (plain or .gz).")
@@ -28,8 +40,8 @@ class FleetSettings(BaseSettings):
     # broker, and the AWS bulk-registration benchmark's size. compose.yaml has five stations; more are generated.
     fleet_count: int = Field(default=5, ge=1, le=MAX_FLEET_COUNT, validation_alias="FLEET_COUNT",
                              description="Number of stations (identities, and containers started by `make up`).")
-    target: Literal["local", "aws"] = Field(default="local", validation_alias="TARGET")
-    topic: str = Field(default="sensor/weather", validation_alias="TOPIC")
+    target: Target = Field(default=Target.LOCAL, validation_alias="TARGET")
+    topic: Topic = Field(default=DEFAULT_TOPIC, validation_alias="TOPIC")
     broker_hostnames: str = Field(default="", validation_alias="BROKER_HOSTNAMES",
                                   description="Extra comma-separated DNS names / IPs for the broker certificate.")
     fleet_uid: int = Field(default=10001, ge=1, validation_alias="FLEET_UID",
@@ -37,13 +49,6 @@ class FleetSettings(BaseSettings):
     fleet_gid: int = Field(default=10001, ge=0, validation_alias="FLEET_GID")
     broker_port: int = Field(default=8883, ge=1, le=65535, validation_alias="BROKER_PORT",
                              description="Host port (loopback only) the broker's mTLS listener is published on.")
-
-    @field_validator("topic")
-    @classmethod
-    def _concrete_topic(cls, value: str) -> str:
-        if not value or any(c in value for c in "#+") or value.startswith("$"):
-            raise ValueError(f"TOPIC must be a concrete topic name (no wildcards, no $): {value!r}")
-        return value
 
     def hostnames(self) -> list[str]:
         """The broker certificate's SAN entries: the defaults, then BROKER_HOSTNAMES, without duplicates."""

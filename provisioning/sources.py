@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 from provisioning.catalogue import CATALOGUE_NAME
 from provisioning.data_settings import DataSettings, DataSourceName
+from provisioning.errors import ProvisioningError
 
 CHUNK = 256 * 1024
 OnBytes = Callable[[int], None]
@@ -36,7 +37,7 @@ class SourceErrorKind(str, Enum):
     REFUSED = "refused"
 
 
-class SourceError(Exception):
+class SourceError(ProvisioningError):
     """One failed fetch: what happened (`kind`) and a one-line message naming the location."""
 
     def __init__(self, kind: SourceErrorKind, message: str) -> None:

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from provisioning.errors import ConfigError
+
 # The five station-years the lab replays, in the lab's order.
 LAB_STATION_FILES: tuple[str, ...] = (
     "030910-99999-2022",
@@ -46,7 +48,7 @@ def discover(data_dir: Path) -> list[StationFile]:
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise FileNotFoundError(
+        raise ConfigError(
             f"DATA_DIR {data_dir} is not a folder: run `make data`, or set DATA_DIR to a folder of ISD files")
     by_stem: dict[str, StationFile] = {}
     for p in sorted(data_dir.iterdir()):
@@ -79,7 +81,7 @@ def assign(count: int, data_dir: Path) -> list[StationFile]:
     and only then cycled, when there are fewer files than things."""
     files = distinct_first(discover(data_dir))
     if not files:
-        raise FileNotFoundError(
+        raise ConfigError(
             f"no ISD files (USAF-WBAN-YEAR[.gz]) in DATA_DIR {data_dir}: run `make data` or point DATA_DIR at them")
     return [files[i % len(files)] for i in range(count)]
 

@@ -9,21 +9,22 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from fleetcore.topic import monitor_filter
 from provisioning.manifest import MONITOR_THING, load_manifest
 from provisioning.mqtt import IdentityClient
 
-DEFAULT_FILTER = "sensor/#"
 
-
-def watch(fleet_dir: Path, host: str, port: int, *, topic_filter: str = DEFAULT_FILTER, limit: int = 0,
+def watch(fleet_dir: Path, host: str, port: int, *, topic_filter: str | None = None, limit: int = 0,
           timeout: float = 0.0, out: TextIO = sys.stdout) -> int:
     """Print `topic thing seq station (name) time` per message (or raw payload when not JSON); 0 on success.
 
-    Station names come from the manifest (catalogue metadata written at registration), when it has them.
+    `topic_filter` defaults to what the monitor may read: the manifest's TOPIC and below. Station names come
+    from the manifest (catalogue metadata written at registration), when it has them.
     """
     manifest = load_manifest(fleet_dir)
     names = {t.station_id: t.station_name for t in manifest.stations() if t.station_id and t.station_name}
     monitor = manifest.thing(MONITOR_THING)
+    topic_filter = topic_filter or monitor_filter(manifest.topic)
     client = IdentityClient(Path(fleet_dir) / monitor.identity_dir, host, port, retry=True)
     with client:
         if not client.wait_connected(15):

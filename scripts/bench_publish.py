@@ -15,7 +15,6 @@ Usage: python scripts/bench_publish.py [--file NAME] [--pacing-count 10000] [--o
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import platform
 import re
@@ -37,6 +36,7 @@ from awscrt import mqtt5  # noqa: E402
 from fleetcore.identity import IdentityFiles  # noqa: E402
 from fleetcore.mqtt import Callbacks, MqttOptions, Session, mtls_client  # noqa: E402
 
+from isd_decoder import open_isd  # noqa: E402
 from station.build import build_message, encode_message  # noqa: E402
 from isd_decoder import read_isd  # noqa: E402
 from tests.support.broker import TlsBroker  # noqa: E402
@@ -91,8 +91,7 @@ def pacing(broker: TlsBroker, identity: Identity, data: Path, count: int, workdi
     from station.settings import StationSettings
 
     cut = workdir / "pacing.txt"
-    opener = gzip.open if data.suffix == ".gz" else open
-    with opener(data, "rb") as src:
+    with open_isd(data) as src:
         lines = src.read().splitlines(keepends=True)
     while len(lines) < count:
         lines = lines + lines

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from station.errors import StationError
+
 CHECKPOINT_VERSION = 1
 
 
@@ -68,7 +70,7 @@ def save(path: Path, checkpoint: Checkpoint) -> None:
     atomic_write_text(path, checkpoint.model_dump_json(indent=1) + "\n")
 
 
-class CheckpointError(Exception):
+class CheckpointError(StationError):
     """The checkpoint file exists but cannot be used."""
 
 

@@ -7,6 +7,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from fleetcore.errors import report
+from station.errors import StationError
+
 # subcommand name -> (module under station.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("inspect", "summarise an ISD file: records, time span, sections, skipped lines"),
@@ -29,9 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
+    """Entry point; returns the process exit code (a StationError: 2 for configuration, 1 otherwise)."""
     args = build_parser().parse_args(argv)
-    return int(args._run(args) or 0)
+    try:
+        return int(args._run(args) or 0)
+    except StationError as exc:
+        return report(exc, "station")
 
 
 if __name__ == "__main__":

@@ -26,13 +26,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from station.errors import StationError
 from station.sources import IsdSource, PreparedRecord, make_template, peak_rss_mb, private_memory_mb
 
 BATCH = 128  # records per frame (about 150 KB of templates)
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 
 
-class DecodeAheadError(RuntimeError):
+class DecodeAheadError(StationError):
     """The decode-ahead worker stopped without finishing the file."""
 
 

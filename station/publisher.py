@@ -30,6 +30,7 @@ from awscrt import mqtt5
 
 from fleetcore.identity import IdentityFiles
 from fleetcore.mqtt import OK_PUBACK_CODES, Callbacks, MqttOptions, Session, mtls_client
+from station.errors import ConnectError
 from station.logging_setup import emit
 
 log = logging.getLogger("station.publisher")
@@ -60,10 +61,6 @@ class Completion(NamedTuple):
     token: Any
     ok: bool
     reason: str | None
-
-
-class ConnectError(Exception):
-    """The first connection did not succeed in time; the message says why and what to check."""
 
 
 def describe_error(exc: BaseException | None) -> str:

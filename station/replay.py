@@ -8,23 +8,27 @@ on stop (SIGTERM/SIGINT) drains in-flight publishes for at most DRAIN_TIMEOUT se
 from __future__ import annotations
 
 import collections
-import gzip
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+from fleetcore.target import Target
+from isd_decoder import open_isd
 from station import checkpoint as ckpt
 from station import status as status_file
+from station.status import State
 from station.logging_setup import emit
 from station.decode_ahead import DecodeAheadSource
-from station.publisher import Completion, ConnectError, ConnectionConfig, Publisher
+from station.errors import ConnectError
+from station.publisher import Completion, ConnectionConfig, Publisher
 from station.scheduler import Pacer, wait_until
-from station.settings import StationSettings
+from station.settings import StationSettings, TimeMode
 from station.sources import (  # noqa: F401 - re-exported
     IsdSource, PreparedRecord, PreparedSource, fill_template, make_template, peak_rss_mb)
 
@@ -32,6 +36,15 @@ log = logging.getLogger("station.replay")
 
 MAX_ERROR_LINES_PER_INTERVAL = 20
 READ_AHEAD = 256  # templates made at a time when unthrottled
+
+
+class StopReason(StrEnum):
+    """Why a replay ended (the summary's `reason`); a signal stops it with the signal's name."""
+
+    FINISHED = "finished"
+    CONNECT_FAILED = "connect-failed"
+    SIGTERM = "SIGTERM"
+    SIGINT = "SIGINT"
 
 
 class Source(Protocol):
@@ -47,8 +60,8 @@ class Source(Protocol):
 
 
 def count_lines(path: Path) -> int:
-    opener = gzip.open if Path(path).suffix == ".gz" else open
-    with opener(path, "rb") as fh:
+    """Lines of the ISD file (plain or gzip, told apart by content), for the progress percentage."""
+    with open_isd(path) as fh:
         return sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
 
 
@@ -56,7 +69,7 @@ def count_lines(path: Path) -> int:
 class Summary:
     """What a run did; logged at the end and returned to the command."""
 
-    reason: str = "finished"
+    reason: StopReason = StopReason.FINISHED
     published: int = 0
     acknowledged: int = 0
     failed: int = 0
@@ -131,14 +144,14 @@ class Replay:
         self.s = settings
         if source is None:
             source = IsdSource(settings.data_file, settings.thing_name)
-            shifted = settings.time_mode == "shifted"
+            shifted = settings.time_mode == TimeMode.SHIFTED
             if settings.preload:
                 source = PreparedSource(source, shifted=shifted)
             elif settings.decode_ahead and settings.interval == 0 and not settings.effective_max_rate:
                 source = DecodeAheadSource(source, shifted=shifted)
         self.source = source
         self.stop = stop or threading.Event()
-        self.stop_reason = "finished"
+        self.stop_reason = StopReason.FINISHED
         self.record_lateness = record_lateness
         self.summary = Summary()
         self.checkpoint_file = ckpt.checkpoint_path(settings.state_dir, settings.thing_name)
@@ -153,7 +166,7 @@ class Replay:
         self._saved_ack: tuple[int, int, int] | None = None
         self._errors_this_interval = 0
         self._suppressed = 0
-        self._state = "starting"
+        self._state = State.STARTING
         self._current_line = 0
         self._current_time: datetime | None = None
         self._total_lines = 0
@@ -163,8 +176,9 @@ class Replay:
         self._next_checkpoint = 0.0
         self._next_status = 0.0
 
-    def request_stop(self, reason: str) -> None:
-        self.stop_reason = reason
+    def request_stop(self, reason: StopReason | str) -> None:
+        """Stop the replay; `reason` is a StopReason or a signal's name (SIGTERM, SIGINT)."""
+        self.stop_reason = StopReason(reason)
         self.stop.set()
 
     # --- start position -----------------------------------------------------------------------------------------
@@ -230,18 +244,18 @@ class Replay:
         self._writer.submit("checkpoint", lambda: ckpt.save(self.checkpoint_file, model))
         self._saved_ack = self._last_ack
 
-    def _write_status(self, state: str | None = None, **extra: Any) -> None:
+    def _write_status(self, state: State | None = None, **extra: Any) -> None:
         if state:
             self._state = state
         pub = self.publisher
         connected = bool(pub and pub.connected)
         shown = self._state
-        if shown == "publishing" and not connected:
-            shown = "disconnected"
+        if shown is State.PUBLISHING and not connected:
+            shown = State.DISCONNECTED
         sm = self.summary
-        doc = dict(thing_name=self.s.thing_name, connected=connected, published=sm.published,
-                   acked=sm.acknowledged, failed=sm.failed, seq=sm.last_seq, line=self._current_line,
-                   error=pub.last_error if pub else None, **extra)
+        doc = {"thing_name": self.s.thing_name, "connected": connected, "published": sm.published,
+               "acked": sm.acknowledged, "failed": sm.failed, "seq": sm.last_seq, "line": self._current_line,
+               "error": pub.last_error if pub else None, **extra}  # `extra` may replace error (a failed connect)
         self._writer.submit("status", lambda: status_file.write_status(self.status_file, shown, **doc))
 
     def _progress(self, now: float) -> None:
@@ -279,7 +293,7 @@ class Replay:
         s = self.s
         return ConnectionConfig(
             host=s.mqtt_host, port=s.mqtt_port, client_id=s.thing_name, certificate=s.certificate_path,
-            private_key=s.private_key_path, ca=s.ca_path, metrics=s.metrics_enabled, aws_limits=s.target == "aws",
+            private_key=s.private_key_path, ca=s.ca_path, metrics=s.metrics_enabled, aws_limits=s.target == Target.AWS,
             keep_alive=s.keep_alive, session_expiry=s.session_expiry)
 
     def run(self) -> int:
@@ -291,13 +305,13 @@ class Replay:
 
     def _run(self) -> int:
         s = self.s
-        self._write_status("starting")
+        self._write_status(State.STARTING)
         start = self._resume_point()
         if start is None:
             emit(log, logging.INFO, "finished",
                  f"nothing to replay: the checkpoint says {s.data_file} was fully acknowledged "
                  f"(delete {self.checkpoint_file} to replay it again, or set LOOP=true)")
-            self._write_status("finished")
+            self._write_status(State.FINISHED)
             self._log_summary()
             return 0
         skip_through, next_seq = start
@@ -319,16 +333,16 @@ class Replay:
             try:
                 if not self.publisher.wait_connected(s.connect_timeout, self.stop):
                     self.summary.reason = self.stop_reason
-                    self._write_status("stopped")
+                    self._write_status(State.STOPPED)
                     self._log_summary()
                     return 0
             except ConnectError as exc:
                 emit(log, logging.ERROR, "connect-failed", str(exc))
-                self.summary.reason = "connect-failed"
-                self._write_status("failed", error=str(exc))
+                self.summary.reason = StopReason.CONNECT_FAILED
+                self._write_status(State.FAILED, error=str(exc))
                 self._log_summary()
                 return 1
-            self._write_status("publishing")
+            self._write_status(State.PUBLISHING)
             finished = self._publish_all(skip_through, next_seq)
             self._drain(finished)
             return 0
@@ -369,7 +383,7 @@ class Replay:
         assert pub is not None
         speedup = s.effective_speedup
         pacer = Pacer(speedup=speedup, interval=None if speedup else s.interval, max_rate=s.effective_max_rate)
-        shifted = s.time_mode == "shifted"
+        shifted = s.time_mode == TimeMode.SHIFTED
         wall_offset = time.time() - time.monotonic()
         start_at = s.start_at if skip_through == 0 else None
         unthrottled = pacer.unthrottled
@@ -440,8 +454,8 @@ class Replay:
     def _drain(self, finished: bool) -> None:
         s, pub, sm = self.s, self.publisher, self.summary
         assert pub is not None
-        sm.reason = "finished" if finished else self.stop_reason
-        self._write_status("draining")
+        sm.reason = StopReason.FINISHED if finished else self.stop_reason
+        self._write_status(State.DRAINING)
         timeout = s.drain_timeout
         if finished:
             # At the end of the file, wait (while not stopped) for every PUBACK: that is what "finished" means.
@@ -463,7 +477,7 @@ class Replay:
         sm.unacknowledged = sm.published - sm.acknowledged - sm.failed
         all_done = finished and sm.unacknowledged == 0
         self._save_checkpoint(finished=all_done and not s.loop)
-        self._write_status("finished" if all_done else "stopped")
+        self._write_status(State.FINISHED if all_done else State.STOPPED)
         self._log_summary()
 
     def _log_summary(self) -> None:

@@ -9,34 +9,37 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
 
-from fleetcore.identity import CA_FILE, CERTIFICATE_FILE, PRIVATE_KEY_FILE
+from fleetcore.identity import DEFAULT_FLEET_DIR, IdentityFiles, thing_dir
+from fleetcore.settings import FleetSettingsBase, Topic
+from fleetcore.settings import load_settings as _load_settings
+from fleetcore.target import AWS_MAX_RATE, Target
+from fleetcore.topic import DEFAULT_TOPIC
+from station.errors import ConfigError
 
-AWS_MAX_RATE = 100.0  # AWS IoT Core's publish limit per connection (messages per second)
 DEFAULT_SPEEDUP = 3600.0
 
 
 S = TypeVar("S", bound="ConnectionSettings")
 
 
-class ConfigError(Exception):
-    """A configuration problem, already phrased as one line for the user (names the variable or path)."""
+class TimeMode(StrEnum):
+    """`TIME_MODE`: the `time` field of each message."""
+
+    ORIGINAL = "original"  # the observation time as recorded
+    SHIFTED = "shifted"    # the wall-clock time the record is scheduled for
 
 
-class ConnectionSettings(BaseSettings):
+class ConnectionSettings(FleetSettingsBase):
     """Who connects where: what `station send-hello` needs. Each field is the upper-case environment variable."""
 
-    # An empty variable (`SPEEDUP=` in .env, or passed through by compose) means "use the default".
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
-                                      env_ignore_empty=True)
-
     thing_name: str = Field(min_length=1, max_length=128, description="Thing name, also the MQTT client id.")
-    target: Literal["local", "aws"] = Field("local", description="'local' Mosquitto or 'aws' IoT Core.")
+    target: Target = Field(Target.LOCAL, description="'local' Mosquitto or 'aws' IoT Core.")
     mqtt_host: str = Field("localhost", min_length=1, description="Broker host (AWS: the iot:Data-ATS endpoint).")
     mqtt_port: int = Field(8883, ge=1, le=65535)
     identity_dir: Path | None = Field(
@@ -57,43 +60,48 @@ class ConnectionSettings(BaseSettings):
     def identity_path(self) -> Path:
         if self.identity_dir is not None:
             return self.identity_dir
-        return Path(os.environ.get("FLEET_DIR", ".fleet")) / "things" / self.thing_name
+        return thing_dir(Path(os.environ.get("FLEET_DIR") or DEFAULT_FLEET_DIR), self.thing_name)
+
+    @property
+    def identity(self) -> IdentityFiles:
+        """The identity files; the CA is ca.pem in the folder, or for aws without one certifi's bundle (which
+        holds the Amazon root CAs)."""
+        files = IdentityFiles.in_folder(self.identity_path)
+        if files.ca is not None and not files.ca.is_file() and self.target == Target.AWS:
+            import certifi
+
+            return IdentityFiles(files.certificate, files.private_key, Path(certifi.where()))
+        return files
 
     @property
     def certificate_path(self) -> Path:
-        return self.identity_path / CERTIFICATE_FILE
+        return self.identity.certificate
 
     @property
     def private_key_path(self) -> Path:
-        return self.identity_path / PRIVATE_KEY_FILE
+        return self.identity.private_key
 
     @property
     def ca_path(self) -> Path | None:
-        """The CA to trust: ca.pem in the identity folder; for aws without one, certifi's bundle (Amazon roots)."""
-        path = self.identity_path / CA_FILE
-        if path.is_file() or self.target == "local":
-            return path
-        import certifi
-
-        return Path(certifi.where())
+        return self.identity.ca
 
     @property
     def metrics_enabled(self) -> bool:
         """SDK metrics go in the MQTT username: on for AWS IoT Core, off for Mosquitto (CN is the username)."""
-        return self.target == "aws"
+        return self.target == Target.AWS
 
 
 class StationSettings(ConnectionSettings):
     """What `station run` needs. Every field is an environment variable of the same name in upper case."""
 
     data_file: Path = Field(description="The ISD station-year to replay (plain or .gz).")
-    topic: str = Field("sensor/weather", min_length=1)
+    topic: Topic = DEFAULT_TOPIC
     speedup: float | None = Field(None, gt=0, description="Recorded spacing divided by SPEEDUP (3600: 1 h per s).")
     interval: float | None = Field(None, ge=0, description="Fixed spacing in seconds instead of SPEEDUP (0: none).")
     max_rate: float | None = Field(None, ge=0, description="Cap in messages/s (0: none; default 100 on aws).")
     loop: bool = False
     start_at: datetime | None = Field(None, description="Start at the first record at or after this UTC time.")
-    time_mode: Literal["original", "shifted"] = "original"
+    time_mode: TimeMode = TimeMode.ORIGINAL
     state_dir: Path = Field(Path(".state"), description="Checkpoint and status folder (a volume in containers).")
     drain_timeout: float = Field(5.0, ge=0, description="Seconds to wait for in-flight PUBACKs on shutdown.")
     progress_interval: float = Field(5.0, gt=0, description="Seconds between progress log lines.")
@@ -129,7 +137,7 @@ class StationSettings(ConnectionSettings):
         """Messages per second at most; 0 means no cap. Default 100 for AWS IoT Core, none locally."""
         if self.max_rate is not None:
             return self.max_rate
-        return AWS_MAX_RATE if self.target == "aws" else 0.0
+        return AWS_MAX_RATE if self.target == Target.AWS else 0.0
 
     def pacing_text(self) -> str:
         if self.interval is not None:
@@ -140,43 +148,14 @@ class StationSettings(ConnectionSettings):
         return pace + (f" max_rate={rate:g}/s" if rate else " max_rate=none")
 
 
-def _env_name(loc: tuple) -> str:
-    return str(loc[0]).upper() if loc else "configuration"
-
-
 def load_settings(model: type[S] = StationSettings, **overrides: object) -> S:  # type: ignore[assignment]
-    """Read `model` from the environment and `.env`; raise ConfigError with one line per problem."""
-    try:
-        return model(**overrides)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            name = _env_name(err.get("loc", ()))
-            if err.get("type") == "missing":
-                lines.append(f"{name} is not set (see .env.example)")
-            elif name == "CONFIGURATION" or not err.get("loc"):
-                lines.append(f"invalid configuration: {err['msg'].removeprefix('Value error, ')}")
-            else:
-                lines.append(f"invalid {name}={err.get('input')!r}: {err['msg']}")
-        raise ConfigError("\n".join(lines)) from None
+    """`fleetcore.settings.load_settings` raising the station's ConfigError (one line per bad variable)."""
+    return _load_settings(model, ConfigError, **overrides)
 
 
 def identity_problems(settings: ConnectionSettings) -> list[str]:
-    """One line per missing or unreadable identity file."""
-    problems: list[str] = []
-    identity = [("certificate", settings.certificate_path), ("private key", settings.private_key_path)]
-    ca = settings.ca_path
-    if ca is not None:
-        identity.append(("CA certificate", ca))
-    for label, path in identity:
-        if not path.is_file():
-            problems.append(
-                f"{label} not found: {path} (IDENTITY_DIR={settings.identity_path}); "
-                f"run `make register` to create the identities"
-            )
-        elif not os.access(path, os.R_OK):
-            problems.append(f"{label} not readable: {path} (check its permissions)")
-    return problems
+    """One line per missing or unreadable identity file (naming IDENTITY_DIR and `make register`)."""
+    return settings.identity.problems("IDENTITY_DIR")
 
 
 def check_identity(settings: ConnectionSettings) -> None:

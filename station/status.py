@@ -5,20 +5,34 @@ from __future__ import annotations
 import json
 import os
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from station.checkpoint import atomic_write_text
 
-STATES = ("starting", "publishing", "disconnected", "draining", "finished", "stopped", "failed")
-HEALTHY_STATES = ("publishing", "finished")
+
+class State(StrEnum):
+    """The `state` of the status file (a StrEnum: the file holds the plain value)."""
+
+    STARTING = "starting"
+    PUBLISHING = "publishing"
+    DISCONNECTED = "disconnected"  # publishing, but the connection is down (reconnecting)
+    DRAINING = "draining"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+STATES = tuple(State)
+HEALTHY_STATES = (State.PUBLISHING, State.FINISHED)
 
 
 def status_path(state_dir: Path, thing_name: str) -> Path:
     return Path(state_dir) / f"{thing_name}.status.json"
 
 
-def write_status(path: Path, state: str, **fields: Any) -> None:
+def write_status(path: Path, state: State, **fields: Any) -> None:
     doc = {"state": state, "pid": os.getpid(), "updated_at": time.time(), **fields}
     atomic_write_text(path, json.dumps(doc, default=str) + "\n")
 
@@ -32,7 +46,7 @@ def assess(status: dict[str, Any], max_age: float, now: float | None = None) -> 
     now = time.time() if now is None else now
     state = status.get("state")
     age = now - float(status.get("updated_at", 0))
-    if state == "finished":
+    if state == State.FINISHED:
         return True, "finished"
     if state not in HEALTHY_STATES:
         return False, f"state {state}" + (f": {status['error']}" if status.get("error") else "")

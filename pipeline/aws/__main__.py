@@ -6,8 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pipeline.aws.errors import PipelineAwsError
+from fleetcore.errors import report
 from pipeline.aws.settings import load_settings
+from pipeline.errors import PipelineError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,34 +32,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: 0 done, 2 configuration error, 1 any other pipeline error (one line each on stderr)."""
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings()
-    except PipelineAwsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _run(args)
+    except PipelineError as exc:
+        return report(exc, "pipeline.aws")
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command; PipelineError (ConfigurationError for configuration) on failure."""
+    settings = load_settings()
     from pipeline.aws.stack import PipelineStack
 
-    try:
-        stack = PipelineStack(settings)
-        if args.command == "deploy":
-            changes = stack.deploy(dry_run=args.dry_run)
-        elif args.command == "destroy":
-            changes = stack.destroy(dry_run=args.dry_run)
-        elif args.command == "status":
-            changes = stack.status()
-            error_count = stack.error_objects()
-        elif args.command == "flatten":
-            ids = stack.flatten()
-            print(f"flattened: {stack.names.glue_database}.weather_flat rebuilt in workgroup "
-                  f"{stack.names.athena_workgroup} (queries {', '.join(ids)})")
-            return 0
-        else:
-            print(f"started crawler {stack.start_crawler()}; tables appear in Glue database {stack.names.glue_database}")
-            return 0
-    except PipelineAwsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    stack = PipelineStack(settings)
+    if args.command == "deploy":
+        changes = stack.deploy(dry_run=args.dry_run)
+    elif args.command == "destroy":
+        changes = stack.destroy(dry_run=args.dry_run)
+    elif args.command == "status":
+        changes = stack.status()
+        error_count = stack.error_objects()
+    elif args.command == "flatten":
+        ids = stack.flatten()
+        print(f"flattened: {stack.names.glue_database}.weather_flat rebuilt in workgroup "
+              f"{stack.names.athena_workgroup} (queries {', '.join(ids)})")
+        return 0
+    else:
+        print(f"started crawler {stack.start_crawler()}; tables appear in Glue database "
+              f"{stack.names.glue_database}")
+        return 0
     names = stack.names
     dry_run = getattr(args, "dry_run", False)
     heading = {"deploy": "plan" if dry_run else "deployed", "destroy": "would destroy" if dry_run

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pipeline.errors import ConfigError, PipelineError
 
-class PipelineAwsError(Exception):
+
+class PipelineAwsError(PipelineError):
     """A deployment problem the user can fix; the message says how."""
 
 
-class ConfigurationError(PipelineAwsError):
+class ConfigurationError(PipelineAwsError, ConfigError):
     """Missing or invalid configuration (credentials, region, names)."""
 
 

@@ -12,9 +12,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
+from fleetcore.settings import FleetSettingsBase, Topic
+from fleetcore.settings import load_settings as _load_settings
+from fleetcore.topic import DEFAULT_TOPIC
 from pipeline.aws.errors import ConfigurationError
 
 STACK_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
@@ -22,10 +24,8 @@ ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-class PipelineAwsSettings(BaseSettings):
+class PipelineAwsSettings(FleetSettingsBase):
     """Everything `python -m pipeline.aws` needs; see `.env.example`, section Pipeline."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     aws_region: str | None = Field(
         default=None,
@@ -54,8 +54,8 @@ class PipelineAwsSettings(BaseSettings):
     )
     lake_bucket: str | None = Field(default=None, validation_alias="PIPELINE_LAKE_BUCKET")
     athena_results_bucket: str | None = Field(default=None, validation_alias="PIPELINE_ATHENA_RESULTS_BUCKET")
-    topic: str = Field(
-        default="sensor/weather",
+    topic: Topic = Field(
+        default=DEFAULT_TOPIC,
         validation_alias="TOPIC",
         description="The topic the stations publish to (shared with the station settings); the rules read it.",
     )
@@ -99,13 +99,6 @@ class PipelineAwsSettings(BaseSettings):
             raise ValueError(f"{value!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
         return value
 
-    @field_validator("topic")
-    @classmethod
-    def _topic(cls, value: str) -> str:
-        if not value or value.startswith("/") or value.endswith("/") or any(c in value for c in "#+'"):
-            raise ValueError("TOPIC must be a plain MQTT topic without wildcards, e.g. sensor/weather")
-        return value
-
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
@@ -115,22 +108,7 @@ class PipelineAwsSettings(BaseSettings):
         return value
 
 
-def _variable(field_name: str) -> str:
-    alias = PipelineAwsSettings.model_fields[field_name].validation_alias
-    if isinstance(alias, AliasChoices):
-        return " / ".join(str(choice) for choice in alias.choices)
-    return str(alias or field_name)
-
-
 def load_settings(**values: Any) -> PipelineAwsSettings:
-    """The settings, or a ConfigurationError naming each variable at fault and what it must hold."""
-    try:
-        return PipelineAwsSettings(**values)
-    except ValidationError as exc:
-        problems = [f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()]
-        raise ConfigurationError("invalid configuration (.env or environment): " + "; ".join(problems)) from exc
-    except SettingsError as exc:
-        match = re.search(r'field "(\w+)"', str(exc))
-        variable = _variable(match.group(1)) if match else "a variable"
-        raise ConfigurationError(f"{variable}: cannot parse the value ({exc.__cause__ or exc}); "
-                                 'PIPELINE_TAGS must be a JSON object such as {"course":"iot-lab"}') from exc
+    """The settings, or a ConfigurationError naming each variable at fault and what it must hold (one line each,
+    `fleetcore.settings.load_settings`)."""
+    return _load_settings(PipelineAwsSettings, ConfigurationError, **values)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -75,11 +76,30 @@ def quarantine_key(names: StackNames) -> str:
             "${clientid()}-${newuuid()}.json")
 
 
+class Action(StrEnum):
+    """What deploy/destroy does (or would do) to a resource, or what status found."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    USE = "use"              # exists, not created by this stack: used as it is
+    REMOVE = "remove"        # created by this stack, no longer wanted
+    CONFLICT = "conflict"    # the name is taken by something the stack did not create
+    DELETE = "delete"
+    KEEP = "keep"            # destroy: not created by this stack, left alone
+    LEFT = "left"            # destroy: recorded under a name the settings no longer give
+    ABSENT = "absent"
+    FOREIGN = "foreign"      # status: exists, not recorded
+    USED = "used"            # status: recorded as used, not created
+    DRIFTED = "drifted"
+    IN_SYNC = "in-sync"
+
+
 @dataclass(frozen=True)
 class Change:
     """One line of a plan or of what was done."""
 
-    action: str  # create | update | unchanged | use | delete | keep | absent | conflict | remove
+    action: Action
     kind: str
     name: str
     detail: str = ""
@@ -182,9 +202,9 @@ class PipelineStack:
         for resource in self.resources():
             record = self.state.get(resource.kind, resource.name)
             if not resource.wanted:
-                action = "remove" if record and record.get("created") else "absent"
+                action = Action.REMOVE if record and record.get("created") else Action.ABSENT
                 with self._refusals(resource):
-                    current = resource.read(record) if action == "remove" else None
+                    current = resource.read(record) if action == Action.REMOVE else None
                 planned.append((resource, current, Change(action, resource.kind, resource.name, "no longer used")))
                 continue
             with self._refusals(resource):
@@ -196,19 +216,19 @@ class PipelineStack:
                     current = resource.read(record)
                     recovered.append(record)
             if current is None:
-                change = Change("create", resource.kind, resource.name)
+                change = Change(Action.CREATE, resource.kind, resource.name)
             elif record is None:
                 if isinstance(resource, Bucket) and self._bucket_given(resource):
-                    change = Change("use", resource.kind, resource.name, "existing bucket, left as it is")
+                    change = Change(Action.USE, resource.kind, resource.name, "existing bucket, left as it is")
                 else:
-                    change = Change("conflict", resource.kind, resource.name)
+                    change = Change(Action.CONFLICT, resource.kind, resource.name)
                     conflicts.append(change)
             elif not record.get("created"):
-                change = Change("use", resource.kind, resource.name, "not created by this stack, left as it is")
+                change = Change(Action.USE, resource.kind, resource.name, "not created by this stack, left as it is")
             else:
                 drift = resource.diff(current)
-                change = Change("update", resource.kind, resource.name, "differs: " + ", ".join(drift)) if drift \
-                    else Change("unchanged", resource.kind, resource.name)
+                change = Change(Action.UPDATE, resource.kind, resource.name, "differs: " + ", ".join(drift)) if drift \
+                    else Change(Action.UNCHANGED, resource.kind, resource.name)
             planned.append((resource, current, change))
         self._recovered = recovered
         if conflicts:
@@ -234,17 +254,17 @@ class PipelineStack:
             self.state.record(record["kind"], record["name"], created=True, id=record["id"])
         for resource, current, change in planned:
             record = self.state.get(resource.kind, resource.name)
-            if change.action == "create":
+            if change.action == Action.CREATE:
                 with self._refusals(resource), self._recorded_if_it_exists(resource):
                     details = resource.create()
                 self.state.record(resource.kind, resource.name, created=True, **details)
-            elif change.action == "update":
+            elif change.action == Action.UPDATE:
                 assert current is not None and record is not None
                 with self._refusals(resource):
                     resource.update(current, record)
-            elif change.action == "use" and record is None:
+            elif change.action == Action.USE and record is None:
                 self.state.record(resource.kind, resource.name, created=False)
-            elif change.action == "remove":
+            elif change.action == Action.REMOVE:
                 assert record is not None
                 if current is not None:
                     with self._refusals(resource):
@@ -290,13 +310,13 @@ class PipelineStack:
             with self._refusals(resource):
                 current = resource.read(record)
             if current is None:
-                action = "absent"
+                action = Action.ABSENT
             elif record is None:
-                action = "foreign"
+                action = Action.FOREIGN
             elif not record.get("created"):
-                action = "used"
+                action = Action.USED
             else:
-                action = "drifted" if resource.diff(current) else "in-sync"
+                action = Action.DRIFTED if resource.diff(current) else Action.IN_SYNC
             if not resource.wanted and current is None:
                 continue
             changes.append(Change(action, resource.kind, resource.name, "" if resource.wanted else "no longer used"))
@@ -311,28 +331,28 @@ class PipelineStack:
             if record is None:
                 continue
             if not record.get("created"):
-                done.append(Change("keep", resource.kind, resource.name, "not created by this stack"))
+                done.append(Change(Action.KEEP, resource.kind, resource.name, "not created by this stack"))
                 if not dry_run:
                     self.state.forget(resource.kind, resource.name)
                 continue
             if isinstance(resource, NamedQuery) and workgroup_owned:
-                done.append(Change("delete", resource.kind, resource.name, "with its workgroup"))
+                done.append(Change(Action.DELETE, resource.kind, resource.name, "with its workgroup"))
                 if not dry_run:
                     self.state.forget(resource.kind, resource.name)
                 continue
             with self._refusals(resource):
                 current = resource.read(record)
             if current is None:
-                done.append(Change("absent", resource.kind, resource.name, "already gone"))
+                done.append(Change(Action.ABSENT, resource.kind, resource.name, "already gone"))
             else:
-                done.append(Change("delete", resource.kind, resource.name))
+                done.append(Change(Action.DELETE, resource.kind, resource.name))
                 if not dry_run:
                     with self._refusals(resource):
                         resource.delete(record)
             if not dry_run:
                 self.state.forget(resource.kind, resource.name)
         for record in [] if dry_run else self.state.resources:
-            done.append(Change("left", record["kind"], record["name"],
+            done.append(Change(Action.LEFT, record["kind"], record["name"],
                                "recorded under a name the current settings do not give: restore the settings "
                                f"used to deploy, or delete it by hand and edit {self.state.path}"))
         return done

@@ -6,7 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from fleetcore.errors import report
 from provisioning.aws import commands
+from provisioning.errors import ProvisioningError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args._run(args) or 0)
+    """Entry point: 0 done, 2 configuration error, 1 any other provisioning error (one line each on stderr)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args._run(args) or 0)
+    except ProvisioningError as exc:
+        return report(exc, "provisioning.aws")
 
 
 if __name__ == "__main__":

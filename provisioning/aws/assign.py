@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from provisioning.errors import ConfigError
+from provisioning.manifest import Role
 from provisioning.stations import assign
 
 # ISD file names: USAF-WBAN-YEAR, optionally .gz
@@ -18,7 +20,7 @@ class PlannedThing:
     thing_name: str
     station_id: str | None
     isd_file: str | None
-    role: str = "station"
+    role: Role = Role.STATION
     station_name: str | None = None  # catalogue metadata (cached isd-history.csv), for the manifest
     country: str | None = None
     icao: str | None = None
@@ -35,14 +37,14 @@ def isd_files(data_dir: Path | None, count: int) -> list[str | None]:
         return [None] * count
     try:
         return [sf.path.name for sf in assign(count, Path(data_dir))]
-    except FileNotFoundError:
+    except ConfigError:  # no DATA_DIR or no ISD files in it
         return [None] * count
 
 
 def station_id_of(isd_file: str) -> str:
     m = _ISD_NAME.match(isd_file)
     if not m:
-        raise ValueError(f"{isd_file!r} is not an ISD file name (USAF-WBAN-YEAR[.gz])")
+        raise ConfigError(f"{isd_file!r} is not an ISD file name (USAF-WBAN-YEAR[.gz])")
     return f"{m['usaf']}-{m['wban']}"
 
 
@@ -54,7 +56,7 @@ def thing_name(prefix: str, index: int) -> str:
 def planned_things(count: int, prefix: str, data_dir: Path | None) -> list[PlannedThing]:
     """`count` things; thing i replays the i-th assigned file (cycling when there are fewer files than things)."""
     if count < 1:
-        raise ValueError(f"count must be at least 1, got {count}")
+        raise ConfigError(f"--count (FLEET_COUNT) must be at least 1, got {count}")
     from provisioning.station_names import catalogue_metadata, metadata_fields
 
     meta = catalogue_metadata(Path(data_dir)) if data_dir is not None else {}

@@ -28,7 +28,7 @@ from provisioning.aws.identity import (
     new_private_key, write_private, write_public,
 )
 from provisioning.aws.rootca import amazon_root_ca_pem
-from provisioning.manifest import THINGS_DIR, AwsResource, Thing
+from provisioning.manifest import THINGS_DIR, AwsResource, Role, Thing
 
 DONE_STATES = {"Completed", "Failed", "Cancelled"}
 # One parameters line (thing name, station id, ISD file name and a P-256 CSR in PEM): about 450-500 bytes.
@@ -340,7 +340,7 @@ def register_bulk(ctx: FleetContext, planned: list[PlannedThing]) -> BulkOutcome
     if not s.bulk_bucket or not s.bulk_role_arn:
         raise RegistrationError("IOT_REGISTRATION_MODE=bulk needs IOT_BULK_BUCKET and IOT_BULK_ROLE_ARN "
                                 "(the lab's `iot-tutorial-things-template` bucket and LabRole ARN) in .env")
-    if any(p.role != "station" for p in planned):
+    if any(p.role != Role.STATION for p in planned):
         raise RegistrationError("the bulk template provisions stations only; register the hello identity "
                                 "with IOT_REGISTRATION_MODE=direct")
     by_name = {p.thing_name: p for p in planned}

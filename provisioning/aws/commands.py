@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
 
 from fleetcore.aws_errors import explain
 
@@ -26,12 +25,12 @@ from provisioning.aws.fleet import (
 from provisioning.aws.ledger import Ledger, journal_path, load_state
 from provisioning.aws.policy import HELLO_TOPIC, policy_document, policy_json
 from provisioning.aws.session import AwsClients, AwsSetupError, make_clients
-from provisioning.aws.settings import AwsSettings
+from provisioning.aws.settings import AwsSettings, RegistrationMode
 from provisioning.aws.teardown import PolicyWait, plan_lines, unregister_fleet
-from provisioning.manifest import FleetManifest, manifest_path
+from provisioning.manifest import FleetManifest, Role, manifest_path
 from provisioning.compose_stations import stations_compose_path, write_stations_compose
 from provisioning.register_local import COMPOSE_ENV_FILE, render_compose_env
-from provisioning.settings import FleetSettings
+from provisioning.settings import FleetSettings, load
 
 def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
     """Add an option unless the caller's parser already has it (the fleet CLI defines the shared ones)."""
@@ -55,17 +54,13 @@ def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _fleet_settings() -> FleetSettings:
-    try:
-        return FleetSettings()
-    except ValidationError as exc:  # a bad FLEET_* value: say which, keep going with the defaults
-        print(f"warning: ignoring the fleet settings from the environment/.env: {exc.errors()[0]['msg']} "
-              f"({exc.errors()[0]['loc']})", file=sys.stderr)
-        return FleetSettings.model_construct()
+    """FleetSettings, or ConfigError naming each bad variable (never the defaults in place of a bad value)."""
+    return load(FleetSettings)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """AWS-only options (on top of the shared ones)."""
-    _add(parser, "--registration-mode", choices=["direct", "bulk"], default=None,
+    _add(parser, "--registration-mode", type=RegistrationMode, choices=list(RegistrationMode), default=None,
          help="direct API calls, or the lab's StartThingRegistrationTask (default IOT_REGISTRATION_MODE)")
     _add(parser, "--concurrency", type=int, default=None, help="parallel API workers (default IOT_CONCURRENCY)")
     _add(parser, "--with-hello", action="store_true",
@@ -74,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> AwsSettings:
-    s = AwsSettings()
+    s = load(AwsSettings)
     updates = {}
     if getattr(args, "registration_mode", None):
         updates["registration_mode"] = args.registration_mode
@@ -104,7 +99,7 @@ def _err(msg: str) -> None:
 def _planned(args: argparse.Namespace) -> list[PlannedThing]:
     planned = planned_things(args.count, args.prefix, args.data_dir)
     if getattr(args, "with_hello", False):
-        planned.append(PlannedThing(f"{args.prefix}-hello", None, None, role="hello"))
+        planned.append(PlannedThing(f"{args.prefix}-hello", None, None, role=Role.HELLO))
     return planned
 
 
@@ -151,14 +146,14 @@ def plan(args: argparse.Namespace) -> int:
         print(f"  create policy {s.policy_name} (tagged managed-by=weather-fleet):")
         doc = policy_json(policy_document(s.region or "<region>", "<account>", [s.topic]))
         print("    " + doc.replace("\n", "\n    "))
-    if any(p.role == "hello" for p in todo):
+    if any(p.role == Role.HELLO for p in todo):
         print(f"  create policy {s.policy_name}-hello: iot:Publish to {HELLO_TOPIC} only")
     if s.thing_type and ("thing_type", s.thing_type) not in recorded:
         print(f"  use thing type {s.thing_type} (created and tagged if it does not exist)")
     if s.thing_group and ("thing_group", s.thing_group) not in recorded:
         print(f"  use thing group {s.thing_group} (created and tagged if it does not exist)")
-    if s.registration_mode == "bulk":
-        stations = sum(1 for p in todo if p.role == "station")
+    if s.registration_mode == RegistrationMode.BULK:
+        stations = sum(1 for p in todo if p.role == Role.STATION)
         tasks = max(1, -(-stations * BULK_LINE_BYTES // s.bulk_max_task_bytes))
         print(f"  upload parameters files to s3://{s.bulk_bucket or '<IOT_BULK_BUCKET>'}/weather-fleet/"
               f"{args.prefix}/ and run about {tasks} registration task(s) one after another (about "
@@ -174,7 +169,7 @@ def plan(args: argparse.Namespace) -> int:
             print(f"    {p.thing_name}  station {p.station_id or '-'}  file {p.isd_file or '-'}")
     print(f"  then write {manifest_path(args.fleet_dir)} (target aws, iot:Data-ATS endpoint, every resource)")
     print("When the stations run:")
-    for line in _rate_plan(s, [p.isd_file for p in planned if p.role == "station"], args.data_dir,
+    for line in _rate_plan(s, [p.isd_file for p in planned if p.role == Role.STATION], args.data_dir,
                            s.region).lines():
         print(f"  {line}")
     return 0
@@ -202,11 +197,7 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
     if args.dry_run:
         return plan(args)
     s = _settings(args)
-    try:
-        planned = _planned(args)
-    except ValueError as exc:
-        _err(str(exc))
-        return 2
+    planned = _planned(args)
     try:
         clients = clients or make_clients(s)
     except AwsSetupError as exc:
@@ -234,9 +225,9 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
                        hello_policy_name=f"{s.policy_name}-hello")
     failed: dict[str, str] = {}
     try:
-        prepare_fleet(ctx, planned, hello=any(p.role == "hello" for p in planned))
-        if s.registration_mode == "bulk":
-            stations = [p for p in planned if p.role == "station"]
+        prepare_fleet(ctx, planned, hello=any(p.role == Role.HELLO for p in planned))
+        if s.registration_mode == RegistrationMode.BULK:
+            stations = [p for p in planned if p.role == Role.STATION]
             outcome = register_bulk(ctx, stations)
             if outcome:
                 failed = dict(outcome.failed)
@@ -249,7 +240,7 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
                 print(f"adopted {len(outcome.adopted)} thing(s) that failed bulk lines created, and finished them "
                       f"directly: {', '.join(outcome.adopted[:5])}{' ...' if len(outcome.adopted) > 5 else ''}",
                       file=sys.stderr)
-            hello = [p for p in planned if p.role != "station"]
+            hello = [p for p in planned if p.role != Role.STATION]
             register_direct(ctx, hello)
         else:
             register_direct(ctx, planned)
@@ -347,7 +338,7 @@ def cost(args: argparse.Namespace) -> int:
     else:
         files = [p.isd_file for p in planned_things(args.count, args.prefix, args.data_dir)]
         source = f"{args.count} planned station(s)"
-    est = estimate(files, args.data_dir, speed=s.replay_speed, interval=s.interval or None, max_rate=s.max_rate,
+    est = estimate(files, args.data_dir, speed=s.replay_speed, interval=s.interval, max_rate=s.max_rate,
                    price_per_million=s.price_per_million_messages,
                    price_per_million_minutes=s.price_per_million_connection_minutes)
     print(f"This run will send ({source}, data from {args.data_dir or 'DATA_DIR (unset)'}):")

@@ -6,11 +6,13 @@ weather message is about 1 KB, so one message each. Connectivity is metered per 
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+
+from fleetcore.target import AWS_MAX_RATE
+from isd_decoder import read_isd
 
 from provisioning.manifest import FleetManifest
 
@@ -26,24 +28,14 @@ class FileStats:
         return (self.last - self.first) if self.first and self.last else timedelta(0)
 
 
-def _time_of(line: bytes) -> datetime | None:
-    """Observation time from the ISD control section (date at 16-23, time at 24-27, 1-based)."""
-    try:
-        return datetime.strptime(line[15:27].decode("ascii"), "%Y%m%d%H%M").replace(tzinfo=timezone.utc)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 @lru_cache(maxsize=256)
 def file_stats(path: Path) -> FileStats:
-    """Records and time span of one ISD file (plain or .gz), without parsing the observations."""
-    opener = gzip.open if path.name.endswith(".gz") else open
+    """Records and time span of one ISD file, counted by the station's own decoder (`isd_decoder.read_isd`):
+    exactly the records a station replays (damaged lines are skipped there too), gzip told apart by content."""
     records, first, last = 0, None, None
-    with opener(path, "rb") as fh:
-        for line in fh:
-            t = _time_of(line)
-            if t is None:
-                continue
+    with read_isd(path) as reader:
+        for record in reader:
+            t = record.time
             records += 1
             first = t if first is None or t < first else first
             last = t if last is None or t > last else last
@@ -111,7 +103,7 @@ def station_duration(st: FileStats, *, speed: float, interval: float | None, max
 
 def estimate(isd_files: list[str | None], data_dir: Path | None, *, speed: float, price_per_million: float,
              price_per_million_minutes: float, interval: float | None = None,
-             max_rate: float = 100.0) -> CostEstimate:
+             max_rate: float = AWS_MAX_RATE) -> CostEstimate:
     """Estimate for stations replaying `isd_files` (one entry per station, names inside `data_dir`); the
     stations run in parallel, so the run lasts as long as its slowest station."""
     messages, span, duration, minutes, missing = 0, timedelta(0), timedelta(0), 0.0, []

@@ -15,7 +15,7 @@ from provisioning.aws.identity import (
     new_private_key, write_private, write_public,
 )
 from provisioning.aws.rootca import amazon_root_ca_pem
-from provisioning.manifest import THINGS_DIR, AwsResource, Thing
+from provisioning.manifest import THINGS_DIR, AwsResource, Role, Thing
 
 
 def _for_thing(ctx: FleetContext, kind: str, thing: str, **extra: str) -> AwsResource | None:
@@ -36,7 +36,7 @@ def is_complete(ctx: FleetContext, planned: PlannedThing) -> bool:
 
 
 def policy_for(ctx: FleetContext, planned: PlannedThing) -> str:
-    return ctx.hello_policy_name if planned.role == "hello" and ctx.hello_policy_name else ctx.policy_name
+    return ctx.hello_policy_name if planned.role == Role.HELLO and ctx.hello_policy_name else ctx.policy_name
 
 
 def register_thing(ctx: FleetContext, planned: PlannedThing) -> Thing:

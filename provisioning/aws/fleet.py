@@ -12,12 +12,13 @@ from provisioning.aws.ledger import Ledger
 from provisioning.aws.policy import HELLO_TOPIC, policy_document, policy_json
 from provisioning.aws.session import AwsClients
 from provisioning.aws.settings import AwsSettings
+from provisioning.errors import ProvisioningError
 from provisioning.manifest import AwsResource
 
 MANAGED_BY = "weather-fleet"
 
 
-class RegistrationError(RuntimeError):
+class RegistrationError(ProvisioningError):
     """Registration cannot go on; the message says what is recorded and which command continues or undoes it."""
 
 

@@ -44,7 +44,7 @@ def _apply(manifest: FleetManifest, entry: dict) -> None:
 
 
 def load_state(fleet_dir: Path) -> FleetManifest:
-    """The manifest with any journal entries not yet saved into it (FileNotFoundError if neither exists)."""
+    """The manifest with any journal entries not yet saved into it (FleetStateError without a manifest)."""
     manifest = load_manifest(fleet_dir)
     jp = journal_path(fleet_dir)
     if jp.is_file():

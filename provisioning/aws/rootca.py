@@ -17,6 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
+from provisioning.errors import ProvisioningError
+
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n?", re.S)
 AMAZON_ROOT_CA_1_SUBJECT = {"C": "US", "O": "Amazon", "CN": "Amazon Root CA 1"}
 # SHA-256 of the DER certificate, as published at https://www.amazontrust.com/repository/
@@ -30,7 +32,7 @@ def _subject(cert: x509.Certificate) -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def amazon_root_ca_pem() -> str:
-    """PEM of Amazon Root CA 1 from certifi; RuntimeError naming the bundle when it is not there."""
+    """PEM of Amazon Root CA 1 from certifi; ProvisioningError naming the bundle when it is not there."""
     bundle = certifi.where()
     with open(bundle, "rb") as fh:
         blocks = _PEM_BLOCK.findall(fh.read())
@@ -44,7 +46,7 @@ def amazon_root_ca_pem() -> str:
         if _subject(cert) == AMAZON_ROOT_CA_1_SUBJECT:
             der = cert.public_bytes(serialization.Encoding.DER)
             if hashlib.sha256(der).hexdigest() != AMAZON_ROOT_CA_1_SHA256:
-                raise RuntimeError(f"{bundle}: 'Amazon Root CA 1' has an unexpected fingerprint; "
+                raise ProvisioningError(f"{bundle}: 'Amazon Root CA 1' has an unexpected fingerprint; "
                                    "reinstall certifi (`make venv`)")
             return cert.public_bytes(serialization.Encoding.PEM).decode()
-    raise RuntimeError(f"{bundle}: no 'Amazon Root CA 1' in certifi's bundle; upgrade certifi (`make venv`)")
+    raise ProvisioningError(f"{bundle}: no 'Amazon Root CA 1' in certifi's bundle; upgrade certifi (`make venv`)")

@@ -7,11 +7,13 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError
 
 from provisioning.aws.settings import AwsSettings
+from provisioning.errors import ConfigError
 
 
-class AwsSetupError(RuntimeError):
+class AwsSetupError(ConfigError):
     """Configuration is missing or wrong; the message names the variable and the fix."""
 
 
@@ -40,7 +42,7 @@ def make_clients(settings: AwsSettings) -> AwsClients:
     """Clients for the configured profile/region/endpoint; AwsSetupError when region or credentials are missing."""
     try:
         session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
-    except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
+    except BotoCoreError as exc:  # ProfileNotFound and friends
         raise AwsSetupError(f"AWS_PROFILE={settings.profile!r}: {exc}; run `aws configure --profile {settings.profile}`"
                             ) from exc
     region = session.region_name

@@ -6,16 +6,31 @@ the `IOT_*` variables shape the fleet.
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fleetcore.settings import FleetSettingsBase, Topic
+from fleetcore.target import AWS_MAX_RATE
+from fleetcore.topic import DEFAULT_TOPIC
 
 
-class AwsSettings(BaseSettings):
-    """Everything `provisioning.aws` reads from the environment."""
+class RegistrationMode(StrEnum):
+    """`IOT_REGISTRATION_MODE`."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True)
+    DIRECT = "direct"  # one API call per step, in parallel
+    BULK = "bulk"      # the lab's StartThingRegistrationTask
+
+
+class CertificateMode(StrEnum):
+    """`IOT_CERTIFICATE_MODE`."""
+
+    CSR = "csr"            # key made locally, CreateCertificateFromCsr
+    AWS_KEYS = "aws-keys"  # CreateKeysAndCertificate
+
+
+class AwsSettings(FleetSettingsBase):
+    """Everything `provisioning.aws` reads from the environment (`provisioning.settings.load(AwsSettings)`)."""
 
     region: str | None = Field(default=None, validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     profile: str | None = Field(default=None, validation_alias="AWS_PROFILE")
@@ -27,11 +42,12 @@ class AwsSettings(BaseSettings):
                             "carries 3 attributes, the most AWS allows without a type).")
     thing_group: str = Field(default="weather-fleet", validation_alias="IOT_THING_GROUP",
                              description="Thing group for every station; `none` = no group.")
-    topic: str = Field(default="sensor/weather", validation_alias="TOPIC",
+    topic: Topic = Field(default=DEFAULT_TOPIC, validation_alias="TOPIC",
                        description="The one topic stations may publish to (the fleet's TOPIC).")
-    registration_mode: Literal["direct", "bulk"] = Field(default="direct", validation_alias="IOT_REGISTRATION_MODE")
-    certificate_mode: Literal["csr", "aws-keys"] = Field(
-        default="csr", validation_alias="IOT_CERTIFICATE_MODE",
+    registration_mode: RegistrationMode = Field(default=RegistrationMode.DIRECT,
+                                                validation_alias="IOT_REGISTRATION_MODE")
+    certificate_mode: CertificateMode = Field(
+        default=CertificateMode.CSR, validation_alias="IOT_CERTIFICATE_MODE",
         description="csr: key made locally, CreateCertificateFromCsr; aws-keys: CreateKeysAndCertificate.")
     bulk_bucket: str | None = Field(default=None, validation_alias="IOT_BULK_BUCKET")
     bulk_role_arn: str | None = Field(default=None, validation_alias="IOT_BULK_ROLE_ARN")
@@ -64,6 +80,6 @@ class AwsSettings(BaseSettings):
         """`none` turns the type/group off (an empty value is ignored, so it means the default)."""
         return "" if value.strip().lower() == "none" else value
 
-    max_rate: float = Field(default=100.0, ge=0, validation_alias="MAX_RATE",
+    max_rate: float = Field(default=AWS_MAX_RATE, ge=0, validation_alias="MAX_RATE",
                             description="Messages per second per station at most, 0 = no cap (AWS IoT Core "
                             "allows 100 per connection; the station's default on aws).")

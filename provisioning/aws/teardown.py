@@ -15,13 +15,14 @@ from provisioning.aws.direct import run_pool
 from provisioning.aws.fleet import error_code
 from provisioning.aws.ledger import Ledger
 from provisioning.aws.session import AwsClients
-from provisioning.manifest import THINGS_DIR, AwsResource, FleetManifest
+from provisioning.manifest import THINGS_DIR, AwsResource, FleetManifest, ResourceKind
 
 # AWS order: detach policy and thing principal, deactivate+delete certificate, delete thing, ..., and the policy
 # last: after its last detach AWS may refuse DeletePolicy (DeleteConflictException) for up to 5 minutes, which is
 # waited out only once everything else is gone.
-TEARDOWN_ORDER = ["policy_attachment", "principal_attachment", "certificate", "thing", "thing_group",
-                  "thing_type", "bucket_object", "policy"]
+TEARDOWN_ORDER = [ResourceKind.POLICY_ATTACHMENT, ResourceKind.PRINCIPAL_ATTACHMENT, ResourceKind.CERTIFICATE,
+                  ResourceKind.THING, ResourceKind.THING_GROUP, ResourceKind.THING_TYPE, ResourceKind.BUCKET_OBJECT,
+                  ResourceKind.POLICY]
 # What each phase needs gone first; a phase whose prerequisite kept something is skipped (a re-run finishes it).
 # The thing group, the parameters files and (once the things are gone) the thing type depend on nothing else.
 DEPENDS_ON: dict[str, set[str]] = {

@@ -14,8 +14,10 @@ import signal
 import sys
 from types import FrameType
 
+from fleetcore.errors import exit_code
+from station.errors import StationError
 from station.logging_setup import configure, emit
-from station.settings import ConfigError, check_files, load_settings
+from station.settings import check_files, load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,10 +32,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
         check_files(settings)
-    except ConfigError as exc:
+    except StationError as exc:  # in the log's format (json in containers), one line each
         for line in str(exc).splitlines():
             emit(log, logging.ERROR, "config", line)
-        return 2
+        return exit_code(exc)
     configure(settings.log_format, settings.log_level)
 
     from station.replay import Replay

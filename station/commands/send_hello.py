@@ -15,8 +15,11 @@ import time
 from datetime import datetime, timezone
 
 from station.logging_setup import configure, emit
-from station.publisher import ConnectError, ConnectionConfig, Publisher
-from station.settings import ConfigError, ConnectionSettings, check_identity, load_settings
+from fleetcore.errors import exit_code
+from fleetcore.target import Target
+from station.errors import ConnectError, StationError
+from station.publisher import ConnectionConfig, Publisher
+from station.settings import ConnectionSettings, check_identity, load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,14 +38,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(ConnectionSettings)
         check_identity(settings)
-    except ConfigError as exc:
+    except StationError as exc:
         for line in str(exc).splitlines():
             emit(log, logging.ERROR, "config", line)
-        return 2
+        return exit_code(exc)
     config = ConnectionConfig(
         host=settings.mqtt_host, port=settings.mqtt_port, client_id=settings.thing_name,
         certificate=settings.certificate_path, private_key=settings.private_key_path, ca=settings.ca_path,
-        metrics=settings.metrics_enabled, aws_limits=settings.target == "aws", keep_alive=settings.keep_alive,
+        metrics=settings.metrics_enabled, aws_limits=settings.target == Target.AWS, keep_alive=settings.keep_alive,
         session_expiry=settings.session_expiry)
     publisher = Publisher(config, args.topic, max_inflight=args.count)
     stop = threading.Event()

@@ -18,6 +18,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from fleetcore.topic import monitor_filter
 from provisioning.manifest import load_manifest
 from provisioning.mqtt import IdentityClient
 from provisioning.register_local import LocalFleetRequest, register_local
@@ -50,11 +51,12 @@ def fleet(docker_engine: None, station_years_dir: Path, tmp_path_factory: pytest
 
 @pytest.fixture(scope="module")
 def monitor(fleet: ComposeFleet) -> Iterator[IdentityClient]:
-    """The monitor identity subscribed to sensor/# before the stations start (so nothing is missed)."""
+    """The monitor identity subscribed to what its ACL lets it read (TOPIC and below) before the stations start
+    (so nothing is missed)."""
     client = IdentityClient(fleet.fleet_dir / "things" / "monitor", "127.0.0.1", fleet.port, retry=True)
     with client:
         assert client.wait_connected(20), client.connect_error
-        assert [int(c) for c in client.subscribe("sensor/#")] == [1]
+        assert [int(c) for c in client.subscribe(monitor_filter(STATION_ENV["TOPIC"]))] == [1]
         fleet.compose("up", "-d")
         yield client
 

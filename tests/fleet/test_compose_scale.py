@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from fleetcore.topic import monitor_filter
 from provisioning.manifest import load_manifest
 from provisioning.mqtt import IdentityClient
 from tests.fleet.compose_fleet import ComposeFleet
@@ -52,7 +53,7 @@ def test_monitor_receives_messages_from_all_twelve(fleet: ComposeFleet) -> None:
     client = IdentityClient(fleet.fleet_dir / "things" / "monitor", "127.0.0.1", fleet.port, retry=True)
     with client:
         assert client.wait_connected(30), client.connect_error
-        assert [int(c) for c in client.subscribe("sensor/#")] == [1]
+        assert [int(c) for c in client.subscribe(monitor_filter(STATION_ENV["TOPIC"]))] == [1]
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and (set(seqs) != expected or min(len(v) for v in seqs.values()) < 3):
             try:

@@ -59,7 +59,7 @@ def test_cli_without_credentials_fails_and_keeps_the_state(
     state.write_text('{"kept": true}')
     monkeypatch.setenv("PIPELINE_AWS_STATE", str(state))
     for command in (["deploy"], ["destroy"], ["status"], ["deploy", "--dry-run"]):
-        assert main(command) == 1
+        assert main(command) == 2  # missing credentials: a configuration error, as for provisioning.aws
         assert "no AWS credentials" in capsys.readouterr().err
     assert state.read_text() == '{"kept": true}'
 

@@ -57,7 +57,7 @@ def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: str
         PipelineSettings()
     assert main(["sql", "preview"]) == 2
     err = capsys.readouterr().err
-    assert name in err and "invalid configuration" in err
+    assert f"invalid {name}={value!r}" in err and len(err.splitlines()) == 1
 
 
 def test_lake_without_identity_says_make_register(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -67,7 +67,7 @@ def test_lake_without_identity_says_make_register(tmp_path: Path, capsys: pytest
 
 
 def test_query_on_an_empty_lake_says_what_to_run(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["query"]) == 2
+    assert main(["query"]) == 1  # not a configuration error: the lake writer has not written yet
     err = capsys.readouterr().err
     assert "no lake file under lake/sensor/weather" in err and "make lake" in err
 

@@ -14,6 +14,7 @@ import pytest
 
 import pipeline.lake as lake_module
 from pipeline.cold import ColdTable
+from pipeline.errors import PipelineError
 from pipeline.lake import LakeWriter, lake_files
 from tests.pipeline.synthetic import message
 
@@ -257,7 +258,7 @@ def test_rule_over_a_batch_without_any_temperature(tmp_path: Path) -> None:
 
 def test_a_second_writer_on_the_same_lake_is_refused(tmp_path: Path) -> None:
     first = LakeWriter(tmp_path)
-    with pytest.raises(RuntimeError, match="another lake writer is running"):
+    with pytest.raises(PipelineError, match="another lake writer is running"):
         LakeWriter(tmp_path)
     first.close()
     LakeWriter(tmp_path).close()  # free again once the first one stopped

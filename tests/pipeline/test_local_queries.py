@@ -13,6 +13,7 @@ import pytest
 import sqlglot
 
 from pipeline import queries
+from pipeline.errors import ConfigError
 from tests.pipeline.synthetic import message
 
 MESSAGES = [
@@ -147,14 +148,14 @@ def test_rule_in_duckdb_keeps_exactly_the_cold_readings(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", ['x"; DROP TABLE y; --', "1abc", "a.b", ""])
 def test_names_must_be_identifiers(bad: str) -> None:
-    with pytest.raises(ValueError, match="not a valid SQL identifier"):
+    with pytest.raises(ConfigError, match="not a valid SQL identifier"):
         queries.load_query("preview", "athena", table=bad)
 
 
 def test_unknown_names_are_named() -> None:
-    with pytest.raises(KeyError, match="unknown query 'nope'"):
+    with pytest.raises(ConfigError, match="unknown query 'nope'"):
         queries.load_query("nope", "athena")
-    with pytest.raises(KeyError, match="unknown rule 'nope'"):
+    with pytest.raises(ConfigError, match="unknown rule 'nope'"):
         queries.load_rule("nope", "iot")
-    with pytest.raises(ValueError, match="unknown query dialect"):
+    with pytest.raises(ConfigError, match="unknown query dialect"):
         queries.load_query("preview", "mysql")  # type: ignore[arg-type]

@@ -13,8 +13,10 @@ from provisioning.aws.assign import planned_things, station_id_of
 from provisioning.aws.cost import estimate
 from provisioning.aws.ledger import Ledger, journal_path, load_state
 from provisioning.aws.settings import AwsSettings
+from provisioning.errors import ConfigError
 from provisioning.manifest import AwsResource, FleetManifest, load_manifest
 from tests.provisioning.aws_fixtures import args
+from tests.station.isd_lines import isd_line
 
 
 def test_settings_read_the_standard_aws_variables(monkeypatch, tmp_path: Path) -> None:
@@ -47,7 +49,7 @@ def test_planned_things_cycle_through_station_files(tmp_path: Path) -> None:
     assert planned_things(1000, "ws", None)[-1].thing_name == "ws-1000"
     assert planned_things(2, "ws", tmp_path / "absent")[0].isd_file is None
     assert station_id_of("A51255-00451-2022.gz") == "A51255-00451"
-    with pytest.raises(ValueError, match="count"):
+    with pytest.raises(ConfigError, match="count"):
         planned_things(0, "ws", None)
 
 
@@ -66,12 +68,11 @@ def test_journal_keeps_what_a_killed_run_created(tmp_path: Path) -> None:
     assert not journal_path(tmp_path).exists() and len(load_manifest(tmp_path).aws_resources) == 2
 
 
-ISD_LINE = "000003091099999{date}{time}4+51000+000000FM-12+0000999999V0209999C000019999999N999999999+99999+99999999999ADDMA1999999999999\n"
-
-
-def _isd(path: Path, stamps: list[tuple[str, str]], junk: int = 0) -> None:
-    text = "".join(ISD_LINE.format(date=d, time=t) for d, t in stamps) + "garbage\n" * junk
-    path.write_bytes(gzip.compress(text.encode()) if path.name.endswith(".gz") else text.encode())
+def _isd(path: Path, stamps: list[tuple[str, str]], junk: int = 0, gzipped: bool | None = None) -> None:
+    """Valid ISD lines at `stamps` (and `junk` damaged ones), gzipped when the name ends in .gz or `gzipped`."""
+    text = "".join(isd_line(date=d, time=t) + "\n" for d, t in stamps) + "garbage\n" * junk
+    zipped = path.name.endswith(".gz") if gzipped is None else gzipped
+    path.write_bytes(gzip.compress(text.encode()) if zipped else text.encode())
 
 
 def test_cost_estimate(tmp_path: Path) -> None:
@@ -96,6 +97,37 @@ def test_cost_estimate(tmp_path: Path) -> None:
     assert missing.messages == 0 and missing.missing_files == ("nope-00000-2000.gz",)
 
 
+def test_cost_counts_what_the_station_replays(tmp_path: Path) -> None:
+    """Regression: cost.py parsed ISD times itself (dropping hour-2400 records) and chose gzip by file name.
+    It now counts with the station's decoder: a gzip file without .gz and a record at 24:00 both count."""
+    _isd(tmp_path / "030910-99999-2022", [("20220101", "0000"), ("20220101", "2400")], gzipped=True)
+    est = estimate(["030910-99999-2022"], tmp_path, speed=3600, price_per_million=1, price_per_million_minutes=1)
+    assert est.messages == 2
+    assert est.data_span == timedelta(days=1)  # 24:00 is the next day's 00:00
+
+
+def test_max_rate_zero_means_no_cap_for_cost_as_for_the_station(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Regression: AwsSettings rejected MAX_RATE=0 (the station's "no cap"), so `make cost` failed with the
+    station's .env."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MAX_RATE", "0")
+    assert AwsSettings().max_rate == 0
+    monkeypatch.delenv("MAX_RATE")
+    assert AwsSettings().max_rate == 100  # unset: AWS IoT Core's limit, as the station on aws
+    data = tmp_path / "isd"
+    data.mkdir()
+    _isd(data / "030910-99999-2022.gz", [("20220101", "0000"), ("20220101", "0001"), ("20220101", "0002")])
+    monkeypatch.setenv("MAX_RATE", "0")
+    monkeypatch.setenv("INTERVAL", "0")
+    assert commands.cost(args("cost", "--count", "1", "--data-dir", str(data), "--fleet-dir",
+                              str(tmp_path / "f"))) == 0
+    assert "duration:          00:00:00 at INTERVAL=0s" in capsys.readouterr().out
+    monkeypatch.setenv("MAX_RATE", "1")
+    assert commands.cost(args("cost", "--count", "1", "--data-dir", str(data), "--fleet-dir",
+                              str(tmp_path / "f"))) == 0
+    assert "duration:          00:00:02 at INTERVAL=0s" in capsys.readouterr().out
+
+
 def test_cost_command_prints_messages_duration_and_price(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PRICE_PER_MILLION_MESSAGES", "1.25")
@@ -109,3 +141,27 @@ def test_cost_command_prints_messages_duration_and_price(tmp_path: Path, monkeyp
     assert "messages:          8" in out
     assert "00:01:00 at SPEEDUP=60x" in out
     assert "PRICE_PER_MILLION_MESSAGES=$1.25" in out and "$0.0000" in out
+
+
+def test_invalid_fleet_variable_exits_2_instead_of_falling_back(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Regression: `python -m provisioning.aws` warned about a bad FLEET_* value and went on with the defaults
+    (FLEET_COUNT=5 ...), where `python -m provisioning` exits 2. Both exit 2 now, naming the variable."""
+    from provisioning.aws.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FLEET_COUNT", "many")
+    assert main(["cost", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "FLEET_COUNT" in err[0] and "many" in err[0]
+
+
+def test_invalid_aws_variable_is_one_line_and_exit_2(tmp_path: Path, monkeypatch, capsys) -> None:
+    from provisioning.aws.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IOT_CONCURRENCY", "0")
+    monkeypatch.setenv("MAX_RATE", "-1")
+    assert main(["plan", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split("=")[0] for line in err] == ["provisioning.aws: invalid IOT_CONCURRENCY",
+                                                   "provisioning.aws: invalid MAX_RATE"]

@@ -121,7 +121,7 @@ def test_count_cap(tmp_path: Path, isd_dir: Path, monkeypatch: pytest.MonkeyPatc
     out = subprocess.run([sys.executable, "-m", "provisioning", "register", "--fleet-dir", str(tmp_path / "f"),
                           "--data-dir", str(isd_dir), "--count", "1001"], cwd=REPO, capture_output=True, text=True,
                          env={k: v for k, v in os.environ.items() if k != "FLEET_COUNT"}, timeout=60)
-    assert out.returncode == 1 and "between 1 and 1000" in out.stderr
+    assert out.returncode == 2 and "between 1 and 1000" in out.stderr  # a configuration error, as FLEET_COUNT
     assert not (tmp_path / "f").exists()
 
 
@@ -133,7 +133,8 @@ def test_compose_config_accepts_the_override(tmp_path: Path, isd_dir: Path) -> N
         require("REQUIRE_DOCKER", "neither `docker compose` nor `docker-compose` is installed")
     fleet = register(tmp_path, isd_dir, 12)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STATION", "COMPOSE_"))}
-    env.update(COMPOSE_PROJECT_NAME="wf-config-test", FLEET_UID="10001", FLEET_GID="10001")
+    env.update(COMPOSE_PROJECT_NAME="wf-config-test", FLEET_UID="10001", FLEET_GID="10001",
+               PRELOAD="true", DECODE_AHEAD="false", STATIONS_MQTT_PORT="443")
     cmd = [*binary, "--env-file", str(fleet / "compose.env"), "-f", str(REPO / "compose.yaml"),
            "-f", str(fleet / STATIONS_COMPOSE_FILE), "config"]
     out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
@@ -153,6 +154,11 @@ def test_compose_config_accepts_the_override(tmp_path: Path, isd_dir: Path) -> N
 
     assert normalised(1) == normalised(6) == normalised(12)
     assert config["services"]["station-12"]["environment"]["THING_NAME"] == "weather-station-12"
+    # Regression: PRELOAD and DECODE_AHEAD (documented in .env.example) never reached a container.
+    for i in (1, 5, 6, 12):
+        environment = config["services"][f"station-{i}"]["environment"]
+        assert (environment["PRELOAD"], environment["DECODE_AHEAD"], str(environment["MQTT_PORT"])) == \
+            ("true", "false", "443")
 
 
 def test_aws_fleet_gets_the_same_override(tmp_path: Path, isd_dir: Path) -> None:

@@ -87,3 +87,12 @@ def test_download_failure_explains_data_dir(tmp_path: Path, capsys: pytest.Captu
 
 def test_ncei_url() -> None:
     assert ncei_url("723123-14886-2022") == "https://www.ncei.noaa.gov/pub/data/noaa/2022/723123-14886-2022.gz"
+
+
+def test_unreadable_manifest_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    (fleet / "manifest.json").write_text('{"version": 1, "target": "moon"}')
+    out = run_cli("show", "--fleet-dir", str(fleet))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("provisioning: unreadable fleet manifest") and "make register" in out.stderr

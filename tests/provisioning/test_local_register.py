@@ -12,7 +12,8 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from provisioning import local_ca
+from provisioning import cli, local_ca
+from provisioning.errors import ConfigError, FleetStateError
 from provisioning.manifest import FleetManifest, load_manifest, save_manifest
 from provisioning.register_local import LocalFleetRequest, register_local, render_acl, unregister_local
 from provisioning.stations import LAB_STATION_FILES
@@ -139,8 +140,20 @@ def test_acl_grants_only_what_each_identity_needs() -> None:
     blocks = [b.strip().splitlines() for b in acl.split("\n\n") if b.strip() and not b.startswith("#")]
     assert ["user s-1", "topic write sensor/weather"] in blocks
     assert ["user s-2", "topic write sensor/weather"] in blocks
-    assert ["user monitor", "topic read sensor/#"] in blocks
+    assert ["user monitor", "topic read sensor/weather/#"] in blocks
     assert "readwrite" not in acl and "pattern" not in acl and "topic write #" not in acl
+
+
+def test_acl_lets_the_monitor_read_a_non_default_topic(tmp_path: Path, isd_dir: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: the monitor's ACL was fixed to sensor/#, so TOPIC=other/topic starved the lake writer."""
+    monkeypatch.setenv("TOPIC", "other/topic")
+    assert cli.main(["register", "--fleet-dir", str(tmp_path / "fleet"), "--data-dir", str(isd_dir)]) == 0
+    acl = (tmp_path / "fleet" / "broker" / "acl").read_text()
+    blocks = [b.strip().splitlines() for b in acl.split("\n\n") if b.strip() and not b.startswith("#")]
+    assert ["user monitor", "topic read other/topic/#"] in blocks
+    assert ["user weather-station-1", "topic write other/topic"] in blocks
+    assert "sensor/" not in acl
 
 
 def test_compose_env_matches_the_manifest(tmp_path: Path, isd_dir: Path) -> None:
@@ -158,11 +171,11 @@ def test_dry_run_writes_nothing(tmp_path: Path, isd_dir: Path) -> None:
 
 
 def test_missing_data_is_a_clear_error_and_writes_nothing(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="DATA_DIR .*make data"):
+    with pytest.raises(ConfigError, match="DATA_DIR .*make data"):
         register_local(LocalFleetRequest(fleet_dir=tmp_path / "fleet", data_dir=tmp_path / "nope"))
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(FileNotFoundError, match="no ISD files"):
+    with pytest.raises(ConfigError, match="no ISD files"):
         register_local(LocalFleetRequest(fleet_dir=tmp_path / "fleet", data_dir=empty))
     assert not (tmp_path / "fleet").exists()
 
@@ -172,7 +185,7 @@ def test_refuses_to_overwrite_an_aws_fleet(tmp_path: Path, isd_dir: Path) -> Non
     aws = FleetManifest(target="aws", endpoint="example-ats.iot.eu-west-1.amazonaws.com", prefix="weather-station",
                         things=[])
     save_manifest(fleet, aws)
-    with pytest.raises(RuntimeError, match="AWS fleet"):
+    with pytest.raises(FleetStateError, match="AWS fleet"):
         register_local(request(tmp_path, isd_dir))
     assert json.loads((fleet / "manifest.json").read_text())["target"] == "aws"
 
@@ -180,7 +193,7 @@ def test_refuses_to_overwrite_an_aws_fleet(tmp_path: Path, isd_dir: Path) -> Non
 def test_half_a_ca_is_refused(tmp_path: Path, isd_dir: Path) -> None:
     register_local(request(tmp_path, isd_dir))
     (tmp_path / "fleet" / "ca" / "ca.key").unlink()
-    with pytest.raises(FileNotFoundError, match="half a CA"):
+    with pytest.raises(FleetStateError, match="half a CA"):
         register_local(request(tmp_path, isd_dir))
 
 

@@ -29,3 +29,32 @@ def test_health_command_reads_state_dir(tmp_path: Path, capsys, monkeypatch) -> 
     assert health.run(args) == 0 and "healthy: publishing, 5 acknowledged" in capsys.readouterr().out
     args.thing_name = "ws-2"
     assert health.run(args) == 1 and "no status file" in capsys.readouterr().err
+
+
+def test_a_station_that_cannot_connect_exits_1_with_a_failed_status(tmp_path: Path, monkeypatch) -> None:
+    """Regression: when the first connection failed, writing the `failed` status raised (the error field was
+    given twice), so `station run` died with a traceback instead of exit 1, and health saw no `failed` state."""
+    import socket
+
+    from station.replay import Replay, StopReason
+    from station.settings import load_settings
+    from station.status import State, read_status
+    from tests.support.certs import TestCA
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    identity = TestCA(tmp_path / "pki").issue_client("ws-down", tmp_path / "id")
+    data = tmp_path / "one.txt"
+    data.write_text("")
+    monkeypatch.chdir(tmp_path)
+    for name, value in {"THING_NAME": "ws-down", "MQTT_HOST": "127.0.0.1", "MQTT_PORT": str(port),
+                        "IDENTITY_DIR": str(identity.directory), "DATA_FILE": str(data),
+                        "STATE_DIR": str(tmp_path / "state"), "CONNECT_TIMEOUT": "1"}.items():
+        monkeypatch.setenv(name, value)
+    replay = Replay(load_settings())
+    assert replay.run() == 1
+    assert replay.summary.reason == StopReason.CONNECT_FAILED
+    status = read_status(status_path(tmp_path / "state", "ws-down"))
+    assert status["state"] == State.FAILED and "could not connect" in status["error"]
+    assert assess(status, 30) == (False, f"state failed: {status['error']}")

@@ -25,6 +25,9 @@ from pathlib import Path
 
 import pytest
 
+from fleetcore.identity import MONITOR_THING
+from fleetcore.topic import DEFAULT_TOPIC
+from provisioning.register_local import render_acl
 from tests.support.certs import Identity, TestCA
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +35,7 @@ BROKER_CONFIG = REPO_ROOT / "docker" / "broker" / "mosquitto.conf"
 DEFAULT_IMAGE = "weather-fleet/mosquitto:latest"
 TLS_PORT = 8883
 READY_LINE = "running"
-MONITOR = "monitor"
+MONITOR = MONITOR_THING
 HELLO = "hello"
 
 # The reaper image cannot be pulled offline; containers are stopped explicitly instead.
@@ -44,10 +47,13 @@ def broker_image() -> str:
     return os.environ.get("MOSQUITTO_IMAGE") or DEFAULT_IMAGE
 
 
-def default_acl(station_topic: str = "sensor/weather") -> str:
-    """Every identity may publish to `station_topic` only; `monitor` reads everything; `hello` may use hello/world."""
-    return (
-        "# stations: publish only to the weather topic\n"
+def default_acl(station_topic: str = DEFAULT_TOPIC) -> str:
+    """The session broker's ACL: provisioning's (monitor reads TOPIC and below, the broker reads $SYS) plus
+    test-only grants, because tests make identities on the fly: every identity may publish to `station_topic`
+    only; `monitor` also reads everything (tests observe what a real monitor may not); `hello` may use
+    hello/world (the lab's first step). Mosquitto adds a second `user` block's lines to the first's."""
+    return provisioned_acl([], station_topic) + (
+        "\n# --- test-only grants (not in a real fleet's ACL) ---\n"
         f"pattern write {station_topic}\n"
         f"\nuser {MONITOR}\n"
         "topic read #\n"
@@ -56,10 +62,9 @@ def default_acl(station_topic: str = "sensor/weather") -> str:
     )
 
 
-def provisioned_acl(stations: list[str], topic: str = "sensor/weather") -> str:
-    """The ACL `make register` writes for `stations` (each may publish `topic`; the monitor reads sensor/#)."""
-    from provisioning.register_local import render_acl
-
+def provisioned_acl(stations: list[str], topic: str = DEFAULT_TOPIC) -> str:
+    """The ACL `make register` writes for `stations` (each may publish `topic`; the monitor reads `topic` and
+    below), by provisioning's own rendering."""
     return render_acl(stations, topic)
 
 

@@ -1,0 +1,50 @@
+"""The station's variable list (fleetcore.station_variables) is the one source of compose's station environment:
+the station's settings, compose.yaml's `x-station-env`, the generated override and the fleet test helper agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from fleetcore import station_variables
+from provisioning.compose_stations import STATION_ENVIRONMENT, station_service
+from station.settings import StationSettings
+from tests.fleet.compose_fleet import STATION_KNOBS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _yaml_environment(env: dict[str, object]) -> dict[str, str | None]:
+    """compose's `KEY:` (no value: passed through) is None in YAML; every other value as compose reads it."""
+    return {k: None if v is None else str(v) for k, v in env.items()}
+
+
+def test_station_settings_read_exactly_the_listed_variables() -> None:
+    settings_variables = {name.upper() for name in StationSettings.model_fields}
+    assert settings_variables == station_variables.all_variables()
+    parts = [set(station_variables.FIXED), set(station_variables.PER_STATION), set(station_variables.PASSED_THROUGH)]
+    assert sum(len(p) for p in parts) == len(set().union(*parts))  # each variable in exactly one part
+
+
+def test_compose_yaml_station_env_is_compose_environment() -> None:
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    assert _yaml_environment(compose["x-station-env"]) == station_variables.compose_environment()
+    for i in range(1, 6):
+        env = _yaml_environment(compose["services"][f"station-{i}"]["environment"])
+        assert set(env) == station_variables.all_variables()
+        assert {k: env[k] for k in station_variables.compose_environment()} == station_variables.compose_environment()
+
+
+def test_generated_override_has_the_same_environment() -> None:
+    assert STATION_ENVIRONMENT == station_variables.compose_environment()
+    env = station_service(6, "w-6", "030910-99999-2022.gz")["environment"]
+    assert set(env) == station_variables.all_variables()
+    assert {k: v for k, v in env.items() if k not in station_variables.PER_STATION} == \
+        station_variables.compose_environment()
+    # PRELOAD and DECODE_AHEAD were documented but never reached a container.
+    assert {"PRELOAD", "DECODE_AHEAD"} <= set(env)
+
+
+def test_fleet_test_helper_isolates_every_passed_through_variable() -> None:
+    assert set(station_variables.PASSED_THROUGH) <= set(STATION_KNOBS)
