@@ -237,11 +237,12 @@ _TEST_UNSET := $(filter-out $(_ENV_KEYS) $(_TEST_KEEP),$(_DOTENV_KEYS))
 test: $(PY) ## run the whole test suite, as CI does (Docker tests skip when no engine answers)
 	env $(addprefix -u ,$(_TEST_UNSET)) $(PY) -m pytest
 
-# Everything that needs neither Docker nor a network, on the committed ISD excerpt (tests/data/isd), on every core
-# (pytest-xdist). About 30-60 s on 2 cores; see docs/testing.md.
+# Everything that needs neither Docker nor a network and is not `slow` (the 1,000-things registration), on the
+# committed ISD excerpt (tests/data/isd), on every core (pytest-xdist); see docs/testing.md.
 .PHONY: test-quick
-test-quick: $(PY) ## run the tests that need neither Docker nor a network (under a minute)
-	env $(addprefix -u ,$(_TEST_UNSET)) DATA_DIR="$(CURDIR)/tests/data/isd" $(PY) -m pytest -m "not docker and not network" \
+test-quick: $(PY) ## run the tests that need neither Docker nor a network (about a minute on 2 cores)
+	env $(addprefix -u ,$(_TEST_UNSET)) DATA_DIR="$(CURDIR)/tests/data/isd" $(PY) -m pytest \
+	  -m "not docker and not network and not slow" \
 	  $(if $(shell $(PY) -c 'import xdist' 2>/dev/null && echo y),-n auto)
 
 .PHONY: bench-publish
