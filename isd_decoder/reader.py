@@ -7,12 +7,12 @@ import io
 import os
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from isd_decoder.decode import decode_line
-from isd_decoder.errors import IsdFileError, IsdLineError
+from isd_decoder.errors import IsdError, IsdFileError, IsdLineError
 from isd_decoder.record import IsdRecord
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -100,12 +100,17 @@ class IsdReader:
     `errors` keeps the first MAX_KEPT_ERRORS line errors (a file of garbage must not fill the memory) and
     always the file error, if any; `stats` counts every skipped line.
 
+    `on_error`, when given, is called with every error as it is met (every line error, beyond MAX_KEPT_ERRORS
+    too, and the file error), so a caller can report them while reading.
+
     Use it as a context manager (or exhaust it) so a file opened from a path is closed.
     """
 
-    def __init__(self, source: str | os.PathLike[str] | BinaryIO) -> None:
+    def __init__(self, source: str | os.PathLike[str] | BinaryIO,
+                 on_error: Callable[[IsdError], None] | None = None) -> None:
         self.stats = IsdStats()
         self.errors: list[IsdLineError | IsdFileError] = []
+        self._on_error = on_error
         self._stream, self._owned, self.name = _open(source)
         self._outer = source if self._owned is False else None
         self._iterator: Iterator[IsdRecord] | None = None
@@ -141,6 +146,8 @@ class IsdReader:
                     stats.skipped_by_kind[error.kind] += 1
                     if len(self.errors) < MAX_KEPT_ERRORS:
                         self.errors.append(error)
+                    if self._on_error is not None:
+                        self._on_error(error)
                     continue
                 if record.unknown_identifier is not None:
                     stats.unknown_identifiers[record.unknown_identifier] += 1
@@ -148,15 +155,18 @@ class IsdReader:
                 yield record
         except (EOFError, OSError, zlib.error) as exc:
             stats.file_error = True
-            self.errors.append(
-                IsdFileError(number + 1, f"{self.name} is damaged or truncated ({type(exc).__name__}: {exc}); "
-                             f"reading stopped after line {number}")
-            )
+            file_error = IsdFileError(number + 1, f"{self.name} is damaged or truncated ({type(exc).__name__}: "
+                                      f"{exc}); reading stopped after line {number}")
+            self.errors.append(file_error)
+            if self._on_error is not None:
+                self._on_error(file_error)
         finally:
             stats.lines = number
             self.close()
 
 
-def read_isd(source: str | os.PathLike[str] | BinaryIO) -> IsdReader:
-    """Open an ISD file (path, plain or .gz, or binary file object) for streaming iteration."""
-    return IsdReader(source)
+def read_isd(source: str | os.PathLike[str] | BinaryIO,
+             on_error: Callable[[IsdError], None] | None = None) -> IsdReader:
+    """Open an ISD file (path, plain or .gz, or binary file object) for streaming iteration; `on_error` is called
+    with each line error and the file error as they are met."""
+    return IsdReader(source, on_error)

@@ -15,11 +15,13 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 from fleetcore.errors import report
 from pipeline import queries
 from pipeline.errors import PipelineError
+from pipeline.run_record import runs_dir, write_run_record
 from pipeline.settings import PipelineSettings, load
 
 log = logging.getLogger("pipeline")
@@ -46,9 +48,18 @@ def cmd_lake(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     log.info("lake writer: %s:%d %s -> %s (flush at %d bytes or %.1f s)", s.mqtt_host, s.mqtt_port, s.mqtt_topic,
              s.lake_root, s.lake_buffer_bytes, s.lake_buffer_seconds)
+    started_at = datetime.now(timezone.utc)
     serve(writer, subscriber, stop)
-    log.info("lake writer stopped: %d received, %d duplicates dropped, %d conflicts kept, %d quarantined, %d errors",
-             subscriber.received, writer.duplicates, writer.conflicts, writer.quarantined, writer.errors)
+    counts = {"received": subscriber.received, "duplicates_dropped": writer.duplicates,
+              "conflicts_kept": writer.conflicts, "quarantined": writer.quarantined, "errors": writer.errors,
+              "cold_rule_failures": writer.cold_failures}
+    try:
+        record = write_run_record(s.lake_dir, started_at, counts, client_id=s.lake_client_id, topic=s.mqtt_topic)
+        kept = f" (kept in {record})"
+    except OSError as exc:
+        kept = f" (could not be kept in {runs_dir(s.lake_dir)}: {exc.strerror or exc})"
+    log.info("lake writer stopped: %d received, %d duplicates dropped, %d conflicts kept, %d quarantined, %d errors%s",
+             subscriber.received, writer.duplicates, writer.conflicts, writer.quarantined, writer.errors, kept)
     if writer.cold_failures:
         log.error("the cold-readings rule failed for %d messages: run `pipeline cold --backfill`", writer.cold_failures)
     return 0

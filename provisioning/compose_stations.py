@@ -30,7 +30,7 @@ COMPOSE_YAML_STATIONS = 5
 STATION_TEMPLATE: dict[str, Any] = {
     "image": "${STATION_IMAGE:-weather-fleet/station:latest}",
     "user": "${FLEET_UID:-10001}:${FLEET_GID:-10001}",
-    "restart": "on-failure",
+    "restart": "on-failure:3",
     "depends_on": {"broker": {"condition": "service_healthy"}},
     "read_only": True,
     "tmpfs": ["/tmp"],
@@ -61,9 +61,10 @@ def station_service(index: int, thing_name: str, isd_file: str) -> dict[str, Any
         **json.loads(json.dumps(STATION_TEMPLATE)),  # a deep copy: callers may change their service
         "environment": {**STATION_ENVIRONMENT, "THING_NAME": thing_name, "DATA_FILE": f"/data/{isd_file}"},
         "volumes": [
-            {"type": "bind", "source": identity, "target": "/identity", "read_only": True},
+            # In the order of their targets, as compose.yaml's (docker-compose 1.29 sorts them when merging files).
             {"type": "bind", "source": f"${{DATA_DIR:-./data}}/{isd_file}", "target": f"/data/{isd_file}",
              "read_only": True},
+            {"type": "bind", "source": identity, "target": "/identity", "read_only": True},
             f"{state_volume(index)}:/state",
         ],
     }

@@ -220,11 +220,13 @@ def _thing_identity(ca: local_ca.Authority, ca_pem: bytes, fleet_dir: Path, name
 
 
 def hand_over_station_identities(fleet_dir: Path, manifest: FleetManifest, uid: int, gid: int) -> None:
-    """As root, give each station's identity folder to uid:gid, the non-root user its container runs as
-    (compose `user: FLEET_UID:FLEET_GID`), so it can read its 0600 key. Does nothing when not root."""
+    """As root, give each station's identity folder, and the monitor's (the compose lake writer runs as its
+    owner), to uid:gid, the non-root user those containers run as (compose `user: FLEET_UID:FLEET_GID`), so they
+    can read their 0600 key; root on the host (`make watch`, `make lake`) still reads them. Does nothing when not
+    root."""
     if os.geteuid() != 0:
         return
-    for t in manifest.stations():
+    for t in [*manifest.stations(), *(t for t in manifest.things if t.role == "monitor")]:
         folder = Path(fleet_dir) / t.identity_dir
         if folder.is_dir():
             _chown_tree(folder, uid, gid)

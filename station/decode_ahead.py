@@ -9,9 +9,12 @@ stdout in batches; the station reads them as it publishes. Memory stays flat: th
 full, so at most a few batches exist at any time, whatever the file size.
 
 Frames: a 4-byte big-endian length, then a `marshal`-encoded tuple: ("r", [(line, time_iso, parts), ...]) for a
-batch of records, ("e", skipped_lines, peak_rss_mb, private_mb) once at the end (the worker's memory only
-grows, so its private memory at the end is its peak). A worker that dies without the end frame
-makes the reading side raise `DecodeAheadError` (its traceback is on the station's stderr).
+batch of records, ("p", [(line, kind, message), ...]) for the input problems met since the last frame (sent
+before the records that follow them, and whenever BATCH of them are pending, so a file of garbage is reported
+as it is read, in constant memory), ("e", peak_rss_mb, private_mb) once at the end (the worker's memory only
+grows, so its private memory at the end is its peak). The station hands each problem to the inner source's
+`on_problem` sink as its frame arrives. A worker that dies without the end frame makes the reading side raise
+`DecodeAheadError` (its traceback is on the station's stderr).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from station.errors import StationError
+from station.input_errors import InputProblem
 from station.sources import IsdSource, PreparedRecord, make_template, peak_rss_mb, private_memory_mb
 
 BATCH = 128  # records per frame (about 150 KB of templates)
@@ -51,7 +55,6 @@ class DecodeAheadSource:
         self._inner = inner
         self._shifted = shifted
         self._started: subprocess.Popen[bytes] | None = None
-        self._skipped: list[str] = []
         self.worker_peak_rss_mb: float | None = None
         self.worker_private_mb: float | None = None
 
@@ -86,7 +89,12 @@ class DecodeAheadSource:
                     for line, stamp, parts in frame[1]:
                         yield PreparedRecord(line, fromiso(stamp), parts)
                     continue
-                _, self._skipped, rss, private = frame
+                if frame[0] == "p":
+                    sink = self._inner.on_problem
+                    for problem in frame[1]:
+                        sink(InputProblem(*problem))
+                    continue
+                _, rss, private = frame
                 if rss is not None:
                     self.worker_peak_rss_mb = max(rss, self.worker_peak_rss_mb or 0.0)
                 if private is not None:
@@ -97,9 +105,6 @@ class DecodeAheadSource:
 
     def encode(self, record: Any, *, seq: int, sent_at: datetime, time: datetime | None) -> bytes:
         return self._inner.encode(record, seq=seq, sent_at=sent_at, time=time)
-
-    def skipped(self) -> list[str]:
-        return self._skipped
 
     def close(self) -> None:
         """Stop a worker started ahead and never read."""
@@ -139,16 +144,30 @@ def _write_frame(out: BinaryIO, frame: tuple) -> None:
 
 def worker(path: str, thing_name: str, shifted: bool, out: BinaryIO) -> None:
     """Decode `path` and write its templates to `out` (see the module docstring)."""
-    source = IsdSource(Path(path), thing_name)
+    problems: list[tuple[int, str, str]] = []
+
+    def send_problems() -> None:
+        if problems:
+            _write_frame(out, ("p", problems))
+            problems.clear()
+
+    def on_problem(problem: InputProblem) -> None:
+        problems.append(tuple(problem))  # type: ignore[arg-type]
+        if len(problems) >= BATCH:
+            send_problems()
+
+    source = IsdSource(Path(path), thing_name, on_problem)
     batch: list[tuple[int, str, tuple[bytes, ...]]] = []
     for record in source.records():
         batch.append((record.line_number, record.time_iso, make_template(source, record, shifted=shifted)))
         if len(batch) >= BATCH:
+            send_problems()
             _write_frame(out, ("r", batch))
             batch = []
+    send_problems()
     if batch:
         _write_frame(out, ("r", batch))
-    _write_frame(out, ("e", source.skipped(), peak_rss_mb(), private_memory_mb()))
+    _write_frame(out, ("e", peak_rss_mb(), private_memory_mb()))
     out.flush()
 
 

@@ -30,7 +30,7 @@ from awscrt import mqtt5
 
 from fleetcore.identity import IdentityFiles
 from fleetcore.mqtt import OK_PUBACK_CODES, Callbacks, MqttOptions, Session, mtls_client
-from station.errors import ConnectError
+from station.errors import ConfigError, ConnectError
 from station.logging_setup import emit
 
 log = logging.getLogger("station.publisher")
@@ -121,7 +121,16 @@ class Publisher:
         self.last_error: str | None = None
         self.published = 0
         self._on_event = on_event
-        self.client = mtls_client(
+        try:
+            self.client = self._client(config)
+        except RuntimeError as exc:  # awscrt: the TLS context cannot be made from these files
+            raise ConfigError(
+                f"the identity in {config.certificate.parent} cannot be loaded ({describe_error(exc)}): "
+                "certificate.pem, private.key and ca.pem must be PEM files of one identity "
+                "(`make register` recreates identities)") from None
+
+    def _client(self, config: ConnectionConfig) -> mqtt5.Client:
+        return mtls_client(
             MqttOptions(host=config.host, port=config.port, client_id=config.client_id,
                         identity=IdentityFiles(config.certificate, config.private_key, config.ca),
                         session=Session.PERSISTENT, session_expiry=config.session_expiry,
@@ -148,8 +157,11 @@ class Publisher:
 
     def _on_failure(self, data: mqtt5.LifecycleConnectFailureData) -> None:
         reason = describe_connack(data.connack_packet) or describe_error(data.exception)
+        repeated = reason == self.last_error
         self.last_error = reason
-        emit(log, logging.ERROR, "connect-failed", reason, endpoint=f"{self.config.host}:{self.config.port}")
+        # One line per new reason: retries failing the same way (every backoff step) are logged at DEBUG only.
+        emit(log, logging.DEBUG if repeated else logging.WARNING, "connect-attempt-failed", reason,
+             endpoint=f"{self.config.host}:{self.config.port}")
         self._event("connect-failed", reason)
 
     def _on_disconnect(self, data: mqtt5.LifecycleDisconnectData) -> None:
@@ -202,7 +214,8 @@ class Publisher:
             if stop is not None and stop.is_set():
                 return False
             if time.monotonic() >= deadline:
-                reason = self.last_error or "no answer from the broker"
+                reason = self.last_error or ("no answer from the broker (neither a TLS handshake nor a CONNACK came "
+                                             "back: is MQTT_HOST:MQTT_PORT the broker's TLS listener?)")
                 raise ConnectError(
                     f"could not connect to {self.config.host}:{self.config.port} as {self.config.client_id} "
                     f"within {timeout:g} s: {reason}")

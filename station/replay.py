@@ -3,6 +3,11 @@
 `Replay.run()` decides where to start (checkpoint or START_AT), connects, publishes every record in file order on
 absolute deadlines, advances the checkpoint over the contiguous prefix of acknowledged messages, logs progress, and
 on stop (SIGTERM/SIGINT) drains in-flight publishes for at most DRAIN_TIMEOUT seconds before the final summary.
+
+Damaged input never ends a run early with a traceback: skipped lines are logged as they are met (rate-limited,
+`station.input_errors`); a damaged file (e.g. a truncated .gz) ends the pass after its last good record, every
+record before it is published, and the run exits with `ExitCode.DATA_DAMAGED` after the summary, as does a
+file without a single decodable record. A first connection that fails ends in one line and the summary.
 """
 
 from __future__ import annotations
@@ -14,55 +19,42 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
 from fleetcore.target import Target
-from isd_decoder import open_isd
 from station import checkpoint as ckpt
 from station import status as status_file
 from station.status import State
 from station.logging_setup import emit
 from station.decode_ahead import DecodeAheadSource
 from station.errors import ConnectError
+from station.exit_codes import ExitCode, StopReason
+from station.input_errors import InputErrorReporter
 from station.publisher import Completion, ConnectionConfig, Publisher
 from station.scheduler import Pacer, wait_until
 from station.settings import StationSettings, TimeMode
 from station.sources import (  # noqa: F401 - re-exported
-    IsdSource, PreparedRecord, PreparedSource, fill_template, make_template, peak_rss_mb)
+    IsdSource, PreparedRecord, PreparedSource, count_lines, fill_template, make_template, peak_rss_mb)
 
 log = logging.getLogger("station.replay")
 
 MAX_ERROR_LINES_PER_INTERVAL = 20
+LINE_ERRORS_SHOWN = 10  # skipped lines logged one by one before the rate limit...
+LINE_ERROR_INTERVAL = 60.0  # ...then at most one every this many seconds (with the count of those not shown)
+STOP_AFTER_CONNECT_FAILURE = 0.25  # seconds granted to the client's stop when the first connection failed
 READ_AHEAD = 256  # templates made at a time when unthrottled
 
 
-class StopReason(StrEnum):
-    """Why a replay ended (the summary's `reason`); a signal stops it with the signal's name."""
-
-    FINISHED = "finished"
-    CONNECT_FAILED = "connect-failed"
-    SIGTERM = "SIGTERM"
-    SIGINT = "SIGINT"
-
-
 class Source(Protocol):
-    """Where records come from and how one becomes a payload (the ISD file in production)."""
+    """Where records come from and how one becomes a payload (the ISD file in production). Problems with the
+    input (skipped lines, a damaged file) go to the sink the source was made with, as they are met."""
 
     path: Path
 
     def records(self) -> Iterator[Any]: ...
 
     def encode(self, record: Any, *, seq: int, sent_at: datetime, time: datetime | None) -> bytes: ...
-
-    def skipped(self) -> list[str]: ...
-
-
-def count_lines(path: Path) -> int:
-    """Lines of the ISD file (plain or gzip, told apart by content), for the progress percentage."""
-    with open_isd(path) as fh:
-        return sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
 
 
 @dataclass
@@ -81,6 +73,8 @@ class Summary:
     passes: int = 0
     reconnects: int = 0
     skipped_lines: int = 0
+    skipped_by_kind: str = ""  # 'digits:3,length:1'
+    file_error: str | None = None  # the damaged file's error, when reading stopped early
     duration_s: float = 0.0
     lateness: list[float] = field(default_factory=list, repr=False)
 
@@ -142,8 +136,10 @@ class Replay:
     def __init__(self, settings: StationSettings, *, source: Source | None = None,
                  stop: threading.Event | None = None, record_lateness: bool = False) -> None:
         self.s = settings
+        self.input_errors = InputErrorReporter(log, settings.data_file, first=LINE_ERRORS_SHOWN,
+                                               interval=LINE_ERROR_INTERVAL)
         if source is None:
-            source = IsdSource(settings.data_file, settings.thing_name)
+            source = IsdSource(settings.data_file, settings.thing_name, self.input_errors.report)
             shifted = settings.time_mode == TimeMode.SHIFTED
             if settings.preload:
                 source = PreparedSource(source, shifted=shifted)
@@ -152,6 +148,8 @@ class Replay:
         self.source = source
         self.stop = stop or threading.Event()
         self.stop_reason = StopReason.FINISHED
+        self.end_reason = StopReason.FINISHED  # why the last pass ended: FINISHED, FILE_DAMAGED or NO_RECORDS
+        self._records_in_pass = 0
         self.record_lateness = record_lateness
         self.summary = Summary()
         self.checkpoint_file = ckpt.checkpoint_path(settings.state_dir, settings.thing_name)
@@ -297,7 +295,8 @@ class Replay:
             keep_alive=s.keep_alive, session_expiry=s.session_expiry)
 
     def run(self) -> int:
-        """Replay; returns the exit code (0 finished or stopped by signal, 1 connection never established)."""
+        """Replay; returns the exit code (`ExitCode`: OK finished or stopped by signal, CONNECT_FAILED when the
+        first connection was never established, DATA_DAMAGED when the data file is damaged or has no record)."""
         try:
             return self._run()
         finally:
@@ -313,7 +312,7 @@ class Replay:
                  f"(delete {self.checkpoint_file} to replay it again, or set LOOP=true)")
             self._write_status(State.FINISHED)
             self._log_summary()
-            return 0
+            return ExitCode.OK
         skip_through, next_seq = start
         self._total_lines = count_lines(s.data_file)
         self.publisher = Publisher(self.connection_config(), s.topic, max_inflight=s.max_inflight)
@@ -329,27 +328,35 @@ class Replay:
         if isinstance(self.source, DecodeAheadSource):
             self.source.start()  # its start-up overlaps the connection
         self.publisher.start()
+        stop_timeout = 5.0
         try:
             try:
                 if not self.publisher.wait_connected(s.connect_timeout, self.stop):
                     self.summary.reason = self.stop_reason
                     self._write_status(State.STOPPED)
                     self._log_summary()
-                    return 0
+                    return ExitCode.OK
             except ConnectError as exc:
+                # Nothing was published: a connection attempt still under way (e.g. a TLS handshake with a
+                # listener that never answers) is not waited for.
+                stop_timeout = STOP_AFTER_CONNECT_FAILURE
                 emit(log, logging.ERROR, "connect-failed", str(exc))
                 self.summary.reason = StopReason.CONNECT_FAILED
                 self._write_status(State.FAILED, error=str(exc))
                 self._log_summary()
-                return 1
+                return ExitCode.CONNECT_FAILED
             self._write_status(State.PUBLISHING)
             finished = self._publish_all(skip_through, next_seq)
             self._drain(finished)
-            return 0
+            return self._data_exit_code(finished)
         finally:
             if isinstance(self.source, DecodeAheadSource):
                 self.source.close()
-            self.publisher.stop()
+            self.publisher.stop(stop_timeout)
+
+    def _data_exit_code(self, finished: bool) -> ExitCode:
+        """DATA_DAMAGED when the pass that ended the run met a damaged file or no record at all, else OK."""
+        return self.end_reason.exit_code if finished else ExitCode.OK
 
     def _due_records(self, skip_through: int, start_at: datetime | None, shifted: bool, read_ahead: int,
                      templates: bool) -> Iterator[tuple[Any, tuple[bytes, ...] | None]]:
@@ -363,7 +370,9 @@ class Replay:
         prepared = isinstance(source, (PreparedSource, DecodeAheadSource))
         batch: list[tuple[Any, tuple[bytes, ...] | None]] = []
         started = start_at is None
+        self._records_in_pass = 0
         for record in source.records():
+            self._records_in_pass += 1
             if record.line_number <= skip_through:
                 continue
             if not started:
@@ -436,11 +445,17 @@ class Replay:
                 self._current_time = obs
                 seq += 1
                 published_in_pass += 1
-            skipped = self.source.skipped()
-            if skipped:
-                sm.skipped_lines += len(skipped)
-                emit(log, logging.WARNING, "skipped-lines", f"{len(skipped)} damaged lines skipped",
-                     first=skipped[0])
+            self.input_errors.finish()
+            if self.input_errors.file_error is not None:
+                # Every record before the damage is published; another pass would only repeat them.
+                self.end_reason = StopReason.FILE_DAMAGED
+                return True
+            if not self._records_in_pass:
+                emit(log, logging.ERROR, "no-records", f"{s.data_file} has no decodable record "
+                     f"({self.input_errors.skipped} lines skipped; `station inspect {s.data_file}` shows why)",
+                     file=str(s.data_file))
+                self.end_reason = StopReason.NO_RECORDS
+                return True
             if not published_in_pass and start_at is not None:
                 emit(log, logging.WARNING, "start-at", f"no record at or after START_AT={start_at.isoformat()}")
             if not s.loop or (full_pass and not published_in_pass):
@@ -454,7 +469,7 @@ class Replay:
     def _drain(self, finished: bool) -> None:
         s, pub, sm = self.s, self.publisher, self.summary
         assert pub is not None
-        sm.reason = StopReason.FINISHED if finished else self.stop_reason
+        sm.reason = self.end_reason if finished else self.stop_reason
         self._write_status(State.DRAINING)
         timeout = s.drain_timeout
         if finished:
@@ -476,7 +491,8 @@ class Replay:
         self._absorb(pub.drain_completions())
         sm.unacknowledged = sm.published - sm.acknowledged - sm.failed
         all_done = finished and sm.unacknowledged == 0
-        self._save_checkpoint(finished=all_done and not s.loop)
+        # A damaged file is never marked finished: a restart resumes after its last good record and says so again.
+        self._save_checkpoint(finished=all_done and not s.loop and sm.reason == StopReason.FINISHED)
         self._write_status(State.FINISHED if all_done else State.STOPPED)
         self._log_summary()
 
@@ -489,11 +505,17 @@ class Replay:
             sm.reconnects = max(0, self.publisher.connect_count - 1)
         if self._last_ack is not None:
             sm.last_acked_seq, sm.last_acked_line = self._last_ack[0], self._last_ack[1]
+        problems = self.input_errors
+        sm.skipped_lines, sm.skipped_by_kind = problems.skipped, problems.kinds_text()
+        sm.file_error = problems.file_error.message if problems.file_error else None
+        extra: dict[str, Any] = {"skipped_by_kind": sm.skipped_by_kind} if sm.skipped_by_kind else {}
+        if sm.file_error:
+            extra["file_error"] = sm.file_error
         emit(log, logging.INFO, "summary", "", reason=sm.reason, published=sm.published,
              acknowledged=sm.acknowledged, failed=sm.failed, unacknowledged=sm.unacknowledged,
              first_seq=sm.first_seq, last_seq=sm.last_seq, checkpoint_line=sm.last_acked_line,
              checkpoint_seq=sm.last_acked_seq, passes=sm.passes, reconnects=sm.reconnects,
-             skipped_lines=sm.skipped_lines, duration_s=round(sm.duration_s, 3), rate=f"{sm.rate:.1f}/s",
+             skipped_lines=sm.skipped_lines, **extra, duration_s=round(sm.duration_s, 3), rate=f"{sm.rate:.1f}/s",
              **self._memory())
 
     def _memory(self) -> dict[str, float | None]:

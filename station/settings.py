@@ -11,9 +11,11 @@ import os
 from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from fleetcore.identity import DEFAULT_FLEET_DIR, IdentityFiles, thing_dir
 from fleetcore.settings import FleetSettingsBase, Topic
@@ -23,9 +25,32 @@ from fleetcore.topic import DEFAULT_TOPIC
 from station.errors import ConfigError
 
 DEFAULT_SPEEDUP = 3600.0
+PACING_FIELDS = ("speedup", "interval")  # one setting: set one or the other, in one place
 
 
 S = TypeVar("S", bound="ConnectionSettings")
+
+
+class GroupedSource(PydanticBaseSettingsSource):
+    """`inner` (e.g. the `.env` source) without the fields of `group` when a source of higher priority (`above`)
+    sets any of them: the fields of a group are one setting, taken whole from the first source that has it.
+
+    So `INTERVAL=1` in the environment clears `.env`'s `SPEEDUP=3600` (and `SPEEDUP` there clears its
+    `INTERVAL`), as the environment wins for every other variable."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource,
+                 above: tuple[PydanticBaseSettingsSource, ...], group: tuple[str, ...]) -> None:
+        super().__init__(settings_cls)
+        self.inner, self.above, self.group = inner, above, group
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ delegates to the inner source
+
+    def __call__(self) -> dict[str, Any]:
+        values = self.inner()
+        if any(name in source() for source in self.above for name in self.group):
+            values = {name: value for name, value in values.items() if name not in self.group}
+        return values
 
 
 class TimeMode(StrEnum):
@@ -110,6 +135,17 @@ class StationSettings(ConnectionSettings):
     preload: bool = Field(False, description="Decode and encode the whole file at start-up (fastest publishing).")
     decode_ahead: bool = Field(True, description="Unthrottled replays (INTERVAL=0, no MAX_RATE) decode the file in "
                                "a helper process, beside the publishing loop.")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """SPEEDUP and INTERVAL are one setting (the pacing): `.env`'s is used only when neither is set in the
+        environment (or passed to the constructor)."""
+        dotenv = GroupedSource(settings_cls, dotenv_settings, (init_settings, env_settings), PACING_FIELDS)
+        return init_settings, env_settings, dotenv, file_secret_settings
 
     @field_validator("start_at")
     @classmethod

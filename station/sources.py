@@ -1,6 +1,7 @@
 """Where the replay's records come from, and message templates made ahead of their deadline.
 
-- `IsdSource`: an ISD station-year read with `isd_decoder.read_isd`, messages built with `station.build`.
+- `IsdSource`: an ISD station-year read with `isd_decoder.read_isd`, messages built with `station.build`; every
+  damaged line and a damaged file go to its `on_problem` sink as they are met (`station.input_errors`).
 - `make_template` / `fill_template`: the encoded message split around seq and sent_at (and the time when
   shifted), so only a few microseconds of work remain once a record is due.
 - `PreparedSource` (PRELOAD=true): every template made at start-up.
@@ -12,36 +13,64 @@ small process of its own.
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from station.input_errors import FILE_KIND, InputProblem, ProblemSink, problem_of
+
+
+def _ignore(problem: InputProblem) -> None:
+    """The default sink: problems are dropped (the replay passes an `InputErrorReporter.report`)."""
+
+
+def count_lines(path: Path) -> int:
+    """Lines of a plain or gzipped file (told apart by content), for the progress percentage; of a damaged .gz,
+    the lines before the damage (never raises on damage or a missing file: reading the records reports it)."""
+    from isd_decoder import open_isd
+
+    count = 0
+    try:
+        with open_isd(path) as fh:
+            # read1: what one step decompresses, so the blocks before the damage are counted
+            for block in iter(lambda: fh.read1(1 << 16), b""):  # type: ignore[attr-defined]
+                count += block.count(b"\n")
+    except (EOFError, OSError, zlib.error):
+        pass
+    return count
+
 
 class IsdSource:
-    """An ISD station-year read with `isd_decoder.read_isd`, messages built with `station.build`."""
+    """An ISD station-year read with `isd_decoder.read_isd`, messages built with `station.build`.
 
-    def __init__(self, path: Path, thing_name: str) -> None:
+    Each pass (`records()`) sends its problems to `on_problem` as they are met: skipped lines, and at most one file
+    error (damaged or truncated file, or one that cannot be opened), after which the pass ends.
+    """
+
+    def __init__(self, path: Path, thing_name: str, on_problem: ProblemSink | None = None) -> None:
         from station.build import build_message, encode_message
 
         self.path = Path(path)
         self.thing_name = thing_name
+        self.on_problem: ProblemSink = on_problem or _ignore
         self._build = build_message
         self._encode = encode_message
-        self._reader: Any = None
 
     def records(self) -> Iterator[Any]:
         from isd_decoder import read_isd
 
-        self._reader = read_isd(self.path)
-        return iter(self._reader)
+        sink = self.on_problem
+        try:
+            reader = read_isd(self.path, on_error=lambda error: sink(problem_of(error)))
+        except OSError as exc:
+            sink(InputProblem(1, FILE_KIND, f"{self.path} cannot be read: {exc.strerror or exc}"))
+            return iter(())
+        return iter(reader)
 
     def encode(self, record: Any, *, seq: int, sent_at: datetime, time: datetime | None) -> bytes:
         return self._encode(self._build(record, thing_name=self.thing_name, seq=seq, sent_at=sent_at, time=time))
-
-    def skipped(self) -> list[str]:
-        errors = getattr(self._reader, "errors", None) or []
-        return [f"line {getattr(e, 'line_number', '?')}: {e}" for e in errors]
 
 
 _SEQ_MARK = 8_765_432_109_876_543
@@ -96,14 +125,14 @@ class PreparedRecord:
 class PreparedSource:
     """PRELOAD=true: decode the whole file and make every message template at start-up. Publishing then costs a
     few microseconds per message instead of a decode + build: for load tests and fast backfills, at the price of
-    start-up time and memory (every message of the file is held)."""
+    start-up time and memory (every message of the file is held). The file's problems reach the inner source's
+    sink once, during `prepare()`."""
 
     def __init__(self, inner: IsdSource, *, shifted: bool) -> None:
         self.path = inner.path
         self._inner = inner
         self._shifted = shifted
         self._items: list[PreparedRecord] | None = None
-        self._skipped: list[str] = []
         self.prepare_s = 0.0
 
     def prepare(self) -> None:
@@ -111,7 +140,6 @@ class PreparedSource:
         inner, shifted = self._inner, self._shifted
         self._items = [PreparedRecord(r.line_number, r.time, make_template(inner, r, shifted=shifted))
                        for r in inner.records()]
-        self._skipped = inner.skipped()
         self.prepare_s = time.perf_counter() - started
 
     @property
@@ -125,9 +153,6 @@ class PreparedSource:
 
     def encode(self, record: Any, *, seq: int, sent_at: datetime, time: datetime | None) -> bytes:
         return self._inner.encode(record, seq=seq, sent_at=sent_at, time=time)
-
-    def skipped(self) -> list[str]:
-        return self._skipped
 
 
 def peak_rss_mb() -> float | None:

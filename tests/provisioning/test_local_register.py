@@ -217,8 +217,12 @@ def test_as_root_station_identities_go_to_the_container_user(tmp_path: Path, isd
     for t in out.manifest.stations():
         for p in [fleet / t.identity_dir, *(fleet / t.identity_dir).iterdir()]:
             assert (p.stat().st_uid, p.stat().st_gid) == (12345, 23456), p
-    # The monitor, the CA and the broker's files stay with the user who registered.
-    for p in [fleet / "things" / "monitor" / "private.key", fleet / "ca" / "ca.key", fleet / "broker" / "server.key"]:
+    # The monitor's too: the compose lake writer runs as its key's owner, never root (issue 10).
+    monitor = fleet / "things" / "monitor"
+    for p in [monitor, *monitor.iterdir()]:
+        assert (p.stat().st_uid, p.stat().st_gid) == (12345, 23456), p
+    # The CA and the broker's files stay with the user who registered.
+    for p in [fleet / "ca" / "ca.key", fleet / "broker" / "server.key"]:
         assert p.stat().st_uid == 0, p
     # Ownership is not content: a second run changes nothing.
     assert not register_local(request(tmp_path, isd_dir, owner=(12345, 23456))).written

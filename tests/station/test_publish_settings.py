@@ -132,3 +132,83 @@ def test_state_dir_must_be_a_writable_folder(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
     check_files(load_settings())
     assert (tmp_path / "state").is_dir()
+
+
+# --- SPEEDUP / INTERVAL: the environment wins over .env for the pacing as a whole (issue 10, item 5) -----------------
+@pytest.mark.parametrize(
+    ("dotenv", "environment", "speedup", "interval"),
+    [
+        ("SPEEDUP=3600\n", {"INTERVAL": "1"}, None, 1.0),       # INTERVAL in the environment clears .env's SPEEDUP
+        ("INTERVAL=2\n", {"SPEEDUP": "60"}, 60.0, None),        # and SPEEDUP there clears .env's INTERVAL
+        ("SPEEDUP=3600\n", {"SPEEDUP": "10"}, 10.0, None),      # the usual rule for one variable
+        ("SPEEDUP=3600\n", {}, 3600.0, None),                   # nothing in the environment: .env's pacing
+        ("SPEEDUP=3600\n", {"INTERVAL": ""}, 3600.0, None),     # empty (compose passes it through): not set
+    ],
+)
+def test_environment_pacing_wins_over_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dotenv: str,
+                                             environment: dict[str, str], speedup: float | None,
+                                             interval: float | None) -> None:
+    (tmp_path / ".env").write_text(f"THING_NAME=t\nDATA_FILE=x\n{dotenv}")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert (settings.speedup, settings.interval) == (speedup, interval)
+
+
+def test_both_in_one_place_is_still_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("THING_NAME=t\nDATA_FILE=x\nSPEEDUP=3600\nINTERVAL=1\n")
+    with pytest.raises(ConfigError, match="set SPEEDUP or INTERVAL, not both"):
+        load_settings()
+    monkeypatch.delenv("SPEEDUP", raising=False)
+    (tmp_path / ".env").write_text("THING_NAME=t\nDATA_FILE=x\n")
+    monkeypatch.setenv("SPEEDUP", "3600")
+    monkeypatch.setenv("INTERVAL", "1")
+    with pytest.raises(ConfigError, match="set SPEEDUP or INTERVAL, not both"):
+        load_settings()
+
+
+def test_station_run_uses_interval_from_the_environment_with_the_default_dotenv(tmp_path: Path) -> None:
+    """`INTERVAL=1 station run` beside the repository's `.env.example` (SPEEDUP=3600) paces by INTERVAL: the start
+    line says interval=1s (the run then stops at the connection, nothing listens on the port)."""
+    import socket
+
+    from tests.support.station import REPO_ROOT, StationProcess, station_environment
+
+    dotenv = (REPO_ROOT / ".env.example").read_text()
+    assert "\nSPEEDUP=3600" in dotenv
+    (tmp_path / ".env").write_text(dotenv)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    from tests.support.certs import TestCA
+
+    ident = TestCA(tmp_path / "ca").issue_client("ws-interval", tmp_path / "id").directory
+    data = tmp_path / "x.txt"
+    data.write_text("")
+    env = station_environment(INTERVAL="1", THING_NAME="ws-interval", MQTT_HOST="127.0.0.1", MQTT_PORT=str(port),
+                              IDENTITY_DIR=str(ident), DATA_FILE=str(data), STATE_DIR=str(tmp_path / "state"),
+                              CONNECT_TIMEOUT="1")
+    station = StationProcess(env, cwd=tmp_path)
+    station.wait(60)
+    assert "not both" not in station.output, station.output
+    assert 'pacing="interval=1s' in station.wait_line(r"\bstart\b")
+
+
+def test_identity_files_that_are_not_pem_are_a_configuration_error(tmp_path: Path) -> None:
+    """Found only when the TLS context is made: one `config` line naming the folder, the summary, exit 2."""
+    from tests.support.station import StationProcess, station_environment
+
+    ident = tmp_path / "id"
+    ident.mkdir()
+    for name in ("certificate.pem", "private.key", "ca.pem"):
+        (ident / name).write_text("not a PEM file\n")
+    data = tmp_path / "x.txt"
+    data.write_text("")
+    env = station_environment(THING_NAME="ws-pem", IDENTITY_DIR=str(ident), DATA_FILE=str(data),
+                              STATE_DIR=str(tmp_path / "state"), MQTT_PORT="1", CONNECT_TIMEOUT="1")
+    station = StationProcess(env)
+    assert station.wait(60) == 2, station.output
+    assert "Traceback" not in station.output
+    errors = [line for line in station.lines if " ERROR " in line]
+    assert len(errors) == 1 and f"the identity in {ident} cannot be loaded" in errors[0], station.output
+    assert "reason=config-error" in station.lines[-1]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SMALL_FILE_LINES
+from station.input_errors import InputProblem
 from station.replay import IsdSource, PreparedSource, fill_template, make_template
+from tests.conftest import SMALL_FILE_LINES
 
 
 @pytest.mark.parametrize("shifted", [False, True])
@@ -41,12 +43,13 @@ def test_decode_ahead_worker_yields_the_prepared_records(small_file: Path, shift
     path = small_file
     prepared = [(r.line_number, r.time, r.parts)
                 for r in PreparedSource(IsdSource(path, "ws"), shifted=shifted).records()]
-    source = DecodeAheadSource(IsdSource(path, "ws"), shifted=shifted)
+    problems: list[InputProblem] = []
+    source = DecodeAheadSource(IsdSource(path, "ws", problems.append), shifted=shifted)
     source.start()
     ahead = [(r.line_number, r.time, r.parts) for r in source.records()]
     assert ahead == prepared
     assert all(r[1].tzinfo is not None for r in ahead)
-    assert source.skipped() == []
+    assert problems == []
     assert source.worker_peak_rss_mb is not None and source.worker_peak_rss_mb > 0
     assert source.worker_private_mb is not None and 0 < source.worker_private_mb < source.worker_peak_rss_mb
 
@@ -58,10 +61,12 @@ def test_decode_ahead_reports_skipped_lines_and_stops_its_worker(tmp_path: Path,
     lines = path.read_bytes().splitlines(keepends=True)
     damaged = tmp_path / "damaged.txt"
     damaged.write_bytes(b"".join(lines[:3]) + b"garbage\n" + b"".join(lines[3:400]))
-    source = DecodeAheadSource(IsdSource(damaged, "ws"), shifted=False)
+    problems: list[InputProblem] = []
+    source = DecodeAheadSource(IsdSource(damaged, "ws", problems.append), shifted=False)
     records = list(source.records())
     assert [r.line_number for r in records] == [1, 2, 3, *range(5, 402)]
-    assert len(source.skipped()) == 1 and source.skipped()[0].startswith("line 4:")
+    assert [(p.line_number, p.kind) for p in problems] == [(4, "length-field")]
+    assert not problems[0].message.startswith("line")
     # Abandoning a pass mid-file (stop request) ends the worker instead of leaving it blocked on the pipe.
     iterator = DecodeAheadSource(IsdSource(path, "ws"), shifted=False).records()
     next(iterator)
@@ -70,10 +75,40 @@ def test_decode_ahead_reports_skipped_lines_and_stops_its_worker(tmp_path: Path,
     assert proc.wait(5) is not None
 
 
-def test_decode_ahead_worker_failure_is_an_error(tmp_path: Path) -> None:
+def test_decode_ahead_reports_a_missing_or_damaged_file_as_a_problem(tmp_path: Path, small_file: Path) -> None:
+    from station.decode_ahead import DecodeAheadSource
+
+    problems: list[InputProblem] = []
+    missing = tmp_path / "gone.txt"
+    assert list(DecodeAheadSource(IsdSource(missing, "ws", problems.append), shifted=False).records()) == []
+    assert [p.kind for p in problems] == ["file"] and "gone.txt" in problems[0].message
+    path = small_file
+    whole = gzip.compress(path.read_bytes())
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    problems.clear()
+    records = list(DecodeAheadSource(IsdSource(cut, "ws", problems.append), shifted=False).records())
+    assert [p.kind for p in problems] == ["file"] and problems[0].line_number == records[-1].line_number + 1
+
+
+def test_a_garbage_file_reaches_the_sink_in_batches(tmp_path: Path) -> None:
+    """A file with no record at all: its problems cross the pipe in frames as they are met, none is lost."""
+    from station.decode_ahead import BATCH, DecodeAheadSource
+
+    garbage = tmp_path / "garbage.txt"
+    garbage.write_bytes(b"nothing here\n" * (3 * BATCH + 5))
+    problems: list[InputProblem] = []
+    assert list(DecodeAheadSource(IsdSource(garbage, "ws", problems.append), shifted=False).records()) == []
+    assert [p.line_number for p in problems] == list(range(1, 3 * BATCH + 6))
+
+
+def test_decode_ahead_worker_failure_is_an_error(tmp_path: Path, small_file: Path) -> None:
     from station.decode_ahead import DecodeAheadError, DecodeAheadSource
 
-    missing = tmp_path / "gone.txt"
-    source = DecodeAheadSource(IsdSource(missing, "ws"), shifted=False)
-    with pytest.raises(DecodeAheadError, match="gone.txt"):
+    path = small_file
+    source = DecodeAheadSource(IsdSource(path, "ws"), shifted=False)
+    source.start()
+    assert source._started is not None
+    source._started.kill()  # the worker dies (e.g. killed for memory) without its end frame
+    with pytest.raises(DecodeAheadError, match="720538-00164-2021"):
         list(source.records())
