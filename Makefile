@@ -256,12 +256,14 @@ test: $(PY) ## run the whole test suite, as CI does (Docker tests skip when no e
 	env $(addprefix -u ,$(_TEST_UNSET)) $(PY) -m pytest
 
 # Everything that needs neither Docker nor a network and is not `slow` (the 1,000-things registration), on the
-# committed ISD excerpt (tests/data/isd), on every core (pytest-xdist); see docs/testing.md.
+# committed ISD excerpt (tests/data/isd), with pytest-xdist: two workers per core, as many tests wait on a
+# subprocess or a socket (on 2 cores, 61 s with 4 workers, 70 s with 2); see docs/testing.md.
+QUICK_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 .PHONY: test-quick
 test-quick: $(PY) ## run the tests that need neither Docker nor a network (about a minute on 2 cores)
 	env $(addprefix -u ,$(_TEST_UNSET)) DATA_DIR="$(CURDIR)/tests/data/isd" $(PY) -m pytest \
 	  -m "not docker and not network and not slow" \
-	  $(if $(shell $(PY) -c 'import xdist' 2>/dev/null && echo y),-n auto)
+	  $(if $(shell $(PY) -c 'import xdist' 2>/dev/null && echo y),-n $(QUICK_WORKERS))
 
 .PHONY: bench-publish
 bench-publish: $(PY) ## station publish rate vs a bare awscrt loop, pacing lateness, RSS -> bench-results/publish.md
