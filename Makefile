@@ -36,9 +36,13 @@ FLEET_COMPOSE = $(COMPOSE) $(if $(wildcard $(COMPOSE_ENV)),--env-file $(COMPOSE_
                 $(shell test -f "$(STATIONS_COMPOSE)" && echo '-f "$(STATIONS_COMPOSE)"') -f compose.pipeline.yaml
 # The registered stations (FLEET_SIZE in compose.env; 5 before `make register`): station-1 .. station-N.
 FLEET_SIZE = $(or $(shell sed -n 's/^FLEET_SIZE=//p' "$(COMPOSE_ENV)" 2>/dev/null),5)
-FLEET_SERVICES = $(addprefix station-,$(shell seq 1 $(FLEET_SIZE)))
-# compose.yaml's stations the fleet does not use (FLEET_COUNT below 5): stopped and removed by `make up`.
-UNUSED_STATIONS = $(addprefix station-,$(shell seq $$(( $(FLEET_SIZE) + 1 )) 5))
+# Group mode (STATIONS_PER_CONTAINER > 1, docs/density.md): FLEET_GROUPS containers group-1 .. group-M instead.
+FLEET_GROUPS = $(or $(shell sed -n 's/^FLEET_GROUPS=//p' "$(COMPOSE_ENV)" 2>/dev/null),0)
+FLEET_SERVICES = $(if $(filter-out 0,$(FLEET_GROUPS)),$(addprefix group-,$(shell seq 1 $(FLEET_GROUPS))),\
+                 $(addprefix station-,$(shell seq 1 $(FLEET_SIZE))))
+# compose.yaml's stations the fleet does not use (FLEET_COUNT below 5, or all five in group mode): stopped and
+# removed by `make up`.
+UNUSED_STATIONS = $(addprefix station-,$(shell seq $$(( $(if $(filter-out 0,$(FLEET_GROUPS)),0,$(FLEET_SIZE)) + 1 )) 5))
 
 # Station selection for `make data` / `make stations` (flags of `python -m provisioning data|stations`).
 SELECTION_FLAGS = $(foreach c,$(subst $(comma), ,$(COUNTRY)),--country $c) \
@@ -135,7 +139,12 @@ clean: ## remove containers, volumes and (after asking; YES=1 skips) the identit
 # longer has are found by the compose project's label.
 COMPOSE_PROJECT = $(or $(COMPOSE_PROJECT_NAME),$(shell basename "$(CURDIR)" | tr A-Z a-z | tr -cd 'a-z0-9_-'))
 REMOVE_STATION_VOLUMES = docker volume ls -q --filter "label=com.docker.compose.project=$(COMPOSE_PROJECT)" \
-                         | { grep -E '[-_]station-[0-9]+-state$$' || true; } | xargs -r docker volume rm
+                         | { grep -E '[-_](station-[0-9]+-state|group-[0-9]+-state|station-cache)$$' || true; } \
+                         | xargs -r docker volume rm
+
+.PHONY: bench-density
+bench-density: $(PY) ## group mode at N = 1,000 .. 10,000 stations (COUNTS=...) vs one container each -> bench-results/density.md
+	$(PY) scripts/bench_density.py --data-dir "$(DATA_DIR)" $(if $(COUNTS),--counts $(COUNTS))
 
 .PHONY: bench-fleet-scale
 bench-fleet-scale: $(PY) ## memory/CPU per station container, broker fds, for 5..100 stations -> bench-results/fleet-scale.md

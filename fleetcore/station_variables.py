@@ -1,9 +1,11 @@
 """The station's environment variables: the one list compose files are generated from and tested against.
 
-Every field of the station's settings is an upper-case environment variable listed here exactly once:
+Every field of the station's settings (single and group mode) is an upper-case environment variable listed here
+exactly once:
 - `FIXED`: set by the container layout (identity and state mounts) or by the fleet's target;
+- `GROUP_FIXED`: group mode's container layout (shard file, identities, data, shared cache mounts);
 - `PER_STATION`: differ for each station (set per service by the generated compose files);
-- `PASSED_THROUGH`: shared by every station, passed from `.env` / the environment only when set, so the station's
+- `PASSED_THROUGH` (and `GROUP_PASSED_THROUGH`, group containers only): shared by every station, passed from `.env` / the environment only when set, so the station's
   own defaults apply otherwise.
 
 Invariant (tested): `FIXED | PER_STATION | PASSED_THROUGH` == the station settings' variables, and compose.yaml's
@@ -20,7 +22,17 @@ FIXED: dict[str, str] = {
     "STATE_DIR": "/state",
 }
 
-PER_STATION: tuple[str, ...] = ("THING_NAME", "DATA_FILE")
+# Group mode (SHARD_FILE set): one container runs every thing of its shard; IDENTITY_DIR, THING_NAME, DATA_FILE and
+# START_OFFSET come from the shard instead (see fleetcore.shard).
+GROUP_FIXED: dict[str, str] = {
+    "SHARD_FILE": "/shard/shard.json",
+    "IDENTITIES_DIR": "/identities",
+    "DATA_DIR": "/data",
+    "CACHE_DIR": "/cache",
+    "FLEET_GROUPS": "${FLEET_GROUPS:-1}",
+}
+
+PER_STATION: tuple[str, ...] = ("THING_NAME", "DATA_FILE", "START_OFFSET")
 
 PASSED_THROUGH: tuple[str, ...] = (
     "TOPIC", "SPEEDUP", "INTERVAL", "MAX_RATE", "LOOP", "START_AT", "TIME_MODE", "LOG_FORMAT", "LOG_LEVEL",
@@ -28,12 +40,26 @@ PASSED_THROUGH: tuple[str, ...] = (
     "CHECKPOINT_INTERVAL", "PRELOAD", "DECODE_AHEAD",
 )
 
+# Passed through to group containers only (the single station has no use for them).
+GROUP_PASSED_THROUGH: tuple[str, ...] = ("CONNECT_RATE",)
+
 
 def all_variables() -> set[str]:
-    """Every variable the station reads."""
+    """Every variable a single station reads."""
     return {*FIXED, *PER_STATION, *PASSED_THROUGH}
+
+
+def group_variables() -> set[str]:
+    """The variables group mode reads besides the single station's (station.group.settings)."""
+    return {*GROUP_FIXED, *GROUP_PASSED_THROUGH}
 
 
 def compose_environment() -> dict[str, str | None]:
     """The shared part of a station service's `environment:` (None: passed through from .env when set)."""
     return {**FIXED, **{name: None for name in PASSED_THROUGH}}
+
+
+def group_compose_environment() -> dict[str, str | None]:
+    """The `environment:` of a group service (group mode: no IDENTITY_DIR, no per-station variable)."""
+    fixed = {k: v for k, v in FIXED.items() if k != "IDENTITY_DIR"}
+    return {**fixed, **GROUP_FIXED, **{name: None for name in (*PASSED_THROUGH, *GROUP_PASSED_THROUGH)}}

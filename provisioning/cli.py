@@ -18,7 +18,7 @@ from fleetcore.errors import report
 from fleetcore.target import Target
 from fleetcore.topic import monitor_filter
 from provisioning.errors import ConfigError, ProvisioningError
-from provisioning.settings import MAX_FLEET_COUNT, FleetSettings, load
+from provisioning.settings import MAX_FLEET_COUNT, MAX_STATION_CONTAINERS, FleetSettings, load
 
 AWS_COMMANDS = "provisioning.aws.commands"
 
@@ -50,6 +50,9 @@ def _register_args(p: argparse.ArgumentParser, s: FleetSettings) -> None:
     p.add_argument("--data-dir", type=Path, default=s.data_dir, help="ISD files to assign (env DATA_DIR, "
                    "default %(default)s)")
     p.add_argument("--force", action="store_true", help="rotate every key and certificate (the local CA is kept)")
+    p.add_argument("--stations-per-container", type=int, default=s.stations_per_container,
+                   help="stations one container runs: > 1 writes shards and group services (env "
+                   "STATIONS_PER_CONTAINER, default %(default)s)")
 
 
 def build_parser(settings: FleetSettings) -> argparse.ArgumentParser:
@@ -130,20 +133,39 @@ def cmd_register(args: argparse.Namespace) -> int:
 
     if not 1 <= args.count <= MAX_FLEET_COUNT:
         raise ConfigError(f"--count (FLEET_COUNT) must be between 1 and {MAX_FLEET_COUNT}, not {args.count}")
+    per = args.stations_per_container
+    if per < 1:
+        raise ConfigError(f"--stations-per-container (STATIONS_PER_CONTAINER) must be >= 1, not {per}")
+    containers = -(-args.count // per)
+    if containers > MAX_STATION_CONTAINERS:
+        raise ConfigError(f"FLEET_COUNT={args.count} with STATIONS_PER_CONTAINER={per} needs {containers} containers; "
+                         f"one Docker network holds about {MAX_STATION_CONTAINERS}: set STATIONS_PER_CONTAINER to "
+                         f"{-(-args.count // MAX_STATION_CONTAINERS)} or more (e.g. `make up FLEET_COUNT={args.count} "
+                         f"STATIONS_PER_CONTAINER=1000`)")
     outcome = register_local(LocalFleetRequest(
         fleet_dir=args.fleet_dir, data_dir=args.data_dir, prefix=args.prefix, count=args.count, topic=s.topic,
         hostnames=s.hostnames(), port=s.broker_port, force=args.force, dry_run=args.dry_run,
-        owner=(s.fleet_uid, s.fleet_gid)))
-    verb = "would write" if args.dry_run else "wrote"
-    for p in outcome.written:
-        print(f"{verb} {p}")
-    for p in outcome.removed:
-        print(f"{'would remove' if args.dry_run else 'removed'} {p}")
+        owner=(s.fleet_uid, s.fleet_gid), stations_per_container=per))
+    _print_paths("would write" if args.dry_run else "wrote", outcome.written)
+    _print_paths("would remove" if args.dry_run else "removed", outcome.removed)
+    if outcome.cycling:
+        print(f"note: {outcome.cycling}")
+    if outcome.groups:
+        print(f"group mode: {outcome.groups} group containers of up to {per} stations "
+              f"({args.fleet_dir}/shards/shard-1.json .. shard-{outcome.groups}.json)")
     stations = outcome.manifest.stations()
     state = "unchanged" if not outcome.written and not outcome.removed else ("planned" if args.dry_run else "ready")
     print(f"local fleet {state}: {len(stations)} stations + monitor in {args.fleet_dir} "
           f"({stations[0].thing_name} .. {stations[-1].thing_name})")
     return 0
+
+
+def _print_paths(verb: str, paths: list[Path], shown: int = 20) -> None:
+    """One line per path; past `shown` of them, a count (a 10,000-station fleet writes about 60,000 files)."""
+    for p in paths[:shown]:
+        print(f"{verb} {p}")
+    if len(paths) > shown:
+        print(f"{verb} {len(paths) - shown} more files")
 
 
 def cmd_unregister(args: argparse.Namespace) -> int:

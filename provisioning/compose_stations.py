@@ -54,12 +54,14 @@ def state_volume(index: int) -> str:
     return f"station-{index}-state"
 
 
-def station_service(index: int, thing_name: str, isd_file: str) -> dict[str, Any]:
-    """The full service definition of one station (thing_name / isd_file may be compose interpolations)."""
+def station_service(index: int, thing_name: str, isd_file: str, start_offset: int | str = 0) -> dict[str, Any]:
+    """The full service definition of one station (thing_name / isd_file / start_offset may be compose
+    interpolations)."""
     identity = f"${{FLEET_DIR:-./.fleet}}/{THINGS_DIR}/{thing_name}"
     return {
         **json.loads(json.dumps(STATION_TEMPLATE)),  # a deep copy: callers may change their service
-        "environment": {**STATION_ENVIRONMENT, "THING_NAME": thing_name, "DATA_FILE": f"/data/{isd_file}"},
+        "environment": {**STATION_ENVIRONMENT, "THING_NAME": thing_name, "DATA_FILE": f"/data/{isd_file}",
+                        "START_OFFSET": str(start_offset)},
         "volumes": [
             # In the order of their targets, as compose.yaml's (docker-compose 1.29 sorts them when merging files).
             {"type": "bind", "source": f"${{DATA_DIR:-./data}}/{isd_file}", "target": f"/data/{isd_file}",
@@ -85,7 +87,8 @@ def render_stations_compose(stations: list[Thing]) -> str | None:
             raise FleetStateError(f"station {t.thing_name} of the manifest has no ISD file: run `make register`")
     doc = {
         "volumes": {state_volume(i): {} for i, _ in extra},
-        "services": {service_name(i): station_service(i, t.thing_name, t.isd_file or "") for i, t in extra},
+        "services": {service_name(i): station_service(i, t.thing_name, t.isd_file or "", t.start_offset)
+                     for i, t in extra},
     }
     first, last = extra[0][0], extra[-1][0]
     header = [

@@ -84,6 +84,8 @@ class Thing(_Model):
     role: _inline(Role, "Role") = Role.STATION  # type: ignore[valid-type]
     station_id: str | None = Field(default=None, description="'USAF-WBAN' of the replayed station.")
     isd_file: str | None = Field(default=None, description="File name of the station-year inside DATA_DIR.")
+    start_offset: int = Field(default=0, ge=0, description="Records (lines) skipped at the start of the first pass: "
+                              "cycled copies of one file start at different places (0 unless the file is cycled).")
     station_name: str | None = Field(default=None, description="Station name from the ISD catalogue "
                                      "(isd-history.csv), when it was cached at registration.")
     country: str | None = Field(default=None, description="FIPS country code from the ISD catalogue, e.g. 'FR'.")

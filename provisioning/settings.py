@@ -16,7 +16,9 @@ from provisioning.errors import ConfigError
 
 # Always in the broker certificate: the compose service name, and the host's loopback for `make watch`.
 DEFAULT_BROKER_HOSTNAMES = ("broker", "localhost", "127.0.0.1")
-MAX_FLEET_COUNT = 1000
+MAX_FLEET_COUNT = 10_000
+# A Linux bridge network has at most 1,024 ports: the broker, the pipeline and at most this many station containers.
+MAX_STATION_CONTAINERS = 1000
 
 
 S = TypeVar("S", bound=BaseSettings)
@@ -36,10 +38,13 @@ class FleetSettings(FleetSettingsBase):
                            description="Folder of ISD station-year files (plain or .gz).")
     fleet_prefix: str = Field(default="weather-station", validation_alias="FLEET_PREFIX",
                               pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}$")
-    # 1,000: what one host's Docker bridge network holds (a Linux bridge has at most 1,024 ports) beside the
-    # broker, and the AWS bulk-registration benchmark's size. compose.yaml has five stations; more are generated.
+    # Up to 10,000 stations: one container each up to 1,000 (what one Docker bridge network holds), more with
+    # STATIONS_PER_CONTAINER (group mode: one container runs many stations). compose.yaml has five stations; more
+    # are generated.
     fleet_count: int = Field(default=5, ge=1, le=MAX_FLEET_COUNT, validation_alias="FLEET_COUNT",
-                             description="Number of stations (identities, and containers started by `make up`).")
+                             description="Number of stations (identities, and stations started by `make up`).")
+    stations_per_container: int = Field(default=1, ge=1, le=MAX_FLEET_COUNT, validation_alias="STATIONS_PER_CONTAINER",
+                                        description="Stations one container runs (1: one container per station).")
     target: Target = Field(default=Target.LOCAL, validation_alias="TARGET")
     topic: Topic = Field(default=DEFAULT_TOPIC, validation_alias="TOPIC")
     broker_hostnames: str = Field(default="", validation_alias="BROKER_HOSTNAMES",

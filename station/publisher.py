@@ -275,6 +275,13 @@ class Publisher:
         return True
 
     def stop(self, timeout: float = 5.0) -> None:
+        self.request_stop()
+        self.wait_stopped(timeout)
+
+    def request_stop(self) -> None:
+        """Ask the client to disconnect and stop, without waiting (a group stops all its clients at once)."""
         self._stopping = True
         self.client.stop()
-        self._stopped.wait(timeout)
+
+    def wait_stopped(self, timeout: float) -> bool:
+        return self._stopped.wait(timeout)

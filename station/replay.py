@@ -190,7 +190,7 @@ class Replay:
             emit(log, logging.WARNING, "checkpoint-reset", f"{exc}; starting over at line 1")
             saved = None
         if saved is None:
-            return 0, 1
+            return s.start_offset, 1
         if saved.thing_name != s.thing_name or saved.fingerprint != self._fingerprint:
             why = ("data file changed since the checkpoint" if saved.thing_name == s.thing_name
                    else f"the checkpoint belongs to thing {saved.thing_name}")

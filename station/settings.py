@@ -126,6 +126,8 @@ class StationSettings(ConnectionSettings):
     max_rate: float | None = Field(None, ge=0, description="Cap in messages/s (0: none; default 100 on aws).")
     loop: bool = False
     start_at: datetime | None = Field(None, description="Start at the first record at or after this UTC time.")
+    start_offset: int = Field(0, ge=0, description="Records (lines) skipped at the start of the first pass, so "
+                              "cycled copies of a file differ (written by registration; ignored on resume).")
     time_mode: TimeMode = TimeMode.ORIGINAL
     state_dir: Path = Field(Path(".state"), description="Checkpoint and status folder (a volume in containers).")
     drain_timeout: float = Field(5.0, ge=0, description="Seconds to wait for in-flight PUBACKs on shutdown.")

@@ -28,7 +28,8 @@ from provisioning.aws.session import AwsClients, AwsSetupError, make_clients
 from provisioning.aws.settings import AwsSettings, RegistrationMode
 from provisioning.aws.teardown import PolicyWait, plan_lines, unregister_fleet
 from provisioning.manifest import FleetManifest, Role, manifest_path
-from provisioning.compose_stations import stations_compose_path, write_stations_compose
+from provisioning.compose_stations import stations_compose_path
+from provisioning.shards import write_station_services
 from provisioning.register_local import COMPOSE_ENV_FILE, render_compose_env
 from provisioning.settings import FleetSettings, load
 
@@ -181,14 +182,17 @@ def _rate_plan(s: AwsSettings, files: list[str | None], data_dir: Path | None, r
                      price_per_million_minutes=s.price_per_million_connection_minutes)
 
 
-def write_compose_env(fleet_dir: Path, data_dir: Path | None, manifest: FleetManifest) -> Path:
-    """The same `compose.env` as the local fleet, with the stations pointed at the iot:Data-ATS endpoint."""
-    text = render_compose_env(fleet_dir, Path(data_dir or "data"), manifest.stations())
+def write_compose_env(fleet_dir: Path, data_dir: Path | None, manifest: FleetManifest,
+                      stations_per_container: int | None = None) -> Path:
+    """The same `compose.env` as the local fleet, with the stations pointed at the iot:Data-ATS endpoint; with
+    STATIONS_PER_CONTAINER > 1 the same shards and group services (docs/density.md)."""
+    per = stations_per_container or getattr(_fleet_settings(), "stations_per_container", 1)
+    groups = write_station_services(fleet_dir, manifest.stations(), per)
+    text = render_compose_env(fleet_dir, Path(data_dir or "data"), manifest.stations(), groups=groups)
     text = "\n".join(f"STATIONS_MQTT_HOST={manifest.endpoint}" if ln.startswith("STATIONS_MQTT_HOST=") else ln
                       for ln in text.splitlines()) + "\n"
     path = Path(fleet_dir) / COMPOSE_ENV_FILE
     path.write_text(text)
-    write_stations_compose(fleet_dir, manifest.stations())  # stations 6..N, as for the local fleet
     return path
 
 

@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     state_dir = args.state_dir or Path(os.environ.get("STATE_DIR", ".state"))
+    if os.environ.get("SHARD_FILE", "").strip() and not args.thing_name:
+        return _group_health(state_dir, args.max_age)
     thing = args.thing_name or os.environ.get("THING_NAME")
     if thing:
         path = status_path(state_dir, thing)
@@ -41,5 +43,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"unhealthy: unreadable status file {path}", file=sys.stderr)
         return 1
     healthy, reason = assess(status, args.max_age)
+    print(("healthy: " if healthy else "unhealthy: ") + reason, file=sys.stdout if healthy else sys.stderr)
+    return 0 if healthy else 1
+
+
+def _group_health(state_dir: Path, max_age: float) -> int:
+    """Group mode: the group's status file and rule (`station.group.status`)."""
+    from station.group.status import assess_group, group_status_path
+
+    path = group_status_path(state_dir)
+    try:
+        status = read_status(path)
+    except FileNotFoundError:
+        print(f"unhealthy: no status file {path} (group not started yet?)", file=sys.stderr)
+        return 1
+    except ValueError:
+        print(f"unhealthy: unreadable status file {path}", file=sys.stderr)
+        return 1
+    healthy, reason = assess_group(status, max_age)
     print(("healthy: " if healthy else "unhealthy: ") + reason, file=sys.stdout if healthy else sys.stderr)
     return 0 if healthy else 1

@@ -32,6 +32,12 @@ def run(args: argparse.Namespace) -> int:
     log = configure("json" if log_format == "json" else "text", os.environ.get("LOG_LEVEL", "INFO").upper()
                     if os.environ.get("LOG_LEVEL", "INFO").upper() in ("DEBUG", "INFO", "WARNING", "ERROR")
                     else "INFO")
+    from station.group.settings import group_mode
+
+    if group_mode():  # SHARD_FILE set: one process runs every station of the shard (station.group)
+        from station.group.command import run_group
+
+        return run_group(log)
     try:
         settings = load_settings()
         check_files(settings)

@@ -22,11 +22,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from fleetcore.station_variables import PASSED_THROUGH
+from fleetcore.station_variables import GROUP_PASSED_THROUGH, PASSED_THROUGH
 
 REPO = Path(__file__).resolve().parents[2]
 # Station settings compose passes through from the environment: tests set what they need, nothing leaks in.
-STATION_KNOBS = frozenset({*PASSED_THROUGH, "TARGET", "STATIONS_MQTT_HOST", "STATIONS_MQTT_PORT"})
+STATION_KNOBS = frozenset({*PASSED_THROUGH, *GROUP_PASSED_THROUGH, "TARGET", "STATIONS_MQTT_HOST",
+                           "STATIONS_MQTT_PORT", "STATIONS_PER_CONTAINER"})
 # Per-station compose variables of a developer's fleet (STATION_3_THING, ...): never inherited either.
 PER_STATION_VARIABLE = re.compile(r"^STATION_\d+_")
 

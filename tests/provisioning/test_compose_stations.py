@@ -81,8 +81,8 @@ def test_template_is_compose_yaml_station_1() -> None:
     compose = yaml.safe_load((REPO / "compose.yaml").read_text())
     station_1 = dict(compose["services"]["station-1"])
     assert station_1.pop("build")["dockerfile"] == "docker/station/Dockerfile"  # only station-1's image builds
-    assert station_service(1, "${STATION_1_THING:-weather-station-1}", "${STATION_1_ISD:-030910-99999-2022.gz}") \
-        == station_1
+    assert station_service(1, "${STATION_1_THING:-weather-station-1}", "${STATION_1_ISD:-030910-99999-2022.gz}",
+                           "${STATION_1_OFFSET:-0}") == station_1
     assert set(compose["volumes"]) >= {f"station-{i}-state" for i in range(1, 6)}
 
 
@@ -113,15 +113,21 @@ def test_dry_run_and_unregister(tmp_path: Path, isd_dir: Path) -> None:
 
 def test_count_cap(tmp_path: Path, isd_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLEET_COUNT", str(MAX_FLEET_COUNT))
-    assert FleetSettings().fleet_count == MAX_FLEET_COUNT == 1000
+    assert FleetSettings().fleet_count == MAX_FLEET_COUNT == 10_000
     env = {**os.environ, "FLEET_COUNT": str(MAX_FLEET_COUNT + 1)}
     out = subprocess.run([sys.executable, "-m", "provisioning", "register", "--fleet-dir", str(tmp_path / "f"),
                           "--data-dir", str(isd_dir)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "FLEET_COUNT" in out.stderr
+    clean = {k: v for k, v in os.environ.items() if k not in ("FLEET_COUNT", "STATIONS_PER_CONTAINER")}
+    out = subprocess.run([sys.executable, "-m", "provisioning", "register", "--fleet-dir", str(tmp_path / "f"),
+                          "--data-dir", str(isd_dir), "--count", "10001"], cwd=REPO, capture_output=True, text=True,
+                         env=clean, timeout=60)
+    assert out.returncode == 2 and "between 1 and 10000" in out.stderr  # a configuration error, as FLEET_COUNT
+    # More than 1,000 containers do not fit one Docker network: the error says which setting fixes it.
     out = subprocess.run([sys.executable, "-m", "provisioning", "register", "--fleet-dir", str(tmp_path / "f"),
                           "--data-dir", str(isd_dir), "--count", "1001"], cwd=REPO, capture_output=True, text=True,
-                         env={k: v for k, v in os.environ.items() if k != "FLEET_COUNT"}, timeout=60)
-    assert out.returncode == 2 and "between 1 and 1000" in out.stderr  # a configuration error, as FLEET_COUNT
+                         env=clean, timeout=60)
+    assert out.returncode == 2 and "needs 1001 containers" in out.stderr and "STATIONS_PER_CONTAINER" in out.stderr
     assert not (tmp_path / "f").exists()
 
 

@@ -1,0 +1,51 @@
+"""`station run` in group mode (SHARD_FILE set): load the group settings and the shard, run every station.
+
+Exit codes as a single station's: 0 when done or stopped by SIGTERM/SIGINT (after the drain and summaries), 1 when
+every station of the group failed, 2 for a configuration problem (one line each, naming the variable or path).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from types import FrameType
+
+from fleetcore.errors import ConfigError as FleetConfigError
+from fleetcore.shard import load as load_shard
+from station.group.settings import GroupSettings
+from station.logging_setup import configure, emit
+from station.settings import ConfigError, load_settings
+
+
+def run_group(log: logging.Logger) -> int:
+    try:
+        settings = load_settings(GroupSettings)
+        shard = load_shard(settings.shard_file)
+    except (ConfigError, FleetConfigError) as exc:
+        for line in str(exc).splitlines():
+            emit(log, logging.ERROR, "config", line)
+        return 2
+    configure(settings.log_format, settings.log_level)
+    if settings.log_level != "DEBUG":
+        # One "connected" line per station would drown the group's progress lines; failures still show.
+        logging.getLogger("station.publisher").setLevel(logging.WARNING)
+
+    from station.group.runtime import GroupRuntime
+
+    runtime = GroupRuntime(settings, shard)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if runtime.stop.is_set():
+            emit(log, logging.WARNING, "signal", f"second {name}: exiting without waiting")
+            sys.stderr.flush()
+            os._exit(130)
+        emit(log, logging.INFO, "signal", f"{name}: stopping after in-flight publishes "
+             f"(at most {settings.drain_timeout:g} s)")
+        runtime.request_stop(name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return runtime.run()
