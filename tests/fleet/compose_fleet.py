@@ -156,7 +156,8 @@ class ComposeFleet:
                               timeout=timeout, check=check)
 
     def container_id(self, service: str) -> str:
-        return self.compose("ps", "-q", service).stdout.strip()
+        # `-a`: Compose v2's `ps` lists running containers only (1.29's lists all); a finished group is exited.
+        return self.compose("ps", "-a", "-q", service).stdout.strip()
 
     def logs(self, service: str) -> str:
         cid = self.container_id(service)
