@@ -116,8 +116,9 @@ broker-reload: ## make a running broker re-read the ACL after `make register` ch
 logs: ## follow the stations' and broker's logs (Ctrl-C to stop)
 	$(FLEET_COMPOSE) logs -f --tail=20
 
-ps: ## show the fleet's containers and their health
-	$(FLEET_COMPOSE) ps
+# `--all`: Compose v2 lists running containers only, 1.29 all of them; a station that finished its file has exited.
+ps: ## show the fleet's containers (stopped ones too) and their health
+	$(FLEET_COMPOSE) ps --all
 
 watch: $(PY) ## subscribe with the monitor identity and print each message (Ctrl-C to stop)
 	$(PY) -m provisioning watch --fleet-dir "$(FLEET_DIR)" --port "$(or $(BROKER_PORT),8883)"
