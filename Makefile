@@ -262,6 +262,9 @@ schemas: $(PY) ## regenerate contracts/*.schema.json from the models
 # DATA_DIR that holds ISD files (the tests' default is ../shared/data/isd).
 _TEST_KEEP := BASE_IMAGE MOSQUITTO_IMAGE STATION_IMAGE PIPELINE_IMAGE $(if $(wildcard $(DATA_DIR)/*-*-*),DATA_DIR)
 _TEST_UNSET := $(filter-out $(_ENV_KEYS) $(_TEST_KEEP),$(_DOTENV_KEYS))
+# The Makefile's own view of a registered fleet (exported like every variable) is not configuration: FLEET_GROUPS=0
+# would be an invalid setting for the group tests.
+_TEST_UNSET += FLEET_GROUPS FLEET_SIZE
 test: $(PY) ## run the whole test suite, as CI does (Docker tests skip when no engine answers)
 	env $(addprefix -u ,$(_TEST_UNSET)) $(PY) -m pytest
 
