@@ -7,8 +7,12 @@ SHELL := /bin/bash
 _DOTENV_KEYS := $(shell sed -n 's/^[[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\)[[:space:]]*=.*/\1/p' .env 2>/dev/null)
 _ENV_KEYS := $(foreach v,$(_DOTENV_KEYS),$(if $(filter environment,$(origin $v)),$v))
 $(foreach v,$(_ENV_KEYS),$(eval _saved_$v := $$($v)))
+# SPEEDUP and INTERVAL are one setting (as in station/settings.py): when the environment or the command line sets
+# either, .env's value of the other is dropped, so `INTERVAL=1 make up` is not refused because .env has SPEEDUP.
+_PACING_SET := $(strip $(foreach v,SPEEDUP INTERVAL,$(if $(filter environment command line,$(origin $v)),$v)))
 -include .env
 $(foreach v,$(_ENV_KEYS),$(eval $v := $$(_saved_$v)))
+$(if $(_PACING_SET),$(foreach v,$(filter-out $(_PACING_SET),SPEEDUP INTERVAL),$(eval undefine $v)))
 export
 
 PYTHON ?= python3
