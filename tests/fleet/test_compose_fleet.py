@@ -24,7 +24,7 @@ from provisioning.mqtt import IdentityClient
 from provisioning.register_local import LocalFleetRequest, register_local
 from tests.fleet.compose_fleet import REPO, ComposeFleet
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 SCHEMA = json.loads((REPO / "contracts" / "weather-message.schema.json").read_text())
 # Built once: `jsonschema.validate` re-checks the schema on every call (~0.1 s each).
@@ -37,8 +37,8 @@ STATION_ENV = {"SPEEDUP": "12000", "PROGRESS_INTERVAL": "1", "LOG_FORMAT": "text
 
 
 @pytest.fixture(scope="module")
-def fleet(docker_engine: None, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeFleet]:
-    f = ComposeFleet(tmp_path_factory.mktemp("compose"), data_dir, **STATION_ENV)
+def fleet(docker_engine: None, station_years_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeFleet]:
+    f = ComposeFleet(tmp_path_factory.mktemp("compose"), station_years_dir, **STATION_ENV)
     f.register()
     try:
         f.compose("build", "station-1")

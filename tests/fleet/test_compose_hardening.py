@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require
 from tests.fleet.compose_fleet import ComposeFleet, compose_implementations
 from tests.support.broker import broker_image as broker_image_name
 
@@ -56,16 +57,16 @@ def make_ok(fleet: ComposeFleet, target: str, *variables: str) -> str:
 
 
 @pytest.fixture(scope="module", params=sorted(IMPLEMENTATIONS) or ["none"])
-def fleet(request: pytest.FixtureRequest, docker_engine: None, data_dir: Path,
+def fleet(request: pytest.FixtureRequest, docker_engine: None, station_years_dir: Path,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeFleet]:
     if request.param not in IMPLEMENTATIONS:
-        pytest.skip("no compose implementation installed")
+        require("REQUIRE_DOCKER", "no compose implementation installed")
     work = tmp_path_factory.mktemp(f"hardening-{request.param}")
     # The broker image under a tag of this test's own: another job retagging the shared one (e.g. local/mosquitto:ci)
     # would otherwise make compose recreate the broker, which is what the test looks for.
     broker_image = f"weather-fleet/mosquitto:hardening-{uuid.uuid4().hex[:8]}"
     subprocess.run(["docker", "tag", broker_image_name(), broker_image], capture_output=True, timeout=60, check=True)
-    f = ComposeFleet(work, data_dir, IMPLEMENTATIONS[request.param], LAKE_DIR=str(work / "lake"),
+    f = ComposeFleet(work, station_years_dir, IMPLEMENTATIONS[request.param], LAKE_DIR=str(work / "lake"),
                      MOSQUITTO_IMAGE=broker_image, **STATION_ENV)
     try:
         make_ok(f, "up")

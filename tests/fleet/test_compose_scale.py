@@ -21,7 +21,7 @@ from provisioning.manifest import load_manifest
 from provisioning.mqtt import IdentityClient
 from tests.fleet.compose_fleet import ComposeFleet
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 COUNT = 12
 NOT_AUTHORIZED = 0x87
@@ -30,8 +30,8 @@ STATION_ENV = {"SPEEDUP": "12000", "PROGRESS_INTERVAL": "5", "LOG_FORMAT": "text
 
 
 @pytest.fixture(scope="module")
-def fleet(docker_engine: None, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeFleet]:
-    f = ComposeFleet(tmp_path_factory.mktemp("scale"), data_dir, **STATION_ENV)
+def fleet(docker_engine: None, station_years_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeFleet]:
+    f = ComposeFleet(tmp_path_factory.mktemp("scale"), station_years_dir, **STATION_ENV)
     try:
         out = f.make("up", f"FLEET_COUNT={COUNT}", timeout=400)
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

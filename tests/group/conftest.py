@@ -1,4 +1,3 @@
-"""Group-mode tests: the station's broker fixtures and its short real data file."""
+"""Group-mode tests: the station's broker fixtures (`small_file`, the short real data file, is in tests/conftest.py)."""
 
-from tests.station.conftest import small_file  # noqa: F401
 from tests.support.broker import test_ca, tls_broker  # noqa: F401

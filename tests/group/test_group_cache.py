@@ -37,7 +37,6 @@ def test_cached_messages_equal_the_normal_path_byte_for_byte(tmp_path: Path, shi
             assert got == expected
 
 
-@pytest.mark.isd
 def test_real_file_bytes_match(small_file: Path, tmp_path: Path) -> None:
     cache, _ = open_cache(small_file, tmp_path, shifted=False)
     normal = IsdSource(small_file, "ws-1")

@@ -15,6 +15,7 @@ import pytest
 from pipeline.dashboard import CHARTS, collect, render, write_dashboard
 from pipeline.lake import LakeWriter
 from pipeline.settings import PipelineSettings
+from tests.conftest import require
 from tests.pipeline.synthetic import message
 
 STATIONS = {"alpha": (46.15, -89.21), "bravo": (48.8, 2.35), "charlie": (-33.9, 151.2)}
@@ -123,9 +124,7 @@ class Figures(HTMLParser):
 def test_charts_draw_in_headless_chromium(lake, tmp_path: Path) -> None:
     binary = chromium()
     if binary is None:
-        if os.environ.get("REQUIRE_CHROMIUM") == "1":
-            pytest.fail("REQUIRE_CHROMIUM=1 but no chromium on PATH (apt-get install -y chromium)")
-        pytest.skip("no chromium on PATH (apt-get install -y chromium)")
+        require("REQUIRE_CHROMIUM", "no chromium on PATH (apt-get install -y chromium)")
     settings, messages = lake
     path = write_dashboard(settings, tmp_path / "dashboard.html")
     profile = tmp_path / "chromium-profile"

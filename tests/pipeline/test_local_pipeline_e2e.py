@@ -27,10 +27,11 @@ from pipeline.query import open_warehouse, run_named
 from pipeline.settings import PipelineSettings
 from station.build import build_message, encode_message
 from isd_decoder import read_isd
+from tests.conftest import require
 from tests.pipeline.publisher import publish_all
 from tests.pipeline.test_local_lake import keys, read_lake
 
-pytestmark = [pytest.mark.docker, pytest.mark.isd, pytest.mark.slow]
+pytestmark = [pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATION_FILES = ("713060-99999-2022.gz", "723123-14886-2022.gz", "061100-99999-2022.gz")
@@ -102,7 +103,7 @@ def ledger_count(lake_dir: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def run(tls_broker, data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+def run(tls_broker, station_years_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """Publish in phases around a crash and a restart of the lake writer; return what happened."""
     work = tmp_path_factory.mktemp("pipeline-e2e")
     lake_dir = work / "lake"
@@ -115,9 +116,7 @@ def run(tls_broker, data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     batches: dict[str, list[list[bytes]]] = {}
     sent_at = datetime.now(timezone.utc)
     for index, name in enumerate(STATION_FILES):
-        path = data_dir / name
-        if not path.exists():
-            pytest.skip(f"{path} is absent")
+        path = station_years_dir / name
         thing = f"weather-station-{index + 1}"
         payloads = []
         with read_isd(path) as reader:
@@ -189,13 +188,13 @@ def test_every_file_is_complete_and_in_an_hour_partition(run) -> None:
     assert list((lake_dir / ".state" / "tmp").iterdir()) == []
 
 
-def test_duckdb_aggregates_match_the_isd_records(run, data_dir: Path) -> None:
+def test_duckdb_aggregates_match_the_isd_records(run, station_years_dir: Path) -> None:
     published, lake_dir, work = run
     settings = PipelineSettings(LAKE_DIR=lake_dir, WAREHOUSE_DB=work / "warehouse.duckdb")
     cache: dict = {}
     by_station: dict[str, list[float]] = {}
     for file_name, number in published.lines.values():
-        station, _, temperature = independent_reading(raw_line(data_dir / file_name, number, cache))
+        station, _, temperature = independent_reading(raw_line(station_years_dir / file_name, number, cache))
         by_station.setdefault(station, [])
         if temperature is not None:
             by_station[station].append(temperature)
@@ -214,12 +213,12 @@ def test_duckdb_aggregates_match_the_isd_records(run, data_dir: Path) -> None:
         assert avg == pytest.approx(statistics.fmean(temps), abs=1e-9)
 
 
-def test_cold_table_holds_exactly_the_readings_below_minus_five(run, data_dir: Path) -> None:
+def test_cold_table_holds_exactly_the_readings_below_minus_five(run, station_years_dir: Path) -> None:
     published, lake_dir, _ = run
     cache: dict = {}
     cold: dict[tuple[str, str], set[float]] = {}
     for file_name, number in published.lines.values():
-        station, moment, temperature = independent_reading(raw_line(data_dir / file_name, number, cache))
+        station, moment, temperature = independent_reading(raw_line(station_years_dir / file_name, number, cache))
         if temperature is not None and temperature < -5:
             cold.setdefault((station, moment), set()).add(temperature)
     assert cold, "the chosen station-years must include readings below -5 °C"
@@ -244,9 +243,7 @@ def test_dashboard_from_the_real_lake_draws_every_chart(run, tmp_path: Path) -> 
     path = write_dashboard(settings, tmp_path / "dashboard.html")
     binary = chromium()
     if binary is None:
-        if os.environ.get("REQUIRE_CHROMIUM") == "1":
-            pytest.fail("REQUIRE_CHROMIUM=1 but no chromium on PATH (apt-get install -y chromium)")
-        pytest.skip("no chromium on PATH (apt-get install -y chromium)")
+        require("REQUIRE_CHROMIUM", "no chromium on PATH (apt-get install -y chromium)")
     proc = subprocess.run(
         [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",

@@ -15,7 +15,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.conftest import isd_data_dir
+from tests.conftest import SAMPLE_DIR, isd_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL_FIXTURE = REPO / "tests" / "data" / "isd" / "720538-00164-2021.gz"
@@ -23,10 +23,11 @@ CATALOGUE_EXCERPT = REPO / "tests" / "data" / "isd-history-excerpt.csv"
 
 
 def real_gz_files() -> list[Path]:
-    """The real .gz station-years to serve: the shared folder's, or the committed small fixture without it."""
+    """The real .gz station-years to serve: DATA_DIR's, or without them the committed excerpts (tests/data/isd:
+    the lab's five, 720538-00164-2020 and -2021)."""
     folder = isd_data_dir()
     found = sorted(folder.glob("*.gz")) if folder.is_dir() else []
-    return found or [SMALL_FIXTURE]
+    return found or sorted(SAMPLE_DIR.glob("*.gz"))
 
 
 def ncei_tree(root: Path, files: list[Path] | None = None, catalogue: bool = True) -> dict[str, bytes]:

@@ -61,6 +61,9 @@ def test_taken_policy_name_and_large_fleet_warn(aws_env, iot, monkeypatch, capsy
     iot.create_policy(policyName="weather-fleet-station", policyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}))
     monkeypatch.setenv("PIPELINE_ROLE_ARN", lab_role())
+    # No ISD files: each station's rate is the pacing's (1 msg/s), whatever DATA_DIR the environment names.
+    (tmp_path / "no-data").mkdir()
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "no-data"))
     rc = commands.doctor(args("doctor", "--count", "3000", "--fleet-dir", str(tmp_path / "f")))
     out = capsys.readouterr().out
     assert rc == 0  # warnings only

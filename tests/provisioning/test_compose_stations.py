@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,8 @@ from provisioning.manifest import load_manifest
 from provisioning.register_local import LocalFleetRequest, register_local, unregister_local
 from provisioning.settings import MAX_FLEET_COUNT, FleetSettings
 from provisioning.stations import LAB_STATION_FILES
+from tests.conftest import require
+from tests.fleet.compose_fleet import compose_command
 
 REPO = Path(__file__).resolve().parents[2]
 EXTRA_FILES = ("725300-94846-1983", "720538-00164-2021")
@@ -42,9 +43,11 @@ def register(tmp_path: Path, isd_dir: Path, count: int, **kw: Any) -> Path:
 
 
 def compose_binary() -> list[str] | None:
-    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        return ["docker", "compose"]
-    return ["docker-compose"] if shutil.which("docker-compose") else None
+    """The compose the fleet tests and the Makefile use (tests/fleet/compose_fleet.py), None when none is installed."""
+    try:
+        return compose_command()
+    except RuntimeError:
+        return None
 
 
 def test_override_matches_the_manifest(tmp_path: Path, isd_dir: Path) -> None:
@@ -133,7 +136,7 @@ def test_compose_config_accepts_the_override(tmp_path: Path, isd_dir: Path) -> N
     generated station resolves to the same settings as compose.yaml's station-1 (names aside)."""
     binary = compose_binary()
     if binary is None:
-        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+        require("REQUIRE_DOCKER", "neither `docker compose` nor `docker-compose` is installed")
     fleet = register(tmp_path, isd_dir, 12)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STATION", "COMPOSE_"))}
     env.update(COMPOSE_PROJECT_NAME="wf-config-test", FLEET_UID="10001", FLEET_GID="10001",

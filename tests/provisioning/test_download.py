@@ -20,6 +20,7 @@ from provisioning import data
 from provisioning.data_settings import DataSettings
 from provisioning.download import Downloader, Outcome, verify_gzip
 from provisioning.sources import NceiSource, S3Source
+from tests.conftest import isd_data_dir, require
 from tests.provisioning.isd_server import REPO, IsdServer, closed_port, ncei_tree
 
 BUCKET = "noaa-isd-pds"
@@ -217,7 +218,7 @@ def test_data_cli_selection_downloads_the_selected_station_years(tmp_path: Path,
                                                                  tree: tuple[Path, dict[str, bytes]]) -> None:
     root, served = tree
     if "030910-99999-2022" not in served:
-        pytest.skip("needs the lab's files in ../shared/data/isd")
+        require("REQUIRE_DATA", f"DATA_DIR {isd_data_dir()} has .gz files but not the lab's 030910-99999-2022.gz")
     catalogue = REPO / "tests" / "data" / "isd-history-excerpt.csv"
     with IsdServer(root) as server:
         env = {**os.environ, "NCEI_BASE_URL": server.base_url, "DATA_SOURCE": "ncei", "DATA_FALLBACK": "false"}

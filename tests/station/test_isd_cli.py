@@ -10,6 +10,7 @@ import pytest
 
 from station.cli import main
 from station.message import WeatherMessage
+from tests.conftest import SMALL_FILE_LINES
 from tests.station.isd_lines import isd_line
 
 LINES = [
@@ -90,14 +91,12 @@ def test_convert_unwritable_output(isd_file: Path, tmp_path: Path, capsys: pytes
     assert "cannot write" in capsys.readouterr().err
 
 
-def test_convert_real_file(data_dir: Path, tmp_path: Path) -> None:
-    path = data_dir / "720538-00164-2021"
-    if not path.exists():
-        pytest.skip(f"{path} absent")
+def test_convert_real_file(small_file: Path, tmp_path: Path) -> None:
+    path = small_file
     out = tmp_path / "out.jsonl"
     assert main(["convert", str(path), "-o", str(out), "--no-progress"]) == 0
     lines = out.read_bytes().splitlines()
-    assert len(lines) == 500
+    assert len(lines) == SMALL_FILE_LINES
     first = WeatherMessage.model_validate_json(lines[0])
     assert first.weather_station == "720538-00164"
 

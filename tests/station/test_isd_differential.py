@@ -19,8 +19,11 @@ import orjson
 import pytest
 
 from isd_decoder import read_isd
-from tests.conftest import isd_files
+from tests.conftest import isd_files, require
 from tests.station.isd_reference import RUNNER, reference_python
+
+# PyPI isd is installed into .bench/isd-venv on first use.
+pytestmark = [pytest.mark.network]
 
 # (our attribute, isd field) in the order the runner prints the isd fields after the date/time parts.
 PAIRS = [
@@ -45,7 +48,8 @@ PAIRS = [
 def isd_rows(data_dir: Path) -> dict[tuple[str, int], list]:
     python = reference_python()
     if python is None:
-        pytest.skip("PyPI isd could not be installed in .bench/isd-venv (set ISD_PYTHON to a python that has it)")
+        require("REQUIRE_DATA", "PyPI isd could not be installed in .bench/isd-venv (set ISD_PYTHON to a python "
+                "that has it)")
     files = [str(p) for p in isd_files()]
     done = subprocess.run([str(python), "-c", RUNNER, *files], capture_output=True, check=True, timeout=900)
     rows = {}

@@ -99,11 +99,9 @@ def _identifiers(record: IsdRecord):  # type: ignore[no-untyped-def]
         pos += 3 + GROUP_LENGTHS[ident]
 
 
-def test_lab_station_values_spot_check(data_dir: Path) -> None:
+def test_lab_station_values_spot_check(isd_sample) -> None:  # type: ignore[no-untyped-def]
     """Values read by hand from 030910-99999-2022 line 1 (FM-12 SYNOP, 2022-01-01 00:00)."""
-    path = data_dir / "030910-99999-2022.gz"
-    if not path.exists():
-        pytest.skip(f"{path} absent")
+    path = isd_sample("030910-99999-2022.gz")
     record = next(iter(read_isd(path)))
     message = build_message(record, thing_name="t", seq=0, sent_at=SENT)
     assert message["weather_station"] == "030910-99999"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from awscrt import mqtt5
 
 from fleetcore.identity import IdentityFiles
@@ -12,8 +11,6 @@ from fleetcore.mqtt import Callbacks, MqttOptions, Session, mtls_client
 
 from tests.support.broker import MONITOR, TlsBroker
 from tests.support.mqtt import Subscriber
-
-pytestmark = [pytest.mark.docker]
 
 
 def test_tls_round_trip_and_acl(tls_broker: TlsBroker) -> None:

@@ -13,14 +13,10 @@ from isd_decoder import read_isd
 from tests.support.broker import TlsBroker
 from tests.support.station import StationProcess, monitor, station_environment
 
-pytestmark = [pytest.mark.docker]
-
 
 @pytest.fixture()
-def twenty_lines(data_dir: Path, tmp_path: Path) -> Path:
-    source = data_dir / "720538-00164-2021"
-    if not source.is_file():
-        pytest.skip(f"{source} missing")
+def twenty_lines(small_file: Path, tmp_path: Path) -> Path:
+    source = small_file
     path = tmp_path / "twenty.txt"
     path.write_bytes(b"".join(source.read_bytes().splitlines(keepends=True)[:20]))
     return path

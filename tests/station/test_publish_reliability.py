@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from isd_decoder import read_isd
+from tests.conftest import SMALL_FILE_LINES
 from tests.support.broker import TlsBroker
 from tests.support.certs import TestCA
 from tests.support.station import StationProcess, fields, monitor, replay_env
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def own_broker(docker_engine: None, test_ca: TestCA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
@@ -67,7 +68,7 @@ def test_signal_drains_summarises_and_exits_zero(tls_broker: TlsBroker, tmp_path
         received = sub.messages()
     assert summary["reason"] == signum.name and summary["failed"] == "0"
     published = int(summary["published"])
-    assert 50 <= published < 500 and summary["acknowledged"] == str(published)
+    assert 50 <= published < SMALL_FILE_LINES and summary["acknowledged"] == str(published)
     assert [m["seq"] for m in received] == list(range(1, published + 1))
     stopped = StationProcess(env, "health")
     assert stopped.wait() == 1 and "state stopped" in stopped.output

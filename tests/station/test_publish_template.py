@@ -10,13 +10,12 @@ import pytest
 
 from station.input_errors import InputProblem
 from station.replay import IsdSource, PreparedSource, fill_template, make_template
+from tests.conftest import SMALL_FILE_LINES
 
 
 @pytest.mark.parametrize("shifted", [False, True])
-def test_template_is_byte_identical_to_encoding(data_dir: Path, shifted: bool) -> None:
-    path = data_dir / "720538-00164-2021"
-    if not path.is_file():
-        pytest.skip(f"{path} missing")
+def test_template_is_byte_identical_to_encoding(small_file: Path, shifted: bool) -> None:
+    path = small_file
     source = IsdSource(path, "ws-template")
     sent = datetime(2026, 5, 6, 7, 8, 9, 987654, tzinfo=timezone.utc)
     count = 0
@@ -26,26 +25,22 @@ def test_template_is_byte_identical_to_encoding(data_dir: Path, shifted: bool) -
         parts = make_template(source, record, shifted=shifted)
         assert fill_template(parts, i + 1, sent, when) == expected
         count += 1
-    assert count == 500
+    assert count == SMALL_FILE_LINES
 
 
-def test_prepared_source_yields_the_same_records(data_dir: Path) -> None:
-    path = data_dir / "720538-00164-2021"
-    if not path.is_file():
-        pytest.skip(f"{path} missing")
+def test_prepared_source_yields_the_same_records(small_file: Path) -> None:
+    path = small_file
     plain = [(r.line_number, r.time) for r in IsdSource(path, "ws").records()]
     prepared = PreparedSource(IsdSource(path, "ws"), shifted=False)
     assert [(r.line_number, r.time) for r in prepared.records()] == plain
 
 
 @pytest.mark.parametrize("shifted", [False, True])
-def test_decode_ahead_worker_yields_the_prepared_records(data_dir: Path, shifted: bool) -> None:
+def test_decode_ahead_worker_yields_the_prepared_records(small_file: Path, shifted: bool) -> None:
     """The decode-ahead process sends exactly the records and templates PRELOAD makes in-process."""
     from station.decode_ahead import DecodeAheadSource
 
-    path = data_dir / "720538-00164-2021"
-    if not path.is_file():
-        pytest.skip(f"{path} missing")
+    path = small_file
     prepared = [(r.line_number, r.time, r.parts)
                 for r in PreparedSource(IsdSource(path, "ws"), shifted=shifted).records()]
     problems: list[InputProblem] = []
@@ -59,12 +54,10 @@ def test_decode_ahead_worker_yields_the_prepared_records(data_dir: Path, shifted
     assert source.worker_private_mb is not None and 0 < source.worker_private_mb < source.worker_peak_rss_mb
 
 
-def test_decode_ahead_reports_skipped_lines_and_stops_its_worker(tmp_path: Path, data_dir: Path) -> None:
+def test_decode_ahead_reports_skipped_lines_and_stops_its_worker(tmp_path: Path, small_file: Path) -> None:
     from station.decode_ahead import DecodeAheadSource
 
-    path = data_dir / "720538-00164-2021"
-    if not path.is_file():
-        pytest.skip(f"{path} missing")
+    path = small_file
     lines = path.read_bytes().splitlines(keepends=True)
     damaged = tmp_path / "damaged.txt"
     damaged.write_bytes(b"".join(lines[:3]) + b"garbage\n" + b"".join(lines[3:400]))
@@ -82,16 +75,14 @@ def test_decode_ahead_reports_skipped_lines_and_stops_its_worker(tmp_path: Path,
     assert proc.wait(5) is not None
 
 
-def test_decode_ahead_reports_a_missing_or_damaged_file_as_a_problem(tmp_path: Path, data_dir: Path) -> None:
+def test_decode_ahead_reports_a_missing_or_damaged_file_as_a_problem(tmp_path: Path, small_file: Path) -> None:
     from station.decode_ahead import DecodeAheadSource
 
     problems: list[InputProblem] = []
     missing = tmp_path / "gone.txt"
     assert list(DecodeAheadSource(IsdSource(missing, "ws", problems.append), shifted=False).records()) == []
     assert [p.kind for p in problems] == ["file"] and "gone.txt" in problems[0].message
-    path = data_dir / "720538-00164-2021"
-    if not path.is_file():
-        pytest.skip(f"{path} missing")
+    path = small_file
     whole = gzip.compress(path.read_bytes())
     cut = tmp_path / "cut.gz"
     cut.write_bytes(whole[: len(whole) // 2])
@@ -111,12 +102,10 @@ def test_a_garbage_file_reaches_the_sink_in_batches(tmp_path: Path) -> None:
     assert [p.line_number for p in problems] == list(range(1, 3 * BATCH + 6))
 
 
-def test_decode_ahead_worker_failure_is_an_error(tmp_path: Path, data_dir: Path) -> None:
+def test_decode_ahead_worker_failure_is_an_error(tmp_path: Path, small_file: Path) -> None:
     from station.decode_ahead import DecodeAheadError, DecodeAheadSource
 
-    path = data_dir / "720538-00164-2021"
-    if not path.is_file():
-        pytest.skip(f"{path} missing")
+    path = small_file
     source = DecodeAheadSource(IsdSource(path, "ws"), shifted=False)
     source.start()
     assert source._started is not None
