@@ -155,6 +155,33 @@ bench-density: $(PY) ## group mode at N = 1,000 .. 10,000 stations (COUNTS=...) 
 bench-fleet-scale: $(PY) ## memory/CPU per station container, broker fds, for 5..100 stations -> bench-results/fleet-scale.md
 	$(PY) scripts/bench_fleet_scale.py --data-dir "$(DATA_DIR)" $(if $(COUNTS),--counts $(COUNTS))
 
+##@ Swarm (several hosts; docs/swarm.md)
+# The fleet as a stack on the swarm this engine manages: broker (TARGET=local), one service per station (or per
+# shard when STATIONS_PER_CONTAINER > 1), the lake writer with PIPELINE=1. REGISTRY=host:port pushes the images
+# there first (needed with more than one node). Identities go in as Docker secrets, one set per service.
+SWARM_STACK ?= weather-fleet
+STATION_IMAGE ?= weather-fleet/station:latest
+PIPELINE_IMAGE ?= weather-fleet/pipeline:latest
+SWARM_STACK_CMD = $(PY) -m provisioning stack
+.PHONY: swarm-images swarm-up swarm-down swarm-ps
+MOSQUITTO_IMAGE ?= weather-fleet/mosquitto:latest
+swarm-images: ## build the station and broker images (and the pipeline image with PIPELINE=1) for the stack
+	docker build -q --build-arg BASE_IMAGE="$(or $(BASE_IMAGE),python:3.12-slim)" -f docker/station/Dockerfile \
+	  -t "$(STATION_IMAGE)" .
+	$(if $(filter aws,$(TARGET)),,docker build -q --build-arg BASE_IMAGE="$(or $(BASE_IMAGE),debian:bookworm-slim)" \
+	  -t "$(MOSQUITTO_IMAGE)" docker/broker)
+	$(if $(filter 1 true yes,$(PIPELINE)),docker build -q --build-arg BASE_IMAGE="$(or $(BASE_IMAGE),python:3.12-slim)" \
+	  -f docker/pipeline/Dockerfile -t "$(PIPELINE_IMAGE)" .)
+
+swarm-up: register swarm-images ## deploy (or update) the fleet as the stack SWARM_STACK on this swarm manager
+	$(SWARM_STACK_CMD) up --fleet-dir "$(FLEET_DIR)" --data-dir "$(DATA_DIR)"
+
+swarm-down: $(PY) ## remove the stack and exactly the secrets/configs it created (volumes are kept)
+	$(SWARM_STACK_CMD) down --fleet-dir "$(FLEET_DIR)"
+
+swarm-ps: $(PY) ## show the stack's services and tasks; fails when a station service has replicas != 1
+	$(SWARM_STACK_CMD) ps --fleet-dir "$(FLEET_DIR)"
+
 ##@ AWS IoT Core
 # `make register TARGET=aws` / `make up TARGET=aws` (Fleet section) call provisioning.aws through the fleet CLI.
 TARGET ?= local

@@ -111,6 +111,9 @@ def build_parser(settings: FleetSettings) -> argparse.ArgumentParser:
     data.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                       help="progress bar on stderr (default: when stderr is a terminal)")
     data.set_defaults(_run=cmd_data)
+
+    from provisioning.swarm.commands import add_parser as add_stack_parser
+    add_stack_parser(sub, settings.fleet_dir, settings.data_dir)
     return parser
 
 

@@ -1,0 +1,186 @@
+"""`python -m provisioning stack render|up|down|ps`: the fleet as a Docker Swarm stack (make swarm-up/-down/-ps)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from pydantic import Field
+
+from fleetcore.settings import FleetSettingsBase
+from provisioning.manifest import load_manifest
+from provisioning.settings import load as load_settings
+from provisioning.swarm import engine, relay
+from provisioning.swarm.images import plan_images
+from provisioning.swarm.stack import (STACK_FILE, STATION_NODE_LABEL, Images, LakeWriter, StackRequest, build_stack,
+                                      check_stack_name, load_shards, read_env_file, render_stack, secret_names)
+
+SHARDS_DIR = "shards"
+
+
+class SwarmSettings(FleetSettingsBase):
+    """Variables of the `Swarm` section of `.env.example` (and the image names shared with compose)."""
+
+    swarm_stack: str = Field(default="weather-fleet", validation_alias="SWARM_STACK")
+    registry: str | None = Field(default=None, validation_alias="REGISTRY")
+    station_image: str = Field(default="weather-fleet/station:latest", validation_alias="STATION_IMAGE")
+    mosquitto_image: str = Field(default="eclipse-mosquitto:2", validation_alias="MOSQUITTO_IMAGE")
+    pipeline_image: str = Field(default="weather-fleet/pipeline:latest", validation_alias="PIPELINE_IMAGE")
+    pipeline: bool = Field(default=False, validation_alias="PIPELINE")
+    lake_dir: Path = Field(default=Path("lake"), validation_alias="LAKE_DIR")
+    stations_per_container: int = Field(default=1, ge=1, validation_alias="STATIONS_PER_CONTAINER")
+    broker_port: int = Field(default=8883, ge=1, le=65535, validation_alias="BROKER_PORT")
+    fleet_uid: int = Field(default=10001, ge=1, validation_alias="FLEET_UID")
+    fleet_gid: int = Field(default=10001, ge=1, validation_alias="FLEET_GID")
+
+
+def add_parser(sub: argparse._SubParsersAction, fleet_dir: Path, data_dir: Path) -> None:
+    """The `stack` command and its sub-commands."""
+    stack = sub.add_parser("stack", help="the fleet on Docker Swarm: render, up, down, ps (docs/swarm.md)")
+    verbs = stack.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb, text in (("render", "write FLEET_DIR/stack.yaml (no engine needed)"),
+                       ("up", "deploy (or update) the stack on this swarm manager"),
+                       ("down", "remove the stack and exactly the secrets and configs it created"),
+                       ("ps", "show the stack's services; exit 1 when a station service has replicas != 1")):
+        p = verbs.add_parser(verb, help=text)
+        p.add_argument("--stack", default=None, help="stack name (env SWARM_STACK, default weather-fleet)")
+        p.add_argument("--fleet-dir", type=Path, default=fleet_dir)
+        p.add_argument("--data-dir", type=Path, default=data_dir)
+        if verb == "up":
+            p.add_argument("--dry-run", action="store_true", help="write the stack file and print the commands, "
+                           "run nothing")
+        p.set_defaults(_run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    s = load_settings(SwarmSettings)
+    stack = check_stack_name(args.stack or s.swarm_stack)
+    return {"render": cmd_render, "up": cmd_up, "down": cmd_down, "ps": cmd_ps}[args.verb](args, s, stack)
+
+
+def _environment() -> dict[str, str]:
+    """`.env` under the environment (the environment wins), as compose reads them."""
+    return {**read_env_file(Path(".env")), **os.environ}
+
+
+def _request(args: argparse.Namespace, s: SwarmSettings, stack: str, images: Images, *, labelled: bool,
+             node_id: str | None) -> StackRequest:
+    manifest = load_manifest(args.fleet_dir)
+    shards = load_shards(Path(args.fleet_dir) / SHARDS_DIR) if s.stations_per_container > 1 else None
+    lake = None
+    if s.pipeline:
+        lake = LakeWriter(s.lake_dir, _lake_owner(s), node_id or "<this node's id>")
+    return StackRequest(stack=stack, fleet_dir=Path(args.fleet_dir).resolve(), data_dir=Path(args.data_dir),
+                        manifest=manifest, images=images, environment=_environment(), shards=shards,
+                        stations_labelled=labelled, lake=lake)
+
+
+def _lake_owner(s: SwarmSettings) -> str:
+    """The lake writer's user: you, or FLEET_UID:FLEET_GID when you are root (the lake folder is handed to it);
+    the container never runs as root."""
+    s.lake_dir.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return f"{os.getuid()}:{os.getgid()}"
+    owner = (s.fleet_uid, s.fleet_gid)
+    for path in [s.lake_dir, *s.lake_dir.rglob("*")]:
+        if (path.stat().st_uid, path.stat().st_gid) != owner:
+            os.chown(path, *owner)
+    return f"{owner[0]}:{owner[1]}"
+
+
+def _local_images(s: SwarmSettings) -> Images:
+    return Images(station=s.station_image, broker=s.mosquitto_image, pipeline=s.pipeline_image)
+
+
+def _write(req: StackRequest) -> Path:
+    path = Path(req.fleet_dir) / STACK_FILE
+    path.write_text(render_stack(req))
+    return path
+
+
+def cmd_render(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
+    plan = plan_images(_local_images(s), s.registry, broker=True, pipeline=s.pipeline)
+    path = _write(_request(args, s, stack, plan.images, labelled=False, node_id=None))
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
+    local = load_manifest(args.fleet_dir).target == "local"
+    plan = plan_images(_local_images(s), s.registry, broker=local, pipeline=s.pipeline)
+    if args.dry_run:
+        req = _request(args, s, stack, plan.images, labelled=False, node_id=None)
+        path = _write(req)
+        for cmd in plan.commands:
+            print("would run: " + " ".join(cmd))
+        print(f"would run: docker stack deploy --detach=true --prune --resolve-image {plan.resolve_image} "
+              f"-c {path} {stack}")
+        return 0
+    self_id = engine.require_manager()
+    nodes = engine.nodes(self_id)
+    if local:
+        engine.ensure_broker_node(nodes, self_id)
+    labelled = engine.stations_labelled(nodes)
+    if not labelled:
+        print(f"no node has the label {STATION_NODE_LABEL}=true: stations may run on any node")
+    engine.run_all(plan.commands)
+    req = _request(args, s, stack, plan.images, labelled=labelled, node_id=self_id)
+    doc = build_stack(req)
+    path = _write(req)
+    print(f"deploying {path} as stack {stack}: {len(doc['services'])} services, {len(doc['secrets'])} secrets")
+    engine.deploy(path, stack, plan.resolve_image)
+    removed = engine.prune_objects(stack, keep=secret_names(doc))
+    if removed:
+        print(f"removed {len(removed)} secrets/configs no longer used: {', '.join(sorted(removed)[:5])}"
+              f"{' ...' if len(removed) > 5 else ''}")
+    if local:
+        relay.start_relay(stack, s.broker_port, plan.images.station)
+    print(f"stack {stack} deployed. `make swarm-ps` shows it, `make watch` prints messages, `make swarm-down` "
+          f"removes it.")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
+    relay.remove_relay(stack)
+    engine.remove_stack(stack)
+    print(f"stack {stack} removed (services, network, secrets, configs; volumes are kept)")
+    return 0
+
+
+def cmd_ps(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
+    services = engine.services(stack)
+    if not services:
+        print(f"stack {stack} has no services (`make swarm-up` deploys it)")
+        return 0
+    running, where = _running_tasks(stack)
+    bad: list[str] = []
+    print(f"{'SERVICE':<34} {'ROLE':<8} {'REPLICAS':>8} {'RUNNING':>7}  {'NODE':<16} THINGS")
+    for svc in sorted(services, key=lambda x: x["Spec"]["Name"]):
+        name, role, want = svc["Spec"]["Name"], engine.role(svc), engine.replicas(svc)
+        things = svc["Spec"].get("Labels", {}).get("com.weather-fleet.things", "")
+        print(f"{name:<34} {role:<8} {want if want is not None else 'global':>8} {running.get(name, 0):>7}  "
+              f"{','.join(sorted(where.get(name, set()))) or '-':<16} {things[:60]}")
+        if role == "station" and want != 1:
+            bad.append(name)
+    if bad:
+        print(f"ERROR: station services with replicas != 1 (two tasks would share one identity): {', '.join(bad)}. "
+              f"Scale by registering more stations and `make swarm-up`; it resets them to 1.")
+        return 1
+    return 0
+
+
+def _running_tasks(stack: str) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """Per service: how many tasks run (or start: health check pending), and on which nodes."""
+    out = engine.docker("stack", "ps", stack, "--filter", "desired-state=running", "--format",
+                        "{{.Name}} {{.Node}} {{.CurrentState}}", check=False)
+    counts: dict[str, int] = {}
+    nodes: dict[str, set[str]] = {}
+    for line in out.splitlines():
+        task, node, state = (line.split(" ", 2) + ["", ""])[:3]
+        if state.startswith(("Running", "Starting")):
+            service = task.rsplit(".", 1)[0]
+            counts[service] = counts.get(service, 0) + 1
+            nodes.setdefault(service, set()).add(node)
+    return counts, nodes
+

@@ -1,0 +1,108 @@
+"""The swarm commands' decisions without an engine: the `docker` CLI is replaced by canned answers."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from provisioning.swarm import commands, engine
+from provisioning.swarm.errors import SwarmError
+
+
+def answers(table: dict[tuple[str, ...], str], calls: list[tuple[str, ...]]):
+    def fake(*args: str, **_: object) -> str:
+        calls.append(args)
+        for prefix, out in table.items():
+            if args[:len(prefix)] == prefix:
+                return out
+        return ""
+    return fake
+
+
+@pytest.mark.parametrize(("info", "message"), [
+    ("inactive false ", "not in a swarm: run `docker swarm init"),
+    ("active false abc", "swarm worker: run `make swarm-up` on a manager"),
+])
+def test_swarm_up_needs_a_manager(monkeypatch: pytest.MonkeyPatch, info: str, message: str) -> None:
+    monkeypatch.setattr(engine, "docker", answers({("info",): info}, []))
+    with pytest.raises(SwarmError, match=message):
+        engine.require_manager()
+
+
+def test_broker_label_is_added_only_when_no_node_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(engine, "docker", answers({}, calls))
+    engine.ensure_broker_node([engine.Node("n1", {"weather-fleet.broker": "true"}, False),
+                               engine.Node("n2", {}, True)], "n2")
+    assert calls == []
+    engine.ensure_broker_node([engine.Node("n2", {"weather-fleet.stations": "true"}, True)], "n2")
+    assert calls == [("node", "update", "--label-add", "weather-fleet.broker=true", "n2")]
+
+
+def service(name: str, role: str, replicas: int) -> dict:
+    return {"Spec": {"Name": name, "Labels": {"com.weather-fleet.role": role, "com.weather-fleet.things": name},
+                     "Mode": {"Replicated": {"Replicas": replicas}}}}
+
+
+def test_swarm_ps_fails_on_a_station_service_with_more_than_one_replica(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    args = argparse.Namespace(fleet_dir=Path("."), data_dir=Path("."))
+    monkeypatch.setattr(engine, "docker", answers({("stack", "ps"): "wf_station-1.1 vm Running 3 minutes ago\n"}, []))
+    fine = [service("wf_broker", "broker", 1), service("wf_station-1", "station", 1)]
+    monkeypatch.setattr(engine, "services", lambda stack: fine)
+    assert commands.cmd_ps(args, commands.SwarmSettings(), "wf") == 0
+    assert "wf_station-1" in capsys.readouterr().out
+    scaled = [*fine, service("wf_station-2", "station", 2), service("wf_lake", "lake", 3)]
+    monkeypatch.setattr(engine, "services", lambda stack: scaled)
+    assert commands.cmd_ps(args, commands.SwarmSettings(), "wf") == 1
+    out = capsys.readouterr().out
+    assert "replicas != 1" in out and "wf_station-2" in out.split("ERROR")[1] and "wf_lake" not in out.split("ERROR")[1]
+
+
+def test_prune_removes_only_stale_objects_of_the_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = {"secret": {"wf-a-key-1", "wf-a-key-2"}, "config": {"wf-broker-acl-1"}}
+    removed: list[str] = []
+
+    def fake(*args: str, **_: object) -> str:
+        kind, verb = args[0], args[1]
+        if verb == "ls":
+            assert "label=com.weather-fleet.stack=wf" in args  # only the stack's own objects are ever listed
+            return "\n".join(sorted(store[kind]))
+        if verb == "rm":
+            for name in args[2:]:
+                store[kind].discard(name)
+                removed.append(name)
+        return ""
+    monkeypatch.setattr(engine, "docker", fake)
+    gone = engine.prune_objects("wf", keep={"wf-a-key-2", "wf-broker-acl-1"})
+    assert removed == ["wf-a-key-1"] and gone == ["wf-a-key-1"]
+    assert store == {"secret": {"wf-a-key-2"}, "config": {"wf-broker-acl-1"}}
+
+
+def test_relay_on_a_taken_port_names_broker_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    from provisioning.swarm import relay
+
+    calls: list[tuple[str, ...]] = []
+
+    def fake(*args: str, check: bool = True, **_: object) -> str:
+        calls.append(args)
+        if args[0] == "run":
+            raise SwarmError("`docker run -d --name wf-broker-relay` failed: port is already allocated")
+        return ""
+    monkeypatch.setattr(relay, "docker", fake)
+    with pytest.raises(SwarmError, match="127.0.0.1:8883 cannot be published.*set BROKER_PORT to a free port"):
+        relay.start_relay("wf", 8883, "weather-fleet/station:swarm")
+    run = next(c for c in calls if c[0] == "run")
+    assert run[run.index("-p") + 1] == "127.0.0.1:8883:8883" and "--read-only" in run
+    assert ("rm", "-f", "wf-broker-relay") in calls  # the half-created container is removed
+
+
+def test_a_bad_swarm_variable_is_a_configuration_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "provisioning", "stack", "ps"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "PIPELINE": "maybe"})
+    assert out.returncode == 2 and "PIPELINE" in out.stderr and "Traceback" not in out.stderr
