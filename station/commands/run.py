@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
-import sys
-from types import FrameType
 
 from fleetcore.errors import exit_code
+from station import stop_signals
 from station.errors import ConfigError, StationError
 from station.exit_codes import StopReason
 from station.logging_setup import configure, emit
@@ -49,18 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     replay = Replay(settings)
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        if replay.stop.is_set():
-            emit(log, logging.WARNING, "signal", f"second {name}: exiting without waiting")
-            sys.stderr.flush()
-            os._exit(130)
-        emit(log, logging.INFO, "signal", f"{name}: stopping after in-flight publishes "
-             f"(at most {settings.drain_timeout:g} s)")
-        replay.request_stop(name)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop_signals.install(replay, log, settings.drain_timeout)
     try:
         return replay.run()
     except StationError as exc:  # found only when used, e.g. identity files that are not PEM

@@ -7,13 +7,10 @@ every station of the group failed, 2 for a configuration problem (one line each,
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import sys
-from types import FrameType
 
 from fleetcore.errors import ConfigError as FleetConfigError
 from fleetcore.shard import load as load_shard
+from station import stop_signals
 from station.group.settings import GroupSettings
 from station.logging_setup import configure, emit
 from station.settings import ConfigError, load_settings
@@ -36,16 +33,5 @@ def run_group(log: logging.Logger) -> int:
 
     runtime = GroupRuntime(settings, shard)
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        if runtime.stop.is_set():
-            emit(log, logging.WARNING, "signal", f"second {name}: exiting without waiting")
-            sys.stderr.flush()
-            os._exit(130)
-        emit(log, logging.INFO, "signal", f"{name}: stopping after in-flight publishes "
-             f"(at most {settings.drain_timeout:g} s)")
-        runtime.request_stop(name)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop_signals.install(runtime, log, settings.drain_timeout)
     return runtime.run()
