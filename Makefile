@@ -292,10 +292,10 @@ schemas: $(PY) ## regenerate contracts/*.schema.json from the models
 # Tests see the environment, not .env: variables only .env sets are removed, except the images to use and a
 # DATA_DIR that holds ISD files (the tests' default is ../shared/data/isd).
 _TEST_KEEP := BASE_IMAGE MOSQUITTO_IMAGE STATION_IMAGE PIPELINE_IMAGE $(if $(wildcard $(DATA_DIR)/*-*-*),DATA_DIR)
-_TEST_UNSET := $(filter-out $(_ENV_KEYS) $(_TEST_KEEP),$(_DOTENV_KEYS))
-# The Makefile's own view of a registered fleet (exported like every variable) is not configuration: FLEET_GROUPS=0
-# would be an invalid setting for the group tests.
-_TEST_UNSET += FLEET_GROUPS FLEET_SIZE
+# `export` hands every variable this Makefile defines (and every .env value) to its recipes; none of them is the
+# tests' configuration (FLEET_GROUPS=0 or MONITOR_IDENTITY_DIR=<this checkout's .fleet> would leak into the fleets
+# the tests make). So the tests get the environment make was started with, plus the images and DATA_DIR above.
+_TEST_UNSET = $(foreach v,$(filter-out SHELL $(_ENV_KEYS) $(_TEST_KEEP),$(.VARIABLES)),$(if $(filter file override,$(origin $v)),$v))
 test: $(PY) ## run the whole test suite, as CI does (Docker tests skip when no engine answers)
 	env $(addprefix -u ,$(_TEST_UNSET)) $(PY) -m pytest
 
