@@ -43,6 +43,7 @@ def run_cli(endpoint: str, workdir: Path, *args: str) -> subprocess.CompletedPro
                           capture_output=True, text=True, timeout=180)
 
 
+@pytest.mark.slow  # end to end in subprocesses: `make test` runs it, `make test-quick` does not
 def test_deploy_twice_and_destroy_in_a_subprocess(moto_server: str, tmp_path: Path) -> None:
     deployed = run_cli(moto_server, tmp_path, "deploy")
     assert deployed.returncode == 0, deployed.stderr

@@ -187,6 +187,7 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow  # end to end in subprocesses: `make test` runs it, `make test-quick` does not
 def test_download_killed_halfway_resumes(tmp_path: Path, tree: tuple[Path, dict[str, bytes]]) -> None:
     root, served = tree
     stem = sorted(served)[0]

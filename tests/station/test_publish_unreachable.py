@@ -72,6 +72,7 @@ def _run(tmp_path: Path, small_file: Path, host: str, port: int) -> tuple[Statio
     return station, code, ended - started
 
 
+@pytest.mark.slow  # end to end in subprocesses: `make test` runs it, `make test-quick` does not
 @pytest.mark.parametrize("where", ["refused", "silent", "unresolvable"])
 def test_unreachable_broker_one_line_summary_no_traceback_bounded_time(
         tmp_path: Path, small_file: Path, silent_listener: int, where: str) -> None:
