@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from station.status import assess, read_status, status_path
@@ -34,32 +35,26 @@ def run(args: argparse.Namespace) -> int:
             print(f"unhealthy: set THING_NAME ({len(found)} status files in {state_dir})", file=sys.stderr)
             return 1
         path = found[0]
-    try:
-        status = read_status(path)
-    except FileNotFoundError:
-        print(f"unhealthy: no status file {path} (station not started yet?)", file=sys.stderr)
-        return 1
-    except ValueError:
-        print(f"unhealthy: unreadable status file {path}", file=sys.stderr)
-        return 1
-    healthy, reason = assess(status, args.max_age)
-    print(("healthy: " if healthy else "unhealthy: ") + reason, file=sys.stdout if healthy else sys.stderr)
-    return 0 if healthy else 1
+    return _report(path, "station", lambda status: assess(status, args.max_age))
 
 
 def _group_health(state_dir: Path, max_age: float) -> int:
     """Group mode: the group's status file and rule (`station.group.status`)."""
     from station.group.status import assess_group, group_status_path
 
-    path = group_status_path(state_dir)
+    return _report(group_status_path(state_dir), "group", lambda status: assess_group(status, max_age))
+
+
+def _report(path: Path, what: str, judge: Callable[[dict], tuple[bool, str]]) -> int:
+    """Read the status file at `path`, judge it, print one line (stdout when healthy); 0 healthy, 1 unhealthy."""
     try:
         status = read_status(path)
     except FileNotFoundError:
-        print(f"unhealthy: no status file {path} (group not started yet?)", file=sys.stderr)
+        print(f"unhealthy: no status file {path} ({what} not started yet?)", file=sys.stderr)
         return 1
     except ValueError:
         print(f"unhealthy: unreadable status file {path}", file=sys.stderr)
         return 1
-    healthy, reason = assess_group(status, max_age)
+    healthy, reason = judge(status)
     print(("healthy: " if healthy else "unhealthy: ") + reason, file=sys.stdout if healthy else sys.stderr)
     return 0 if healthy else 1
