@@ -1,7 +1,8 @@
 """`station run` in group mode (SHARD_FILE set): load the group settings and the shard, run every station.
 
-Exit codes as a single station's: 0 when done or stopped by SIGTERM/SIGINT (after the drain and summaries), 1 when
-every station of the group failed, 2 for a configuration problem (one line each, naming the variable or path).
+Exit codes as a single station's: 0 when done or stopped by SIGTERM/SIGINT (after the drain and summaries), 2 for
+a configuration problem of the group (one line each, naming the variable or path); when every station failed,
+2 or 3 if they all failed alike on configuration or damaged data, else 1 (`runtime.group_exit_code`).
 """
 
 from __future__ import annotations

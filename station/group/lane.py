@@ -19,6 +19,7 @@ from typing import Any
 
 from station import checkpoint as ckpt
 from station.group.cache import CachedRecord, MessageCache, fill, station_prefix
+from station.exit_codes import ExitCode
 from station.logging_setup import emit
 from station.scheduler import Pacer
 
@@ -38,6 +39,19 @@ class LaneState(str, enum.Enum):
     @property
     def terminal(self) -> bool:
         return self in (LaneState.FINISHED, LaneState.STOPPED, LaneState.FAILED)
+
+
+class FailureKind(enum.StrEnum):
+    """Why a lane failed; a group whose every lane failed exits with the code a single station would."""
+
+    CONFIG = "config"      # identity files, data file or state folder missing or unreadable
+    CONNECT = "connect"    # no connection within CONNECT_TIMEOUT (or the client could not be created)
+    DATA = "data"          # the data file is damaged and holds no record
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return {FailureKind.CONFIG: ExitCode.CONFIG, FailureKind.CONNECT: ExitCode.CONNECT_FAILED,
+                FailureKind.DATA: ExitCode.DATA_DAMAGED}[self]
 
 
 @dataclass
@@ -72,7 +86,7 @@ class Lane:
     __slots__ = ("cfg", "state", "publisher", "cache", "fingerprint", "prefix", "pacer", "seq", "index",
                  "deadline", "record", "token", "counters", "_order", "_resolved", "last_ack", "saved_ack",
                  "skip_through", "start_at", "full_pass", "published_in_pass", "connect_deadline", "last_error",
-                 "resumed", "retrying")
+                 "resumed", "retrying", "failure_kind")
 
     def __init__(self, cfg: LaneConfig) -> None:
         self.cfg = cfg
@@ -100,6 +114,7 @@ class Lane:
         self.last_error: str | None = None
         self.resumed = False
         self.retrying = False  # failed for not connecting in time, its client still trying (it may recover)
+        self.failure_kind: FailureKind | None = None
 
     @property
     def name(self) -> str:
@@ -109,8 +124,9 @@ class Lane:
     def checkpoint_file(self) -> Path:
         return ckpt.checkpoint_path(self.cfg.state_dir, self.cfg.thing_name)
 
-    def fail(self, reason: str) -> None:
+    def fail(self, reason: str, kind: FailureKind) -> None:
         self.state = LaneState.FAILED
+        self.failure_kind = kind
         self.counters.failure = reason
         self.counters.reason = "failed"
         emit(log, logging.ERROR, "station-failed", reason, thing=self.name)

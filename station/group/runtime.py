@@ -6,7 +6,8 @@
   publish deadlines; no thread per station. A lane rescheduled gets a new token; older heap entries are skipped.
 - Connects are staggered at CONNECT_RATE per second with uniform jitter within each slot.
 - A lane that fails (refused certificate / no connection within CONNECT_TIMEOUT, missing identity, unreadable or
-  damaged file) is logged and counted; the others go on. The exit code is 1 only when every lane failed.
+  damaged file) is logged and counted; the others go on. The exit code is non-zero only when every lane failed
+  (`group_exit_code`: 2 or 3 when all failed alike on configuration or damaged data, else 1).
 - Messages come from the shared message cache (`station.group.cache`): no decoding while publishing.
 - Every PROGRESS_INTERVAL one aggregated progress line; at the end one summary per station and one for the group.
 """
@@ -18,6 +19,7 @@ import gc
 import heapq
 import logging
 import math
+import os
 import random
 import threading
 import time
@@ -31,7 +33,8 @@ from fleetcore.identity import CA_FILE, CERTIFICATE_FILE, PRIVATE_KEY_FILE, Iden
 from fleetcore.shard import Shard
 from station import checkpoint as ckpt
 from station.group.cache import CacheError, MessageCache, open_cache, source_digest
-from station.group.lane import Lane, LaneConfig, LaneState, utc_now
+from station.exit_codes import ExitCode
+from station.group.lane import FailureKind, Lane, LaneConfig, LaneState, utc_now
 from station.group.settings import GroupSettings
 from station.group.status import GroupState, group_status_path
 from station.logging_setup import emit
@@ -48,6 +51,23 @@ LATENESS_BUCKETS = 10_001  # 1 ms buckets up to 10 s, the last one counts everyt
 MAX_FAILURES_SHOWN = 20
 
 PublisherFactory = Callable[[ConnectionConfig, str, int, Callable[[str, str], None]], Any]
+
+
+def group_exit_code(lanes: list[Lane]) -> ExitCode:
+    """OK unless every lane failed; then a single station's code for that failure when all failed alike
+    (2: configuration, 3: damaged data), else 1."""
+    if not lanes or any(lane.state is not LaneState.FAILED for lane in lanes):
+        return ExitCode.OK
+    kinds = {lane.failure_kind for lane in lanes}
+    kind = kinds.pop() if len(kinds) == 1 else None
+    return kind.exit_code if kind is not None else ExitCode.CONNECT_FAILED
+
+
+def unreadable_data(path: Path, data_dir: Path) -> str:
+    """The failure of a data file the container's user may not read (a bind mount keeps the host's modes)."""
+    return (f"data file not readable: {path} (Permission denied for uid {os.getuid()}, gid {os.getgid()}): "
+            f"the folder mounted at DATA_DIR={data_dir} must be searchable and its files readable by that user on "
+            f"the host, e.g. `chmod o+rx <DATA_DIR>` and `chmod o+r <DATA_DIR>/*`")
 
 
 class LatenessStats:
@@ -159,7 +179,7 @@ class GroupRuntime:
         """Open the caches, check identities and checkpoints; the indexes of the lanes that need a connection."""
         s = self.s
         shifted = s.time_mode == "shifted"
-        digests: dict[Path, tuple[int, str] | str] = {}
+        digests: dict[Path, tuple[int, str] | tuple[FailureKind, str]] = {}
         for lane in self.lanes:
             path = lane.cfg.data_file
             if path in digests:
@@ -169,13 +189,19 @@ class GroupRuntime:
                 started = time.perf_counter()
                 cache, produced = open_cache(path, s.effective_cache_dir, shifted=shifted, digest=digest)
             except FileNotFoundError:
-                digests[path] = f"data file not found: {path} (DATA_DIR={s.data_dir}, data_file in the shard)"
+                digests[path] = (FailureKind.CONFIG,
+                                 f"data file not found: {path} (DATA_DIR={s.data_dir}, data_file in the shard)")
+                continue
+            except PermissionError:
+                digests[path] = (FailureKind.CONFIG, unreadable_data(path, s.data_dir))
                 continue
             except (OSError, CacheError) as exc:
-                digests[path] = str(exc)
+                digests[path] = (FailureKind.CONFIG, str(exc))
                 continue
-            if cache.file_error and not len(cache):
-                digests[path] = f"data file {path} is damaged: {cache.file_error}"
+            if not len(cache):  # as a single station: a file with no record to replay is a data failure
+                why = (f"is damaged: {cache.file_error}" if cache.file_error else
+                       f"has no decodable record ({cache.skipped_count} lines skipped; `station inspect` shows why)")
+                digests[path] = (FailureKind.DATA, f"data file {path} {why}")
                 cache.close()
                 continue
             digests[path] = digest
@@ -190,19 +216,20 @@ class GroupRuntime:
         done_already = 0
         for i, lane in enumerate(self.lanes):
             found = digests[lane.cfg.data_file]
-            if isinstance(found, str):
-                lane.fail(found)
+            if isinstance(found[0], FailureKind):
+                lane.fail(found[1], found[0])
                 continue
             problems = IdentityFiles.in_folder(lane.cfg.identity_dir).problems("IDENTITIES_DIR")
             if s.target == "aws":
                 problems = [p for p in problems if "CA certificate not found" not in p]
             if problems:
-                lane.fail("; ".join(problems))
+                lane.fail("; ".join(problems), FailureKind.CONFIG)
                 continue
             try:
                 lane.cfg.state_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                lane.fail(f"state folder cannot be created: {lane.cfg.state_dir} (STATE_DIR): {exc.strerror}")
+                lane.fail(f"state folder cannot be created: {lane.cfg.state_dir} (STATE_DIR): {exc.strerror}",
+                          FailureKind.CONFIG)
                 continue
             if not lane.resume(self._caches[lane.cfg.data_file], "sha256:" + found[1], s.start_at):
                 lane.state = LaneState.FINISHED
@@ -261,7 +288,7 @@ class GroupRuntime:
             lane.publisher = self._new_publisher(index)
             lane.publisher.start()
         except Exception as exc:  # noqa: BLE001 - awscrt raises plain exceptions for unreadable PEM files
-            lane.fail(f"client not created: {exc}")
+            lane.fail(f"client not created: {exc}", FailureKind.CONFIG)
             return
         lane.state = LaneState.CONNECTING
         self._pending_connects += 1
@@ -347,7 +374,8 @@ class GroupRuntime:
             pub = lane.publisher
             reason = getattr(pub, "last_error", None) or "no answer from the broker"
             lane.fail(f"could not connect to {self.s.mqtt_host}:{self.s.mqtt_port} as {lane.name} within "
-                      f"{self.s.connect_timeout:g} s (CONNECT_TIMEOUT): {reason}; still retrying with backoff")
+                      f"{self.s.connect_timeout:g} s (CONNECT_TIMEOUT): {reason}; still retrying with backoff",
+                      FailureKind.CONNECT)
             self._pending_connects -= 1
             # The client keeps retrying (backoff up to 30 s): a broker that was only slow or away lets the station
             # recover; a refused certificate stays failed. The failure is in the logs and the status at once.
@@ -433,7 +461,7 @@ class GroupRuntime:
 
     # --- main ------------------------------------------------------------------------------------------------
     def run(self) -> int:
-        """Run every lane to its end (or until stopped); 0, or 1 when every station failed."""
+        """Run every lane to its end (or until stopped); the exit code of `group_exit_code`."""
         try:
             return self._run()
         finally:
@@ -457,7 +485,7 @@ class GroupRuntime:
         gc.freeze()
         self._loop()
         self._shutdown()
-        return 1 if all(lane.state is LaneState.FAILED for lane in self.lanes) else 0
+        return int(group_exit_code(self.lanes))
 
     def _loop(self) -> None:
         s, clock, heap, lanes = self.s, self.clock, self._heap, self.lanes
@@ -544,7 +572,7 @@ class GroupRuntime:
                 writer.flush()
         p99 = self.lateness.run_percentile(0.99)
         emit(log, logging.INFO, "group-summary", "", shard=self.shard.shard, reason=self.stop_reason if stopped
-             else "finished", stations=len(self.lanes), finished=counts["finished"], stopped=counts["stopped"],
+             else final.value, stations=len(self.lanes), finished=counts["finished"], stopped=counts["stopped"],
              failed_stations=counts["failed"], published=totals["published"], acknowledged=totals["acked"],
              failed=totals["failed"], unacknowledged=totals["published"] - totals["acked"] - totals["failed"],
              lateness_p99_s=p99, lateness_max_s=round(self.lateness.max, 3),

@@ -164,6 +164,52 @@ def test_all_stations_failed_is_unhealthy_and_exit_1(tmp_path: Path) -> None:
     assert not healthy and "all 3 stations failed" in reason
 
 
+def group_summary(caplog: pytest.LogCaptureFixture) -> dict:
+    return next(r.fields for r in caplog.records if getattr(r, "event", "") == "group-summary")
+
+
+def test_every_identity_missing_exits_2_like_a_single_stations_config_error(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    names = NAMES[:3]
+    rt, log, _ = group(tmp_path, names, interval=0.5)
+    for name in names:
+        (tmp_path / "ids" / name / "private.key").unlink()
+    with caplog.at_level("INFO", logger="station.group"):
+        assert rt.run() == 2
+    assert log == []
+    assert group_summary(caplog)["reason"] == "failed"
+
+
+def test_data_the_container_may_not_read_exits_2_naming_data_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DATA_DIR private to another user on the host (mode 0700): every open is refused (EACCES)."""
+    names = NAMES[:2]
+    rt, log, _ = group(tmp_path, names, interval=0.5)
+
+    def refused(path: Path) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("station.group.runtime.source_digest", refused)
+    assert rt.run() == 2
+    failure = rt.lanes[0].counters.failure or ""
+    assert failure.startswith(f"data file not readable: {tmp_path / 'data' / 'a'} (Permission denied for uid ")
+    assert f"DATA_DIR={tmp_path / 'data'}" in failure and "chmod o+rx" in failure
+
+
+def test_every_data_file_damaged_exits_3(tmp_path: Path) -> None:
+    rt, log, _ = group(tmp_path, NAMES[:2], interval=0.5)
+    (tmp_path / "data" / "a").write_bytes(b"not an ISD line at all\n")
+    assert rt.run() == 3
+    assert all("damaged" in (lane.counters.failure or "") for lane in rt.lanes)
+
+
+def test_stations_failing_for_different_reasons_exit_1(tmp_path: Path) -> None:
+    names = NAMES[:2]
+    rt, log, _ = group(tmp_path, names, refuse={"ws-1"}, interval=0.5)
+    (tmp_path / "ids" / "ws-2" / "certificate.pem").unlink()
+    assert rt.run() == 1
+
+
 def test_damaged_file_fails_only_its_stations(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     write_isd(tmp_path / "data" / "a", MINUTES)
