@@ -13,12 +13,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from fleetcore.errors import report
 from fleetcore.target import Target
 from fleetcore.topic import monitor_filter
 from provisioning.errors import ConfigError, ProvisioningError
 from provisioning.settings import MAX_FLEET_COUNT, MAX_STATION_CONTAINERS, FleetSettings, load
+
+if TYPE_CHECKING:
+    from provisioning.manifest import Thing
 
 AWS_COMMANDS = "provisioning.aws.commands"
 
@@ -157,10 +161,22 @@ def cmd_register(args: argparse.Namespace) -> int:
         print(f"group mode: {outcome.groups} group containers of up to {per} stations "
               f"({args.fleet_dir}/shards/shard-1.json .. shard-{outcome.groups}.json)")
     stations = outcome.manifest.stations()
+    _warn_unreadable_data(args.data_dir, stations, s, per)
     state = "unchanged" if not outcome.written and not outcome.removed else ("planned" if args.dry_run else "ready")
     print(f"local fleet {state}: {len(stations)} stations + monitor in {args.fleet_dir} "
           f"({stations[0].thing_name} .. {stations[-1].thing_name})")
     return 0
+
+
+def _warn_unreadable_data(data_dir: Path, stations: Sequence[Thing], s: FleetSettings, per: int) -> None:
+    """Warn (register only makes identities) when the containers `make up` starts could not read their data."""
+    from provisioning import data_access
+
+    files = [t.isd_file for t in stations if t.isd_file]
+    problems = data_access.unreadable(data_dir, files, s.fleet_uid, s.fleet_gid, whole_folder=per > 1)
+    if problems:
+        print(f"warning: {data_access.summary(problems)}\n(FLEET_UID={s.fleet_uid}, FLEET_GID={s.fleet_gid}; "
+              f"the stations would fail with 'Permission denied')", file=sys.stderr)
 
 
 def _print_paths(verb: str, paths: list[Path], shown: int = 20) -> None:

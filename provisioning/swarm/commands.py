@@ -9,12 +9,15 @@ from pathlib import Path
 from pydantic import Field
 
 from fleetcore.settings import FleetSettingsBase
+from provisioning import data_access
+from provisioning.errors import ConfigError
 from provisioning.manifest import load_manifest
 from provisioning.settings import load as load_settings
 from provisioning.swarm import engine, relay
 from provisioning.swarm.images import plan_images
 from provisioning.swarm.stack import (STACK_FILE, STATION_NODE_LABEL, Images, LakeWriter, StackRequest, build_stack,
-                                      check_stack_name, load_shards, read_env_file, render_stack, secret_names)
+                                      check_stack_name, load_shards, read_env_file, render_stack, secret_names,
+                                      unreadable_data)
 
 SHARDS_DIR = "shards"
 
@@ -112,6 +115,8 @@ def cmd_up(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
     if args.dry_run:
         req = _request(args, s, stack, plan.images, labelled=False, node_id=None)
         path = _write(req)
+        for problem in unreadable_data(req):
+            print(f"warning: {problem}")
         for cmd in plan.commands:
             print("would run: " + " ".join(cmd))
         print(f"would run: docker stack deploy --detach=true --prune --resolve-image {plan.resolve_image} "
@@ -119,13 +124,14 @@ def cmd_up(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
         return 0
     self_id = engine.require_manager()
     nodes = engine.nodes(self_id)
+    labelled = engine.stations_labelled(nodes)
+    req = _request(args, s, stack, plan.images, labelled=labelled, node_id=self_id)
+    _refuse_unreadable_data(req)
     if local:
         engine.ensure_broker_node(nodes, self_id)
-    labelled = engine.stations_labelled(nodes)
     if not labelled:
         print(f"no node has the label {STATION_NODE_LABEL}=true: stations may run on any node")
     engine.run_all(plan.commands)
-    req = _request(args, s, stack, plan.images, labelled=labelled, node_id=self_id)
     doc = build_stack(req)
     path = _write(req)
     print(f"deploying {path} as stack {stack}: {len(doc['services'])} services, {len(doc['secrets'])} secrets")
@@ -139,6 +145,14 @@ def cmd_up(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
     print(f"stack {stack} deployed. `make swarm-ps` shows it, `make watch` prints messages, `make swarm-down` "
           f"removes it.")
     return 0
+
+
+def _refuse_unreadable_data(req: StackRequest) -> None:
+    """A stack whose stations cannot read their data would deploy fine and then fail task after task."""
+    problems = unreadable_data(req)
+    if problems:
+        raise ConfigError(data_access.summary(problems) + f"\n(DATA_DIR={req.data_dir}; nothing was deployed: "
+                         f"fix the modes and run `make swarm-up` again)")
 
 
 def cmd_down(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:

@@ -31,6 +31,7 @@ from fleetcore import shard as shard_contract
 from fleetcore import station_variables
 from fleetcore.errors import ConfigError
 from fleetcore.identity import CA_FILE, CERTIFICATE_FILE, PRIVATE_KEY_FILE
+from provisioning import data_access
 from provisioning.compose_groups import CACHE_VOLUME as CACHE_VOLUME_NAME
 from provisioning.compose_groups import NOFILE as NOFILE_TEMPLATE
 from provisioning.manifest import FleetManifest, Thing
@@ -423,6 +424,14 @@ def check_shards(manifest: FleetManifest, shards: tuple[Shard, ...]) -> None:
         missing, extra = sorted(stations - set(seen)), sorted(set(seen) - stations)
         raise SwarmError(f"the shard files do not match the manifest (missing {missing[:3]}, unknown {extra[:3]}): "
                          f"run `make register STATIONS_PER_CONTAINER=...` again")
+
+
+def unreadable_data(req: StackRequest) -> list[str]:
+    """The data files (and, for group containers, DATA_DIR itself) that this host holds but the stations' user
+    could not read in their containers (provisioning.data_access); [] when all is well."""
+    files = [t.isd_file for t in req.manifest.stations() if t.isd_file]
+    uid = int(STATION_UID)
+    return data_access.unreadable(req.data_dir, files, uid, uid, whole_folder=req.shards is not None)
 
 
 def build_stack(req: StackRequest) -> dict[str, Any]:

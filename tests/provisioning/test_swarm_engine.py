@@ -106,3 +106,38 @@ def test_a_bad_swarm_variable_is_a_configuration_error(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "provisioning", "stack", "ps"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "PIPELINE": "maybe"})
     assert out.returncode == 2 and "PIPELINE" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_swarm_up_refuses_data_the_group_containers_may_not_read(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Groups mount DATA_DIR itself: a folder private to its owner (0700) would fail every station of every
+    group, task after task. Nothing is built, pushed, labelled or deployed; the error names the path and the fix."""
+    import os
+
+    from provisioning.errors import ConfigError
+    from provisioning.register_local import LocalFleetRequest, register_local
+
+    isd = tmp_path / "isd"
+    isd.mkdir()
+    (isd / "723123-14886-2022.gz").write_bytes(b"x")
+    (isd / "723123-14886-2022.gz").chmod(0o644)
+    if os.getuid() == 0:
+        os.chown(isd, 23456, 23456)  # root passes every mode check: the folder belongs to somebody else
+    fleet = tmp_path / "fleet"
+    register_local(LocalFleetRequest(fleet_dir=fleet, data_dir=isd, count=4, stations_per_container=2))
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(engine, "docker", answers({("info",): "active true n1", ("node", "ls"): "n1",
+                                                   ("node", "inspect"): "n1 {}"}, calls))
+    monkeypatch.setenv("STATIONS_PER_CONTAINER", "2")
+    args = argparse.Namespace(fleet_dir=fleet, data_dir=isd, dry_run=False)
+    for mode, refused in ((0o700, True), (0o755, False)):
+        isd.chmod(mode)
+        calls.clear()
+        if refused:
+            with pytest.raises(ConfigError, match=rf"(?s){isd} \(mode 0700.*`chmod o\+rx {isd}`.*nothing was deployed"):
+                commands.cmd_up(args, commands.SwarmSettings(), "wf")
+            assert [c for c in calls if c[0] not in ("info", "node") or c[1] == "update"] == []
+        else:
+            monkeypatch.setattr(commands.relay, "start_relay", lambda *a: None)
+            assert commands.cmd_up(args, commands.SwarmSettings(), "wf") == 0
+            assert any(c[:2] == ("stack", "deploy") for c in calls)
