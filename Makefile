@@ -182,6 +182,10 @@ swarm-down: $(PY) ## remove the stack and exactly the secrets/configs it created
 swarm-ps: $(PY) ## show the stack's services and tasks; fails when a station service has replicas != 1
 	$(SWARM_STACK_CMD) ps --fleet-dir "$(FLEET_DIR)"
 
+.PHONY: bench-swarm-nodes
+bench-swarm-nodes: $(PY) ## root: the stack across NODES (3) engines in network namespaces, COUNT (20) stations -> bench-results/swarm-nodes.md
+	$(PY) scripts/bench_swarm_nodes.py --data-dir "$(DATA_DIR)" $(if $(NODES),--nodes $(NODES)) $(if $(COUNT),--count $(COUNT))
+
 ##@ AWS IoT Core
 # `make register TARGET=aws` / `make up TARGET=aws` (Fleet section) call provisioning.aws through the fleet CLI.
 TARGET ?= local
