@@ -131,6 +131,9 @@ def cmd_up(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
         engine.ensure_broker_node(nodes, self_id)
     if not labelled:
         print(f"no node has the label {STATION_NODE_LABEL}=true: stations may run on any node")
+    warning = unshared_image_warning(nodes, labelled, s.registry, plan.images.station)
+    if warning:
+        print(warning)
     engine.run_all(plan.commands)
     doc = build_stack(req)
     path = _write(req)
@@ -145,6 +148,24 @@ def cmd_up(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
     print(f"stack {stack} deployed. `make swarm-ps` shows it, `make watch` prints messages, `make swarm-down` "
           f"removes it.")
     return 0
+
+
+def unshared_image_warning(nodes: list[engine.Node], labelled: bool, registry: str | None,
+                           image: str) -> str | None:
+    """Without REGISTRY nothing is pulled (`--resolve-image never`): a station node other than this one runs
+    stations only if it already holds `image`. Swarm rejects the tasks placed on a node without it ("No such
+    image"), keeps placing their retries on that same node, and gives up after max_attempts: those stations never
+    run (seen across nodes: docs/swarm.md "Tried across nodes")."""
+    if registry:
+        return None
+    others = [n.id[:12] for n in nodes
+              if not n.is_self and (not labelled or n.labels.get(STATION_NODE_LABEL) == "true")]
+    if not others:
+        return None
+    return (f"warning: REGISTRY is unset and stations may run on {len(others)} other node(s) ({', '.join(others)}): "
+            f"each must already hold {image} (`docker save {image} | docker -H <node> load`), else Swarm rejects "
+            f"their tasks with 'No such image' and those stations never run. Set REGISTRY=host:port to push it "
+            f"(docs/swarm.md).")
 
 
 def _refuse_unreadable_data(req: StackRequest) -> None:

@@ -141,3 +141,38 @@ def test_swarm_up_refuses_data_the_group_containers_may_not_read(
             monkeypatch.setattr(commands.relay, "start_relay", lambda *a: None)
             assert commands.cmd_up(args, commands.SwarmSettings(), "wf") == 0
             assert any(c[:2] == ("stack", "deploy") for c in calls)
+
+
+def test_swarm_up_warns_when_other_station_nodes_need_the_image_without_a_registry(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Seen across three engines (scripts/bench_swarm_nodes.py): with REGISTRY unset, a stations node without the
+    station image rejects its tasks ('No such image') until Swarm gives up; `swarm-up` said nothing about it."""
+    from provisioning.register_local import LocalFleetRequest, register_local
+
+    isd = tmp_path / "isd"
+    isd.mkdir()
+    (isd / "723123-14886-2022.gz").write_bytes(b"x")
+    (isd / "723123-14886-2022.gz").chmod(0o644)
+    fleet = tmp_path / "fleet"
+    register_local(LocalFleetRequest(fleet_dir=fleet, data_dir=isd, count=2))
+    monkeypatch.setattr(commands.relay, "start_relay", lambda *a: None)
+    monkeypatch.delenv("STATIONS_PER_CONTAINER", raising=False)
+    monkeypatch.delenv("REGISTRY", raising=False)
+    args = argparse.Namespace(fleet_dir=fleet, data_dir=isd, dry_run=False)
+    station = '{"weather-fleet.stations": "true"}'
+    for listing, warned in ((f"n1 {{}}\nn2 {station}\nn3 {station}", "2 other node(s) (n2, n3)"),
+                            ("n1 {}", None),  # a single-node swarm: the local image is the only one needed
+                            (f"n1 {station}\nn2 {{}}", None)):  # the other node may not run stations
+        monkeypatch.setattr(engine, "docker", answers({("info",): "active true n1", ("node", "ls"): "n1 n2 n3",
+                                                       ("node", "inspect"): listing}, []))
+        assert commands.cmd_up(args, commands.SwarmSettings(STATION_IMAGE="st:x"), "wf") == 0
+        out = capsys.readouterr().out
+        if warned:
+            assert f"REGISTRY is unset and stations may run on {warned}" in out and "st:x" in out, out
+        else:
+            assert "REGISTRY is unset" not in out, out
+    monkeypatch.setenv("REGISTRY", "registry.lan:5000")
+    monkeypatch.setattr(engine, "docker", answers({("info",): "active true n1", ("node", "ls"): "n1 n2",
+                                                   ("node", "inspect"): f"n1 {{}}\nn2 {station}"}, []))
+    assert commands.cmd_up(args, commands.SwarmSettings(), "wf") == 0
+    assert "REGISTRY is unset" not in capsys.readouterr().out
