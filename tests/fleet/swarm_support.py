@@ -99,6 +99,9 @@ def short_lab_files(data_dir: Path, folder: Path) -> Path:
         with gzip.open(src, "rt", encoding="latin-1") as fh:
             lines = [next(fh) for _ in range(LINES)]
         (folder / stem).write_text("".join(lines), encoding="latin-1")
+        (folder / stem).chmod(0o644)
+    # pytest makes its folders 0700: group containers (user 10001) mount the folder itself and must search it.
+    folder.chmod(0o755)
     return folder
 
 
