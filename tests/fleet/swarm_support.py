@@ -80,6 +80,16 @@ class SwarmFleet:
                     raise
                 time.sleep(2)
 
+    @contextmanager
+    def deployed(self, timeout: float = 900) -> Iterator[SwarmFleet]:
+        """`make swarm-up` (which must succeed), then `cleanup()` whatever happens."""
+        try:
+            up = self.make("swarm-up", timeout=timeout)
+            assert up.returncode == 0, up.stdout + up.stderr
+            yield self
+        finally:
+            self.cleanup()
+
     def cleanup(self) -> None:
         self.make("swarm-down", timeout=300)
         docker("rm", "-f", f"{self.stack}-broker-relay", check=False)

@@ -33,13 +33,9 @@ def groups(swarm: bool, short_data: Path, tmp_path_factory: pytest.TempPathFacto
     # is there; looping, every station keeps publishing with an increasing seq.
     f = SwarmFleet(tmp_path_factory.mktemp("swarm-groups"), short_data, PER_SHARD * SHARDS,
                    STATIONS_PER_CONTAINER=str(PER_SHARD), LOOP="true")
-    try:
-        up = f.make("swarm-up", timeout=900)
-        assert up.returncode == 0, up.stdout + up.stderr
-        assert len(sorted((f.fleet_dir / "shards").glob("shard-*.json"))) == SHARDS, up.stdout
+    with f.deployed():
+        assert len(sorted((f.fleet_dir / "shards").glob("shard-*.json"))) == SHARDS
         yield f
-    finally:
-        f.cleanup()
 
 
 def test_two_shards_of_fifty_deliver_every_station(groups: SwarmFleet) -> None:

@@ -73,11 +73,9 @@ def fleet(registry: str, short_data: Path, tmp_path_factory: pytest.TempPathFact
     f = SwarmFleet(tmp_path_factory.mktemp("swarm-registry"), short_data, STATIONS, REGISTRY=registry,
                    LOOP="true")
     try:
-        up = f.make("swarm-up", timeout=900)
-        assert up.returncode == 0, up.stdout + up.stderr
-        yield f
+        with f.deployed():
+            yield f
     finally:
-        f.cleanup()
         tags = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").split()
         ours = [t for t in tags if t.startswith(f"{registry}/")]
         if ours:
