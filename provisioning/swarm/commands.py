@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import Field
 
 from fleetcore.settings import FleetSettingsBase
+from fleetcore.shard import SHARDS_DIR
 from provisioning import data_access
 from provisioning.errors import ConfigError
 from provisioning.manifest import load_manifest
@@ -19,9 +20,6 @@ from provisioning.swarm.images import plan_images
 from provisioning.swarm.stack import (STACK_FILE, STATION_NODE_LABEL, Images, LakeWriter, StackRequest, build_stack,
                                       check_stack_name, load_shards, read_env_file, render_stack, secret_names,
                                       unreadable_data)
-
-SHARDS_DIR = "shards"
-
 
 class SwarmSettings(FleetSettingsBase):
     """Variables of the `Swarm` section of `.env.example` (and the image names shared with compose)."""
