@@ -70,8 +70,11 @@ def _fill(text: str, names: dict[str, str], where: str) -> str:
     for key, value in values.items():
         pattern = _TOPIC if key == "topic" else _IDENTIFIER
         if not isinstance(value, str) or not pattern.fullmatch(value):
-            kind = "topic filter" if key == "topic" else "SQL identifier"
-            raise ConfigError(f"{where}: {key}={value!r} is not a valid {kind}")
+            if key == "topic":
+                raise ConfigError(f"{where}: TOPIC={value!r} cannot be written into an AWS IoT rule here: the rules "
+                                  f"take topics of ASCII letters, digits and _ / . - (+ # in filters) only; set "
+                                  f"TOPIC to such a name (the stations and the broker accept it as it is)")
+            raise ConfigError(f"{where}: {key}={value!r} is not a valid SQL identifier")
     try:
         return Template(text).substitute(values)
     except KeyError as missing:

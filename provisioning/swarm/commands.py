@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import Field
 
 from fleetcore.settings import FleetSettingsBase
+from fleetcore.shard import SHARDS_DIR
 from provisioning import data_access
 from provisioning.errors import ConfigError
 from provisioning.manifest import load_manifest
@@ -18,9 +20,6 @@ from provisioning.swarm.images import plan_images
 from provisioning.swarm.stack import (STACK_FILE, STATION_NODE_LABEL, Images, LakeWriter, StackRequest, build_stack,
                                       check_stack_name, load_shards, read_env_file, render_stack, secret_names,
                                       unreadable_data)
-
-SHARDS_DIR = "shards"
-
 
 class SwarmSettings(FleetSettingsBase):
     """Variables of the `Swarm` section of `.env.example` (and the image names shared with compose)."""
@@ -188,16 +187,23 @@ def cmd_ps(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
     if not services:
         print(f"stack {stack} has no services (`make swarm-up` deploys it)")
         return 0
-    running, where = _running_tasks(stack)
+    tasks = _tasks(stack)
     bad: list[str] = []
-    print(f"{'SERVICE':<34} {'ROLE':<8} {'REPLICAS':>8} {'RUNNING':>7}  {'NODE':<16} THINGS")
+    failing: list[str] = []
+    print(f"{'SERVICE':<34} {'ROLE':<8} {'REPLICAS':>8} {'RUNNING':>7}  {'NODE':<16} {'LAST TASK':<50} THINGS")
     for svc in sorted(services, key=lambda x: x["Spec"]["Name"]):
         name, role, want = svc["Spec"]["Name"], engine.role(svc), engine.replicas(svc)
         things = svc["Spec"].get("Labels", {}).get("com.weather-fleet.things", "")
-        print(f"{name:<34} {role:<8} {want if want is not None else 'global':>8} {running.get(name, 0):>7}  "
-              f"{','.join(sorted(where.get(name, set()))) or '-':<16} {things[:60]}")
+        seen = tasks.get(name, ServiceTasks())
+        print(f"{name:<34} {role:<8} {want if want is not None else 'global':>8} {seen.running:>7}  "
+              f"{','.join(sorted(seen.nodes)) or '-':<16} {seen.last[:50]:<50} {things[:60]}")
         if role == "station" and want != 1:
             bad.append(name)
+        if seen.last.startswith(("Failed", "Rejected")):
+            failing.append(name)
+    if failing:
+        print(f"failing: {', '.join(failing[:10])}{' ...' if len(failing) > 10 else ''}: "
+              f"`docker service logs {failing[0]}` says why")
     if bad:
         print(f"ERROR: station services with replicas != 1 (two tasks would share one identity): {', '.join(bad)}. "
               f"Scale by registering more stations and `make swarm-up`; it resets them to 1.")
@@ -205,17 +211,30 @@ def cmd_ps(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
     return 0
 
 
-def _running_tasks(stack: str) -> tuple[dict[str, int], dict[str, set[str]]]:
-    """Per service: how many tasks run (or start: health check pending), and on which nodes."""
-    out = engine.docker("stack", "ps", stack, "--filter", "desired-state=running", "--format",
-                        "{{.Name}} {{.Node}} {{.CurrentState}}", check=False)
-    counts: dict[str, int] = {}
-    nodes: dict[str, set[str]] = {}
+@dataclass
+class ServiceTasks:
+    """What `docker stack ps` says of one service: tasks running (or starting), their nodes, and the newest
+    task's state with its error (e.g. `Failed 3 seconds ago: task: non-zero exit (2)`)."""
+
+    running: int = 0
+    nodes: set[str] = field(default_factory=set)
+    last: str = ""
+
+
+def _tasks(stack: str) -> dict[str, ServiceTasks]:
+    """Per service, from one `docker stack ps` (it lists each slot's newest task first)."""
+    out = engine.docker("stack", "ps", stack, "--no-trunc", "--format",
+                        "{{.Name}}|{{.Node}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}", check=False)
+    found: dict[str, ServiceTasks] = {}
     for line in out.splitlines():
-        task, node, state = (line.split(" ", 2) + ["", ""])[:3]
-        if state.startswith(("Running", "Starting")):
-            service = task.rsplit(".", 1)[0]
-            counts[service] = counts.get(service, 0) + 1
-            nodes.setdefault(service, set()).add(node)
-    return counts, nodes
+        task, node, desired, state, error = (line.split("|", 4) + [""] * 5)[:5]
+        service = task.rsplit(".", 1)[0]
+        seen = found.get(service)
+        if seen is None:
+            error = error.strip().strip('"')
+            seen = found[service] = ServiceTasks(last=f"{state}: {error}" if error else state)
+        if desired == "Running" and state.startswith(("Running", "Starting")):
+            seen.running += 1
+            seen.nodes.add(node)
+    return found
 

@@ -79,12 +79,19 @@ class Images:
 
 
 @dataclass(frozen=True)
-class Shard:
-    """One group container's stations: the shard file written by `make register STATIONS_PER_CONTAINER=K`."""
+class ShardFile:
+    """A shard file written by `make register STATIONS_PER_CONTAINER=K` (its config's source) and what it holds."""
 
-    number: int
     path: Path
-    things: tuple[str, ...]
+    shard: shard_contract.Shard
+
+    @property
+    def number(self) -> int:
+        return self.shard.shard
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(t.thing_name for t in self.shard.things)
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,7 @@ class StackRequest:
     manifest: FleetManifest
     images: Images
     environment: Mapping[str, str] = field(default_factory=dict)
-    shards: tuple[Shard, ...] | None = None
+    shards: tuple[ShardFile, ...] | None = None
     stations_labelled: bool = False
     lake: LakeWriter | None = None
 
@@ -284,14 +291,14 @@ def single_station_service(req: StackRequest, objs: _Objects, index: int, thing:
     return svc
 
 
-def shard_service(req: StackRequest, objs: _Objects, shard: Shard, variables: Mapping[str, str]) -> dict[str, Any]:
+def shard_service(req: StackRequest, objs: _Objects, shard: ShardFile, variables: Mapping[str, str]) -> dict[str, Any]:
     """`group-<n>` (as compose names it): shard n's group container; its shard file as a config, each of its
     things' identities as secrets."""
-    svc = _station_base(req, list(shard.things))
+    svc = _station_base(req, list(shard.names))
     svc["environment"] = station_environment(variables, group=True)
     svc["ulimits"] = nofile(variables)
     refs: list[dict[str, Any]] = []
-    for name in shard.things:
+    for name in shard.names:
         refs += _identity_refs(objs, req.fleet_dir, req.manifest.thing(name), f"{IDENTITIES_DIR}/{name}")
     svc["secrets"] = refs
     conf = objs.config(shard.path, f"shard-{shard.number}", "things")
@@ -410,11 +417,11 @@ def lake_service(req: StackRequest, objs: _Objects, lake: LakeWriter, variables:
     }
 
 
-def check_shards(manifest: FleetManifest, shards: tuple[Shard, ...]) -> None:
+def check_shards(manifest: FleetManifest, shards: tuple[ShardFile, ...]) -> None:
     """Every station of the manifest in exactly one shard, and nothing else: no identity runs twice."""
     seen: dict[str, int] = {}
     for shard in shards:
-        for name in shard.things:
+        for name in shard.names:
             if name in seen:
                 raise SwarmError(f"{name} is in shard {seen[name]} and shard {shard.number}: run `make register` "
                                  f"again (it rewrites {shard.path.parent})")
@@ -429,7 +436,10 @@ def check_shards(manifest: FleetManifest, shards: tuple[Shard, ...]) -> None:
 def unreadable_data(req: StackRequest) -> list[str]:
     """The data files (and, for group containers, DATA_DIR itself) that this host holds but the stations' user
     could not read in their containers (provisioning.data_access); [] when all is well."""
-    files = [t.isd_file for t in req.manifest.stations() if t.isd_file]
+    if req.shards is None:
+        files = [t.isd_file for t in req.manifest.stations() if t.isd_file]
+    else:  # what the group containers open: the shards' data files
+        files = [t.data_file for f in req.shards for t in f.shard.things]
     uid = int(STATION_UID)
     return data_access.unreadable(req.data_dir, files, uid, uid, whole_folder=req.shards is not None)
 
@@ -495,15 +505,14 @@ def secret_names(doc: Mapping[str, Any]) -> set[str]:
     return {*doc.get("secrets", {}), *doc.get("configs", {})}
 
 
-def load_shards(shards_dir: Path) -> tuple[Shard, ...]:
+def load_shards(shards_dir: Path) -> tuple[ShardFile, ...]:
     """The shard files `shard-<n>.json` (contract: fleetcore.shard) in number order."""
-    found: list[Shard] = []
+    found: list[ShardFile] = []
     for path in sorted(Path(shards_dir).glob("shard-*.json")):
         try:
-            parsed = shard_contract.load(path)
+            found.append(ShardFile(path.resolve(), shard_contract.load(path)))
         except ConfigError as exc:
             raise SwarmError(f"{exc}") from None
-        found.append(Shard(parsed.shard, path.resolve(), tuple(t.thing_name for t in parsed.things)))
     if not found:
         raise SwarmError(f"no shard files in {shards_dir}: run `make register STATIONS_PER_CONTAINER=K` first")
     return tuple(sorted(found, key=lambda s: s.number))

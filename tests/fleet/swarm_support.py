@@ -80,6 +80,16 @@ class SwarmFleet:
                     raise
                 time.sleep(2)
 
+    @contextmanager
+    def deployed(self, timeout: float = 900) -> Iterator[SwarmFleet]:
+        """`make swarm-up` (which must succeed), then `cleanup()` whatever happens."""
+        try:
+            up = self.make("swarm-up", timeout=timeout)
+            assert up.returncode == 0, up.stdout + up.stderr
+            yield self
+        finally:
+            self.cleanup()
+
     def cleanup(self) -> None:
         self.make("swarm-down", timeout=300)
         docker("rm", "-f", f"{self.stack}-broker-relay", check=False)
@@ -99,6 +109,9 @@ def short_lab_files(data_dir: Path, folder: Path) -> Path:
         with gzip.open(src, "rt", encoding="latin-1") as fh:
             lines = [next(fh) for _ in range(LINES)]
         (folder / stem).write_text("".join(lines), encoding="latin-1")
+        (folder / stem).chmod(0o644)
+    # pytest makes its folders 0700: group containers (user 10001) mount the folder itself and must search it.
+    folder.chmod(0o755)
     return folder
 
 

@@ -50,11 +50,9 @@ def fleet(swarm: bool, unrelated_secret: str, short_data: Path,
     subprocess.run(["docker", "secret", "create", f"{f.stack}-keep", "-"], input="x", text=True, check=True,
                    capture_output=True, timeout=60)
     try:
-        up = f.make("swarm-up", timeout=900)
-        assert up.returncode == 0, up.stdout + up.stderr
-        yield f
+        with f.deployed():
+            yield f
     finally:
-        f.cleanup()
         docker("secret", "rm", f"{f.stack}-keep", check=False)
 
 

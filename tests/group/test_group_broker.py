@@ -96,6 +96,7 @@ def test_kill_9_then_restart_resumes_every_station_without_a_gap(tls_broker: Tls
         proc = StationProcess(env)
         assert sub.wait_count(len(names) * 6, 30)
         proc.kill()
+        sub.wait_quiet()  # the last messages the broker took before the kill, still on their way
         before = seqs_by_thing(sub.messages())
         assert all(len(v) < len(RECORDS) for v in before.values()), "killed mid-file"
         proc = StationProcess(env)

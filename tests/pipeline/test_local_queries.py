@@ -14,6 +14,7 @@ import sqlglot
 
 from pipeline import queries
 from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError
 from tests.pipeline.synthetic import message
 
 MESSAGES = [
@@ -159,3 +160,13 @@ def test_unknown_names_are_named() -> None:
         queries.load_rule("nope", "iot")
     with pytest.raises(ConfigError, match="unknown query dialect"):
         queries.load_query("preview", "mysql")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("topic", ["sensor/météo", "sensor/my weather"])
+def test_a_topic_the_rules_cannot_take_names_topic_and_the_fix(topic: str) -> None:
+    """A valid MQTT topic (fleetcore.topic) that the rules' SQL does not take: refused, saying TOPIC and why."""
+    from fleetcore.topic import validate_topic
+
+    assert validate_topic(topic) == topic
+    with pytest.raises(ConfigError, match=r"TOPIC='.*' cannot be written into an AWS IoT rule.*set TOPIC to"):
+        queries.load_rule("cold_readings", "iot", topic=topic)

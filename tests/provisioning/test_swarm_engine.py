@@ -49,7 +49,8 @@ def service(name: str, role: str, replicas: int) -> dict:
 def test_swarm_ps_fails_on_a_station_service_with_more_than_one_replica(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     args = argparse.Namespace(fleet_dir=Path("."), data_dir=Path("."))
-    monkeypatch.setattr(engine, "docker", answers({("stack", "ps"): "wf_station-1.1 vm Running 3 minutes ago\n"}, []))
+    monkeypatch.setattr(engine, "docker", answers({("stack", "ps"): "wf_station-1.1|vm|Running|Running 3 minutes ago|\n"},
+                                                  []))
     fine = [service("wf_broker", "broker", 1), service("wf_station-1", "station", 1)]
     monkeypatch.setattr(engine, "services", lambda stack: fine)
     assert commands.cmd_ps(args, commands.SwarmSettings(), "wf") == 0
@@ -176,3 +177,25 @@ def test_swarm_up_warns_when_other_station_nodes_need_the_image_without_a_regist
                                                    ("node", "inspect"): f"n1 {{}}\nn2 {station}"}, []))
     assert commands.cmd_up(args, commands.SwarmSettings(), "wf") == 0
     assert "REGISTRY is unset" not in capsys.readouterr().out
+
+
+def test_swarm_ps_shows_each_services_newest_task_and_names_the_failing_ones(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`docker stack ps` lists each slot's newest task first: that one's state and error are shown."""
+    listing = "\n".join([
+        "wf_group-1.1|vm|Shutdown|Failed 3 seconds ago|\"task: non-zero exit (2)\"",
+        "wf_group-1.1|vm|Shutdown|Failed 9 seconds ago|\"task: non-zero exit (2)\"",
+        "wf_group-2.1|vm|Running|Running 2 minutes ago|",
+        "wf_group-2.1|vm|Shutdown|Failed 3 minutes ago|\"task: non-zero exit (1)\"",
+        "wf_station-9.1|node-b|Shutdown|Complete 1 minute ago|",
+    ])
+    monkeypatch.setattr(engine, "docker", answers({("stack", "ps"): listing}, []))
+    monkeypatch.setattr(engine, "services", lambda stack: [service(f"wf_{n}", "station", 1)
+                                                           for n in ("group-1", "group-2", "station-9")])
+    args = argparse.Namespace(fleet_dir=Path("."), data_dir=Path("."))
+    assert commands.cmd_ps(args, commands.SwarmSettings(), "wf") == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "Failed 3 seconds ago: task: non-zero exit (2)" in rows["wf_group-1"]
+    assert rows["wf_group-2"].split()[3] == "1" and "Running 2 minutes ago" in rows["wf_group-2"]
+    assert rows["wf_station-9"].split()[3] == "0" and "Complete 1 minute ago" in rows["wf_station-9"]
+    assert rows["failing:"] == "failing: wf_group-1: `docker service logs wf_group-1` says why"

@@ -14,12 +14,13 @@ import pytest
 import yaml
 
 from fleetcore import station_variables
+from fleetcore.shard import Shard, ShardThing
 from provisioning.manifest import FleetManifest, Thing, load_manifest, save_manifest
 from provisioning.register_local import LocalFleetRequest, register_local
 from provisioning.stations import LAB_STATION_FILES
 from provisioning.swarm.errors import SwarmError
 from provisioning.swarm.images import plan_images, registry_name
-from provisioning.swarm.stack import (Images, LakeWriter, Shard, StackRequest, build_stack, load_shards,
+from provisioning.swarm.stack import (Images, LakeWriter, ShardFile, StackRequest, build_stack, load_shards,
                                       render_stack)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -234,7 +235,8 @@ def test_a_thing_in_two_shards_or_in_none_is_refused(fleet: Path, isd_dir: Path)
                                  ["weather-station-2", "weather-station-3", "weather-station-4"]])
     with pytest.raises(SwarmError, match="weather-station-2 is in shard 1 and shard 2"):
         build_stack(request(fleet, isd_dir, shards=load_shards(twice)))
-    missing = (Shard(1, twice / "shard-1.json", ("weather-station-1", "weather-station-2")),)
+    missing = (ShardFile(twice / "shard-1.json", Shard(1, (ShardThing("weather-station-1", "x.gz"),
+                                                           ShardThing("weather-station-2", "x.gz")))),)
     with pytest.raises(SwarmError, match="do not match the manifest"):
         build_stack(request(fleet, isd_dir, shards=missing))
 

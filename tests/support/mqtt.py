@@ -83,3 +83,16 @@ class Subscriber:
 
     def wait_count(self, n: int, timeout: float = 30.0) -> bool:
         return self.wait_for(lambda p: len(p) >= n, timeout)
+
+    def wait_quiet(self, quiet: float = 1.5, timeout: float = 30.0) -> int:
+        """The number of messages once none has arrived for `quiet` seconds: what a killed publisher had handed
+        the broker is still on its way here for a moment after the kill."""
+        deadline = time.monotonic() + timeout
+        count = self.count()
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = self.count()
+            if now == count:
+                return now
+            count = now
+        raise AssertionError(f"messages kept arriving for {timeout} s")
