@@ -91,8 +91,8 @@ def monitor(fleet_dir: Path, port: int, expect: int, timeout: float, quiet: floa
     return {"subscribed": subscribed, "all_heard": all_heard, "messages": len(msgs), "heard": len(seqs),
             "monotonic": sum(1 for v in seqs.values() if v == sorted(v) and len(set(v)) == len(v)),
             "per_min": min(per, default=0), "per_max": max(per, default=0),
-            # seq counts from 0 per station: a station's first seq heard = its messages sent before we subscribed
-            "before_subscribed": sum(min(v) for v in seqs.values()),
+            # seq counts from 1 per station: first seq heard - 1 = its messages sent before we subscribed
+            "before_subscribed": sum(min(v) - 1 for v in seqs.values()),
             "gaps": sum(max(v) - min(v) + 1 - len(set(v)) for v in seqs.values()),
             "publishers": sorted({str(m.get("publisher", "")) for m in msgs} - {""})[:3]}
 
@@ -235,7 +235,7 @@ def report(lab: NetnsSwarm, rounds: list[dict[str, Any]], teardown: list[str], n
                  for h in lab.hosts) + ". Overlay traffic between them crosses veths on a bridge (VXLAN, udp/4789).",
              "",
              "| round | services | broker ran on | station services with a task on each node | broker endpoint | task states | "
-             "stations heard / expected | messages / expected (per station min-max) | sent before the monitor subscribed (sum of first seq heard) | seq gaps after the first heard | seq increasing per station | "
+             "stations heard / expected | messages / expected (per station min-max) | sent before the monitor subscribed (first seq heard - 1, summed) | seq gaps after the first heard | seq increasing per station | "
              "all heard (s after `make swarm-up` began) | `make swarm-up` (s) | bytes on the wire rx/tx per node "
              "(KiB) | `make swarm-down` |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
