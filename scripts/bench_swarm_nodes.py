@@ -118,7 +118,8 @@ def clean_environment() -> dict[str, str]:
     command line to sub-makes through MAKEFLAGS, which would override the round's DATA_DIR), docker or station
     settings."""
     return {k: v for k, v in os.environ.items()
-            if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES") and not k.startswith(("STATION_", "DOCKER_"))}
+            if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+            and not k.startswith(("STATION_", "DOCKER_"))}
 
 
 def make(target: str, env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -232,10 +233,13 @@ def report(lab: NetnsSwarm, rounds: list[dict[str, Any]], teardown: list[str], n
              f"Host: {platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
              f" {len(lab.hosts)} engines: " + ", ".join(
                  f"{h.name} ({h.ip}, {'manager, broker label' if h is lab.manager else 'worker, stations label'})"
-                 for h in lab.hosts) + ". Overlay traffic between them crosses veths on a bridge (VXLAN, udp/4789).",
+                 for h in lab.hosts)
+             + ". Overlay traffic between them crosses veths on a bridge (VXLAN, udp/4789).",
              "",
-             "| round | services | broker ran on | station services with a task on each node | broker endpoint | task states | "
-             "stations heard / expected | messages / expected (per station min-max) | sent before the monitor subscribed (first seq heard - 1, summed) | seq gaps after the first heard | seq increasing per station | "
+             "| round | services | broker ran on | station services with a task on each node | broker endpoint | "
+             "task states | stations heard / expected | messages / expected (per station min-max) | sent before the "
+             "monitor subscribed (first seq heard - 1, summed) | seq gaps after the first heard | seq increasing per "
+             "station | "
              "all heard (s after `make swarm-up` began) | `make swarm-up` (s) | bytes on the wire rx/tx per node "
              "(KiB) | `make swarm-down` |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -252,7 +256,8 @@ def report(lab: NetnsSwarm, rounds: list[dict[str, Any]], teardown: list[str], n
             f"{', '.join(f'{k} {v}' for k, v in sorted(r.get('states', {}).items())) or '-'} | "
             f"{heard} / {r['count']} | {r.get('messages', '-')} / {r.get('expected_messages', '-')} "
             f"({r.get('per_min', '-')}-{r.get('per_max', '-')}) | "
-            f"{r.get('before_subscribed', '-')} | {r.get('gaps', '-')} | {r.get('monotonic', '-')} / {heard} | {fmt_s(r.get('all_heard_s'))} | {fmt_s(r.get('up_s'))} | "
+            f"{r.get('before_subscribed', '-')} | {r.get('gaps', '-')} | {r.get('monotonic', '-')} / {heard} | "
+            f"{fmt_s(r.get('all_heard_s'))} | {fmt_s(r.get('up_s'))} | "
             f"{wire or '-'} | {'ok' if r.get('down_ok') else 'FAILED'} |")
     for r in rounds:
         if r.get("error"):
@@ -307,6 +312,8 @@ def bench(args: argparse.Namespace) -> int:
     except (LabError, Stopped, KeyboardInterrupt) as exc:
         notes.append(f"STOPPED: {type(exc).__name__}: {exc}")
     finally:
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the teardown short
         teardown = lab.close()
         text = report(lab, rounds, teardown, notes)
         OUT.parent.mkdir(exist_ok=True)
