@@ -34,6 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scripts.bench_report import write_report  # noqa: E402
 from scripts.bench_fleet_scale import broker_clients, measure, stats  # noqa: E402
 from tests.fleet.compose_fleet import ComposeFleet  # noqa: E402
 
@@ -233,11 +234,7 @@ def main() -> int:
               f"--per-container {args.per_container} --rates {args.rates}`). Memory: `docker stats` (cgroup memory "
               "without page cache; the shared message cache is page cache). The one-container row runs "
               "scripts/bench_fleet_scale.py's measure (SPEEDUP=3600)."]
-    text = "\n".join(lines) + "\n"
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(text)
-    print(text)
-    return 0
+    return write_report(OUT, lines)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scripts.bench_report import write_report  # noqa: E402
 from tests.fleet.compose_fleet import ComposeFleet  # noqa: E402  (the e2e tests' project runner)
 
 OUT = Path("bench-results") / "fleet-scale.md"
@@ -109,11 +110,7 @@ def main() -> int:
               f"| {r['cpu']:.0f} | {r['broker_mem']:.1f} | {r['broker_fds']} |" for r in rows]
     lines += ["", "Command: `make bench-fleet-scale` (`python scripts/bench_fleet_scale.py --counts "
               f"{args.counts}`). Memory is `docker stats` MemUsage (cgroup memory without page cache)."]
-    text = "\n".join(lines) + "\n"
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(text)
-    print(text)
-    return 0
+    return write_report(OUT, lines)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from scripts.bench_report import write_report  # noqa: E402
 from pipeline.cold import ColdTable  # noqa: E402
 from pipeline.lake import LakeWriter, lake_files  # noqa: E402
 from pipeline.query import open_warehouse, run_named  # noqa: E402
@@ -99,10 +100,7 @@ def main() -> int:
                      f"{r['gz_bytes']:,} | {r['raw_bytes'] / max(1, r['gz_bytes']):.1f} | {r['cold_items']} |")
     lines += ["", "| DuckDB query over that lake | seconds | rows |", "| --- | ---: | ---: |"]
     lines += [f"| {name} | {seconds:.3f} | {rows} |" for name, seconds, rows in queries]
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0
+    return write_report(args.output, lines)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from scripts.bench_report import write_report  # noqa: E402
 from station.build import build_message, encode_message  # noqa: E402
 from isd_decoder import read_isd  # noqa: E402
 from isd_decoder.additional import clear_decoded_cache  # noqa: E402
@@ -176,11 +177,7 @@ def main() -> int:
             "",
         ]
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(table)
-    print(table)
-    print(f"wrote {args.out}", file=sys.stderr)
-    return 0
+    return write_report(args.out, table.splitlines())
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from scripts.bench_report import write_report  # noqa: E402
 from awscrt import mqtt5  # noqa: E402
 
 from fleetcore.identity import IdentityFiles  # noqa: E402
@@ -227,10 +228,7 @@ def main() -> int:
         *[f"| {a} | {b} | {c} |" for a, b, c in rows],
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(text))
-    print("\n".join(text))
-    return 0
+    return write_report(args.out, text)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scripts.bench_report import write_report  # noqa: E402
 from provisioning.register_local import LocalFleetRequest, register_local  # noqa: E402
 from provisioning.stations import LAB_STATION_FILES  # noqa: E402
 
@@ -52,11 +53,7 @@ def main() -> int:
              "|---:|---:|---:|---:|---:|---|"]
     lines += [f"| {c} | {w} | {a:.2f} | {b:.2f} | {1000 * a / (c + 1):.1f} | "
               f"{('<= 60 s: ' + ('met' if a <= 60 else 'MISSED')) if c >= 10000 else ''} |" for c, w, a, b in rows]
-    text = "\n".join(lines) + "\n"
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(text)
-    print(text)
-    return 0
+    return write_report(OUT, lines)
 
 
 if __name__ == "__main__":

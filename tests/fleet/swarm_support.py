@@ -48,6 +48,7 @@ class SwarmFleet:
                     "STATION_IMAGE": os.environ.get("STATION_IMAGE_SWARM", "weather-fleet/station:swarm"),
                     # Built by `make swarm-images` from docker/broker (with the fleet_identity plugin): our own tag.
                     "MOSQUITTO_IMAGE": "weather-fleet/mosquitto:swarm",
+                    "PIPELINE_IMAGE": "weather-fleet/pipeline:swarm", "LAKE_DIR": str(workdir / "lake"),
                     "BASE_IMAGE": os.environ.get("BASE_IMAGE", "local/python-base:ci"),
                     "FLEET_UID": str(uid if uid else 10001), "FLEET_GID": str(os.getgid() if uid else 10001),
                     **extra}

@@ -1,14 +1,17 @@
 """Group containers on a single-node swarm: `make swarm-up` with 2 shards of 50 stations (STATIONS_PER_CONTAINER=50).
 
 The monitor, through the loopback relay, hears every one of the 100 stations with schema-valid messages and
-increasing seq; each shard's service holds exactly its own things' identities; a DATA_DIR the stations' user may
-not search is refused before anything is deployed.
+increasing seq; the stack's lake writer (PIPELINE=1) stores every station with the broker's publisher stamp; each
+shard's service holds exactly its own things' identities; a DATA_DIR the stations' user may not search is refused
+before anything is deployed.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +19,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from pipeline.lake import lake_files
 from tests.fleet.compose_fleet import REPO
 from tests.fleet.swarm_support import SwarmFleet, service_inspect
 from tests.fleet.swarm_support import short_data, swarm  # noqa: F401 - module fixtures
@@ -31,8 +35,9 @@ PER_SHARD, SHARDS = 50, 2
 def groups(swarm: bool, short_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmFleet]:
     # LOOP: cycled copies start deep into the short files (start_offset) and would finish before the subscriber
     # is there; looping, every station keeps publishing with an increasing seq.
+    # PIPELINE: the lake writer runs in the stack too, flushing every 2 s.
     f = SwarmFleet(tmp_path_factory.mktemp("swarm-groups"), short_data, PER_SHARD * SHARDS,
-                   STATIONS_PER_CONTAINER=str(PER_SHARD), LOOP="true")
+                   STATIONS_PER_CONTAINER=str(PER_SHARD), LOOP="true", PIPELINE="1", LAKE_BUFFER_SECONDS="2")
     with f.deployed():
         assert len(sorted((f.fleet_dir / "shards").glob("shard-*.json"))) == SHARDS
         yield f
@@ -65,9 +70,27 @@ def test_two_shards_of_fifty_deliver_every_station(groups: SwarmFleet) -> None:
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), thing
 
 
+def test_the_lake_writer_in_the_stack_stores_every_station_stamped_by_the_broker(groups: SwarmFleet) -> None:
+    things = {f"weather-station-{i}" for i in range(1, PER_SHARD * SHARDS + 1)}
+    root = Path(groups.env["LAKE_DIR"]) / "sensor" / "weather"
+    stored: dict[str, str | None] = {}
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and set(stored) < things:
+        for path in lake_files(root):
+            with gzip.open(path, "rt") as fh:
+                for line in fh:
+                    m = json.loads(line)
+                    stored[m["thing_name"]] = m["publisher"]
+        time.sleep(3)
+    assert set(stored) == things, f"missing {sorted(things - set(stored))[:5]}"
+    # The broker's plugin stamps the authenticated identity; the lake keeps it (docs/security.md).
+    assert all(publisher == thing for thing, publisher in stored.items())
+
+
 def test_each_shard_service_holds_exactly_its_shards_identities(groups: SwarmFleet) -> None:
     services = {s["Spec"]["Name"]: s for s in service_inspect(groups.stack)}
-    assert set(services) == {groups.service("broker"), *(groups.service(f"group-{n}") for n in (1, 2))}
+    assert set(services) == {groups.service("broker"), groups.service("lake"),
+                             *(groups.service(f"group-{n}") for n in (1, 2))}
     for n in (1, 2):
         shard = json.loads((groups.fleet_dir / "shards" / f"shard-{n}.json").read_text())
         names = {t["thing_name"] for t in shard["things"]}

@@ -299,3 +299,18 @@ def test_broker_and_stations_keep_in_step_with_compose_yaml(fleet: Path, isd_dir
     assert doc["services"]["station-1"]["deploy"]["restart_policy"]["max_attempts"] == restarts
     assert set(doc["services"]["station-1"]["environment"]) <= \
         {*compose["x-station-env"], *station_variables.PER_STATION}
+
+
+def test_lake_writer_keeps_in_step_with_compose_pipeline_yaml(fleet: Path, isd_dir: Path) -> None:
+    """The stack's lake writer is compose.pipeline.yaml's, interpolated the same way (defaults, then variables)."""
+    from provisioning.swarm.stack import interpolate
+
+    compose = yaml.safe_load((REPO / "compose.pipeline.yaml").read_text())["services"]["lake"]
+    for variables in ({}, {"TOPIC": "fleet/x", "LAKE_BUFFER_SECONDS": "2", "LOG_LEVEL": "DEBUG",
+                           "LAKE_REQUIRE_PUBLISHER": "false"}):
+        lake = build_stack(request(fleet, isd_dir, environment=variables,
+                                   lake=LakeWriter(fleet.parent / "lake", "1000:1000", "node1")))["services"]["lake"]
+        assert lake["environment"] == {k: interpolate(str(v), variables) for k, v in compose["environment"].items()}
+        assert lake["command"] == [interpolate(c, variables) for c in compose["command"]]
+        assert lake["read_only"] is compose["read_only"] is True and lake["cap_drop"] == compose["cap_drop"]
+        assert lake["stop_grace_period"] == compose["stop_grace_period"]
