@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from provisioning.stations import LAB_STATION_FILES  # noqa: E402
+from scripts.bench_report import write_report  # noqa: E402
 from tests.support.netns_swarm import LabError, NetnsSwarm  # noqa: E402
 
 OUT = Path("bench-results") / "swarm-nodes.md"
@@ -282,7 +283,6 @@ def bench(args: argparse.Namespace) -> int:
     rounds: list[dict[str, Any]] = []
     notes: list[str] = []
     teardown: list[str] = []
-    text = ""
     try:
         lab.preflight()
         lab.wire()
@@ -315,10 +315,7 @@ def bench(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the teardown short
         teardown = lab.close()
-        text = report(lab, rounds, teardown, notes)
-        OUT.parent.mkdir(exist_ok=True)
-        OUT.write_text(text)
-        print(text)
+        write_report(OUT, report(lab, rounds, teardown, notes).splitlines())
     ok = rounds and all(r.get("heard") == r["count"] and not r.get("error") for r in rounds
                         if not r.get("variant")) and not teardown
     return 0 if ok else 1
