@@ -322,7 +322,9 @@ bench-parse: $(PY) ## ISD decode (+JSON) records/s beside PyPI isd (own venv in 
 	$(PY) scripts/bench_parse.py
 
 # Every `bench-<name>` target in this Makefile, whoever added it.
-BENCH_TARGETS := $(sort $(shell sed -n 's/^\(bench-[A-Za-z0-9_-]*\):.*/\1/p' $(MAKEFILE_LIST)))
+# bench-swarm-nodes makes network namespaces and engines: root only, so `make bench` leaves it out otherwise.
+BENCH_TARGETS := $(filter-out $(if $(filter 0,$(HOST_UID)),,bench-swarm-nodes),\
+  $(sort $(shell sed -n 's/^\(bench-[A-Za-z0-9_-]*\):.*/\1/p' $(MAKEFILE_LIST))))
 .PHONY: bench
 bench: $(BENCH_TARGETS) ## run every benchmark and write bench-results/*.md
 	@echo "benchmarks run: $(or $(BENCH_TARGETS),none)"; ls bench-results/*.md 2>/dev/null || true
