@@ -14,6 +14,8 @@ Invariant (tested): `FIXED | PER_STATION | PASSED_THROUGH` == the station settin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 FIXED: dict[str, str] = {
     "TARGET": "${TARGET:-local}",
     "MQTT_HOST": "${STATIONS_MQTT_HOST:-broker}",
@@ -42,6 +44,20 @@ PASSED_THROUGH: tuple[str, ...] = (
 
 # Passed through to group containers only (the single station has no use for them).
 GROUP_PASSED_THROUGH: tuple[str, ...] = ("CONNECT_RATE",)
+
+# SPEEDUP and INTERVAL are one setting, the pacing: a source that sets either sets both (the station refuses both).
+PACING: tuple[str, ...] = ("SPEEDUP", "INTERVAL")
+
+
+def layered(dotenv: Mapping[str, str], environment: Mapping[str, str]) -> dict[str, str]:
+    """`.env` under the environment, as the station and the Makefile read them: the environment wins, and when
+    it sets SPEEDUP or INTERVAL (even empty), `.env`'s value of the other is dropped, so `INTERVAL=1` in the
+    environment is never refused because `.env` has `SPEEDUP=3600`."""
+    base = dict(dotenv)
+    if any(name in environment for name in PACING):
+        for name in PACING:
+            base.pop(name, None)
+    return {**base, **environment}
 
 
 def all_variables() -> set[str]:

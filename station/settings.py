@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
+from fleetcore import station_variables
 from fleetcore.identity import DEFAULT_FLEET_DIR, IdentityFiles, thing_dir
 from fleetcore.settings import FleetSettingsBase, Topic
 from fleetcore.settings import load_settings as _load_settings
@@ -25,7 +26,7 @@ from fleetcore.topic import DEFAULT_TOPIC
 from station.errors import ConfigError
 
 DEFAULT_SPEEDUP = 3600.0
-PACING_FIELDS = ("speedup", "interval")  # one setting: set one or the other, in one place
+PACING_FIELDS = tuple(name.lower() for name in station_variables.PACING)  # one setting: one or the other
 
 
 S = TypeVar("S", bound="ConnectionSettings")

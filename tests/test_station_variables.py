@@ -48,3 +48,14 @@ def test_generated_override_has_the_same_environment() -> None:
 
 def test_fleet_test_helper_isolates_every_passed_through_variable() -> None:
     assert set(station_variables.PASSED_THROUGH) <= set(STATION_KNOBS)
+
+
+def test_layered_environment_treats_speedup_and_interval_as_one_setting() -> None:
+    from fleetcore.station_variables import layered
+
+    dotenv = {"SPEEDUP": "3600", "TOPIC": "sensor/weather", "LOOP": "true"}
+    assert layered(dotenv, {"INTERVAL": "0.25", "LOOP": "false"}) == \
+        {"TOPIC": "sensor/weather", "LOOP": "false", "INTERVAL": "0.25"}  # .env's SPEEDUP dropped
+    assert layered({"INTERVAL": "1"}, {"SPEEDUP": "60"}) == {"SPEEDUP": "60"}
+    assert layered(dotenv, {"SPEEDUP": ""}) == {"TOPIC": "sensor/weather", "LOOP": "true", "SPEEDUP": ""}
+    assert layered(dotenv, {"TOPIC": "a/b"}) == {**dotenv, "TOPIC": "a/b"}  # pacing untouched: .env's stays

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from fleetcore import station_variables
 from fleetcore.settings import FleetSettingsBase
 from fleetcore.shard import SHARDS_DIR
 from provisioning import data_access
@@ -62,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _environment() -> dict[str, str]:
-    """`.env` under the environment (the environment wins), as compose reads them."""
-    return {**read_env_file(Path(".env")), **os.environ}
+    """`.env` under the environment, as the station and the Makefile read them (station_variables.layered)."""
+    return station_variables.layered(read_env_file(Path(".env")), os.environ)
 
 
 def _request(args: argparse.Namespace, s: SwarmSettings, stack: str, images: Images, *, labelled: bool,

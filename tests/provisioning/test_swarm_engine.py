@@ -199,3 +199,19 @@ def test_swarm_ps_shows_each_services_newest_task_and_names_the_failing_ones(
     assert rows["wf_group-2"].split()[3] == "1" and "Running 2 minutes ago" in rows["wf_group-2"]
     assert rows["wf_station-9"].split()[3] == "0" and "Complete 1 minute ago" in rows["wf_station-9"]
     assert rows["failing:"] == "failing: wf_group-1: `docker service logs wf_group-1` says why"
+
+
+def test_the_stack_reads_env_like_the_station_interval_from_the_environment_drops_dotenv_speedup(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`INTERVAL=0.25 make swarm-up` with `.env`'s SPEEDUP=3600 (as .env.example has it): the Makefile drops
+    SPEEDUP, but the stack read `.env` again and handed both to every station, which refused to start
+    ("set SPEEDUP or INTERVAL, not both"; seen in `make bench-swarm-nodes` run from a checkout with a .env)."""
+    from provisioning.swarm.stack import station_environment
+
+    (tmp_path / ".env").write_text("SPEEDUP=3600\nLOG_FORMAT=json\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SPEEDUP", raising=False)
+    monkeypatch.setenv("INTERVAL", "0.25")
+    for group in (False, True):
+        env = station_environment(commands._environment(), group=group)
+        assert env["INTERVAL"] == "0.25" and "SPEEDUP" not in env and env["LOG_FORMAT"] == "json"
