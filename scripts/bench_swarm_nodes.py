@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from provisioning.stations import LAB_STATION_FILES  # noqa: E402
 from scripts.bench_report import write_report  # noqa: E402
+from tests.fleet.compose_fleet import STATION_KNOBS  # noqa: E402
 from tests.support.netns_swarm import LabError, NetnsSwarm  # noqa: E402
 
 OUT = Path("bench-results") / "swarm-nodes.md"
@@ -116,11 +117,13 @@ def lab_data(source: Path, folder: Path, lines: int) -> Path:
 
 def clean_environment() -> dict[str, str]:
     """The environment without the caller's make variables (`make bench-swarm-nodes DATA_DIR=...` hands its
-    command line to sub-makes through MAKEFLAGS, which would override the round's DATA_DIR), docker or station
-    settings."""
-    return {k: v for k, v in os.environ.items()
-            if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+    command line to sub-makes through MAKEFLAGS, which would override the round's DATA_DIR) or docker settings,
+    and with every station setting empty: `make` exports `.env`'s values (e.g. SPEEDUP=3600) to this script, and
+    they would reach the rounds' stations beside the round's own (INTERVAL: "set SPEEDUP or INTERVAL, not both")."""
+    kept = {k: v for k, v in os.environ.items()
+            if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES") and k not in STATION_KNOBS
             and not k.startswith(("STATION_", "DOCKER_"))}
+    return {**kept, **{k: "" for k in STATION_KNOBS}}
 
 
 def make(target: str, env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess[str]:
