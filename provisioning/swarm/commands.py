@@ -22,6 +22,7 @@ from provisioning.swarm.stack import (STACK_FILE, STATION_NODE_LABEL, Images, La
                                       check_stack_name, load_shards, read_env_file, render_stack, secret_names,
                                       unreadable_data)
 
+
 class SwarmSettings(FleetSettingsBase):
     """Variables of the `Swarm` section of `.env.example` (and the image names shared with compose)."""
 

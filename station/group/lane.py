@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from station import checkpoint as ckpt
-from station.group.cache import CachedRecord, MessageCache, fill, station_prefix
 from station.exit_codes import ExitCode
+from station.group.cache import CachedRecord, MessageCache, fill, station_prefix
 from station.logging_setup import emit
 from station.scheduler import Pacer
 

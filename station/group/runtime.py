@@ -179,29 +179,30 @@ class GroupRuntime:
         """Open the caches, check identities and checkpoints; the indexes of the lanes that need a connection."""
         s = self.s
         shifted = s.time_mode == "shifted"
-        digests: dict[Path, tuple[int, str] | tuple[FailureKind, str]] = {}
+        digests: dict[Path, tuple[int, str]] = {}
+        unusable: dict[Path, tuple[str, FailureKind]] = {}  # a data file's failure: (reason, kind), as Lane.fail
         for lane in self.lanes:
             path = lane.cfg.data_file
-            if path in digests:
+            if path in digests or path in unusable:
                 continue
             try:
                 digest = source_digest(path)
                 started = time.perf_counter()
                 cache, produced = open_cache(path, s.effective_cache_dir, shifted=shifted, digest=digest)
             except FileNotFoundError:
-                digests[path] = (FailureKind.CONFIG,
-                                 f"data file not found: {path} (DATA_DIR={s.data_dir}, data_file in the shard)")
+                unusable[path] = (f"data file not found: {path} (DATA_DIR={s.data_dir}, data_file in the shard)",
+                                  FailureKind.CONFIG)
                 continue
             except PermissionError:
-                digests[path] = (FailureKind.CONFIG, unreadable_data(path, s.data_dir))
+                unusable[path] = (unreadable_data(path, s.data_dir), FailureKind.CONFIG)
                 continue
             except (OSError, CacheError) as exc:
-                digests[path] = (FailureKind.CONFIG, str(exc))
+                unusable[path] = (str(exc), FailureKind.CONFIG)
                 continue
             if not len(cache):  # as a single station: a file with no record to replay is a data failure
                 why = (f"is damaged: {cache.file_error}" if cache.file_error else
                        f"has no decodable record ({cache.skipped_count} lines skipped; `station inspect` shows why)")
-                digests[path] = (FailureKind.DATA, f"data file {path} {why}")
+                unusable[path] = (f"data file {path} {why}", FailureKind.DATA)
                 cache.close()
                 continue
             digests[path] = digest
@@ -215,9 +216,9 @@ class GroupRuntime:
         to_connect: list[int] = []
         done_already = 0
         for i, lane in enumerate(self.lanes):
-            found = digests[lane.cfg.data_file]
-            if isinstance(found[0], FailureKind):
-                lane.fail(found[1], found[0])
+            failure = unusable.get(lane.cfg.data_file)
+            if failure is not None:
+                lane.fail(*failure)
                 continue
             problems = IdentityFiles.in_folder(lane.cfg.identity_dir).problems("IDENTITIES_DIR")
             if s.target == "aws":
@@ -231,7 +232,8 @@ class GroupRuntime:
                 lane.fail(f"state folder cannot be created: {lane.cfg.state_dir} (STATE_DIR): {exc.strerror}",
                           FailureKind.CONFIG)
                 continue
-            if not lane.resume(self._caches[lane.cfg.data_file], "sha256:" + found[1], s.start_at):
+            if not lane.resume(self._caches[lane.cfg.data_file], "sha256:" + digests[lane.cfg.data_file][1],
+                               s.start_at):
                 lane.state = LaneState.FINISHED
                 lane.counters.reason = "finished"
                 done_already += 1
