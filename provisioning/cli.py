@@ -172,8 +172,7 @@ def _warn_unreadable_data(data_dir: Path, stations: Sequence[Thing], s: FleetSet
     """Warn (register only makes identities) when the containers `make up` starts could not read their data."""
     from provisioning import data_access
 
-    files = [t.isd_file for t in stations if t.isd_file]
-    problems = data_access.unreadable(data_dir, files, s.fleet_uid, s.fleet_gid, whole_folder=per > 1)
+    problems = data_access.unreadable_for(data_dir, stations, s.fleet_uid, s.fleet_gid, whole_folder=per > 1)
     if problems:
         print(f"warning: {data_access.summary(problems)}\n(FLEET_UID={s.fleet_uid}, FLEET_GID={s.fleet_gid}; "
               f"the stations would fail with 'Permission denied')", file=sys.stderr)

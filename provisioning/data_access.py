@@ -17,6 +17,8 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from provisioning.manifest import Thing
+
 READ, SEARCH = 4, 1  # permission bits of one class (owner, group or other)
 
 
@@ -58,6 +60,11 @@ def unreadable(data_dir: Path, files: Iterable[str], uid: int, gid: int, *, whol
         if found:
             problems.append(found)
     return problems
+
+
+def unreadable_for(data_dir: Path, stations: Iterable[Thing], uid: int, gid: int, *, whole_folder: bool) -> list[str]:
+    """`unreadable` for the ISD files of `stations` (the manifest's; a shard names the same files)."""
+    return unreadable(data_dir, [t.isd_file for t in stations if t.isd_file], uid, gid, whole_folder=whole_folder)
 
 
 def summary(problems: list[str], variable: str = "DATA_DIR", shown: int = 5) -> str:

@@ -436,12 +436,9 @@ def check_shards(manifest: FleetManifest, shards: tuple[ShardFile, ...]) -> None
 def unreadable_data(req: StackRequest) -> list[str]:
     """The data files (and, for group containers, DATA_DIR itself) that this host holds but the stations' user
     could not read in their containers (provisioning.data_access); [] when all is well."""
-    if req.shards is None:
-        files = [t.isd_file for t in req.manifest.stations() if t.isd_file]
-    else:  # what the group containers open: the shards' data files
-        files = [t.data_file for f in req.shards for t in f.shard.things]
     uid = int(STATION_UID)
-    return data_access.unreadable(req.data_dir, files, uid, uid, whole_folder=req.shards is not None)
+    return data_access.unreadable_for(req.data_dir, req.manifest.stations(), uid, uid,
+                                      whole_folder=req.shards is not None)
 
 
 def build_stack(req: StackRequest) -> dict[str, Any]:
