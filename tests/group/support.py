@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from fleetcore.identity import IDENTITY_FILES
 from fleetcore.shard import Shard, ShardThing
 from station.publisher import Completion
 from tests.station.isd_lines import isd_line
+from tests.support.standins import stand_in_identity
 
 T0 = datetime(2022, 1, 1, tzinfo=timezone.utc)
 
@@ -27,10 +27,7 @@ def write_isd(path: Path, minutes: list[int], usaf: str = "723123") -> Path:
 
 def fake_identities(root: Path, names: list[str]) -> Path:
     for name in names:
-        folder = root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for f in IDENTITY_FILES:
-            (folder / f).write_text("stand-in")
+        stand_in_identity(root / name)
     return root
 
 

@@ -16,9 +16,9 @@ from provisioning.compose_stations import (STATIONS_COMPOSE_FILE, render_station
 from provisioning.manifest import load_manifest
 from provisioning.register_local import LocalFleetRequest, register_local, unregister_local
 from provisioning.settings import MAX_FLEET_COUNT, FleetSettings
-from provisioning.stations import LAB_STATION_FILES
 from tests.conftest import require
 from tests.fleet.compose_fleet import compose_command
+from tests.support.standins import stand_in_lab_files
 
 REPO = Path(__file__).resolve().parents[2]
 EXTRA_FILES = ("725300-94846-1983", "720538-00164-2021")
@@ -27,10 +27,7 @@ EXTRA_FILES = ("725300-94846-1983", "720538-00164-2021")
 @pytest.fixture()
 def isd_dir(tmp_path: Path) -> Path:
     """Stand-ins named like ISD files (registration only looks at names): the lab's five and two more."""
-    folder = tmp_path / "isd"
-    folder.mkdir()
-    for stem in LAB_STATION_FILES:
-        (folder / f"{stem}.gz").write_bytes(b"\x1f\x8b not really")
+    folder = stand_in_lab_files(tmp_path / "isd")
     for stem in EXTRA_FILES:
         (folder / stem).write_bytes(b"not really")
     return folder

@@ -17,15 +17,13 @@ from provisioning.errors import ConfigError, FleetStateError
 from provisioning.manifest import FleetManifest, load_manifest, save_manifest
 from provisioning.register_local import LocalFleetRequest, register_local, render_acl, unregister_local
 from provisioning.stations import LAB_STATION_FILES
+from tests.support.standins import stand_in_lab_files
 
 
 @pytest.fixture()
 def isd_dir(tmp_path: Path) -> Path:
     """Tiny stand-ins named like the lab's files (registration only looks at names)."""
-    folder = tmp_path / "isd"
-    folder.mkdir()
-    for stem in LAB_STATION_FILES:
-        (folder / f"{stem}.gz").write_bytes(b"\x1f\x8b not really")
+    folder = stand_in_lab_files(tmp_path / "isd")
     (folder / "SOURCES.md").write_text("not an ISD file\n")
     return folder
 

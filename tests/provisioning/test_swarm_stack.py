@@ -22,6 +22,7 @@ from provisioning.swarm.errors import SwarmError
 from provisioning.swarm.images import plan_images, registry_name
 from provisioning.swarm.stack import (Images, LakeWriter, ShardFile, StackRequest, build_stack, load_shards,
                                       render_stack)
+from tests.support.standins import stand_in_lab_files
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = Images(station="weather-fleet/station:swarm", broker="local/mosquitto:ci",
@@ -30,11 +31,7 @@ IMAGES = Images(station="weather-fleet/station:swarm", broker="local/mosquitto:c
 
 @pytest.fixture()
 def isd_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "isd"
-    folder.mkdir()
-    for stem in LAB_STATION_FILES:
-        (folder / f"{stem}.gz").write_bytes(b"\x1f\x8b not really")
-    return folder
+    return stand_in_lab_files(tmp_path / "isd")
 
 
 @pytest.fixture()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from station.settings import ConfigError, check_files, load_settings
+from tests.support.standins import stand_in_identity
 
 VARS = ["THING_NAME", "TARGET", "MQTT_HOST", "MQTT_PORT", "IDENTITY_DIR", "DATA_FILE", "TOPIC", "SPEEDUP",
         "INTERVAL", "MAX_RATE", "LOOP", "START_AT", "TIME_MODE", "STATE_DIR", "LOG_FORMAT", "DRAIN_TIMEOUT",
@@ -91,10 +92,7 @@ def test_missing_certificate_names_path_and_make_register(monkeypatch: pytest.Mo
 
 
 def test_missing_data_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    ident = tmp_path / "id"
-    ident.mkdir()
-    for name in ("certificate.pem", "private.key", "ca.pem"):
-        (ident / name).write_text("x")
+    ident = stand_in_identity(tmp_path / "id", "x")
     monkeypatch.setenv("THING_NAME", "ws-1")
     monkeypatch.setenv("IDENTITY_DIR", str(ident))
     monkeypatch.setenv("DATA_FILE", str(tmp_path / "nope.gz"))
@@ -114,10 +112,7 @@ def test_empty_variables_mean_default(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_state_dir_must_be_a_writable_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    ident = tmp_path / "id"
-    ident.mkdir()
-    for name in ("certificate.pem", "private.key", "ca.pem"):
-        (ident / name).write_text("x")
+    ident = stand_in_identity(tmp_path / "id", "x")
     data = tmp_path / "data.txt"
     data.write_text("x\n")
     blocker = tmp_path / "a-file"
@@ -198,10 +193,7 @@ def test_identity_files_that_are_not_pem_are_a_configuration_error(tmp_path: Pat
     """Found only when the TLS context is made: one `config` line naming the folder, the summary, exit 2."""
     from tests.support.station import StationProcess, station_environment
 
-    ident = tmp_path / "id"
-    ident.mkdir()
-    for name in ("certificate.pem", "private.key", "ca.pem"):
-        (ident / name).write_text("not a PEM file\n")
+    ident = stand_in_identity(tmp_path / "id", "not a PEM file\n")
     data = tmp_path / "x.txt"
     data.write_text("")
     env = station_environment(THING_NAME="ws-pem", IDENTITY_DIR=str(ident), DATA_FILE=str(data),
