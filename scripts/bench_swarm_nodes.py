@@ -18,7 +18,6 @@ Writes bench-results/swarm-nodes.md and prints it. Usage:
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
@@ -33,9 +32,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from provisioning.stations import LAB_STATION_FILES  # noqa: E402
 from scripts.bench_report import write_report  # noqa: E402
 from tests.fleet.compose_fleet import STATION_KNOBS  # noqa: E402
+from tests.fleet.swarm_support import short_lab_files  # noqa: E402
 from tests.support.netns_swarm import LabError, NetnsSwarm  # noqa: E402
 
 OUT = Path("bench-results") / "swarm-nodes.md"
@@ -100,21 +99,6 @@ def monitor(fleet_dir: Path, port: int, expect: int, timeout: float, quiet: floa
 
 
 # --- the bench ----------------------------------------------------------------------------------------------------
-def lab_data(source: Path, folder: Path, lines: int) -> Path:
-    """The lab's five station-years cut to their first `lines` records, world-readable (uid 10001 reads them)."""
-    folder.mkdir(parents=True)
-    folder.chmod(0o755)
-    for stem in LAB_STATION_FILES:
-        src = source / f"{stem}.gz"
-        if not src.is_file():
-            src = REPO / "tests" / "data" / "isd" / f"{stem}.gz"
-        with gzip.open(src, "rt", encoding="latin-1") as fh:
-            text = "".join(line for _, line in zip(range(lines), fh, strict=False))
-        (folder / stem).write_text(text, encoding="latin-1")
-        (folder / stem).chmod(0o644)
-    return folder
-
-
 def clean_environment() -> dict[str, str]:
     """The environment without the caller's make variables (`make bench-swarm-nodes DATA_DIR=...` hands its
     command line to sub-makes through MAKEFLAGS, which would override the round's DATA_DIR) or docker settings,
@@ -300,7 +284,8 @@ def bench(args: argparse.Namespace) -> int:
         lab.manager.docker("node", "update", "--label-add", "weather-fleet.broker=true", ids[lab.manager.name])
         for h in lab.workers:
             lab.manager.docker("node", "update", "--label-add", "weather-fleet.stations=true", ids[h.name])
-        data = lab_data(Path(args.data_dir), work / "isd", args.lines)
+        data = short_lab_files(Path(args.data_dir), work / "isd", args.lines,
+                               fallback=REPO / "tests" / "data" / "isd")
         notes.append(f"DATA_DIR {data} (the lab's five station-years, first {args.lines} records each, 0755/0644), "
                      f"the same path on every host (the namespaces share the file system). INTERVAL=0.25, LOOP=false.")
         run_round(lab, work, data, "single", args.count, 1, args.timeout, rounds)

@@ -7,6 +7,7 @@ Other helpers and CI's compose tests share the engine; compose keeps working whi
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import os
 import subprocess
@@ -101,17 +102,20 @@ class SwarmFleet:
                 docker(kind, "rm", *ids, check=False)
 
 
-def short_lab_files(data_dir: Path, folder: Path) -> Path:
-    """The lab's five station-years cut to their first LINES records (plain files, named as the lab's)."""
+def short_lab_files(data_dir: Path, folder: Path, lines: int = LINES, fallback: Path | None = None) -> Path:
+    """The lab's five station-years cut to their first `lines` records (plain files, named as the lab's), each from
+    `data_dir`, else from `fallback`; world-readable, folder included: group containers (user 10001) mount the
+    folder itself and must search it, and pytest makes its folders 0700."""
+    folder.mkdir(parents=True, exist_ok=True)
     for stem in LAB_STATION_FILES:
         src = data_dir / f"{stem}.gz"
+        if not src.is_file() and fallback is not None:
+            src = fallback / f"{stem}.gz"
         if not src.is_file():
             pytest.skip(f"{src} missing")
         with gzip.open(src, "rt", encoding="latin-1") as fh:
-            lines = [next(fh) for _ in range(LINES)]
-        (folder / stem).write_text("".join(lines), encoding="latin-1")
+            (folder / stem).write_text("".join(itertools.islice(fh, lines)), encoding="latin-1")
         (folder / stem).chmod(0o644)
-    # pytest makes its folders 0700: group containers (user 10001) mount the folder itself and must search it.
     folder.chmod(0o755)
     return folder
 
