@@ -63,20 +63,27 @@ comma := ,
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-# Created on first use, except for the test and benchmark goals: they must not depend on a developer's .env.
-ifeq ($(filter test test-quick bench%,$(MAKECMDGOALS)),)
+# Created on first use, except for the test, benchmark, venv and lock goals: they must not depend on a developer's .env.
+ifeq ($(filter test test-quick bench% venv lock%,$(MAKECMDGOALS)),)
 .env:
 	cp .env.example .env
 endif
 
-$(PY): pyproject.toml
+# Exactly the lock (requirements/dev.txt, hashed), then the project itself: nothing unpinned is fetched.
+$(PY): requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(PY)
 
-.PHONY: venv
-venv: $(PY) ## create the virtual environment with every dependency
+.PHONY: venv lock lock-check
+venv: $(PY) ## create the virtual environment with every dependency, exactly as locked (requirements/dev.txt)
+
+lock: $(PY) ## re-resolve uv.lock to the newest versions pyproject.toml allows and rewrite requirements/*.txt
+	$(PY) scripts/lock.py
+
+lock-check: $(PY) ## fail when pyproject.toml, uv.lock and requirements/*.txt disagree (CI runs it)
+	$(PY) scripts/lock.py --check
 
 ##@ Fleet (local identities, broker, stations)
 .PHONY: data register images up logs ps watch down clean

@@ -28,13 +28,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from scripts.bench_report import write_report  # noqa: E402
+from scripts.reference_venv import VENV as DEFAULT_VENV, isd_python  # noqa: E402
 from station.build import build_message, encode_message  # noqa: E402
 from isd_decoder import read_isd  # noqa: E402
 from isd_decoder.additional import clear_decoded_cache  # noqa: E402
 
 DEFAULT_DATA_DIR = REPO.parent / "shared" / "data" / "isd"
-DEFAULT_VENV = REPO / ".bench" / "isd-venv"
-ISD_REQUIREMENTS = ["isd==0.3.0", "numpy<2"]
 
 # Runs inside the isd venv: times parse and parse+to_json on each file, prints JSON on stdout.
 ISD_RUNNER = r"""
@@ -69,16 +68,6 @@ for path in sys.argv[1:]:
     out[path] = {"records": records, "failures": failures, "parse_s": parse_s, "json_s": json_s}
 print(json.dumps(out))
 """
-
-
-def isd_python(venv: Path) -> Path:
-    """The python of a venv holding PyPI `isd`, created on first use."""
-    python = venv / "bin" / "python"
-    if not python.exists():
-        print(f"creating {venv} with {' '.join(ISD_REQUIREMENTS)} ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *ISD_REQUIREMENTS], check=True)
-    return python
 
 
 def time_ours(path: Path, encode: bool) -> tuple[int, float]:

@@ -1,19 +1,17 @@
 """PyPI `isd` (gadomski/pyisd) in its own venv, driven by subprocess (it needs numpy<2 and pandas).
 
 `reference_python()` returns the venv's python: `ISD_PYTHON` if set, else `.bench/isd-venv` (shared with
-`make bench-parse`), created on first use with pip. Returns None when it cannot be had (no registry access).
+`make bench-parse`, made from the lock by scripts/reference_venv.py). None when it cannot be had (no registry access).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-VENV = REPO / ".bench" / "isd-venv"
-REQUIREMENTS = ["isd==0.3.0", "numpy<2"]
+from scripts.reference_venv import isd_python
+
 
 # Prints one JSON array per line of each file: the mandatory fields as isd parses them, or an error.
 RUNNER = r"""
@@ -46,13 +44,7 @@ def reference_python() -> Path | None:
     configured = os.environ.get("ISD_PYTHON")
     if configured:
         return Path(configured) if Path(configured).exists() else None
-    python = VENV / "bin" / "python"
-    if python.exists():
-        return python
     try:
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, capture_output=True, timeout=120)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *REQUIREMENTS], check=True,
-                       capture_output=True, timeout=600)
+        return isd_python()
     except (OSError, subprocess.SubprocessError):
         return None
-    return python
