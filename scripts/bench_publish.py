@@ -105,7 +105,7 @@ def pacing(broker: TlsBroker, identity: Identity, data: Path, count: int, workdi
     replay = Replay(settings, record_lateness=True)
     if replay.run() != 0 or replay.summary.acknowledged != count:
         raise RuntimeError(f"pacing run failed: {replay.summary}")
-    return replay.summary.lateness
+    return replay.lateness
 
 
 def bare_sleep_lateness(count: int, interval: float = 0.005) -> list[float]:

@@ -24,34 +24,33 @@ from fleetcore.settings import load_settings as _load_settings
 from fleetcore.target import AWS_MAX_RATE, Target
 from fleetcore.topic import DEFAULT_TOPIC
 from station.errors import ConfigError
+from station.scheduler import Pacer
 
 DEFAULT_SPEEDUP = 3600.0
-PACING_FIELDS = tuple(name.lower() for name in station_variables.PACING)  # one setting: one or the other
 
 
-S = TypeVar("S", bound="ConnectionSettings")
+S = TypeVar("S", bound="EndpointFields")
 
 
-class GroupedSource(PydanticBaseSettingsSource):
-    """`inner` (e.g. the `.env` source) without the fields of `group` when a source of higher priority (`above`)
-    sets any of them: the fields of a group are one setting, taken whole from the first source that has it.
-
-    So `INTERVAL=1` in the environment clears `.env`'s `SPEEDUP=3600` (and `SPEEDUP` there clears its
-    `INTERVAL`), as the environment wins for every other variable."""
+class PacingLayeredSource(PydanticBaseSettingsSource):
+    """`inner` (the `.env` source) layered under the sources above it (`above`: constructor, environment) by the
+    fleet's one pacing rule, `fleetcore.station_variables.layered`: SPEEDUP and INTERVAL are one setting, so
+    `INTERVAL=1` in the environment drops `.env`'s `SPEEDUP=3600` (and the reverse), as the environment wins for
+    every other variable."""
 
     def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource,
-                 above: tuple[PydanticBaseSettingsSource, ...], group: tuple[str, ...]) -> None:
+                 above: tuple[PydanticBaseSettingsSource, ...]) -> None:
         super().__init__(settings_cls)
-        self.inner, self.above, self.group = inner, above, group
+        self.inner, self.above = inner, above
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # unused: __call__ delegates to the inner source
 
     def __call__(self) -> dict[str, Any]:
         values = self.inner()
-        if any(name in source() for source in self.above for name in self.group):
-            values = {name: value for name, value in values.items() if name not in self.group}
-        return values
+        above = {name.upper(): "" for source in self.above for name in source()}
+        kept = station_variables.layered({name.upper(): value for name, value in values.items()}, above)
+        return {name: value for name, value in values.items() if name.upper() in kept}
 
 
 class TimeMode(StrEnum):
@@ -61,16 +60,13 @@ class TimeMode(StrEnum):
     SHIFTED = "shifted"    # the wall-clock time the record is scheduled for
 
 
-class ConnectionSettings(FleetSettingsBase):
-    """Who connects where: what `station send-hello` needs. Each field is the upper-case environment variable."""
+class EndpointFields(FleetSettingsBase):
+    """Where to connect and how to log: shared by one station and a group. Each field is the upper-case
+    environment variable."""
 
-    thing_name: str = Field(min_length=1, max_length=128, description="Thing name, also the MQTT client id.")
     target: Target = Field(Target.LOCAL, description="'local' Mosquitto or 'aws' IoT Core.")
     mqtt_host: str = Field("localhost", min_length=1, description="Broker host (AWS: the iot:Data-ATS endpoint).")
     mqtt_port: int = Field(8883, ge=1, le=65535)
-    identity_dir: Path | None = Field(
-        None, description="Folder with certificate.pem, private.key, ca.pem (default .fleet/things/THING_NAME)."
-    )
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     connect_timeout: float = Field(30.0, gt=0, description="Give up when the first connection fails this long.")
@@ -82,6 +78,30 @@ class ConnectionSettings(FleetSettingsBase):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    def identity_in(self, folder: Path) -> IdentityFiles:
+        """The identity files in `folder`; the CA is ca.pem there, or for aws without one certifi's bundle (which
+        holds the Amazon root CAs)."""
+        files = IdentityFiles.in_folder(folder)
+        if files.ca is not None and not files.ca.is_file() and self.target == Target.AWS:
+            import certifi
+
+            return IdentityFiles(files.certificate, files.private_key, Path(certifi.where()))
+        return files
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """SDK metrics go in the MQTT username: on for AWS IoT Core, off for Mosquitto (CN is the username)."""
+        return self.target == Target.AWS
+
+
+class ConnectionSettings(EndpointFields):
+    """Who connects where: what `station send-hello` needs."""
+
+    thing_name: str = Field(min_length=1, max_length=128, description="Thing name, also the MQTT client id.")
+    identity_dir: Path | None = Field(
+        None, description="Folder with certificate.pem, private.key, ca.pem (default .fleet/things/THING_NAME)."
+    )
+
     @property
     def identity_path(self) -> Path:
         if self.identity_dir is not None:
@@ -90,14 +110,7 @@ class ConnectionSettings(FleetSettingsBase):
 
     @property
     def identity(self) -> IdentityFiles:
-        """The identity files; the CA is ca.pem in the folder, or for aws without one certifi's bundle (which
-        holds the Amazon root CAs)."""
-        files = IdentityFiles.in_folder(self.identity_path)
-        if files.ca is not None and not files.ca.is_file() and self.target == Target.AWS:
-            import certifi
-
-            return IdentityFiles(files.certificate, files.private_key, Path(certifi.where()))
-        return files
+        return self.identity_in(self.identity_path)
 
     @property
     def certificate_path(self) -> Path:
@@ -111,33 +124,23 @@ class ConnectionSettings(FleetSettingsBase):
     def ca_path(self) -> Path | None:
         return self.identity.ca
 
-    @property
-    def metrics_enabled(self) -> bool:
-        """SDK metrics go in the MQTT username: on for AWS IoT Core, off for Mosquitto (CN is the username)."""
-        return self.target == Target.AWS
 
+class ReplayFields(EndpointFields):
+    """How every station replays, whatever hosts it (one station or a group): every field is an environment
+    variable of the same name in upper case, declared here once."""
 
-class StationSettings(ConnectionSettings):
-    """What `station run` needs. Every field is an environment variable of the same name in upper case."""
-
-    data_file: Path = Field(description="The ISD station-year to replay (plain or .gz).")
     topic: Topic = DEFAULT_TOPIC
     speedup: float | None = Field(None, gt=0, description="Recorded spacing divided by SPEEDUP (3600: 1 h per s).")
     interval: float | None = Field(None, ge=0, description="Fixed spacing in seconds instead of SPEEDUP (0: none).")
     max_rate: float | None = Field(None, ge=0, description="Cap in messages/s (0: none; default 100 on aws).")
     loop: bool = False
     start_at: datetime | None = Field(None, description="Start at the first record at or after this UTC time.")
-    start_offset: int = Field(0, ge=0, description="Records (lines) skipped at the start of the first pass, so "
-                              "cycled copies of a file differ (written by registration; ignored on resume).")
     time_mode: TimeMode = TimeMode.ORIGINAL
     state_dir: Path = Field(Path(".state"), description="Checkpoint and status folder (a volume in containers).")
     drain_timeout: float = Field(5.0, ge=0, description="Seconds to wait for in-flight PUBACKs on shutdown.")
     progress_interval: float = Field(5.0, gt=0, description="Seconds between progress log lines.")
     max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS1 publishes at most.")
     checkpoint_interval: float = Field(1.0, gt=0, description="Seconds between checkpoint writes.")
-    preload: bool = Field(False, description="Decode and encode the whole file at start-up (fastest publishing).")
-    decode_ahead: bool = Field(True, description="Unthrottled replays (INTERVAL=0, no MAX_RATE) decode the file in "
-                               "a helper process, beside the publishing loop.")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -147,7 +150,7 @@ class StationSettings(ConnectionSettings):
                                    ) -> tuple[PydanticBaseSettingsSource, ...]:
         """SPEEDUP and INTERVAL are one setting (the pacing): `.env`'s is used only when neither is set in the
         environment (or passed to the constructor)."""
-        dotenv = GroupedSource(settings_cls, dotenv_settings, (init_settings, env_settings), PACING_FIELDS)
+        dotenv = PacingLayeredSource(settings_cls, dotenv_settings, (init_settings, env_settings))
         return init_settings, env_settings, dotenv, file_secret_settings
 
     @field_validator("start_at")
@@ -158,7 +161,7 @@ class StationSettings(ConnectionSettings):
         return value
 
     @model_validator(mode="after")
-    def _pacing(self) -> StationSettings:
+    def _pacing(self) -> ReplayFields:
         if self.speedup is not None and self.interval is not None:
             raise ValueError("set SPEEDUP or INTERVAL, not both")
         return self
@@ -185,6 +188,23 @@ class StationSettings(ConnectionSettings):
             pace = f"speedup={self.effective_speedup:g}"
         rate = self.effective_max_rate
         return pace + (f" max_rate={rate:g}/s" if rate else " max_rate=none")
+
+    def new_pacer(self, origin: float | None = None) -> Pacer:
+        """The pacing of one station's replay (SPEEDUP or INTERVAL, capped by MAX_RATE) from `origin`."""
+        speedup = self.effective_speedup
+        return Pacer(speedup=speedup, interval=None if speedup else self.interval,
+                     max_rate=self.effective_max_rate, origin=origin)
+
+
+class StationSettings(ReplayFields, ConnectionSettings):
+    """What `station run` needs for one station: the replay's fields, its identity and its own data file."""
+
+    data_file: Path = Field(description="The ISD station-year to replay (plain or .gz).")
+    start_offset: int = Field(0, ge=0, description="Records (lines) skipped at the start of the first pass, so "
+                              "cycled copies of a file differ (written by registration; ignored on resume).")
+    preload: bool = Field(False, description="Decode and encode the whole file at start-up (fastest publishing).")
+    decode_ahead: bool = Field(True, description="Unthrottled replays (INTERVAL=0, no MAX_RATE) decode the file in "
+                               "a helper process, beside the publishing loop.")
 
 
 def load_settings(model: type[S] = StationSettings, **overrides: object) -> S:  # type: ignore[assignment]

@@ -102,13 +102,19 @@ def make_template(source: Any, record: Any, *, shifted: bool) -> tuple[bytes, ..
     return tuple(parts)
 
 
-def fill_template(parts: tuple[bytes, ...], seq: int, sent_at: datetime, time: datetime | None = None) -> bytes:
-    """The message bytes: byte-identical to encoding the message with these values directly."""
+def fill(prefix: bytes, parts: tuple[bytes, ...], seq: int, sent_at: datetime, time: datetime | None) -> bytes:
+    """The message bytes of one station: `prefix` (its `{"thing_name":...,"seq":`) and `parts`, the template after
+    it, spliced with these values; byte-identical to `IsdSource.encode` with them."""
     sent = sent_at.isoformat(timespec="milliseconds").encode()
-    if len(parts) == 3:
-        return b"%s%d%s%s%s" % (parts[0], seq, parts[1], sent, parts[2])
+    if len(parts) == 2:
+        return b"%s%d%s%s%s" % (prefix, seq, parts[0], sent, parts[1])
     stamp = time.isoformat().encode()  # type: ignore[union-attr]
-    return b"%s%d%s%s%s%s%s" % (parts[0], seq, parts[1], sent, parts[2], stamp, parts[3])
+    return b"%s%d%s%s%s%s%s" % (prefix, seq, parts[0], sent, parts[1], stamp, parts[2])
+
+
+def fill_template(parts: tuple[bytes, ...], seq: int, sent_at: datetime, time: datetime | None = None) -> bytes:
+    """The message bytes of a whole template (`make_template`, prefix included)."""
+    return fill(parts[0], parts[1:], seq, sent_at, time)
 
 
 class PreparedRecord:

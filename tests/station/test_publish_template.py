@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from station.input_errors import InputProblem
-from station.replay import IsdSource, PreparedSource, fill_template, make_template
+from station.sources import IsdSource, PreparedSource, fill_template, make_template
 from tests.conftest import SMALL_FILE_LINES
 
 

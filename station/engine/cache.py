@@ -2,7 +2,7 @@
 
 A cache file holds, for every record of one ISD file, its line number, observation time and its encoded message
 cut around the per-station and per-send fields (thing_name, seq, sent_at; time when TIME_MODE=shifted). Replay
-then splices those fields in and publishes: the bytes equal the normal path's (`IsdSource.encode`) exactly.
+then splices those fields in and publishes: the bytes equal the normal path's (`IsdSource.encode`) exactly (`station.sources.fill`).
 
 Invariants:
 - a cache is valid only for the source bytes it was made from: its name holds the source's SHA-256 and its header
@@ -30,7 +30,7 @@ from typing import Any
 
 from station.errors import StationError
 from station.input_errors import InputProblem
-from station.sources import IsdSource, make_template
+from station.sources import IsdSource, fill, make_template  # noqa: F401 - fill: the splice of a record
 
 CACHE_VERSION = 1
 MAGIC = b"WFMC%d\n" % CACHE_VERSION
@@ -81,6 +81,7 @@ class MessageCache:
         self.header = header
         self._map = mapped
         self._offsets = offsets
+        self._starts: dict[tuple[int, datetime | None], int] = {}
 
     def __len__(self) -> int:
         return len(self._offsets)
@@ -121,17 +122,21 @@ class MessageCache:
                 hi = mid
         return lo
 
+    def start_index(self, skip_through: int, start_at: datetime | None) -> int:
+        """Index of the first record after line `skip_through` and at or after `start_at` (remembered: the
+        stations of a group replaying one file mostly start at the same place)."""
+        key = (skip_through, start_at)
+        found = self._starts.get(key)
+        if found is None:
+            found = self.first_index_after_line(skip_through)
+            if start_at is not None:
+                while found < len(self) and self.record(found).time < start_at:
+                    found += 1
+            self._starts[key] = found
+        return found
+
     def close(self) -> None:
         self._map.close()
-
-
-def fill(prefix: bytes, parts: tuple[bytes, ...], seq: int, sent_at: datetime, time: datetime | None) -> bytes:
-    """The message bytes for one station: byte-identical to `IsdSource.encode` with these values."""
-    sent = sent_at.isoformat(timespec="milliseconds").encode()
-    if len(parts) == 2:
-        return b"%s%d%s%s%s" % (prefix, seq, parts[0], sent, parts[1])
-    stamp = time.isoformat().encode()  # type: ignore[union-attr]
-    return b"%s%d%s%s%s%s%s" % (prefix, seq, parts[0], sent, parts[1], stamp, parts[2])
 
 
 def _produce(source: Path, target: Path, size: int, sha256: str, shifted: bool) -> None:
