@@ -103,20 +103,6 @@ def test_truncated_gz_publishes_every_good_record_then_exits_3(tls_broker: TlsBr
 
 
 @pytest.mark.docker
-def test_restart_on_a_truncated_gz_resumes_and_says_so_again(tls_broker: TlsBroker, tmp_path: Path,
-                                                             small_file: Path) -> None:
-    """A damaged file is never checkpointed as finished: a restart publishes nothing new and exits 3 again."""
-    data = truncated_gz(small_file, tmp_path / "cut.gz")
-    env = replay_env(tls_broker, "ws-cut-again", tmp_path, data, INTERVAL="0")
-    first = StationProcess(env)
-    assert first.wait() == ExitCode.DATA_DAMAGED, first.output
-    again = StationProcess(env)
-    assert again.wait() == ExitCode.DATA_DAMAGED, again.output
-    assert "resume" in again.output and "file-damaged" in again.output
-    assert fields(again.wait_line(r"\bsummary\b"))["published"] == "0"
-
-
-@pytest.mark.docker
 @pytest.mark.parametrize("mode", sorted(MODES))
 def test_skipped_lines_are_logged_as_met_with_their_number(tls_broker: TlsBroker, tmp_path: Path,
                                                            small_file: Path, mode: str) -> None:
