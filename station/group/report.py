@@ -60,9 +60,10 @@ class GroupReport:
             self._progress(now)
             self._next_progress = now + self.rt.s.progress_interval
 
-    def states(self) -> dict[str, int]:
+    def states(self) -> dict[LaneState, int]:
+        """Stations per state, every state listed (the status file's `states`)."""
         counts = collections.Counter(lane.state for lane in self.rt.lanes)
-        return {state.value: counts.get(state, 0) for state in LaneState}
+        return {state: counts.get(state, 0) for state in LaneState}
 
     def totals(self) -> dict[str, int]:
         pub = ack = failed = connected = 0
@@ -83,8 +84,8 @@ class GroupReport:
         counts = self.states()
         p99 = self.lateness.take_interval_p99()
         emit(log, logging.INFO, "group-progress", "", shard=self.rt.shard.shard, stations=len(self.rt.lanes),
-             connected=totals["connected"], publishing=counts["publishing"], connecting=counts["connecting"],
-             waiting=counts["waiting"], finished=counts["finished"], failed_stations=counts["failed"],
+             connected=totals["connected"], publishing=counts[LaneState.PUBLISHING], connecting=counts[LaneState.CONNECTING],
+             waiting=counts[LaneState.WAITING], finished=counts[LaneState.FINISHED], failed_stations=counts[LaneState.FAILED],
              published=totals["published"], acked=totals["acked"], failed=totals["failed"],
              inflight=totals["published"] - totals["acked"] - totals["failed"], rate=f"{rate:.1f}/s",
              lateness_p99_s=None if p99 is None else round(p99, 3))
@@ -97,7 +98,7 @@ class GroupReport:
         failures = [f"{lane.name}: {lane.summary.failure}" for lane in lanes
                     if lane.state is LaneState.FAILED][:MAX_FAILURES_LISTED]
         if state is None:
-            state = GroupState.FAILED if counts["failed"] == len(lanes) else GroupState.RUNNING
+            state = GroupState.FAILED if counts[LaneState.FAILED] == len(lanes) else GroupState.RUNNING
         doc = dict(shard=self.rt.shard.shard, stations=len(lanes), states=counts, failures=failures, **self.totals())
         path = group_status_path(self.rt.s.state_dir)
         self._writer.submit("group-status", lambda: write_status(path, state, **doc))
@@ -111,14 +112,14 @@ class GroupReport:
         self._progress(now)
         counts, totals = self.states(), self.totals()
         n = len(rt.lanes)
-        final = GroupState.FAILED if counts["failed"] == n else (
-            GroupState.FINISHED if counts["finished"] + counts["failed"] == n else GroupState.STOPPED)
+        final = GroupState.FAILED if counts[LaneState.FAILED] == n else (
+            GroupState.FINISHED if counts[LaneState.FINISHED] + counts[LaneState.FAILED] == n else GroupState.STOPPED)
         self._status(final)
         if self._writer is not None:
             self._writer.flush()
         emit(log, logging.INFO, "group-summary", "", shard=rt.shard.shard,
-             reason=rt.stop_reason if rt.stop.is_set() else final.value, stations=n, finished=counts["finished"],
-             stopped=counts["stopped"], failed_stations=counts["failed"], published=totals["published"],
+             reason=rt.stop_reason if rt.stop.is_set() else final.value, stations=n, finished=counts[LaneState.FINISHED],
+             stopped=counts[LaneState.STOPPED], failed_stations=counts[LaneState.FAILED], published=totals["published"],
              acknowledged=totals["acked"], failed=totals["failed"],
              unacknowledged=totals["published"] - totals["acked"] - totals["failed"],
              lateness_p99_s=self.lateness.run_percentile(0.99), lateness_max_s=round(self.lateness.max, 3),

@@ -36,7 +36,7 @@ from station.group.prepare import DataFiles, fail, prepare
 from station.group.report import GroupReport
 from station.group.settings import GroupSettings
 from station.logging_setup import emit
-from station.publisher import ConnectionConfig, Publisher
+from station.publisher import ConnectionConfig, ConnectionEvent, Publisher
 from station.settings import TimeMode
 
 log = logging.getLogger("station.group")
@@ -45,7 +45,7 @@ BATCH = 512            # due entries handled before looking at connection events
 FULL_WINDOW_RETRY = 0.005  # seconds before a lane whose in-flight window is full tries again
 MAX_FAILURES_SHOWN = 5  # failed-publish lines logged per station (then counted only)
 
-PublisherFactory = Callable[[ConnectionConfig, str, int, Callable[[str, str], None]], Any]
+PublisherFactory = Callable[[ConnectionConfig, str, int, Callable[[ConnectionEvent, str], None]], Any]
 
 
 def group_exit_code(lanes: list[Lane]) -> ExitCode:
@@ -86,7 +86,7 @@ class GroupRuntime:
         self._sleep = sleep or self._wait
         self._factory = publisher_factory
         self._bootstrap: Any = None
-        self._events: collections.deque[tuple[int, str, str]] = collections.deque()
+        self._events: collections.deque[tuple[int, ConnectionEvent, str]] = collections.deque()
         self._heap: list[tuple[float, int, int]] = []
         self._counter = 0
         self._writer = BackgroundWriter() if write_state else None
@@ -111,7 +111,7 @@ class GroupRuntime:
             self._wake.wait(timeout)
         self._wake.clear()
 
-    def _on_event(self, index: int, kind: str, text: str) -> None:
+    def _on_event(self, index: int, kind: ConnectionEvent, text: str) -> None:
         """Publisher lifecycle callback (CRT thread): queued for the scheduler thread."""
         self._events.append((index, kind, text))
         self._wake.set()
@@ -226,7 +226,7 @@ class GroupRuntime:
         events = self._events
         while events:
             index, kind, _text = events.popleft()
-            if kind == "connected":
+            if kind is ConnectionEvent.CONNECTED:
                 self._connected(index)
 
     # --- housekeeping ----------------------------------------------------------------------------------------

@@ -279,7 +279,7 @@ def test_a_station_that_connects_after_its_timeout_recovers(tmp_path: Path) -> N
         lane = rt.lanes[1]
         if lane.state is LaneState.FAILED and "failed_at" not in state:
             state["failed_at"] = clock.t
-            state["status"] = rt.report.states()["failed"]
+            state["status"] = rt.report.states()[LaneState.FAILED]
             pub = lane.publisher
             pub.refuse = False
             pub.start()  # the broker lets it in at last (the client was never stopped)
