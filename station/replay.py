@@ -4,7 +4,7 @@
 then hands every record to the engine lane (`station.engine.lane`) at its deadline, advances the checkpoint over
 the contiguous prefix of acknowledged messages, logs progress, and on stop (SIGTERM/SIGINT) drains in-flight
 publishes for at most DRAIN_TIMEOUT seconds before the final summary. Every replay rule is the lane's; this
-module holds only what a lone station adds: its source (streaming, decode-ahead worker or PRELOAD), its status
+module holds only what a lone station adds: its records (streaming, the message cache or PRELOAD), its status
 file, its progress lines and the exit code.
 
 Damaged input never ends a run early with a traceback: skipped lines are logged as they are met (rate-limited,
@@ -23,9 +23,9 @@ from typing import Any
 
 from station import checkpoint as ckpt
 from station import status as status_file
-from station.decode_ahead import DecodeAheadSource
 from station.engine.connect import connection_config
-from station.engine.feed import SourceFeed
+from station.engine.cache import CacheError, MessageCache, open_cache
+from station.engine.feed import CacheFeed, SourceFeed
 from station.engine.lane import Lane
 from station.engine.summary import Summary
 from station.engine.writer import BackgroundWriter
@@ -46,6 +46,7 @@ LINE_ERROR_INTERVAL = 60.0  # ...then at most one every this many seconds (with 
 MAX_ERROR_LINES_PER_INTERVAL = 20  # failed publishes logged per progress interval (then counted)
 STOP_AFTER_CONNECT_FAILURE = 0.25  # seconds granted to the client's stop when the first connection failed
 READ_AHEAD = 256  # records decoded at a time when unthrottled
+CACHE_FOLDER = ".cache"  # under STATE_DIR: the message cache of an unthrottled replay (DECODE_AHEAD)
 
 
 class Replay:
@@ -59,12 +60,14 @@ class Replay:
                                                interval=LINE_ERROR_INTERVAL)
         shifted = s.time_mode is TimeMode.SHIFTED
         unthrottled = s.new_pacer().unthrottled
+        self._shifted = shifted
+        self._cache: MessageCache | None = None
         if source is None:
             source = IsdSource(s.data_file, s.thing_name, self.input_errors.report)
             if s.preload:
                 source = PreparedSource(source, shifted=shifted)
             elif s.decode_ahead and unthrottled:
-                source = DecodeAheadSource(source, shifted=shifted)
+                source = None  # the message cache (`_cache_feed`)
         self.source = source
         self.stop = stop or threading.Event()
         self.stop_reason = StopReason.FINISHED
@@ -72,9 +75,8 @@ class Replay:
         self.record_lateness = record_lateness
         self.lane = Lane(s.thing_name, s.data_file, s.state_dir, start_offset=s.start_offset,
                          max_failures_shown=MAX_ERROR_LINES_PER_INTERVAL)
-        self.feed = SourceFeed(source, shifted=shifted, file_error=self._file_error,
-                               skipped=lambda: self.input_errors.skipped, pass_ended=self.input_errors.finish,
-                               read_ahead=READ_AHEAD if unthrottled else 1)
+        self._read_ahead = READ_AHEAD if unthrottled else 1
+        self.feed: Any = self._source_feed(source) if source is not None else None
         self.status_file = status_file.status_path(s.state_dir, s.thing_name)
         self.publisher: Publisher | None = None
         self._writer = BackgroundWriter()
@@ -92,6 +94,32 @@ class Replay:
         """Stop the replay; `reason` is a StopReason or a signal's name (SIGTERM, SIGINT)."""
         self.stop_reason = StopReason(reason)
         self.stop.set()
+
+    def _source_feed(self, source: Any) -> SourceFeed:
+        return SourceFeed(source, shifted=self._shifted, file_error=self._file_error,
+                          skipped=lambda: self.input_errors.skipped, pass_ended=self.input_errors.finish,
+                          read_ahead=self._read_ahead)
+
+    def _cache_feed(self) -> Any:
+        """DECODE_AHEAD (unthrottled): the file decoded once into the message cache (STATE_DIR/.cache, as a
+        group's), its problems reported as met (or again from the cache's record when it is reused); publishing
+        then only splices seq and sent_at. A cache that cannot be made: decoding while publishing instead."""
+        s, problems = self.s, self.input_errors
+        started = time.perf_counter()
+        try:
+            cache, produced = open_cache(s.data_file, s.state_dir / CACHE_FOLDER, shifted=self._shifted,
+                                         on_problem=problems.report)
+        except CacheError as exc:
+            emit(log, logging.WARNING, "cache-unavailable", f"{exc}; decoding while publishing instead")
+            self.source = IsdSource(s.data_file, s.thing_name, problems.report)
+            return self._source_feed(self.source)
+        if not produced:
+            problems.known(*cache.known_problems())
+        problems.finish()
+        self._cache = cache
+        emit(log, logging.INFO, "cache", "made" if produced else "reused", records=len(cache),
+             seconds=round(time.perf_counter() - started, 2))
+        return CacheFeed(cache, release_behind=True)
 
     def _file_error(self) -> str | None:
         error = self.input_errors.file_error
@@ -147,10 +175,14 @@ class Replay:
             return self._run()
         finally:
             self._writer.close()
+            if self._cache is not None:
+                self._cache.close()
 
     def _run(self) -> int:
         s, lane = self.s, self.lane
         self._write_status(State.STARTING)
+        if self.feed is None:
+            self.feed = self._cache_feed()
         if not lane.resume(self.feed, ckpt.fingerprint(s.data_file), start_at=s.start_at, loop=s.loop):
             emit(log, logging.INFO, "finished",
                  f"nothing to replay: the checkpoint says {s.data_file} was fully acknowledged "
@@ -170,8 +202,6 @@ class Replay:
             if not self.source.prepared:
                 self.source.prepare()
             emit(log, logging.INFO, "preload", "messages prepared", seconds=round(self.source.prepare_s, 2))
-        if isinstance(self.source, DecodeAheadSource):
-            self.source.start()  # its start-up overlaps the connection
         self.publisher.start()
         stop_timeout = 5.0
         try:
@@ -194,8 +224,6 @@ class Replay:
             self._drain(self._publish_all())
             return lane.summary.reason.exit_code
         finally:
-            if isinstance(self.source, DecodeAheadSource):
-                self.source.close()
             self.publisher.stop(stop_timeout)
 
     def _publish_all(self) -> bool:
@@ -272,17 +300,5 @@ class Replay:
         if problems.file_error:
             extra["file_error"] = problems.file_error.message
         emit(log, logging.INFO, "summary", "", **self.lane.summary_fields(), skipped_lines=problems.skipped,
-             **extra, duration_s=round(sm.duration_s, 3), rate=f"{sm.rate:.1f}/s", **self._memory())
+             **extra, duration_s=round(sm.duration_s, 3), rate=f"{sm.rate:.1f}/s", peak_rss_mb=peak_rss_mb())
 
-    def _memory(self) -> dict[str, float | None]:
-        """peak_rss_mb: this process's peak RSS plus, with a decode-ahead worker, the worker's private memory
-        (an upper bound of what the pair holds: the pages they share are in this process's RSS already);
-        decoder_rss_mb: the worker's own peak RSS, shared pages included."""
-        own = peak_rss_mb()
-        if not isinstance(self.source, DecodeAheadSource) or self.source.worker_peak_rss_mb is None:
-            return {"peak_rss_mb": own}
-        private = self.source.worker_private_mb
-        if private is None:  # no smaps_rollup: count the worker's whole RSS
-            private = self.source.worker_peak_rss_mb
-        total = round(own + private, 1) if own is not None else None
-        return {"peak_rss_mb": total, "decoder_rss_mb": self.source.worker_peak_rss_mb}

@@ -203,8 +203,9 @@ class StationSettings(ReplayFields, ConnectionSettings):
     start_offset: int = Field(0, ge=0, description="Records (lines) skipped at the start of the first pass, so "
                               "cycled copies of a file differ (written by registration; ignored on resume).")
     preload: bool = Field(False, description="Decode and encode the whole file at start-up (fastest publishing).")
-    decode_ahead: bool = Field(True, description="Unthrottled replays (INTERVAL=0, no MAX_RATE) decode the file in "
-                               "a helper process, beside the publishing loop.")
+    decode_ahead: bool = Field(True, description="Unthrottled replays (INTERVAL=0, no MAX_RATE) decode the file "
+                               "once ahead, into the message cache in STATE_DIR/.cache, then only splice seq and "
+                               "sent_at while publishing.")
 
 
 def load_settings(model: type[S] = StationSettings, **overrides: object) -> S:  # type: ignore[assignment]

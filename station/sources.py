@@ -6,8 +6,7 @@
   shifted), so only a few microseconds of work remain once a record is due.
 - `PreparedSource` (PRELOAD=true): every template made at start-up.
 
-This module imports neither awscrt nor pydantic: the decode-ahead worker (`station.decode_ahead`) runs it in a
-small process of its own.
+This module imports neither awscrt nor pydantic.
 """
 
 from __future__ import annotations
@@ -171,13 +170,3 @@ def peak_rss_mb() -> float | None:
     except OSError:
         pass
     return None
-
-
-def private_memory_mb() -> float | None:
-    """This process's private resident memory in MB (USS: pages no other process maps), from smaps_rollup."""
-    try:
-        total = sum(int(line.split()[1]) for line in Path("/proc/self/smaps_rollup").read_text().splitlines()
-                    if line.startswith(("Private_Clean:", "Private_Dirty:")))
-    except (OSError, ValueError, IndexError):
-        return None
-    return round(total / 1024.0, 1)

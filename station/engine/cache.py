@@ -15,6 +15,7 @@ Invariants:
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import hashlib
 import json
@@ -29,15 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from station.errors import StationError
-from station.input_errors import InputProblem
+from station.input_errors import FILE_KIND, InputProblem, ProblemSink
 from station.sources import IsdSource, fill, make_template  # noqa: F401 - fill: the splice of a record
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 MAGIC = b"WFMC%d\n" % CACHE_VERSION
 _NAME_MARK = "thing-name-mark-7c1d"
 _REC = struct.Struct("<IqB")  # line number, observation time (µs since the epoch, UTC), number of parts
 _LEN = struct.Struct("<I")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+RELEASE_BYTES = 1 << 20  # pages checked between two releases (a multiple of the page size)
 
 
 class CacheError(StationError):
@@ -99,6 +101,21 @@ class MessageCache:
     def skipped_count(self) -> int:
         return int(self.header.get("skipped_count", 0))
 
+    def known_problems(self) -> tuple[dict[str, int], InputProblem | None]:
+        """(damaged lines by kind, the file error) as met when the cache was made: what a station replaying a
+        reused cache reports again."""
+        error = None
+        if self.file_error:
+            error = InputProblem(int(self.header.get("file_error_line") or 1), FILE_KIND, self.file_error)
+        return dict(self.header.get("skipped_by_kind", {})), error
+
+    def release_before(self, index: int) -> None:
+        """Drop the mapped pages before record `index` from this process's memory (they stay in the page cache):
+        one station reading the file once keeps its RSS flat."""
+        end = self._offsets[index] & ~(mmap.PAGESIZE - 1) if index < len(self._offsets) else len(self._map)
+        if end > 0:
+            self._map.madvise(mmap.MADV_DONTNEED, 0, end)
+
     def record(self, index: int) -> CachedRecord:
         m, pos = self._map, self._offsets[index]
         line, micros, nparts = _REC.unpack_from(m, pos)
@@ -139,10 +156,18 @@ class MessageCache:
         self._map.close()
 
 
-def _produce(source: Path, target: Path, size: int, sha256: str, shifted: bool) -> None:
-    """Decode `source` once and write its cache to `target` atomically."""
+def _produce(source: Path, target: Path, size: int, sha256: str, shifted: bool,
+             on_problem: ProblemSink | None = None) -> None:
+    """Decode `source` once and write its cache to `target` atomically; its problems also go to `on_problem`
+    as they are met."""
     problems: list[InputProblem] = []
-    src = IsdSource(source, _NAME_MARK, on_problem=problems.append)
+
+    def met(problem: InputProblem) -> None:
+        problems.append(problem)
+        if on_problem is not None:
+            on_problem(problem)
+
+    src = IsdSource(source, _NAME_MARK, on_problem=met)
     mark_prefix = station_prefix(_NAME_MARK)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
@@ -162,10 +187,13 @@ def _produce(source: Path, target: Path, size: int, sha256: str, shifted: bool) 
                         body.write(p)
                     count += 1
                 skipped = [f"line {p.line_number}: {p.message}" for p in problems if not p.is_file_error]
-                file_error = next((p.message for p in problems if p.is_file_error), None)
+                file_error = next((p for p in problems if p.is_file_error), None)
+                kinds = collections.Counter(p.kind for p in problems if not p.is_file_error)
                 header = {"version": CACHE_VERSION, "source": Path(source).name, "size": size, "sha256": sha256,
                           "shifted": shifted, "records": count, "skipped_count": len(skipped),
-                          "skipped": skipped[:5], "file_error": file_error}
+                          "skipped": skipped[:5], "skipped_by_kind": dict(kinds),
+                          "file_error": file_error.message if file_error else None,
+                          "file_error_line": file_error.line_number if file_error else None}
                 out.write(MAGIC + json.dumps(header).encode() + b"\n")
                 body.seek(0)
                 while block := body.read(1 << 20):
@@ -200,6 +228,7 @@ def _open(path: Path, size: int, sha256: str, shifted: bool) -> MessageCache | N
         mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     offsets = array("Q")
     pos, end = start, len(mapped)
+    release = RELEASE_BYTES
     try:
         while pos < end:
             offsets.append(pos)
@@ -207,18 +236,23 @@ def _open(path: Path, size: int, sha256: str, shifted: bool) -> MessageCache | N
             pos += _REC.size
             for _ in range(nparts):
                 pos += 4 + _LEN.unpack_from(mapped, pos)[0]
+            if pos >= release:  # the pages checked leave our RSS as we go (they stay in the page cache)
+                mapped.madvise(mmap.MADV_DONTNEED, 0, release)
+                release += RELEASE_BYTES
     except struct.error:
         mapped.close()
         return None
     if pos != end or len(offsets) != header.get("records"):
         mapped.close()
         return None
+    mapped.madvise(mmap.MADV_DONTNEED)
     return MessageCache(path, header, mapped, offsets)
 
 
-def open_cache(source: Path, cache_dir: Path, *, shifted: bool, digest: tuple[int, str] | None = None
-               ) -> tuple[MessageCache, bool]:
-    """The cache of `source` (made now when missing or stale); (cache, produced_here). CacheError on failure."""
+def open_cache(source: Path, cache_dir: Path, *, shifted: bool, digest: tuple[int, str] | None = None,
+               on_problem: ProblemSink | None = None) -> tuple[MessageCache, bool]:
+    """The cache of `source` (made now when missing or stale; the problems met making it go to `on_problem`);
+    (cache, produced_here). CacheError on failure."""
     source, cache_dir = Path(source), Path(cache_dir)
     try:
         size, sha256 = digest or source_digest(source)
@@ -235,7 +269,7 @@ def open_cache(source: Path, cache_dir: Path, *, shifted: bool, digest: tuple[in
             found = _open(target, size, sha256, shifted)
             if found is not None:
                 return found, False
-            _produce(source, target, size, sha256, shifted)
+            _produce(source, target, size, sha256, shifted, on_problem)
     except OSError as exc:
         raise CacheError(f"message cache for {source.name} cannot be written in {cache_dir} (CACHE_DIR): "
                          f"{exc.strerror or exc}") from None

@@ -1,5 +1,5 @@
 """Where a lane's records come from, one pass at a time: `CacheFeed` (the shared message cache of a group) or
-`SourceFeed` (one station's own source: streaming, decode-ahead worker or PRELOAD).
+`SourceFeed` (one station's own source read as it publishes: streaming or PRELOAD).
 
 Both give records with `line_number`, `time` and `parts`: the message template after the station prefix
 (`station.sources.fill` splices prefix, seq, sent_at and time in). `restart(skip_through, start_at)` begins a
@@ -15,19 +15,22 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from station.decode_ahead import DecodeAheadSource
 from station.engine.cache import MessageCache
 from station.sources import PreparedRecord, PreparedSource, make_template
+
+
+RELEASE_EVERY = 1023  # records between two releases of the pages read (a mask: every 1024)
 
 
 class CacheFeed:
     """A lane's position in a shared `MessageCache` (a few bytes a lane: the cache itself is mapped once)."""
 
-    __slots__ = ("cache", "_index", "_end")
+    __slots__ = ("cache", "_index", "_end", "_release")
 
-    def __init__(self, cache: MessageCache) -> None:
+    def __init__(self, cache: MessageCache, *, release_behind: bool = False) -> None:
         self.cache = cache
         self._index = self._end = 0
+        self._release = release_behind  # one station alone on the cache: its read pages leave its RSS
 
     @property
     def file_error(self) -> str | None:
@@ -49,6 +52,8 @@ class CacheFeed:
         if i >= self._end:
             return None
         self._index = i + 1
+        if self._release and not i & RELEASE_EVERY:
+            self.cache.release_before(i)
         return self.cache.record(i)
 
 
@@ -82,7 +87,7 @@ class SourceFeed:
 
     def _due(self, skip_through: int, start_at: datetime | None) -> Iterator[PreparedRecord]:
         source, shifted = self.source, self._shifted
-        prepared = isinstance(source, (PreparedSource, DecodeAheadSource))  # templates made already
+        prepared = isinstance(source, PreparedSource)  # templates made already
         records = iter(source.records())
         started = start_at is None
         while batch := list(islice(records, self._read_ahead)):

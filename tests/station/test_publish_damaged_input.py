@@ -1,6 +1,6 @@
 """Damaged input never kills a run (issue 10, item 3): a truncated .gz publishes every good record before the
 damage to a real broker, reports one file error and ends with the summary and exit code 3, in every mode
-(streaming, decode-ahead worker, PRELOAD); skipped lines are logged as they are met, rate-limited, each with its
+(streaming, the message cache, PRELOAD); skipped lines are logged as they are met, rate-limited, each with its
 line number; a file without a decodable line is an error."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.support.station import StationProcess, fields, monitor, replay_env
 
 MODES = {
     "streaming": {"SPEEDUP": "36000000", "DECODE_AHEAD": "false"},
-    "decode-ahead": {"INTERVAL": "0", "DECODE_AHEAD": "true"},
+    "message-cache": {"INTERVAL": "0", "DECODE_AHEAD": "true"},
     "preload": {"INTERVAL": "0", "PRELOAD": "true"},
 }
 
