@@ -134,11 +134,16 @@ class FaultInjector:
         fired = [b for b in self._rules if b.acts(seq, at - self.started_at)]
         for held in self._reordered:
             held.behind -= 1  # type: ignore[operator]
+        first_offline = next((b for b in fired if isinstance(b.rule, Offline)), None)
+        if first_offline is not None and first_offline.rule.mode is OfflineMode.DROP:  # type: ignore[union-attr]
+            self._record(first_offline, seq)  # nothing else happens to a message that is never sent
+            out.dropped.append(seq)
+            return out
         offline: Offline | None = None
         route: _Bound | None = None
         doc: dict | None = None
         malformed: tuple[_Bound, Malformation] | None = None
-        extras: list[Callable[[bytes, dict | None], list[bytes]]] = []
+        extras: list[Callable[[bytes, bytes, dict | None], list[bytes]]] = []  # (sent, before malformed, doc)
         for b in fired:
             rule = b.rule
             if isinstance(rule, Offline):
@@ -162,11 +167,11 @@ class FaultInjector:
                 out.actions.append(ConnectionAction(rule.kind, down))
                 self._record(b, seq, {"seconds": down})
             elif isinstance(rule, Duplicate):
-                extras.append(lambda p, d, n=rule.copies: [p] * n)
+                extras.append(lambda p, c, d, n=rule.copies: [p] * n)  # exactly what was sent
                 self._record(b, seq)
             elif isinstance(rule, Impersonate):
                 victim = rule.victim or f"{self.thing}-forged"
-                extras.append(lambda p, d, v=victim: [msg.impersonate(d if d is not None else msg.decode(p), v)])
+                extras.append(lambda p, c, d, v=victim: [msg.impersonate(d if d is not None else msg.decode(c), v)])
                 self._record(b, seq, {"victim": victim})
             else:
                 if doc is None:
@@ -174,19 +179,17 @@ class FaultInjector:
                 self._mutate(b, seq, at, doc)
         if doc is not None:
             payload = msg.encode(doc)
+        clean = payload
         if malformed is not None:
             payload = msg.malform(payload, doc, malformed[1])
-        copies = [e for make in extras for e in make(payload, doc)]
+        copies = [e for make in extras for e in make(payload, clean, doc)]
         held = _Held(seq, payload, copies)
         if offline is None and self._buffer:  # back online: the buffer goes first, in one burst
             for item in self._buffer:
                 out.emit.extend(item.emissions())
             self._buffer.clear()
         if offline is not None:
-            if offline.mode is OfflineMode.DROP:
-                out.dropped.append(seq)
-            else:
-                self._buffer.append(held)
+            self._buffer.append(held)
         elif route is not None and isinstance(route.rule, Delay):
             held.due = at + route.rule.seconds
             self._delayed.append(held)
