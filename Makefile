@@ -335,3 +335,8 @@ BENCH_TARGETS := $(filter-out $(if $(filter 0,$(HOST_UID)),,bench-swarm-nodes),\
 .PHONY: bench
 bench: $(BENCH_TARGETS) ## run every benchmark and write bench-results/*.md
 	@echo "benchmarks run: $(or $(BENCH_TARGETS),none)"; ls bench-results/*.md 2>/dev/null || true
+
+##@ Faults (docs/faults.md)
+.PHONY: audit
+audit: $(PY) ## compare the lake with the stations' acknowledged seqs and injected faults (AUDIT_STATE=dirs, JSON=1)
+	$(PY) -m pipeline audit $(foreach d,$(or $(AUDIT_STATE),$(FLEET_DIR)/state),--state "$(d)") $(if $(filter 1,$(JSON)),--json)

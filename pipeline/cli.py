@@ -5,6 +5,7 @@
     pipeline sql NAME     print a shipped query in a dialect (--run: run it over the lake with DuckDB)
     pipeline query [SQL]  run the lab's queries (or SQL) over the lake with DuckDB
     pipeline dashboard    write the self-contained HTML dashboard
+    pipeline audit        compare the lake with what the fleet acknowledged and the faults it injected
 """
 
 from __future__ import annotations
@@ -138,6 +139,21 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline.audit import AUDIT_FAILED, format_audit, run_audit
+    from pipeline.errors import ConfigError
+
+    missing = [str(p) for p in args.state if not p.is_dir()]
+    if missing:
+        raise ConfigError(f"no state folder {', '.join(missing)}: give the stations' STATE_DIR copies with --state "
+                          "(`make audit` collects them from the fleet's volumes)")
+    audit = run_audit(_settings(), args.state, late_after=args.late_after)
+    print(json.dumps(audit.to_json(), indent=1) if args.json else format_audit(audit), end="\n" if args.json else "")
+    return AUDIT_FAILED if audit.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pipeline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -169,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--output", "-o", type=Path, default=None,
                       help="output file (default DASHBOARD_PATH or LAKE_DIR/dashboard.html)")
     dash.set_defaults(func=cmd_dashboard)
+
+    audit = sub.add_parser("audit", help="compare the lake with what the fleet acknowledged and injected")
+    audit.add_argument("--state", type=Path, action="append", required=True,
+                       help="a folder holding station state files (checkpoints, status, *.faults.jsonl); repeatable")
+    audit.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    audit.add_argument("--late-after", type=float, default=60.0,
+                       help="seconds from sent_at to arrival after which a message counts as late (default 60)")
+    audit.set_defaults(func=cmd_audit)
     return parser
 
 

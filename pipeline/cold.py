@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 
+from pipeline.contract import DUCKDB_TYPES
 from pipeline.queries import load_rule
 from pipeline.sqlite_store import open_store
 
@@ -72,6 +73,12 @@ def evaluate_rule(messages: Sequence[dict | bytes], rule: str = RULE_NAME) -> li
             literal = "'" + str(batch).replace("'", "''") + "'"
             con.execute(f"CREATE TABLE messages AS SELECT * FROM read_json_auto({literal}, "
                         "format = 'newline_delimited', sample_size = -1)")
+            # A field absent from every message of the batch (a sensor leaving it out) is a NULL column, not a
+            # binder error that would cost the whole batch its cold readings.
+            present = {row[0] for row in con.execute("DESCRIBE messages").fetchall()}
+            for name, sql_type in DUCKDB_TYPES.items():
+                if name not in present:
+                    con.execute(f'ALTER TABLE messages ADD COLUMN "{name}" {sql_type}')
             cursor = con.execute(load_rule(rule, "duckdb", source="messages"))
             columns = [d[0] for d in cursor.description]
             return [dict(zip(columns, row)) for row in cursor.fetchall()]

@@ -20,7 +20,8 @@ fleet_identity plugin's `fleet-publisher` property), and every stored record car
 - the same (publisher, seq) again with the same body -> a redelivery, dropped; with a different body -> a
   conflict, kept under `LAKE_DIR/conflicts/<prefix>/...`, counted and logged; the first body stays in the lake.
 
-Payloads that are not a JSON object with a string `thing_name` and an integer `seq` are kept, with the reason,
+Payloads that are not a JSON object with a string `thing_name` and an integer `seq`, or whose fields do not have
+the contract's types (`pipeline.contract`: a reading as a string, NaN), are kept, with the reason,
 under `LAKE_DIR/errors/<prefix>/...` (Firehose's error prefix) and never enter the lake. Error, quarantine and
 conflict files are acknowledged once written, like the lake's (a crash in between may write one twice).
 """
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cold import ColdTable
+from pipeline.contract import type_problem
 from pipeline.errors import PipelineError
 from pipeline.ledger import Ledger
 
@@ -166,6 +168,9 @@ def decode(payload: bytes) -> tuple[dict | None, str | None]:
         return None, "no string thing_name"
     if not isinstance(doc.get("seq"), int) or isinstance(doc["seq"], bool) or doc["seq"] < 0:
         return None, "no non-negative integer seq"
+    problem = type_problem(doc)
+    if problem is not None:
+        return None, f"wrong type: {problem}"
     return doc, None
 
 
