@@ -16,24 +16,19 @@ from pathlib import Path
 import pytest
 from awscrt import mqtt5
 
-from fleetcore.identity import LAKE_CLIENT_ID, METRICS_THING, MONITOR_THING, IdentityFiles
-from fleetcore.metrics import MetricsServer
+from fleetcore.identity import IdentityFiles
 from fleetcore.mqtt import Callbacks, MqttOptions, Session, mtls_client
 from pipeline.basemap import countries_path, read_polygons, shapefile_path
-from pipeline.broker_metrics import BrokerExporter
-from pipeline.lake import LakeWriter
-from pipeline.lake_metrics import LakeMetrics
 from pipeline.live.data import map_points
 from pipeline.live.server import LiveDashboard
-from pipeline.monitor import LakeSubscriber, serve
 from pipeline.settings import PipelineSettings
-from provisioning.metrics.config import render_prometheus_yml, render_rules_yml
 from provisioning.metrics.settings import PrometheusSettings
 from tests.conftest import require
 from tests.pipeline.synthetic import message
 from tests.support.broker import TlsBroker, free_port, provisioned_acl
 from tests.support.certs import TestCA
 from tests.support.chromium import chromium, run_chromium
+from tests.support.observed_lake import ObservedLake, observed_lake
 from tests.support.prometheus import Prometheus
 
 STATIONS = {"ws-live-1": (51.5, -0.1, 12.0), "ws-live-2": (64.1, -21.9, -8.0), "ws-live-3": (-33.9, 151.2, 31.0)}
@@ -99,35 +94,24 @@ def test_live_dashboard_in_headless_chromium(broker: TlsBroker, tmp_path: Path) 
     binary = chromium()
     if binary is None:
         require("REQUIRE_CHROMIUM", "no chromium on PATH (apt-get install -y chromium)")
-    metrics = LakeMetrics(LAKE_CLIENT_ID)
-    writer = LakeWriter(tmp_path / "lake", buffer_seconds=0.5, metrics=metrics)
-    subscriber = LakeSubscriber(writer, host=broker.host, port=broker.port, client_id=LAKE_CLIENT_ID,
-                                identity_dir=broker.identity(MONITOR_THING, tmp_path / "monitor").directory)
-    metrics.attach(writer, lambda: subscriber.received)
-    stop, stop_publishing = threading.Event(), threading.Event()
-    lake_thread = threading.Thread(target=serve, args=(writer, subscriber, stop), daemon=True)
-    lake_thread.start()
-    exporter = BrokerExporter(host=broker.host, port=broker.port,
-                              identity_dir=broker.identity(METRICS_THING, tmp_path / "metrics").directory)
-    exporter.start()
-    lake_http = MetricsServer(metrics.registry, 0, host="127.0.0.1")
-    broker_http = MetricsServer(exporter.registry, 0, host="127.0.0.1")
-    config = tmp_path / "prometheus"
-    config.mkdir()
-    config.chmod(0o755)
     settings = PrometheusSettings(PROMETHEUS_SCRAPE_INTERVAL=1)
-    (config / "prometheus.yml").write_text(render_prometheus_yml(
-        {"lake": [f"127.0.0.1:{lake_http.port}"], "broker": [f"127.0.0.1:{broker_http.port}"]}, settings))
-    (config / "rules.yml").write_text(render_rules_yml(len(STATIONS), settings))
-    for f in config.iterdir():
-        f.chmod(0o644)
-    publisher = threading.Thread(target=_publisher, args=(broker, tmp_path, stop_publishing), daemon=True)
-    publisher.start()
+    stop_publishing = threading.Event()
+    with observed_lake(broker, tmp_path, settings, stations=len(STATIONS), buffer_seconds=0.5) as observed:
+        publisher = threading.Thread(target=_publisher, args=(broker, tmp_path, stop_publishing), daemon=True)
+        publisher.start()
+        try:
+            _check_the_page(binary, observed, tmp_path)
+        finally:
+            stop_publishing.set()
+            publisher.join(timeout=10)
+
+
+def _check_the_page(binary: str, observed: ObservedLake, tmp_path: Path) -> None:
     dashboard = None
     try:
-        with Prometheus(config, free_port()) as prom:
+        with Prometheus(observed.config_dir, free_port()) as prom:
             prom.wait_for("sum(rate(weather_fleet_lake_messages_stored_total[1m]))", lambda r: r and r[0][1] > 0)
-            dashboard = LiveDashboard(PipelineSettings(LAKE_DIR=tmp_path / "lake", PROMETHEUS_URL=prom.url), 0)
+            dashboard = LiveDashboard(PipelineSettings(LAKE_DIR=observed.lake_dir, PROMETHEUS_URL=prom.url), 0)
             url = f"http://127.0.0.1:{dashboard.port}/"
             shots, doms = [], []
             for i in (1, 2):
@@ -151,12 +135,5 @@ def test_live_dashboard_in_headless_chromium(broker: TlsBroker, tmp_path: Path) 
             assert second["broker_clients"] not in ("–", "0")
             assert shots[0] != shots[1]
     finally:
-        stop_publishing.set()
-        publisher.join(timeout=10)
         if dashboard is not None:
             dashboard.close()
-        stop.set()
-        lake_thread.join(timeout=30)
-        exporter.stop()
-        lake_http.close()
-        broker_http.close()

@@ -9,25 +9,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from fleetcore.identity import LAKE_CLIENT_ID, METRICS_THING, MONITOR_THING
-from fleetcore.metrics import MetricsServer
-from pipeline.broker_metrics import BrokerExporter
-from pipeline.lake import LakeWriter
-from pipeline.lake_metrics import LakeMetrics
-from pipeline.monitor import LakeSubscriber, serve
-from provisioning.metrics.config import render_prometheus_yml, render_rules_yml
 from provisioning.metrics.settings import PrometheusSettings
 from tests.pipeline.publisher import publish_all
 from tests.pipeline.synthetic import message
 from tests.support.broker import TlsBroker, free_port, provisioned_acl
 from tests.support.certs import TestCA
+from tests.support.observed_lake import observed_lake
 from tests.support.prometheus import Prometheus, prometheus_image
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -50,29 +43,9 @@ def payloads() -> list[bytes]:
 
 def test_prometheus_scrapes_lake_and_broker_and_alerts_on_a_stopped_target(broker: TlsBroker,
                                                                            tmp_path: Path) -> None:
-    metrics = LakeMetrics(LAKE_CLIENT_ID)
-    writer = LakeWriter(tmp_path / "lake", buffer_seconds=1.0, metrics=metrics)
-    subscriber = LakeSubscriber(writer, host=broker.host, port=broker.port, client_id=LAKE_CLIENT_ID,
-                                identity_dir=broker.identity(MONITOR_THING, tmp_path / "monitor").directory)
-    metrics.attach(writer, lambda: subscriber.received)
-    stop = threading.Event()
-    lake_thread = threading.Thread(target=serve, args=(writer, subscriber, stop), daemon=True)
-    lake_thread.start()
-    exporter = BrokerExporter(host=broker.host, port=broker.port,
-                              identity_dir=broker.identity(METRICS_THING, tmp_path / "metrics").directory)
-    exporter.start()
-    lake_http = MetricsServer(metrics.registry, 0, host="127.0.0.1")
-    broker_http = MetricsServer(exporter.registry, 0, host="127.0.0.1")
     settings = PrometheusSettings(PROMETHEUS_SCRAPE_INTERVAL=1, PROMETHEUS_ALERT_FOR=2)
-    config = tmp_path / "prometheus"
-    config.mkdir(mode=0o755)
-    config.chmod(0o755)
-    jobs = {"lake": [f"127.0.0.1:{lake_http.port}"], "broker": [f"127.0.0.1:{broker_http.port}"]}
-    (config / "prometheus.yml").write_text(render_prometheus_yml(jobs, settings))
-    (config / "rules.yml").write_text(render_rules_yml(1, settings))
-    for f in config.iterdir():
-        f.chmod(0o644)
-    try:
+    with observed_lake(broker, tmp_path, settings, stations=1) as observed:
+        config = observed.config_dir
         checked = subprocess.run(["docker", "run", "--rm", "--entrypoint", "promtool", "-v",
                                   f"{config}:/etc/prometheus/fleet:ro", prometheus_image(), "check", "config",
                                   "/etc/prometheus/fleet/prometheus.yml"], capture_output=True, text=True)
@@ -94,14 +67,9 @@ def test_prometheus_scrapes_lake_and_broker_and_alerts_on_a_stopped_target(broke
             prom.wait_for("fleet:registered_stations", lambda r: r and r[0][1] == 1)
             prom.wait_for("fleet:lake_stored:rate1m", lambda r: bool(r))
             assert not [a for a in prom.firing_alerts() if a["labels"]["alertname"] == "FleetTargetDown"]
-            broker_http.close()  # the exporter's target stops answering
+            observed.broker_http.close()  # the exporter's target stops answering
             deadline_result = prom.wait_for('ALERTS{alertname="FleetTargetDown", alertstate="firing"}',
                                             lambda r: bool(r), timeout=30)
             assert [m["job"] for m, _ in deadline_result] == ["broker"]
             assert [a["labels"]["job"] for a in prom.firing_alerts()
                     if a["labels"]["alertname"] == "FleetTargetDown"] == ["broker"]
-    finally:
-        stop.set()
-        lake_thread.join(timeout=30)
-        exporter.stop()
-        lake_http.close()
