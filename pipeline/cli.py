@@ -6,6 +6,8 @@
     pipeline query [SQL]  run the lab's queries (or SQL) over the lake with DuckDB
     pipeline dashboard    write the self-contained HTML dashboard
     pipeline audit        compare the lake with what the fleet acknowledged and the faults it injected
+    pipeline dashboard-live   serve the live dashboard (map, rates, latency) on 127.0.0.1
+    pipeline broker-metrics   export the broker's $SYS topics as Prometheus metrics
 """
 
 from __future__ import annotations
@@ -35,15 +37,21 @@ def _settings() -> PipelineSettings:
 def cmd_lake(args: argparse.Namespace) -> int:
     from pipeline.cold import ColdTable
     from pipeline.lake import LakeWriter
+    from pipeline.lake_metrics import LakeMetrics
     from pipeline.monitor import LakeSubscriber, serve
 
     s = _settings()
     cold = ColdTable(s.cold_db_path) if s.cold_rule_enabled else None
+    metrics = LakeMetrics(s.lake_client_id) if s.lake_metrics_port else None
     writer = LakeWriter(s.lake_dir, prefix=s.lake_prefix, buffer_bytes=s.lake_buffer_bytes,
-                        buffer_seconds=s.lake_buffer_seconds, cold=cold, require_publisher=s.lake_require_publisher)
+                        buffer_seconds=s.lake_buffer_seconds, cold=cold, require_publisher=s.lake_require_publisher,
+                        metrics=metrics)
     subscriber = LakeSubscriber(writer, host=s.mqtt_host, port=s.mqtt_port, identity_dir=s.monitor_identity_dir,
                                 client_id=s.lake_client_id, topic=s.mqtt_topic,
                                 session_expiry_seconds=s.lake_session_expiry_seconds)
+    if metrics is not None:
+        metrics.attach(writer, lambda: subscriber.received)
+        metrics.serve(s.lake_metrics_port)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -152,6 +160,38 @@ def cmd_audit(args: argparse.Namespace) -> int:
     audit = run_audit(_settings(), args.state, late_after=args.late_after)
     print(json.dumps(audit.to_json(), indent=1) if args.json else format_audit(audit), end="\n" if args.json else "")
     return AUDIT_FAILED if audit.failed else 0
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+
+
+def cmd_broker_metrics(args: argparse.Namespace) -> int:
+    from pipeline.broker_metrics import BrokerExporter
+
+    s = _settings()
+    exporter = BrokerExporter(host=s.mqtt_host, port=s.mqtt_port, identity_dir=s.metrics_identity_dir)
+    exporter.serve(s.broker_metrics_port)
+    exporter.start()
+    try:
+        _wait_for_signal()
+    finally:
+        exporter.stop()
+    return 0
+
+
+def cmd_dashboard_live(args: argparse.Namespace) -> int:
+    from pipeline.live.server import serve_live_dashboard
+
+    s = _settings()
+    server = serve_live_dashboard(s, port=s.dashboard_live_port)
+    print(f"live dashboard on http://127.0.0.1:{server.port}/ (Prometheus {s.prometheus_url}; Ctrl-C stops it)")
+    try:
+        _wait_for_signal()
+    finally:
+        server.close()
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--late-after", type=float, default=60.0,
                        help="seconds from sent_at to arrival after which a message counts as late (default 60)")
     audit.set_defaults(func=cmd_audit)
+    sub.add_parser("dashboard-live", help="serve the live dashboard on 127.0.0.1:DASHBOARD_LIVE_PORT").set_defaults(
+        func=cmd_dashboard_live)
+    sub.add_parser("broker-metrics", help="export the broker's $SYS topics on BROKER_METRICS_PORT").set_defaults(
+        func=cmd_broker_metrics)
     return parser
 
 

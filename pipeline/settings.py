@@ -10,7 +10,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from fleetcore.identity import DEFAULT_FLEET_DIR, MONITOR_THING, thing_dir
+from fleetcore.identity import DEFAULT_FLEET_DIR, METRICS_THING, MONITOR_THING, thing_dir
+from fleetcore.metrics import BROKER_METRICS_PORT, LAKE_METRICS_PORT
 from fleetcore.settings import FleetSettingsBase, Topic, load_settings
 from fleetcore.topic import DEFAULT_TOPIC
 from pipeline.errors import ConfigError
@@ -57,6 +58,23 @@ class PipelineSettings(FleetSettingsBase):
                                     description="Apply the cold-readings rule to every flushed batch.")
     cold_db: Path | None = Field(None, validation_alias="COLD_DB",
                                  description="SQLite file of the cold-readings table; default LAKE_DIR/cold_readings.sqlite3.")
+
+    # Metrics (docs/observability.md): the lake writer's /metrics, the broker exporter and the live dashboard.
+    lake_metrics_port: int = Field(LAKE_METRICS_PORT, validation_alias="LAKE_METRICS_PORT", ge=0, le=65535,
+                                   description="Port of the lake writer's /metrics (0: none).")
+    broker_metrics_port: int = Field(BROKER_METRICS_PORT, validation_alias="BROKER_METRICS_PORT", ge=1, le=65535,
+                                     description="Port of `pipeline broker-metrics` (the broker's $SYS as metrics).")
+    metrics_identity_dir: Path = Field(thing_dir(DEFAULT_FLEET_DIR, METRICS_THING),
+                                       validation_alias="METRICS_IDENTITY_DIR",
+                                       description="certificate.pem, private.key, ca.pem of the metrics thing "
+                                                   "(may read $SYS/# and nothing else).")
+    prometheus_url: str = Field("http://127.0.0.1:9090", validation_alias="PROMETHEUS_URL",
+                                description="Prometheus the live dashboard queries (make metrics-up).")
+    dashboard_live_port: int = Field(8050, validation_alias="DASHBOARD_LIVE_PORT", ge=1, le=65535,
+                                     description="Port of `make dashboard-live` on 127.0.0.1.")
+    dashboard_live_points: int = Field(2000, validation_alias="DASHBOARD_LIVE_POINTS", ge=10,
+                                       description="Most points the live map draws; more stations are binned "
+                                                   "into grid cells (mean temperature per cell).")
 
     # What `pipeline sql|query|dashboard` read and write.
     warehouse_db: Path | None = Field(None, validation_alias="WAREHOUSE_DB",
