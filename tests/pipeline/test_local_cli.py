@@ -15,7 +15,7 @@ from pipeline import queries
 from pipeline.cli import main
 from pipeline.lake import LakeWriter
 from pipeline.settings import MIB, PipelineSettings
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,7 @@ from pipeline.dashboard import CHARTS, collect, render, write_dashboard
 from pipeline.lake import LakeWriter
 from pipeline.settings import PipelineSettings
 from tests.conftest import require
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 
 STATIONS = {"alpha": (46.15, -89.21), "bravo": (48.8, 2.35), "charlie": (-33.9, 151.2)}
 CONDITIONS = ("Snow, slight", "Mist", "Rain, moderate", "Drizzle")

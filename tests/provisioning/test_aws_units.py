@@ -16,7 +16,7 @@ from provisioning.aws.settings import AwsSettings
 from provisioning.errors import ConfigError
 from provisioning.manifest import AwsResource, FleetManifest, load_manifest
 from tests.provisioning.aws_fixtures import args
-from tests.station.isd_lines import isd_line
+from tests.support.isd_lines import isd_line
 
 
 def test_settings_read_the_standard_aws_variables(monkeypatch, tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ import yaml
 from fleetcore import station_variables
 from provisioning.compose_stations import STATION_ENVIRONMENT, station_service
 from station.settings import StationSettings
-from tests.fleet.compose_fleet import STATION_KNOBS
+from tests.support.compose_fleet import STATION_KNOBS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _yaml_environment(env: dict[str, object]) -> dict[str, str | None]:

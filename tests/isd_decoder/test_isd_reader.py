@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from isd_decoder import IsdFileError, IsdLineError, read_isd
-from tests.station.isd_lines import isd_line
+from tests.support.isd_lines import isd_line
 
 GOOD = [isd_line("ADDMA1100981999999", time=f"{h:02d}00") for h in range(5)]
 
