@@ -11,8 +11,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from fleetcore.identity import DEFAULT_FLEET_DIR, MONITOR_THING, thing_dir
-from fleetcore.settings import FleetSettingsBase, Topic, load_settings
-from fleetcore.topic import DEFAULT_TOPIC
+from fleetcore.setting_groups import BrokerAddress, LakeFolder, TopicSetting
+from fleetcore.settings import load_settings
 from pipeline.errors import ConfigError
 
 from fleetcore.identity import LAKE_CLIENT_ID
@@ -25,15 +25,10 @@ def load() -> PipelineSettings:
     return load_settings(PipelineSettings, ConfigError)
 
 
-class PipelineSettings(FleetSettingsBase):
-    """Settings of `pipeline lake|cold|sql|query|dashboard`."""
+class PipelineSettings(BrokerAddress, TopicSetting, LakeFolder):
+    """Settings of `pipeline lake|cold|sql|query|dashboard`. The lake writer connects to MQTT_HOST:MQTT_PORT and
+    subscribes to TOPIC (shared groups: `fleetcore.setting_groups`) as the monitor identity."""
 
-    # Where the lake writer connects, as whom, and to what.
-    mqtt_host: str = Field("localhost", validation_alias="MQTT_HOST",
-                           description="Broker host name (in compose: the broker service name).")
-    mqtt_port: int = Field(8883, validation_alias="MQTT_PORT", ge=1, le=65535)
-    mqtt_topic: Topic = Field(DEFAULT_TOPIC, validation_alias="TOPIC",
-                            description="Topic the lake writer subscribes to (the stations publish to it).")
     monitor_identity_dir: Path = Field(thing_dir(DEFAULT_FLEET_DIR, MONITOR_THING),
                                        validation_alias="MONITOR_IDENTITY_DIR",
                                        description="certificate.pem, private.key, ca.pem of the monitor thing.")
@@ -46,7 +41,6 @@ class PipelineSettings(FleetSettingsBase):
     lake_session_expiry_seconds: int = Field(7 * 24 * 3600, validation_alias="LAKE_SESSION_EXPIRY_SECONDS", ge=0)
 
     # What the lake writer writes, and when.
-    lake_dir: Path = Field(Path("lake"), validation_alias="LAKE_DIR")
     lake_prefix: str = Field("sensor/weather", validation_alias="LAKE_PREFIX",
                              description="Folder under LAKE_DIR, like the Firehose S3 prefix.")
     lake_buffer_bytes: int = Field(5 * MIB, validation_alias="LAKE_BUFFER_BYTES", ge=1,

@@ -77,7 +77,7 @@ def _settings(args: argparse.Namespace) -> AwsSettings:
     if getattr(args, "concurrency", None):
         updates["concurrency"] = args.concurrency
     if getattr(args, "speed", None):
-        updates["replay_speed"] = args.speed
+        updates.update(speedup=args.speed, interval=None)  # --speed is SPEEDUP: the pacing is one setting
     return s.model_copy(update=updates) if updates else s
 
 

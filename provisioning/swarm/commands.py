@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import Field
 
 from fleetcore import station_variables
-from fleetcore.settings import FleetSettingsBase
+from fleetcore.setting_groups import ContainerLayout, ImageSettings, LakeFolder
 from fleetcore.shard import SHARDS_DIR
 from provisioning import data_access
 from provisioning.errors import ConfigError
@@ -23,20 +23,13 @@ from provisioning.swarm.stack import (STACK_FILE, STATION_NODE_LABEL, Images, La
                                       unreadable_data)
 
 
-class SwarmSettings(FleetSettingsBase):
-    """Variables of the `Swarm` section of `.env.example` (and the image names shared with compose)."""
+class SwarmSettings(ImageSettings, LakeFolder, ContainerLayout):
+    """Variables of the `Swarm` section of `.env.example`, with the images, the lake and the container layout shared
+    with compose (`fleetcore.setting_groups`)."""
 
     swarm_stack: str = Field(default="weather-fleet", validation_alias="SWARM_STACK")
     registry: str | None = Field(default=None, validation_alias="REGISTRY")
-    station_image: str = Field(default="weather-fleet/station:latest", validation_alias="STATION_IMAGE")
-    mosquitto_image: str = Field(default="eclipse-mosquitto:2", validation_alias="MOSQUITTO_IMAGE")
-    pipeline_image: str = Field(default="weather-fleet/pipeline:latest", validation_alias="PIPELINE_IMAGE")
     pipeline: bool = Field(default=False, validation_alias="PIPELINE")
-    lake_dir: Path = Field(default=Path("lake"), validation_alias="LAKE_DIR")
-    stations_per_container: int = Field(default=1, ge=1, validation_alias="STATIONS_PER_CONTAINER")
-    broker_port: int = Field(default=8883, ge=1, le=65535, validation_alias="BROKER_PORT")
-    fleet_uid: int = Field(default=10001, ge=1, validation_alias="FLEET_UID")
-    fleet_gid: int = Field(default=10001, ge=1, validation_alias="FLEET_GID")
 
 
 def add_parser(sub: argparse._SubParsersAction, fleet_dir: Path, data_dir: Path) -> None:

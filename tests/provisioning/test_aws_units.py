@@ -163,5 +163,5 @@ def test_invalid_aws_variable_is_one_line_and_exit_2(tmp_path: Path, monkeypatch
     monkeypatch.setenv("MAX_RATE", "-1")
     assert main(["plan", "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert [line.split("=")[0] for line in err] == ["provisioning.aws: invalid IOT_CONCURRENCY",
-                                                   "provisioning.aws: invalid MAX_RATE"]
+    assert sorted(line.split("=")[0] for line in err) == ["provisioning.aws: invalid IOT_CONCURRENCY",
+                                                         "provisioning.aws: invalid MAX_RATE"]
