@@ -255,7 +255,7 @@ def hand_over_station_identities(fleet_dir: Path, manifest: FleetManifest, uid: 
     root."""
     if os.geteuid() != 0:
         return
-    for t in [*manifest.stations(), *(t for t in manifest.things if t.role == "monitor")]:
+    for t in [*manifest.stations(), *(t for t in manifest.things if t.role == Role.MONITOR)]:
         folder = Path(fleet_dir) / t.identity_dir
         if folder.is_dir():
             _chown_tree(folder, uid, gid)

@@ -12,9 +12,10 @@ from pydantic import Field
 from fleetcore import station_variables
 from fleetcore.setting_groups import ContainerLayout, ImageSettings, LakeFolder
 from fleetcore.shard import SHARDS_DIR
+from fleetcore.target import Target
 from provisioning import data_access
 from provisioning.errors import ConfigError
-from provisioning.manifest import load_manifest
+from provisioning.manifest import Role, load_manifest
 from provisioning.settings import load as load_settings
 from provisioning.swarm import engine, relay
 from provisioning.swarm.images import plan_images
@@ -104,7 +105,7 @@ def cmd_render(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
 
 
 def cmd_up(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
-    local = load_manifest(args.fleet_dir).target == "local"
+    local = load_manifest(args.fleet_dir).target == Target.LOCAL
     plan = plan_images(_local_images(s), s.registry, broker=local, pipeline=s.pipeline)
     if args.dry_run:
         req = _request(args, s, stack, plan.images, labelled=False, node_id=None)
@@ -192,7 +193,7 @@ def cmd_ps(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
         seen = tasks.get(name, ServiceTasks())
         print(f"{name:<34} {role:<8} {want if want is not None else 'global':>8} {seen.running:>7}  "
               f"{','.join(sorted(seen.nodes)) or '-':<16} {seen.last[:50]:<50} {things[:60]}")
-        if role == "station" and want != 1:
+        if role == Role.STATION and want != 1:
             bad.append(name)
         if seen.last.startswith(("Failed", "Rejected")):
             failing.append(name)
