@@ -38,7 +38,8 @@ class PipelineSettings(BrokerAddress, TopicSetting, LakeFolder):
     lake_require_publisher: bool = Field(True, validation_alias="LAKE_REQUIRE_PUBLISHER",
                                          description="Quarantine messages the broker did not stamp with their "
                                                      "publisher; false stores them with publisher null.")
-    lake_session_expiry_seconds: int = Field(7 * 24 * 3600, validation_alias="LAKE_SESSION_EXPIRY_SECONDS", ge=0)
+    lake_session_expiry_seconds: int = Field(7 * 24 * 3600, validation_alias="LAKE_SESSION_EXPIRY_SECONDS",
+        description="How long the broker keeps the lake writer's session while it is away (7 days).", ge=0)
 
     # What the lake writer writes, and when.
     lake_prefix: str = Field("sensor/weather", validation_alias="LAKE_PREFIX",
@@ -55,9 +56,12 @@ class PipelineSettings(BrokerAddress, TopicSetting, LakeFolder):
     # What `pipeline sql|query|dashboard` read and write.
     warehouse_db: Path | None = Field(None, validation_alias="WAREHOUSE_DB",
                                       description="DuckDB file for the flattened table; default LAKE_DIR/warehouse.duckdb.")
-    lake_database: str = Field("weather_lake", validation_alias="LAKE_DATABASE")
-    lake_table: str = Field("weather", validation_alias="LAKE_TABLE")
-    lake_flat_table: str = Field("weather_flat", validation_alias="LAKE_FLAT_TABLE")
+    lake_database: str = Field("weather_lake", validation_alias="LAKE_DATABASE",
+        description="Database name the queries use, as in Athena.")
+    lake_table: str = Field("weather", validation_alias="LAKE_TABLE",
+        description="Table of the raw messages the queries use, as in Athena.")
+    lake_flat_table: str = Field("weather_flat", validation_alias="LAKE_FLAT_TABLE",
+        description="Flattened table of `make query`, as in Athena.")
     dashboard_path: Path | None = Field(None, validation_alias="DASHBOARD_PATH",
                                         description="Where `make dashboard` writes; default LAKE_DIR/dashboard.html.")
     station_names_file: Path | None = Field(Path(".fleet/stations.json"), validation_alias="STATION_NAMES_FILE",

@@ -35,6 +35,7 @@ class FleetSettings(TargetSetting, TopicSetting, ContainerLayout):
     data_dir: Path = Field(default=Path("data"), validation_alias="DATA_DIR",
                            description="Folder of ISD station-year files (plain or .gz).")
     fleet_prefix: str = Field(default="weather-station", validation_alias="FLEET_PREFIX",
+        description="Thing names are PREFIX-1 .. PREFIX-N.",
                               pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}$")
     # Up to 10,000 stations: one container each up to 1,000 (what one Docker bridge network holds), more with
     # STATIONS_PER_CONTAINER (group mode: one container runs many stations). compose.yaml has five stations; more

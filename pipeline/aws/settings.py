@@ -26,25 +26,34 @@ class PipelineAwsSettings(AwsAccount, PipelineRole, TopicSetting):
     """Everything `python -m pipeline.aws` needs; see `.env.example`, section Pipeline (the AWS account, the
     role and TOPIC are shared groups: `fleetcore.setting_groups`)."""
 
-    aws_access_key_id: str | None = Field(default=None, validation_alias="AWS_ACCESS_KEY_ID")
-    aws_secret_access_key: SecretStr | None = Field(default=None, validation_alias="AWS_SECRET_ACCESS_KEY")
-    aws_session_token: SecretStr | None = Field(default=None, validation_alias="AWS_SESSION_TOKEN")
+    aws_access_key_id: str | None = Field(default=None, validation_alias="AWS_ACCESS_KEY_ID",
+        description="Credentials (or AWS_PROFILE, or any source boto3 knows; AWS Academy: from 'AWS Details').")
+    aws_secret_access_key: SecretStr | None = Field(default=None, validation_alias="AWS_SECRET_ACCESS_KEY",
+        description="Secret of AWS_ACCESS_KEY_ID.")
+    aws_session_token: SecretStr | None = Field(default=None, validation_alias="AWS_SESSION_TOKEN",
+        description="Session token of temporary credentials (AWS Academy).")
     stack_name: str = Field(
         default="weather-fleet",
         validation_alias="PIPELINE_STACK_NAME",
         description="Prefix of every resource name and value of the `weather-fleet:stack` tag.",
     )
-    lake_bucket: str | None = Field(default=None, validation_alias="PIPELINE_LAKE_BUCKET")
-    athena_results_bucket: str | None = Field(default=None, validation_alias="PIPELINE_ATHENA_RESULTS_BUCKET")
-    firehose_buffer_mb: int = Field(default=5, ge=1, le=128, validation_alias="FIREHOSE_BUFFER_MB")
-    firehose_buffer_seconds: int = Field(default=60, ge=0, le=900, validation_alias="FIREHOSE_BUFFER_SECONDS")
-    crawler_sample_size: int = Field(default=10, ge=1, le=249, validation_alias="PIPELINE_CRAWLER_SAMPLE_SIZE")
+    lake_bucket: str | None = Field(default=None, validation_alias="PIPELINE_LAKE_BUCKET",
+        description="Data-lake bucket (default <stack>-lake-<account>-<region>); an existing one is kept.")
+    athena_results_bucket: str | None = Field(default=None, validation_alias="PIPELINE_ATHENA_RESULTS_BUCKET",
+        description="Athena results bucket (default <stack>-athena-<account>-<region>).")
+    firehose_buffer_mb: int = Field(default=5, ge=1, le=128, validation_alias="FIREHOSE_BUFFER_MB",
+        description="Firehose buffer size hint, MiB (1-128).")
+    firehose_buffer_seconds: int = Field(default=60, ge=0, le=900, validation_alias="FIREHOSE_BUFFER_SECONDS",
+        description="Firehose buffer interval hint, seconds (0-900).")
+    crawler_sample_size: int = Field(default=10, ge=1, le=249, validation_alias="PIPELINE_CRAWLER_SAMPLE_SIZE",
+        description="Files the Glue crawler samples per folder (1-249).")
     tags: dict[str, str] = Field(
         default_factory=dict,
         validation_alias="PIPELINE_TAGS",
         description='Extra tags as a JSON object, e.g. {"course":"iot-lab"}; added to the stack tags.',
     )
-    state_file: Path = Field(default=Path(".fleet/pipeline-aws.json"), validation_alias="PIPELINE_AWS_STATE")
+    state_file: Path = Field(default=Path(".fleet/pipeline-aws.json"), validation_alias="PIPELINE_AWS_STATE",
+        description="Record of what the deployment created, so that teardown removes exactly that.")
 
     @field_validator("stack_name")
     @classmethod

@@ -28,9 +28,12 @@ class SwarmSettings(ImageSettings, LakeFolder, ContainerLayout):
     """Variables of the `Swarm` section of `.env.example`, with the images, the lake and the container layout shared
     with compose (`fleetcore.setting_groups`)."""
 
-    swarm_stack: str = Field(default="weather-fleet", validation_alias="SWARM_STACK")
-    registry: str | None = Field(default=None, validation_alias="REGISTRY")
-    pipeline: bool = Field(default=False, validation_alias="PIPELINE")
+    swarm_stack: str = Field(default="weather-fleet", validation_alias="SWARM_STACK",
+        description="Stack name: services are <stack>_broker, <stack>_station-N (or <stack>_group-N).")
+    registry: str | None = Field(default=None, validation_alias="REGISTRY",
+        description="host:port of a registry every node pulls from (swarm-up pushes there); unset: local images.")
+    pipeline: bool = Field(default=False, validation_alias="PIPELINE",
+        description="Also run the lake writer (PIPELINE_IMAGE) in the stack, on this node, writing LAKE_DIR.")
 
 
 def add_parser(sub: argparse._SubParsersAction, fleet_dir: Path, data_dir: Path) -> None:
