@@ -296,6 +296,10 @@ pipeline-flatten: $(PY) ## TARGET=aws: (re)build the flat table in Athena (DROP 
 	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws flatten; else $(PIPELINE_LOCAL_HINT); fi
 
 ##@ Tests and benchmarks
+.PHONY: docs
+docs: $(PY) ## regenerate docs/configuration.md's variable tables from the settings classes
+	$(PY) scripts/write_config_docs.py
+
 .PHONY: schemas
 schemas: $(PY) ## regenerate contracts/*.schema.json from the models
 	$(PY) scripts/write_schemas.py

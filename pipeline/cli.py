@@ -47,7 +47,7 @@ def cmd_lake(args: argparse.Namespace) -> int:
                         buffer_seconds=s.lake_buffer_seconds, cold=cold, require_publisher=s.lake_require_publisher,
                         metrics=metrics)
     subscriber = LakeSubscriber(writer, host=s.mqtt_host, port=s.mqtt_port, identity_dir=s.monitor_identity_dir,
-                                client_id=s.lake_client_id, topic=s.mqtt_topic,
+                                client_id=s.lake_client_id, topic=s.topic,
                                 session_expiry_seconds=s.lake_session_expiry_seconds)
     if metrics is not None:
         metrics.attach(writer, lambda: subscriber.received)
@@ -55,7 +55,7 @@ def cmd_lake(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    log.info("lake writer: %s:%d %s -> %s (flush at %d bytes or %.1f s)", s.mqtt_host, s.mqtt_port, s.mqtt_topic,
+    log.info("lake writer: %s:%d %s -> %s (flush at %d bytes or %.1f s)", s.mqtt_host, s.mqtt_port, s.topic,
              s.lake_root, s.lake_buffer_bytes, s.lake_buffer_seconds)
     started_at = datetime.now(timezone.utc)
     serve(writer, subscriber, stop)
@@ -63,7 +63,7 @@ def cmd_lake(args: argparse.Namespace) -> int:
               "conflicts_kept": writer.conflicts, "quarantined": writer.quarantined, "errors": writer.errors,
               "cold_rule_failures": writer.cold_failures}
     try:
-        record = write_run_record(s.lake_dir, started_at, counts, client_id=s.lake_client_id, topic=s.mqtt_topic)
+        record = write_run_record(s.lake_dir, started_at, counts, client_id=s.lake_client_id, topic=s.topic)
         kept = f" (kept in {record})"
     except OSError as exc:
         kept = f" (could not be kept in {runs_dir(s.lake_dir)}: {exc.strerror or exc})"
@@ -80,7 +80,7 @@ def cmd_cold(args: argparse.Namespace) -> int:
 
     s = _settings()
     if args.rule:
-        print(queries.load_rule("cold_readings", args.rule, topic=s.mqtt_topic))
+        print(queries.load_rule("cold_readings", args.rule, topic=s.topic))
         return 0
     table = ColdTable(s.cold_db_path)
     try:

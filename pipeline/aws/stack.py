@@ -136,7 +136,7 @@ class PipelineStack:
             Role(clients, names, names.crawler_role, service="glue.amazonaws.com", policy=crawler_policy(names),
                  description="weather-fleet: the Glue crawler reads the lake into its database", tags=tags, wait=wait),
         ]
-        given = self.settings.role_arn
+        given = self.settings.pipeline_role_arn
         for role in roles:
             role.wanted = given is None
         iot_role, firehose_role, crawler_role = (given or names.role_arn(role.name) for role in roles)

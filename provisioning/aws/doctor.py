@@ -26,7 +26,7 @@ from provisioning.aws.assign import planned_things
 from provisioning.aws.limits import (
     FIREHOSE_REQUESTS_PER_SECOND, IOT_CONNECTS_PER_SECOND, iot_inbound_publish_limit, rate_plan,
 )
-from provisioning.aws.settings import AwsSettings
+from provisioning.aws.settings import AwsSettings, RegistrationMode
 
 ACADEMY_REGIONS = {"us-east-1", "us-west-2"}  # AWS Academy learner labs
 # Service Quotas names (lower case) of the IoT quotas a fleet's rate meets, and AWS's documented defaults.
@@ -173,7 +173,7 @@ class Doctor:
 
     def check_bulk(self) -> list[Check]:
         s = self.settings
-        if s.registration_mode != "bulk":
+        if s.registration_mode != RegistrationMode.BULK:
             return []
         if not s.bulk_bucket or not s.bulk_role_arn:
             return [Check(Status.FAIL, "bulk registration", "IOT_REGISTRATION_MODE=bulk needs IOT_BULK_BUCKET and "

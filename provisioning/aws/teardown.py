@@ -49,19 +49,19 @@ class TeardownResult:
     @property
     def only_waiting_thing_types(self) -> bool:
         """Everything is gone but deprecated thing types AWS deletes only 5 minutes after deprecation."""
-        return bool(self.kept) and all(r.kind == "thing_type" and "InvalidRequest" in why for r, why in self.kept)
+        return bool(self.kept) and all(r.kind == ResourceKind.THING_TYPE and "InvalidRequest" in why for r, why in self.kept)
 
 
 def describe(r: AwsResource) -> str:
-    if r.kind == "policy_attachment":
+    if r.kind == ResourceKind.POLICY_ATTACHMENT:
         return f"detach policy {r.name} from certificate {r.extra.get('target', '?').rsplit('/', 1)[-1][:12]}…"
-    if r.kind == "principal_attachment":
+    if r.kind == ResourceKind.PRINCIPAL_ATTACHMENT:
         return f"detach certificate {r.extra.get('principal', '?').rsplit('/', 1)[-1][:12]}… from thing {r.name}"
-    if r.kind == "certificate":
+    if r.kind == ResourceKind.CERTIFICATE:
         return f"deactivate and delete certificate {r.name}"
-    if r.kind == "thing_type":
+    if r.kind == ResourceKind.THING_TYPE:
         return f"deprecate and delete thing type {r.name}"
-    if r.kind == "bucket_object":
+    if r.kind == ResourceKind.BUCKET_OBJECT:
         return f"delete s3://{r.extra.get('bucket')}/{r.name}"
     return f"delete {r.kind.replace('_', ' ')} {r.name}"
 
@@ -130,23 +130,23 @@ class PolicyWait:
 
 def delete_one(clients: AwsClients, r: AwsResource, policy_wait: PolicyWait | None = None) -> None:
     iot = clients.iot
-    if r.kind == "policy_attachment":
+    if r.kind == ResourceKind.POLICY_ATTACHMENT:
         _retrying(lambda: iot.detach_policy(policyName=r.name, target=r.extra["target"]))
-    elif r.kind == "principal_attachment":
+    elif r.kind == ResourceKind.PRINCIPAL_ATTACHMENT:
         _retrying(lambda: iot.detach_thing_principal(thingName=r.name, principal=r.extra["principal"]))
-    elif r.kind == "certificate":
+    elif r.kind == ResourceKind.CERTIFICATE:
         _retrying(lambda: iot.update_certificate(certificateId=r.name, newStatus="INACTIVE"))
         _retrying(lambda: iot.delete_certificate(certificateId=r.name))
-    elif r.kind == "thing":
+    elif r.kind == ResourceKind.THING:
         _retrying(lambda: iot.delete_thing(thingName=r.name))
-    elif r.kind == "policy":
+    elif r.kind == ResourceKind.POLICY:
         (policy_wait or PolicyWait()).delete(iot, r.name)
-    elif r.kind == "thing_group":
+    elif r.kind == ResourceKind.THING_GROUP:
         _retrying(lambda: iot.delete_thing_group(thingGroupName=r.name))
-    elif r.kind == "thing_type":
+    elif r.kind == ResourceKind.THING_TYPE:
         _retrying(lambda: iot.deprecate_thing_type(thingTypeName=r.name, undoDeprecate=False))
         _retrying(lambda: iot.delete_thing_type(thingTypeName=r.name), attempts=1)
-    elif r.kind == "bucket_object":
+    elif r.kind == ResourceKind.BUCKET_OBJECT:
         _retrying(lambda: clients.s3.delete_object(Bucket=r.extra["bucket"], Key=r.name))
     else:  # pragma: no cover - kinds we never create
         raise ValueError(f"unknown resource kind {r.kind!r}")
@@ -186,7 +186,7 @@ def unregister_fleet(clients: AwsClients, ledger: Ledger, concurrency: int,
                 failures.append((r, f"{error_code(exc)}: {exc}"))
                 return
             ledger.remove(r)
-            if r.kind == "thing":
+            if r.kind == ResourceKind.THING:
                 ledger.drop_thing(r.name)
                 _remove_identity(ledger.fleet_dir, r.name)
 

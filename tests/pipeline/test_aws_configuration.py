@@ -8,7 +8,7 @@ import json
 import pytest
 
 from pipeline.queries import QUERY_NAMES, load_query, load_rule
-from tests.pipeline.aws_support import (
+from tests.support.pipeline_aws import (
     ACCOUNT,
     DATABASE,
     EXPECTED_TAGS,

@@ -15,7 +15,7 @@ from pipeline.lake import LakeWriter
 from pipeline.settings import PipelineSettings
 from tests.conftest import require
 from tests.support.chromium import chromium
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 
 STATIONS = {"alpha": (46.15, -89.21), "bravo": (48.8, 2.35), "charlie": (-33.9, 151.2)}
 CONDITIONS = ("Snow, slight", "Mist", "Rain, moderate", "Drizzle")

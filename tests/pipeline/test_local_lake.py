@@ -16,7 +16,7 @@ import pipeline.lake as lake_module
 from pipeline.cold import ColdTable
 from pipeline.errors import PipelineError
 from pipeline.lake import LakeWriter, lake_files
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 
 
 def payload(thing: str, seq: int, temperature: float | None = 1.0) -> bytes:

@@ -15,7 +15,7 @@ import sqlglot
 from pipeline import queries
 from pipeline.errors import ConfigError
 from pipeline.errors import ConfigError
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 
 MESSAGES = [
     message("a", 0, -10.0, conditions=("Snow, slight", "Mist"), clouds=("Stratus",)),

@@ -367,7 +367,7 @@ def test_register_finishes_an_adopted_thing_directly_and_unregister_removes_it(a
     fails after AWS created its thing: register adopts it, finishes it with the direct calls (certificate from
     the local key's CSR, attachments) and exits 0; unregister leaves no thing behind."""
     from provisioning.aws import commands
-    from tests.pipeline.aws_support import OperationStubber
+    from tests.support.pipeline_aws import OperationStubber
     from tests.provisioning.aws_fixtures import args, clients
 
     s3 = boto3.client("s3")
