@@ -400,6 +400,7 @@ def lake_service(req: StackRequest, objs: _Objects, lake: LakeWriter, variables:
             "LAKE_BUFFER_BYTES": v.get("LAKE_BUFFER_BYTES") or "5242880",
             "LAKE_BUFFER_SECONDS": v.get("LAKE_BUFFER_SECONDS") or "60",
             "COLD_RULE_ENABLED": v.get("COLD_RULE_ENABLED") or "true",
+            "LAKE_METRICS_PORT": v.get("LAKE_METRICS_PORT") or "9102",
         },
         "secrets": refs,
         "volumes": [{"type": "bind", "source": str(Path(lake.lake_dir).resolve()), "target": "/lake"}, _tmpfs()],

@@ -15,7 +15,7 @@ from pipeline.lake import LakeWriter
 from pipeline.settings import PipelineSettings
 from station import checkpoint as ckpt
 from station.faults import open_faults
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 
 SCENARIO = """
 seed: 42

@@ -10,7 +10,7 @@ import pytest
 from pipeline.cold import ColdTable, evaluate_rule
 from pipeline.contract import DUCKDB_TYPES, LISTS, MEASUREMENTS, NUMBERS, STRINGS, type_problem
 from pipeline.lake import LakeWriter, Outcome
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 from tests.pipeline.test_local_lake import keys, read_lake, side_records
 
 SCHEMA = Path(__file__).resolve().parents[2] / "contracts" / "weather-message.schema.json"

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.lake import LakeWriter
 from pipeline.lake_metrics import LakeMetrics
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 
 
 def body(thing: str, seq: int, sent_at: datetime) -> bytes:

@@ -24,7 +24,7 @@ from pipeline.live.server import LiveDashboard
 from pipeline.settings import PipelineSettings
 from provisioning.metrics.settings import PrometheusSettings
 from tests.conftest import require
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 from tests.support.broker import TlsBroker, free_port, provisioned_acl
 from tests.support.certs import TestCA
 from tests.support.chromium import chromium, run_chromium

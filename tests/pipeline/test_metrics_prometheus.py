@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from provisioning.metrics.settings import PrometheusSettings
-from tests.pipeline.publisher import publish_all
-from tests.pipeline.synthetic import message
+from tests.support.publisher import publish_all
+from tests.support.synthetic import message
 from tests.support.broker import TlsBroker, free_port, provisioned_acl
 from tests.support.certs import TestCA
 from tests.support.observed_lake import observed_lake

@@ -15,7 +15,7 @@ from fleetcore.faults.truth import FaultTally, GroundTruthLog, read_truth
 from station.faults import open_faults
 from station.faults.injector import Emission, FaultInjector, injector_for
 from station.errors import ConfigError
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 
 T0 = 1_700_000_000.0
 
