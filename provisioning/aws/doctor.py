@@ -22,15 +22,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
 from fleetcore.aws_errors import explain, refusal
+from fleetcore.aws_limits import IOT_CONNECTS_PER_SECOND_PER_ACCOUNT, firehose_quota, iot_inbound_publish_limit
 from provisioning.aws.assign import planned_things
-from provisioning.aws.limits import (
-    FIREHOSE_REQUESTS_PER_SECOND, IOT_CONNECTS_PER_SECOND, iot_inbound_publish_limit, rate_plan,
-)
+from provisioning.aws.limits import rate_plan
 from provisioning.aws.settings import AwsSettings
 
 ACADEMY_REGIONS = {"us-east-1", "us-west-2"}  # AWS Academy learner labs
 # Service Quotas names (lower case) of the IoT quotas a fleet's rate meets, and AWS's documented defaults.
-IOT_QUOTAS = {"connect requests per second per account": IOT_CONNECTS_PER_SECOND,
+IOT_QUOTAS = {"connect requests per second per account": IOT_CONNECTS_PER_SECOND_PER_ACCOUNT,
               "inbound publish requests per second per account": None}  # None: region-dependent default
 
 
@@ -212,10 +211,12 @@ class Doctor:
         inbound = values["inbound publish requests per second per account"]
         connects = values["connect requests per second per account"]
         rate = plan.fleet_rate
+        firehose = firehose_quota(self.region)
         out = [Check(Status.OK, "quotas", f"from {source}: {inbound:,.0f} inbound publishes/s, {connects:,.0f} "
-                     f"connects/s per account; Firehose {FIREHOSE_REQUESTS_PER_SECOND:,} requests/s per stream")]
+                     f"connects/s per account; Firehose {firehose.requests_per_second:,} requests/s per stream "
+                     f"in {firehose.region} (documented default)")]
         shown = f"{rate:,.1f} msg/s" if rate != float("inf") else "an unbounded rate"
-        if rate > min(inbound, FIREHOSE_REQUESTS_PER_SECOND):
+        if rate > min(inbound, firehose.requests_per_second):
             out.append(Check(Status.WARN, "message rate", f"{self.count} station(s) at {shown} exceed "
                              f"{'the account inbound publish quota' if rate > inbound else 'one Firehose stream'}: "
                              "see `make cost` for the ways out (MAX_RATE, fewer stations, more streams)"))
