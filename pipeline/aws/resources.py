@@ -194,10 +194,10 @@ class Role(Resource):
 
     kind = "iam-role"
 
-    def __init__(self, clients: AwsClients, names: StackNames, name: str, *, service: str,
+    def __init__(self, clients: AwsClients, names: StackNames, name: str, *, trust: dict[str, Any],
                  policy: dict[str, Any], description: str, tags: dict[str, str], wait: float = 5.0) -> None:
         super().__init__(clients, names, name, wait=wait)
-        self.service = service
+        self.trust_policy = trust  # per service (pipeline.aws.policies: *_trust), as its documentation shows
         self.policy = policy
         self.description = description
         self.tags = tags
@@ -207,15 +207,7 @@ class Role(Resource):
         return f"{self.names.stack}-least-privilege"
 
     def trust(self) -> dict[str, Any]:
-        return {
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Effect": "Allow",
-                "Principal": {"Service": self.service},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": self.names.account_id}},
-            }],
-        }
+        return self.trust_policy
 
     def desired(self) -> dict[str, Any]:
         return {"trust": self.trust(), "policy": self.policy, "tags": self.tags}

@@ -20,7 +20,9 @@ from botocore.exceptions import ClientError
 from fleetcore.aws_errors import explain
 from pipeline.aws.errors import AccessError, ConflictError, PipelineAwsError
 from pipeline.aws.names import StackNames
-from pipeline.aws.policies import crawler_policy, firehose_policy, iot_rules_policy
+from pipeline.aws.policies import (
+    crawler_policy, crawler_trust, firehose_policy, firehose_trust, iot_rules_policy, iot_rules_trust,
+)
 from pipeline.aws.resources import (
     Bucket,
     ColdReadingsTable,
@@ -128,12 +130,12 @@ class PipelineStack:
         names, clients, wait = self.names, self.clients, self.wait
         tags = names.tags(self.settings.tags)
         roles = [
-            Role(clients, names, names.iot_role, service="iot.amazonaws.com", policy=iot_rules_policy(names),
+            Role(clients, names, names.iot_role, trust=iot_rules_trust(names), policy=iot_rules_policy(names),
                  description="weather-fleet: IoT rules put into the lake stream and the cold-readings table",
                  tags=tags, wait=wait),
-            Role(clients, names, names.firehose_role, service="firehose.amazonaws.com", policy=firehose_policy(names),
+            Role(clients, names, names.firehose_role, trust=firehose_trust(names), policy=firehose_policy(names),
                  description="weather-fleet: Firehose writes the lake bucket", tags=tags, wait=wait),
-            Role(clients, names, names.crawler_role, service="glue.amazonaws.com", policy=crawler_policy(names),
+            Role(clients, names, names.crawler_role, trust=crawler_trust(names), policy=crawler_policy(names),
                  description="weather-fleet: the Glue crawler reads the lake into its database", tags=tags, wait=wait),
         ]
         given = self.settings.role_arn

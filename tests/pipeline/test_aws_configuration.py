@@ -193,7 +193,6 @@ def test_created_roles_are_least_privilege(shared) -> None:
         role = iam.get_role(RoleName=role_name)["Role"]
         statement = role["AssumeRolePolicyDocument"]["Statement"][0]
         assert statement["Principal"] == {"Service": service}
-        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
         assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
         (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
         document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
@@ -232,3 +231,68 @@ def test_second_deploy_changes_nothing(shared) -> None:
     assert state_path.read_bytes() == before
 
 
+
+
+# What each service sends when it assumes a role, as its documentation shows; moto evaluates no trust condition, so
+# these request contexts stand in for AWS's evaluation (IAM condition operators: StringEquals exact, ArnLike with
+# wildcards, a key the request lacks fails the condition:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+# - IoT rules: aws:SourceAccount and aws:SourceArn = the rule's ARN
+#   (https://docs.aws.amazon.com/iot/latest/developerguide/iot-create-role.html);
+# - Firehose: sts:ExternalId = the account id (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html);
+# - Glue: nothing documented (https://docs.aws.amazon.com/glue/latest/dg/create-an-iam-role.html).
+SERVICE_REQUESTS = {
+    "weather-fleet-iot-rules": ("iot.amazonaws.com", {
+        "aws:SourceAccount": ACCOUNT, "aws:SourceArn": f"arn:aws:iot:{REGION}:{ACCOUNT}:rule/weather_fleet_to_lake"}),
+    "weather-fleet-firehose": ("firehose.amazonaws.com", {"sts:ExternalId": ACCOUNT}),
+    "weather-fleet-glue-crawler": ("glue.amazonaws.com", {}),
+}
+
+
+def assumable(document: dict, service: str, context: dict[str, str]) -> bool:
+    """IAM's evaluation of a trust policy for `service` with the request `context` (the operators used here)."""
+    import fnmatch
+
+    for statement in document["Statement"]:
+        if statement["Effect"] != "Allow" or statement["Principal"] != {"Service": service}:
+            continue
+        ok = True
+        for operator, pairs in statement.get("Condition", {}).items():
+            for key, wanted in pairs.items():
+                got = context.get(key)
+                if operator == "StringEquals":
+                    ok &= got == wanted
+                elif operator == "ArnLike":
+                    ok &= got is not None and fnmatch.fnmatchcase(got, wanted)
+                else:
+                    raise AssertionError(f"operator {operator} not modelled")
+        if ok:
+            return True
+    return False
+
+
+def test_each_role_trusts_its_service_with_the_condition_its_documentation_shows(shared) -> None:
+    iam = client("iam")
+    documents = {name: iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"] for name in SERVICE_REQUESTS}
+    assert documents["weather-fleet-iot-rules"]["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:iot:{REGION}:{ACCOUNT}:rule/weather_fleet_*"}}
+    assert documents["weather-fleet-firehose"]["Statement"][0]["Condition"] == {
+        "StringEquals": {"sts:ExternalId": ACCOUNT}}
+    assert "Condition" not in documents["weather-fleet-glue-crawler"]["Statement"][0]
+    for name, (service, context) in SERVICE_REQUESTS.items():
+        assert assumable(documents[name], service, context), name
+    # another account's rule, or another stack's, cannot use the rules role; another account's Firehose neither
+    iot = documents["weather-fleet-iot-rules"]
+    assert not assumable(iot, "iot.amazonaws.com", {"aws:SourceAccount": "999999999999",
+                                                    "aws:SourceArn": f"arn:aws:iot:{REGION}:999999999999:rule/x"})
+    assert not assumable(iot, "iot.amazonaws.com", {"aws:SourceAccount": ACCOUNT,
+                                                    "aws:SourceArn": f"arn:aws:iot:{REGION}:{ACCOUNT}:rule/other"})
+    assert not assumable(documents["weather-fleet-firehose"], "firehose.amazonaws.com", {"sts:ExternalId": "9"})
+
+
+def test_the_old_single_trust_policy_locks_firehose_and_glue_out() -> None:
+    """The regression: one `aws:SourceAccount` condition for every role; Firehose and Glue do not send that key."""
+    old = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"},
+                          "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}]}
+    assert not assumable(old, "glue.amazonaws.com", SERVICE_REQUESTS["weather-fleet-glue-crawler"][1])
