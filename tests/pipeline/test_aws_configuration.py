@@ -118,7 +118,8 @@ def test_cold_readings_rule_has_the_labs_sql_and_puts_into_the_table(shared) -> 
                     "air_temperature.quality AS air_temperature_quality", "wind_speed.value AS wind_speed_value"):
         assert renamed in sql
     assert "weather_condition, sky_cover_condition FROM 'sensor/weather'" in sql
-    assert sql.endswith("WHERE air_temperature.value < -5")
+    # only a thing's own messages, like the lake rule; the others reach only the quarantine rule
+    assert sql.endswith("WHERE thing_name = clientid() AND air_temperature.value < -5")
     assert rule["actions"] == [{"dynamoDBv2": {
         "roleArn": f"arn:aws:iam::{ACCOUNT}:role/weather-fleet-iot-rules",
         "putItem": {"tableName": TABLE},
@@ -296,3 +297,33 @@ def test_the_old_single_trust_policy_locks_firehose_and_glue_out() -> None:
     old = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"},
                           "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}]}
     assert not assumable(old, "glue.amazonaws.com", SERVICE_REQUESTS["weather-fleet-glue-crawler"][1])
+
+
+def test_forged_messages_reach_only_the_quarantine_rule() -> None:
+    """The three rules' WHERE clauses over the cases that matter, under IoT SQL's semantics: a comparison with an
+    Undefined value (an absent key) is Undefined and selects nothing, `isUndefined` tests absence
+    (https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-data-types.html#iot-sql-conversions). DuckDB's
+    NULL behaves the same in these WHERE clauses: clientid() -> the publisher column, isUndefined(x) -> x IS NULL."""
+    import re
+
+    import duckdb
+
+    from pipeline.aws.stack import lake_rule_sql, quarantine_rule_sql
+
+    def where(sql: str) -> str:
+        clause = sql.split(" WHERE ", 1)[1].replace("clientid()", "publisher")
+        return re.sub(r"isUndefined\((\w+)\)", r"\1 IS NULL", clause).replace("air_temperature.value", "temperature")
+
+    cases = [("own-cold", "ws-1", "ws-1", -10.0), ("own-warm", "ws-1", "ws-1", 10.0),
+             ("forged-cold", "ws-1", "ws-2", -10.0), ("unnamed-cold", None, "ws-2", -10.0)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE m (case_name VARCHAR, thing_name VARCHAR, publisher VARCHAR, temperature DOUBLE)")
+    con.executemany("INSERT INTO m VALUES (?, ?, ?, ?)", cases)
+    selected = {
+        rule: {row[0] for row in con.execute(f"SELECT case_name FROM m WHERE {where(sql)}").fetchall()}
+        for rule, sql in (("cold", load_rule("cold_readings", "iot", topic="sensor/weather")),
+                          ("lake", lake_rule_sql("sensor/weather")),
+                          ("quarantine", quarantine_rule_sql("sensor/weather")))
+    }
+    assert selected == {"cold": {"own-cold"}, "lake": {"own-cold", "own-warm"},
+                        "quarantine": {"forged-cold", "unnamed-cold"}}
