@@ -36,7 +36,8 @@ NOT_AUTHORIZED = 0x87  # the plugin's throttle answer (Mosquitto 2.0's plugin AP
 @pytest.fixture(scope="module")
 def broker(docker_engine: None, test_ca: TestCA,  # noqa: F811
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
-    with TlsBroker(tmp_path_factory.mktemp("limits-broker"), test_ca, acl=provisioned_acl([STATION], TOPIC)) as b:
+    with TlsBroker(tmp_path_factory.mktemp("limits-broker"), test_ca, acl=provisioned_acl([STATION], TOPIC),
+                   publish_limit=True) as b:  # mosquitto.conf exactly as shipped
         yield b
 
 
