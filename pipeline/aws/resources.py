@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
+from fleetcore.aws_errors import head_forbidden
 from pipeline.aws.errors import ConflictError, PipelineAwsError
 from pipeline.aws.names import StackNames
 from pipeline.aws.session import AwsClients
@@ -140,9 +141,7 @@ class Bucket(Resource):
             if error_code(exc) in {"404", "NoSuchBucket", "NotFound"}:
                 return None
             if error_code(exc) in {"403", "AccessDenied"}:
-                raise ConflictError(
-                    f"bucket {self.name} belongs to another account (bucket names are global): set {self.variable}"
-                ) from exc
+                raise ConflictError(head_forbidden(self.name, variable=self.variable)) from exc
             raise
         try:
             tags = tag_dict(s3.get_bucket_tagging(Bucket=self.name)["TagSet"])

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from fleetcore.aws_errors import explain
+from fleetcore.aws_errors import botocore_line, explain
 from pipeline.aws.errors import AccessError, ConflictError, PipelineAwsError
 from pipeline.aws.names import StackNames
 from pipeline.aws.policies import (
@@ -288,6 +288,9 @@ class PipelineStack:
             raise AccessError(f"{line} ({len([r for r in self.state.resources if r.get('created')])} resource(s) "
                               f"created so far are recorded in {self.state.path}; "
                               "`make pipeline-down TARGET=aws` removes them)") from exc
+        except BotoCoreError as exc:  # an SSO/token login that expired mid-run, the network...
+            raise AccessError(botocore_line(exc, service=service_of(resource), region=self.names.region,
+                                            profile=self.settings.aws_profile)) from exc
 
     @contextmanager
     def _recorded_if_it_exists(self, resource: Resource) -> Iterator[None]:

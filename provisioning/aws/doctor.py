@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from fleetcore.aws_errors import explain, refusal
+from fleetcore.aws_errors import botocore_line, explain, head_forbidden, refusal
 from fleetcore.aws_limits import IOT_CONNECTS_PER_SECOND_PER_ACCOUNT, firehose_quota, iot_inbound_publish_limit
 from provisioning.aws.assign import planned_things
 from provisioning.aws.limits import rate_plan
@@ -87,7 +87,8 @@ class Doctor:
                            role_variable="PIPELINE_ROLE_ARN")
             return None, Check(Status.FAIL, what, line or f"{exc}")
         except BotoCoreError as exc:
-            return None, Check(Status.FAIL, what, f"cannot reach AWS ({exc}); check AWS_ENDPOINT_URL and the network")
+            return None, Check(Status.FAIL, what, botocore_line(exc, service=service, region=self.region,
+                                                                profile=self.settings.profile))
 
     # --- the checks ----------------------------------------------------------------------------------------------
     def check_region(self) -> Check:
@@ -179,6 +180,8 @@ class Doctor:
                           "IOT_BULK_ROLE_ARN (the lab's bucket and LabRole ARN) in .env")]
         _, problem = self._call("s3", "IOT_BULK_BUCKET", lambda: self.client("s3").head_bucket(Bucket=s.bulk_bucket),
                                 f"s3://{s.bulk_bucket}")
+        if problem and problem.detail.startswith("An error occurred (403)"):  # a HEAD answer has no body
+            problem = Check(Status.FAIL, "IOT_BULK_BUCKET", head_forbidden(s.bulk_bucket, variable="IOT_BULK_BUCKET"))
         bucket = problem or Check(Status.OK, "IOT_BULK_BUCKET", f"s3://{s.bulk_bucket} is reachable")
         return [bucket, self._role(s.bulk_role_arn, "IOT_BULK_ROLE_ARN")]
 
