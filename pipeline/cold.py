@@ -1,7 +1,8 @@
 """The lab's cold-readings rule (DynamoDB step), applied locally.
 
 The rule is the very AWS IoT SQL text deployed on AWS (`pipeline/sql/rules/cold_readings.sql`), run by DuckDB
-over each batch of messages (`pipeline.queries.load_rule(..., "duckdb")`). Like the DynamoDBv2 action, each
+over each batch of messages (`pipeline.queries.load_rule(..., "duckdb")`); like the lake rule it takes only a
+thing's own messages (`thing_name = clientid()`, locally the record's authenticated `publisher`). Like the DynamoDBv2 action, each
 selected row becomes an item whose attributes are the selected columns, stored under the key
 (weather_station, time): a second item with the same key replaces the first. The table is a SQLite file
 (`COLD_DB`) so it can be read while the lake writer runs.
@@ -21,7 +22,7 @@ from typing import Any
 import duckdb
 
 from pipeline.contract import DUCKDB_TYPES
-from pipeline.queries import load_rule
+from pipeline.queries import PUBLISHER_COLUMN, load_rule
 from pipeline.sqlite_store import open_store
 
 RULE_NAME = "cold_readings"
@@ -79,6 +80,8 @@ def evaluate_rule(messages: Sequence[dict | bytes], rule: str = RULE_NAME) -> li
             for name, sql_type in DUCKDB_TYPES.items():
                 if name not in present:
                     con.execute(f'ALTER TABLE messages ADD COLUMN "{name}" {sql_type}')
+            # a batch without publishers (none authenticated) selects nothing, as clientid() <> thing_name on AWS
+            con.execute(f"ALTER TABLE messages ADD COLUMN IF NOT EXISTS {PUBLISHER_COLUMN} VARCHAR")
             cursor = con.execute(load_rule(rule, "duckdb", source="messages"))
             columns = [d[0] for d in cursor.description]
             return [dict(zip(columns, row)) for row in cursor.fetchall()]

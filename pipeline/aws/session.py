@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from pydantic import SecretStr
 
-from fleetcore.aws_errors import explain
+from fleetcore.aws_errors import botocore_line, explain
 from pipeline.aws.errors import ConfigurationError
 from pipeline.aws.settings import PipelineAwsSettings
 
@@ -79,5 +79,6 @@ def connect(settings: PipelineAwsSettings) -> AwsClients:
             "AWS_SESSION_TOKEN (AWS Academy credentials expire with the lab session)"
         ) from exc
     except BotoCoreError as exc:
-        raise ConfigurationError(f"cannot reach AWS STS ({exc}); check AWS_ENDPOINT_URL and the network") from exc
+        raise ConfigurationError(botocore_line(exc, service="STS", region=region, profile=settings.profile)
+                                 ) from exc
     return AwsClients(session=session, region=region, account_id=account_id, endpoint_url=settings.endpoint_url)

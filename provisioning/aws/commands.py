@@ -12,7 +12,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from fleetcore.aws_errors import explain
+from fleetcore.aws_errors import botocore_line, explain
 from fleetcore.target import Target
 
 from provisioning.aws.assign import PlannedThing, planned_things
@@ -218,7 +218,7 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
         _err(refusal_line(exc, clients.region) or f"cannot reach AWS IoT in {clients.region}: {exc}")
         return 2
     except BotoCoreError as exc:
-        _err(f"cannot reach AWS IoT in {clients.region}: {exc}")
+        _err(botocore_line(exc, service="IoT", region=clients.region, profile=s.profile))
         return 2
     if existing is None or existing.target != Target.AWS:
         existing = FleetManifest(target="aws", endpoint=endpoint, prefix=args.prefix, things=[],

@@ -69,7 +69,7 @@ def test_the_cold_rule_binds_when_a_field_is_absent_from_the_whole_batch(tmp_pat
     binder error) and lost its cold readings."""
     doc = message("a", 1, -10.0)
     del doc["wind_speed"], doc["weather_condition"]
-    items = evaluate_rule([json.dumps(doc).encode()])
+    items = evaluate_rule([json.dumps({**doc, "publisher": "a"}).encode()])  # stamped by the broker, as stored
     assert [(i["weather_station"], i["air_temperature_value"], i["wind_speed_value"]) for i in items] == [
         ("a-99999", -10.0, None)]
     table = ColdTable(tmp_path / "cold.sqlite3")

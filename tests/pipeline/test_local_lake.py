@@ -256,6 +256,17 @@ def test_rule_over_a_batch_without_any_temperature(tmp_path: Path) -> None:
     assert evaluate_rule([]) == []
 
 
+def test_cold_rule_takes_only_a_things_own_messages() -> None:
+    """`thing_name = clientid()`: a cold message from another publisher, or with none, selects nothing."""
+    from pipeline.cold import evaluate_rule
+    from tests.support.synthetic import message
+
+    own, forged = message("a", 0, -10.0), message("a", 1, -12.0)
+    assert [i["air_temperature_value"] for i in evaluate_rule([{**own, "publisher": "a"},
+                                                               {**forged, "publisher": "b"}])] == [-10.0]
+    assert evaluate_rule([own]) == []  # no authenticated publisher at all
+
+
 def test_a_second_writer_on_the_same_lake_is_refused(tmp_path: Path) -> None:
     first = LakeWriter(tmp_path)
     with pytest.raises(PipelineError, match="another lake writer is running"):
