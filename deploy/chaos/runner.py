@@ -13,7 +13,8 @@ Ground truth (`fleetcore.faults.truth`, process `chaos`): one line per action, f
 service, `kind` the FleetFault, `params` {"phase": "begin" | "end", "container", "seconds", "action" (index in
 `fleet:`), ...}; `t` is the wall time the Docker call was issued. A restore is an `end` line.
 
-Invariants: the run ends by itself at `plan.duration`; whatever it changed is restored before `run` returns:
+Invariants: a fault lasts at least `seconds` (its restore is scheduled `seconds` after its Docker call returned);
+the run ends by itself soon after `plan.duration` (later only by the time the Docker calls take); whatever it changed is restored before `run` returns:
 at the scheduled time, or at once when `stop` is set (SIGINT/SIGTERM) or an unexpected error escapes. An action
 whose Docker call fails is logged, not recorded (it did not happen), and counted in `Outcome.failures`.
 """
@@ -80,9 +81,9 @@ class ChaosRunner:
                 step = self.plan.steps[n]
                 if phase == BEGIN:
                     restore = self._attempt(step, lambda: self._begin(step))
-                    if restore is not None:
+                    if restore is not None:  # `seconds` from when the fault took effect, not from `at`
                         pending[n] = restore
-                        heapq.heappush(queue, (step.ends_at, n, END))
+                        heapq.heappush(queue, (self._monotonic() - t0 + step.seconds, n, END))
                 else:
                     self._attempt(step, pending.pop(n))
         finally:
