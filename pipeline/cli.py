@@ -143,14 +143,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
     import json
 
     from pipeline.audit import AUDIT_FAILED, format_audit, run_audit
+    from pipeline.audit_record import audit_record_path, write_audit_record
     from pipeline.errors import ConfigError
 
     missing = [str(p) for p in args.state if not p.is_dir()]
     if missing:
         raise ConfigError(f"no state folder {', '.join(missing)}: give the stations' STATE_DIR copies with --state "
                           "(`make audit` collects them from the fleet's volumes)")
-    audit = run_audit(_settings(), args.state, late_after=args.late_after)
+    settings = _settings()
+    audit = run_audit(settings, args.state, late_after=args.late_after)
     print(json.dumps(audit.to_json(), indent=1) if args.json else format_audit(audit), end="\n" if args.json else "")
+    try:  # for `make dashboard`; the audit's verdict stands without it
+        write_audit_record(settings.lake_dir, audit.to_json())
+    except OSError as exc:
+        log.warning("audit report not kept in %s: %s", audit_record_path(settings.lake_dir), exc.strerror or exc)
     return AUDIT_FAILED if audit.failed else 0
 
 
