@@ -345,5 +345,5 @@ collect-state: $(PY) ## copy the stations' state files (checkpoints, status, gro
 	$(PY) -m deploy.chaos collect-state --project "$(COMPOSE_PROJECT)" --into "$(FLEET_DIR)/state" --image "$(or $(STATION_IMAGE),weather-fleet/station:latest)"
 
 # Without AUDIT_STATE the stations' state is first copied out of the compose fleet (collect-state) into FLEET_DIR/state.
-audit: $(PY) $(if $(AUDIT_STATE),,collect-state) ## compare the lake with the stations' acknowledged seqs and injected faults (AUDIT_STATE=dirs, JSON=1)
-	$(PY) -m pipeline audit $(foreach d,$(or $(AUDIT_STATE),$(FLEET_DIR)/state),--state "$(d)") $(if $(filter 1,$(JSON)),--json)
+audit: $(PY) $(if $(AUDIT_STATE),,collect-state) ## compare the lake with the stations' acknowledged seqs and injected faults (AUDIT_STATE=dirs, JSON=1; TARGET=aws: Athena over the S3 lake)
+	$(PY) -m pipeline audit $(foreach d,$(or $(AUDIT_STATE),$(FLEET_DIR)/state),--state "$(d)") $(if $(filter 1,$(JSON)),--json) $(if $(filter aws,$(TARGET)),--aws)
