@@ -8,10 +8,10 @@ it. Written atomically (temporary file, fsync, rename): the file is whole or abs
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+
+from pipeline.run_record import write_json_atomically
 
 AUDIT_DIR = "_audit"
 LATEST = "latest.json"
@@ -26,17 +26,7 @@ def write_audit_record(lake_dir: Path, report: dict) -> Path:
     target = audit_record_path(lake_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     doc = {"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **report}
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".audit-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(doc, indent=1) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_json_atomically(target, doc, indent=1)
 
 
 def read_audit_record(lake_dir: Path) -> dict | None:

@@ -17,7 +17,6 @@ lab fleet; for millions of messages a gaps query (`lag(seq)`) would keep the res
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from typing import Any
 
@@ -25,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from fleetcore.aws_errors import explain
 from pipeline.audit import Audit, LakeView, audit_view
+from pipeline.aws.athena import run_query
 from pipeline.aws.errors import AccessError, PipelineAwsError
 from pipeline.aws.names import StackNames
 
@@ -32,29 +32,6 @@ AUDIT_SQL = ('SELECT thing_name, CAST(seq AS bigint) AS seq, publisher, CAST(min
              'count(*) AS copies FROM "{database}"."{table}" GROUP BY thing_name, CAST(seq AS bigint), publisher')
 AWS_NOTE = ("Athena over the S3 lake: arrival times are not recorded there, so latency, late and out-of-order "
             "arrivals are not computed; errors/ is counted in total only")
-
-
-def run_query(athena: Any, sql: str, names: StackNames, timeout: float = 600.0, wait: float = 1.0) -> list[list[str]]:
-    """Run `sql` in the stack's workgroup and database; its rows (header left out) as lists of strings/None."""
-    query_id = athena.start_query_execution(QueryString=sql, WorkGroup=names.athena_workgroup,
-                                            QueryExecutionContext={"Database": names.glue_database})[
-        "QueryExecutionId"]
-    deadline = time.monotonic() + timeout
-    while True:
-        status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
-        if status["State"] == "SUCCEEDED":
-            break
-        if status["State"] in {"FAILED", "CANCELLED"}:
-            raise PipelineAwsError(f"Athena audit query ({query_id}) {status['State']}: "
-                                   f"{status.get('StateChangeReason', '')}; run `make pipeline-crawl TARGET=aws` "
-                                   "first if the lake table does not exist yet")
-        if time.monotonic() > deadline:
-            raise PipelineAwsError(f"Athena audit query ({query_id}) still {status['State']} after {timeout:.0f}s")
-        time.sleep(wait)
-    rows: list[list[str | None]] = []
-    for page in athena.get_paginator("get_query_results").paginate(QueryExecutionId=query_id):
-        rows += [[cell.get("VarCharValue") for cell in row["Data"]] for row in page["ResultSet"]["Rows"]]
-    return rows[1:]  # the first row of the first page is the header
 
 
 def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:

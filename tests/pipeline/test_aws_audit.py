@@ -91,3 +91,22 @@ def test_the_table_view_names_what_athena_cannot_tell(aws, state: Path, tmp_path
     assert main(["audit", "--aws", "--state", str(state)]) == 0
     out = capsys.readouterr().out
     assert f"note: {AWS_NOTE}" in out and out.rstrip().endswith("nothing forged or malformed was stored")
+
+
+def test_a_failed_query_names_the_fix(aws) -> None:
+    """Moto's queries always succeed; a Stubber answers as Athena does for a query on a table not crawled yet."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from pipeline.aws.athena import run_query
+    from pipeline.aws.errors import PipelineAwsError
+
+    athena = boto3.client("athena", region_name=REGION)
+    names = type("Names", (), {"athena_workgroup": WORKGROUP, "glue_database": DATABASE})()
+    with Stubber(athena) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q-1"})
+        stub.add_response("get_query_execution", {"QueryExecution": {"Status": {
+            "State": "FAILED", "StateChangeReason": "TABLE_NOT_FOUND: line 1:80: Table 'weather' does not exist"}}})
+        with pytest.raises(PipelineAwsError, match=r"Athena query \(q-1\) FAILED: TABLE_NOT_FOUND.*make "
+                                                   r"pipeline-crawl TARGET=aws"):
+            run_query(athena, "SELECT 1", names, wait=0)  # type: ignore[arg-type]
