@@ -342,9 +342,17 @@ bench: $(BENCH_TARGETS) ## run every benchmark and write bench-results/*.md
 	@echo "benchmarks run: $(or $(BENCH_TARGETS),none)"; ls bench-results/*.md 2>/dev/null || true
 
 ##@ Faults (docs/faults.md)
-.PHONY: audit
-audit: $(PY) ## compare the lake with the stations' acknowledged seqs and injected faults (AUDIT_STATE=dirs, JSON=1)
-	$(PY) -m pipeline audit $(foreach d,$(or $(AUDIT_STATE),$(FLEET_DIR)/state),--state "$(d)") $(if $(filter 1,$(JSON)),--json)
+.PHONY: chaos collect-state audit
+chaos: $(PY) ## run the `fleet:` faults of FAULTS on the running fleet (broker restart, kill, pause, network cut); Ctrl-C restores
+	$(PY) -m deploy.chaos run $(if $(FAULTS),--faults "$(FAULTS)") --project "$(COMPOSE_PROJECT)" --state "$(FLEET_DIR)/state/chaos"
+
+collect-state: $(PY) ## copy the stations' state files (checkpoints, status, ground truth) out of the fleet into FLEET_DIR/state
+	$(PY) -m deploy.chaos collect-state --project "$(COMPOSE_PROJECT)" --into "$(FLEET_DIR)/state" --image "$(or $(STATION_IMAGE),weather-fleet/station:latest)"
+
+# Without AUDIT_STATE the stations' state is first copied out of the compose fleet (collect-state) into FLEET_DIR/state.
+audit: $(PY) $(if $(AUDIT_STATE),,collect-state) ## compare the lake with the stations' acknowledged seqs and injected faults (AUDIT_STATE=dirs, JSON=1; TARGET=aws: Athena over the S3 lake)
+	$(PY) -m pipeline audit $(foreach d,$(or $(AUDIT_STATE),$(FLEET_DIR)/state),--state "$(d)") $(if $(filter 1,$(JSON)),--json) $(if $(filter aws,$(TARGET)),--aws)
+
 ##@ Metrics (docs/observability.md)
 .PHONY: metrics-up metrics-down metrics-config dashboard-live
 metrics-up: $(PY) ## start Prometheus (127.0.0.1:PROMETHEUS_PORT) and the broker exporter, targets from the fleet

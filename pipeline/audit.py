@@ -72,14 +72,16 @@ class Audit:
     stations: list[StationAudit]
     total: StationAudit
     fleet_faults: list[dict]
+    source: str = "local"  # "local" (DuckDB over LAKE_DIR) or "athena" (pipeline.aws.audit)
+    notes: list[str] = field(default_factory=list)  # what this source could not compute
 
     @property
     def failed(self) -> bool:
         return bool(self.total.missing or self.total.malformed_stored or self.total.forged_stored)
 
     def to_json(self) -> dict:
-        return {"failed": self.failed, "total": asdict(self.total), "stations": [asdict(s) for s in self.stations],
-                "fleet_faults": self.fleet_faults}
+        return {"failed": self.failed, "source": self.source, "notes": self.notes, "total": asdict(self.total),
+                "stations": [asdict(s) for s in self.stations], "fleet_faults": self.fleet_faults}
 
 
 def _runs(seqs: Iterable[int]) -> list[list[int]]:
@@ -141,17 +143,37 @@ def _seconds(text: str | None) -> float | None:
         return None
 
 
-def run_audit(settings: PipelineSettings, state_dirs: list[Path], late_after: float = LATE_AFTER_S) -> Audit:
-    states = read_station_states(state_dirs)
-    tally = FaultTally.of(read_truth(truth_files(state_dirs)))
-    rows_by_thing: dict[str, list[tuple[int, str | None, str | None]]] = defaultdict(list)
-    for thing, seq, publisher, sent_at in _lake_rows(settings):
-        rows_by_thing[thing].append((seq, publisher, sent_at))
+@dataclass
+class LakeView:
+    """What a lake holds, as the audit needs it (the local lake, or Athena over the S3 lake: pipeline.aws.audit)."""
+
+    rows: list[tuple[str, int, str | None, str | None]]  # (thing_name, seq, publisher, sent_at), one per record
+    arrivals: dict[str, dict[int, float]]                # thing -> seq -> arrival (Unix s); empty: not known
+    errors: Counter                                      # records under errors/, by publisher
+    quarantine: list[dict]                               # quarantined records: {"publisher", "raw"}
+
+
+def local_view(settings: PipelineSettings) -> LakeView:
+    """The local lake: its files (DuckDB), its ledger's arrival times, errors/ and quarantine/."""
     arrivals: dict[str, dict[int, float]] = defaultdict(dict)
     for thing, seq, received_at in ledger_rows(settings.state_dir / "ledger.sqlite3"):
         arrivals[thing][seq] = datetime.fromisoformat(received_at).timestamp()
     errors = Counter(r.get("publisher") for r in _side_records(settings, ERRORS_DIR))
-    quarantine = _side_records(settings, QUARANTINE_DIR)
+    return LakeView(_lake_rows(settings), arrivals, errors, _side_records(settings, QUARANTINE_DIR))
+
+
+def run_audit(settings: PipelineSettings, state_dirs: list[Path], late_after: float = LATE_AFTER_S) -> Audit:
+    return audit_view(local_view(settings), state_dirs, late_after)
+
+
+def audit_view(view: LakeView, state_dirs: list[Path], late_after: float = LATE_AFTER_S) -> Audit:
+    """The audit of `view` against the stations' state folders."""
+    states = read_station_states(state_dirs)
+    tally = FaultTally.of(read_truth(truth_files(state_dirs)))
+    rows_by_thing: dict[str, list[tuple[int, str | None, str | None]]] = defaultdict(list)
+    for thing, seq, publisher, sent_at in view.rows:
+        rows_by_thing[thing].append((seq, publisher, sent_at))
+    arrivals, errors, quarantine = view.arrivals, view.errors, view.quarantine
     quarantined = Counter(r.get("publisher") for r in quarantine)
     forgeries_quarantined = Counter(r.get("publisher") for r in quarantine
                                     if _claimed_thing(r.get("raw", "")) not in (None, r.get("publisher")))
@@ -260,6 +282,7 @@ def format_audit(audit: Audit) -> str:
         if s.missing_seqs:
             shown = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in s.missing_seqs[:10])
             lines.append(f"MISSING {s.thing}: seqs {shown}{' ...' if len(s.missing_seqs) > 10 else ''}")
+    lines += [f"note: {note}" for note in audit.notes]
     verdict = ("FAILED: the pipeline lost acknowledged messages or stored malformed / forged ones as data"
                if audit.failed else "OK: every acknowledged message is in the lake once; nothing forged or "
                "malformed was stored")

@@ -7,5 +7,5 @@
 - `fleet_state` what each station's state files say it had acknowledged (checkpoint and status), for the audit.
 
 The device transformations themselves live in `station.faults`; the audit in `pipeline.audit`; fleet faults
-(docker) in `provisioning.chaos`.
+(docker) and the collection of the stations' state in `deploy.chaos`.
 """
