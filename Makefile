@@ -37,7 +37,8 @@ STATIONS_COMPOSE = $(FLEET_DIR)/compose.stations.yaml
 # `make lake-up`): so `make up` and `make lake-up` see one and the same broker and stations (never recreated when
 # one follows the other), and `make up --remove-orphans` does not take the lake writer for an orphan.
 FLEET_COMPOSE = $(COMPOSE) $(if $(wildcard $(COMPOSE_ENV)),--env-file $(COMPOSE_ENV)) -f compose.yaml \
-                $(shell test -f "$(STATIONS_COMPOSE)" && echo '-f "$(STATIONS_COMPOSE)"') -f compose.pipeline.yaml
+                $(shell test -f "$(STATIONS_COMPOSE)" && echo '-f "$(STATIONS_COMPOSE)"') -f compose.pipeline.yaml \
+                -f compose.metrics.yaml
 # The registered stations (FLEET_SIZE in compose.env; 5 before `make register`): station-1 .. station-N.
 FLEET_SIZE = $(or $(shell sed -n 's/^FLEET_SIZE=//p' "$(COMPOSE_ENV)" 2>/dev/null),5)
 # Group mode (STATIONS_PER_CONTAINER > 1, docs/density.md): FLEET_GROUPS containers group-1 .. group-M instead.
@@ -135,7 +136,7 @@ watch: $(PY) ## subscribe with the monitor identity and print each message (Ctrl
 	$(PY) -m provisioning watch --fleet-dir "$(FLEET_DIR)" --port "$(or $(BROKER_PORT),8883)"
 
 down: ## stop and remove the fleet's containers (keeps identities, checkpoints and broker data)
-	$(FLEET_COMPOSE) --profile pipeline down --remove-orphans
+	$(FLEET_COMPOSE) --profile pipeline --profile metrics down --remove-orphans
 
 .PHONY: bench-register-local
 bench-register-local: $(PY) ## benchmark local registration (cold and idempotent re-run) into bench-results/
@@ -145,7 +146,7 @@ clean: ## remove containers, volumes and (after asking; YES=1 skips) the identit
 	@if [ "$(YES)" != 1 ]; then \
 	  read -r -p "Delete the fleet's containers, volumes and every identity in $(FLEET_DIR) (the local CA too)? [y/N] " a \
 	    || a=n; case "$$a" in [yY]*) ;; *) echo "nothing deleted"; exit 0;; esac; fi; \
-	set -x; $(FLEET_COMPOSE) --profile pipeline down --volumes --remove-orphans && $(REMOVE_STATION_VOLUMES) && rm -rf "$(FLEET_DIR)"
+	set -x; $(FLEET_COMPOSE) --profile pipeline --profile metrics down --volumes --remove-orphans && $(REMOVE_STATION_VOLUMES) && rm -rf "$(FLEET_DIR)"
 
 # `down --volumes` removes the volumes the compose files declare; state volumes of stations a shrunken fleet no
 # longer has are found by the compose project's label.
@@ -295,6 +296,10 @@ pipeline-flatten: $(PY) ## TARGET=aws: (re)build the flat table in Athena (DROP 
 	@if [ "$(TARGET)" = aws ]; then $(PY) -m pipeline.aws flatten; else $(PIPELINE_LOCAL_HINT); fi
 
 ##@ Tests and benchmarks
+.PHONY: docs
+docs: $(PY) ## regenerate docs/configuration.md's variable tables from the settings classes
+	$(PY) scripts/write_config_docs.py
+
 .PHONY: schemas
 schemas: $(PY) ## regenerate contracts/*.schema.json from the models
 	$(PY) scripts/write_schemas.py
@@ -335,3 +340,26 @@ BENCH_TARGETS := $(filter-out $(if $(filter 0,$(HOST_UID)),,bench-swarm-nodes),\
 .PHONY: bench
 bench: $(BENCH_TARGETS) ## run every benchmark and write bench-results/*.md
 	@echo "benchmarks run: $(or $(BENCH_TARGETS),none)"; ls bench-results/*.md 2>/dev/null || true
+
+##@ Faults (docs/faults.md)
+.PHONY: chaos collect-state audit
+chaos: $(PY) ## run the `fleet:` faults of FAULTS on the running fleet (broker restart, kill, pause, network cut); Ctrl-C restores
+	$(PY) -m deploy.chaos run $(if $(FAULTS),--faults "$(FAULTS)") --project "$(COMPOSE_PROJECT)" --state "$(FLEET_DIR)/state/chaos"
+
+collect-state: $(PY) ## copy the stations' state files (checkpoints, status, ground truth) out of the fleet into FLEET_DIR/state
+	$(PY) -m deploy.chaos collect-state --project "$(COMPOSE_PROJECT)" --into "$(FLEET_DIR)/state" --image "$(or $(STATION_IMAGE),weather-fleet/station:latest)"
+
+# Without AUDIT_STATE the stations' state is first copied out of the compose fleet (collect-state) into FLEET_DIR/state.
+audit: $(PY) $(if $(AUDIT_STATE),,collect-state) ## compare the lake with the stations' acknowledged seqs and injected faults (AUDIT_STATE=dirs, JSON=1; TARGET=aws: Athena over the S3 lake)
+	$(PY) -m pipeline audit $(foreach d,$(or $(AUDIT_STATE),$(FLEET_DIR)/state),--state "$(d)") $(if $(filter 1,$(JSON)),--json) $(if $(filter aws,$(TARGET)),--aws)
+
+##@ Metrics (docs/observability.md)
+.PHONY: metrics-up metrics-down metrics-config dashboard-live
+metrics-up: $(PY) ## start Prometheus (127.0.0.1:PROMETHEUS_PORT) and the broker exporter, targets from the fleet
+	$(PY) -m provisioning.metrics --fleet-dir "$(FLEET_DIR)" --compose "$(FLEET_COMPOSE)" up
+metrics-down: $(PY) ## stop Prometheus and the broker exporter (their data volume stays; make clean removes it)
+	$(PY) -m provisioning.metrics --fleet-dir "$(FLEET_DIR)" --compose "$(FLEET_COMPOSE)" down
+metrics-config: $(PY) ## write FLEET_DIR/prometheus/ (scrape targets, rules) for your own Prometheus (SWARM=1: DNS SD)
+	$(PY) -m provisioning.metrics --fleet-dir "$(FLEET_DIR)" config $(if $(filter 1,$(SWARM)),--swarm)
+dashboard-live: $(PY) ## serve the live dashboard (map, rates, latency) on 127.0.0.1:DASHBOARD_LIVE_PORT
+	STATION_NAMES_FILE="$(or $(STATION_NAMES_FILE),$(FLEET_DIR)/stations.json)" $(PY) -m pipeline dashboard-live

@@ -27,6 +27,8 @@ CA_FILE = "ca.pem"
 IDENTITY_FILES = (CERTIFICATE_FILE, PRIVATE_KEY_FILE, CA_FILE)
 THINGS_DIR = "things"
 MONITOR_THING = "monitor"
+# The broker exporter's identity (`pipeline broker-metrics`): connects as client id `metrics`, reads $SYS/# only.
+METRICS_THING = "metrics"
 LAKE_CLIENT_ID = "monitor-lake"
 WATCH_CLIENT_PREFIX = "monitor-watch-"
 DEFAULT_FLEET_DIR = Path(".fleet")

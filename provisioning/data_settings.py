@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import Field, field_validator
 
-from fleetcore.settings import FleetSettingsBase
+from fleetcore.setting_groups import AwsEndpoint
 
 DEFAULT_NCEI_BASE_URL = "https://www.ncei.noaa.gov/pub/data/noaa"
 DEFAULT_ISD_BUCKET = "noaa-isd-pds"
@@ -23,8 +23,8 @@ class DataSourceName(StrEnum):
         return DataSourceName.AWS if self is DataSourceName.NCEI else DataSourceName.NCEI
 
 
-class DataSettings(FleetSettingsBase):
-    """Sources, mirrors and download behaviour."""
+class DataSettings(AwsEndpoint):
+    """Sources, mirrors and download behaviour (AWS_ENDPOINT_URL: `fleetcore.setting_groups.AwsEndpoint`)."""
 
     data_source: DataSourceName = Field(default=DataSourceName.NCEI, validation_alias="DATA_SOURCE",
                                         description="Source tried first (ncei or aws); the other is the fallback.")
@@ -36,9 +36,8 @@ class DataSettings(FleetSettingsBase):
                             pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
                             description="S3 bucket layout: isd-history.csv and data/YEAR/USAF-WBAN-YEAR.gz.")
     isd_bucket_region: str = Field(default="us-east-1", validation_alias="ISD_BUCKET_REGION")
-    # The bucket's endpoint: ISD_ENDPOINT_URL for this bucket only, else AWS_ENDPOINT_URL (every AWS call).
-    isd_endpoint_url: str | None = Field(default=None,
-                                         validation_alias=AliasChoices("ISD_ENDPOINT_URL", "AWS_ENDPOINT_URL"))
+    isd_endpoint_url: str | None = Field(default=None, validation_alias="ISD_ENDPOINT_URL",
+                                         description="Endpoint of ISD_BUCKET only (default AWS_ENDPOINT_URL).")
     data_workers: int = Field(default=8, ge=1, le=64, validation_alias="DATA_WORKERS",
                               description="Files downloaded at the same time.")
     data_attempts: int = Field(default=4, ge=1, le=10, validation_alias="DATA_ATTEMPTS",
@@ -54,6 +53,11 @@ class DataSettings(FleetSettingsBase):
         if not value.startswith(("http://", "https://", "file://")):
             raise ValueError("must start with http://, https:// or file://")
         return value.rstrip("/")
+
+    @property
+    def bucket_endpoint_url(self) -> str | None:
+        """The bucket's endpoint: ISD_ENDPOINT_URL for this bucket only, else AWS_ENDPOINT_URL (every AWS call)."""
+        return self.isd_endpoint_url or self.endpoint_url
 
     def source_order(self) -> list[DataSourceName]:
         """The sources to try, first the chosen one."""

@@ -1,5 +1,5 @@
-"""The package boundaries of issue 9, checked on the source (ast): station, provisioning and pipeline never import
-one another; the kernel (fleetcore) and the decoder (isd_decoder) import none of them; only fleetcore/mqtt.py
+"""The package boundaries of issue 9, checked on the source (ast): station, provisioning, pipeline and deploy never
+import one another; the kernel (fleetcore) and the decoder (isd_decoder) import none of them; only fleetcore/mqtt.py
 calls the awsiot MQTT5 builder."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PRODUCTS = ("station", "provisioning", "pipeline")
+PRODUCTS = ("station", "provisioning", "pipeline", "deploy")
 SHARED = ("fleetcore", "isd_decoder")
 BUILDER = "awsiot.mqtt5_client_builder"
 BUILDER_HOME = REPO / "fleetcore" / "mqtt.py"

@@ -10,11 +10,12 @@ from pathlib import Path
 from pydantic import Field
 
 from fleetcore import station_variables
-from fleetcore.settings import FleetSettingsBase
+from fleetcore.setting_groups import ContainerLayout, ImageSettings, LakeFolder
 from fleetcore.shard import SHARDS_DIR
+from fleetcore.target import Target
 from provisioning import data_access
 from provisioning.errors import ConfigError
-from provisioning.manifest import load_manifest
+from provisioning.manifest import Role, load_manifest
 from provisioning.settings import load as load_settings
 from provisioning.swarm import engine, relay
 from provisioning.swarm.images import plan_images
@@ -23,20 +24,16 @@ from provisioning.swarm.stack import (STACK_FILE, STATION_NODE_LABEL, Images, La
                                       unreadable_data)
 
 
-class SwarmSettings(FleetSettingsBase):
-    """Variables of the `Swarm` section of `.env.example` (and the image names shared with compose)."""
+class SwarmSettings(ImageSettings, LakeFolder, ContainerLayout):
+    """Variables of the `Swarm` section of `.env.example`, with the images, the lake and the container layout shared
+    with compose (`fleetcore.setting_groups`)."""
 
-    swarm_stack: str = Field(default="weather-fleet", validation_alias="SWARM_STACK")
-    registry: str | None = Field(default=None, validation_alias="REGISTRY")
-    station_image: str = Field(default="weather-fleet/station:latest", validation_alias="STATION_IMAGE")
-    mosquitto_image: str = Field(default="eclipse-mosquitto:2", validation_alias="MOSQUITTO_IMAGE")
-    pipeline_image: str = Field(default="weather-fleet/pipeline:latest", validation_alias="PIPELINE_IMAGE")
-    pipeline: bool = Field(default=False, validation_alias="PIPELINE")
-    lake_dir: Path = Field(default=Path("lake"), validation_alias="LAKE_DIR")
-    stations_per_container: int = Field(default=1, ge=1, validation_alias="STATIONS_PER_CONTAINER")
-    broker_port: int = Field(default=8883, ge=1, le=65535, validation_alias="BROKER_PORT")
-    fleet_uid: int = Field(default=10001, ge=1, validation_alias="FLEET_UID")
-    fleet_gid: int = Field(default=10001, ge=1, validation_alias="FLEET_GID")
+    swarm_stack: str = Field(default="weather-fleet", validation_alias="SWARM_STACK",
+        description="Stack name: services are <stack>_broker, <stack>_station-N (or <stack>_group-N).")
+    registry: str | None = Field(default=None, validation_alias="REGISTRY",
+        description="host:port of a registry every node pulls from (swarm-up pushes there); unset: local images.")
+    pipeline: bool = Field(default=False, validation_alias="PIPELINE",
+        description="Also run the lake writer (PIPELINE_IMAGE) in the stack, on this node, writing LAKE_DIR.")
 
 
 def add_parser(sub: argparse._SubParsersAction, fleet_dir: Path, data_dir: Path) -> None:
@@ -111,7 +108,7 @@ def cmd_render(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
 
 
 def cmd_up(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
-    local = load_manifest(args.fleet_dir).target == "local"
+    local = load_manifest(args.fleet_dir).target == Target.LOCAL
     plan = plan_images(_local_images(s), s.registry, broker=local, pipeline=s.pipeline)
     if args.dry_run:
         req = _request(args, s, stack, plan.images, labelled=False, node_id=None)
@@ -199,7 +196,7 @@ def cmd_ps(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
         seen = tasks.get(name, ServiceTasks())
         print(f"{name:<34} {role:<8} {want if want is not None else 'global':>8} {seen.running:>7}  "
               f"{','.join(sorted(seen.nodes)) or '-':<16} {seen.last[:50]:<50} {things[:60]}")
-        if role == "station" and want != 1:
+        if role == Role.STATION and want != 1:
             bad.append(name)
         if seen.last.startswith(("Failed", "Rejected")):
             failing.append(name)

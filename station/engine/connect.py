@@ -15,13 +15,14 @@ import math
 import random
 from typing import Any
 
+from fleetcore.aws_limits import IOT_MIN_RECONNECT_SECONDS
 from fleetcore.identity import IdentityFiles
 from fleetcore.target import Target
 from station.publisher import ConnectionConfig
 from station.settings import EndpointFields
 
 LOCAL_MIN_RECONNECT_MS = 250
-AWS_MIN_RECONNECT_MS = 1000  # AWS IoT Core: 1 CONNECT per second per client id
+AWS_MIN_RECONNECT_MS = round(1000 * IOT_MIN_RECONNECT_SECONDS)  # AWS IoT Core: 1 CONNECT per second per client id
 MAX_RECONNECT_MS = 30_000
 
 

@@ -17,7 +17,7 @@ from provisioning.manifest import load_manifest
 from provisioning.register_local import LocalFleetRequest, register_local, unregister_local
 from provisioning.settings import MAX_FLEET_COUNT, FleetSettings
 from tests.conftest import require
-from tests.fleet.compose_fleet import compose_command
+from tests.support.compose_fleet import compose_command
 from tests.support.standins import stand_in_lab_files
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,1 @@
+"""Running the fleet on Docker: what acts on its containers from outside (issue 20's fleet faults, state collection)."""
