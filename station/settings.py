@@ -11,46 +11,20 @@ import os
 from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
-from pydantic import Field, field_validator, model_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from pydantic import Field, field_validator
 
-from fleetcore import station_variables
 from fleetcore.identity import DEFAULT_FLEET_DIR, IdentityFiles, thing_dir
-from fleetcore.settings import FleetSettingsBase, Topic
 from fleetcore.settings import load_settings as _load_settings
-from fleetcore.target import AWS_MAX_RATE, Target
-from fleetcore.topic import DEFAULT_TOPIC
+from fleetcore.setting_groups import BrokerAddress, Pacing, TargetSetting, TopicSetting
+from fleetcore.target import Target
 from station.errors import ConfigError
 from station.scheduler import Pacer
 
-DEFAULT_SPEEDUP = 3600.0
 
 
 S = TypeVar("S", bound="EndpointFields")
-
-
-class PacingLayeredSource(PydanticBaseSettingsSource):
-    """`inner` (the `.env` source) layered under the sources above it (`above`: constructor, environment) by the
-    fleet's one pacing rule, `fleetcore.station_variables.layered`: SPEEDUP and INTERVAL are one setting, so
-    `INTERVAL=1` in the environment drops `.env`'s `SPEEDUP=3600` (and the reverse), as the environment wins for
-    every other variable."""
-
-    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource,
-                 above: tuple[PydanticBaseSettingsSource, ...]) -> None:
-        super().__init__(settings_cls)
-        self.inner, self.above = inner, above
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # unused: __call__ delegates to the inner source
-
-    def __call__(self) -> dict[str, Any]:
-        values = self.inner()
-        above = {name.upper(): "" for source in self.above for name in source()}
-        kept = station_variables.layered({name.upper(): value for name, value in values.items()}, above)
-        return {name: value for name, value in values.items() if name.upper() in kept}
 
 
 class TimeMode(StrEnum):
@@ -60,15 +34,14 @@ class TimeMode(StrEnum):
     SHIFTED = "shifted"    # the wall-clock time the record is scheduled for
 
 
-class EndpointFields(FleetSettingsBase):
-    """Where to connect and how to log: shared by one station and a group. Each field is the upper-case
-    environment variable."""
+class EndpointFields(TargetSetting, BrokerAddress):
+    """Where to connect (TARGET, MQTT_HOST, MQTT_PORT: the fleet's shared groups) and how to log: shared by one
+    station and a group. Each field is the upper-case environment variable."""
 
-    target: Target = Field(Target.LOCAL, description="'local' Mosquitto or 'aws' IoT Core.")
-    mqtt_host: str = Field("localhost", min_length=1, description="Broker host (AWS: the iot:Data-ATS endpoint).")
-    mqtt_port: int = Field(8883, ge=1, le=65535)
-    log_format: Literal["text", "json"] = "text"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field("text", description="`text` lines, or `json` (one object a line) "
+                                                "for machines.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="DEBUG, INFO, WARNING or "
+                                                                    "ERROR.")
     connect_timeout: float = Field(30.0, gt=0, description="Give up when the first connection fails this long.")
     keep_alive: int = Field(30, ge=5, le=1200, description="MQTT keep-alive in seconds.")
     session_expiry: int = Field(3600, ge=0, description="Seconds the broker keeps the session while disconnected.")
@@ -125,33 +98,20 @@ class ConnectionSettings(EndpointFields):
         return self.identity.ca
 
 
-class ReplayFields(EndpointFields):
+class ReplayFields(EndpointFields, TopicSetting, Pacing):
     """How every station replays, whatever hosts it (one station or a group): every field is an environment
-    variable of the same name in upper case, declared here once."""
+    variable of the same name in upper case, declared here once (TOPIC and the pacing, with its rule, in the
+    fleet's shared groups, `fleetcore.setting_groups`)."""
 
-    topic: Topic = DEFAULT_TOPIC
-    speedup: float | None = Field(None, gt=0, description="Recorded spacing divided by SPEEDUP (3600: 1 h per s).")
-    interval: float | None = Field(None, ge=0, description="Fixed spacing in seconds instead of SPEEDUP (0: none).")
-    max_rate: float | None = Field(None, ge=0, description="Cap in messages/s (0: none; default 100 on aws).")
-    loop: bool = False
+    loop: bool = Field(False, description="Start over after the last record (seq keeps growing).")
     start_at: datetime | None = Field(None, description="Start at the first record at or after this UTC time.")
-    time_mode: TimeMode = TimeMode.ORIGINAL
+    time_mode: TimeMode = Field(TimeMode.ORIGINAL, description="`original` observation times, or `shifted`: the "
+                                "wall-clock time each record is scheduled for.")
     state_dir: Path = Field(Path(".state"), description="Checkpoint and status folder (a volume in containers).")
     drain_timeout: float = Field(5.0, ge=0, description="Seconds to wait for in-flight PUBACKs on shutdown.")
     progress_interval: float = Field(5.0, gt=0, description="Seconds between progress log lines.")
     max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS1 publishes at most.")
     checkpoint_interval: float = Field(1.0, gt=0, description="Seconds between checkpoint writes.")
-
-    @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource,
-                                   dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource,
-                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """SPEEDUP and INTERVAL are one setting (the pacing): `.env`'s is used only when neither is set in the
-        environment (or passed to the constructor)."""
-        dotenv = PacingLayeredSource(settings_cls, dotenv_settings, (init_settings, env_settings))
-        return init_settings, env_settings, dotenv, file_secret_settings
 
     @field_validator("start_at")
     @classmethod
@@ -160,26 +120,11 @@ class ReplayFields(EndpointFields):
             value = value.replace(tzinfo=timezone.utc)
         return value
 
-    @model_validator(mode="after")
-    def _pacing(self) -> ReplayFields:
-        if self.speedup is not None and self.interval is not None:
-            raise ValueError("set SPEEDUP or INTERVAL, not both")
-        return self
-
     # --- derived values ---------------------------------------------------------------------------------------
-    @property
-    def effective_speedup(self) -> float | None:
-        """SPEEDUP, or the default 3600 when neither SPEEDUP nor INTERVAL is set; None in INTERVAL mode."""
-        if self.interval is not None:
-            return None
-        return self.speedup if self.speedup is not None else DEFAULT_SPEEDUP
-
     @property
     def effective_max_rate(self) -> float:
         """Messages per second at most; 0 means no cap. Default 100 for AWS IoT Core, none locally."""
-        if self.max_rate is not None:
-            return self.max_rate
-        return AWS_MAX_RATE if self.target == Target.AWS else 0.0
+        return self.max_rate_on(self.target)
 
     def pacing_text(self) -> str:
         if self.interval is not None:
