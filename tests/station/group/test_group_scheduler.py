@@ -290,3 +290,25 @@ def test_a_station_that_connects_after_its_timeout_recovers(tmp_path: Path) -> N
     per = by_station(log)
     assert [s for _, s, _ in per["ws-2"]] == list(range(1, len(MINUTES) + 1))
     assert all(lane.state is LaneState.FINISHED for lane in rt.lanes)
+
+
+def test_loop_set_after_a_finished_run_starts_the_next_pass(tmp_path: Path) -> None:
+    """Regression: with LOOP=true a finished checkpoint started nothing ("... or set LOOP=true")."""
+    clock = FakeClock()
+    rt, log, _ = group(tmp_path, NAMES[:2], clock=clock, interval=1.0)
+    assert rt.run() == 0 and all(lane.state is LaneState.FINISHED for lane in rt.lanes)
+    rt2, log2, _ = group(tmp_path, NAMES[:2], clock=clock, interval=1.0, loop=True)
+    real_sleep = clock.sleep
+
+    def sleep(seconds: float) -> None:
+        real_sleep(seconds)
+        if len(log2) >= 2 * len(MINUTES):
+            rt2.request_stop("SIGTERM")
+
+    rt2._sleep = sleep
+    assert rt2.run() == 0
+    for name, sent in by_station(log2).items():
+        assert [seq for _, seq, _ in sent][:3] == [len(MINUTES) + 1, len(MINUTES) + 2, len(MINUTES) + 3], name
+        assert [json.loads(p)["time"] for _, _, p in sent][:2] == [json.loads(p)["time"] for _, _, p in
+                                                                   by_station(log)[name][:2]]  # from line 1
+    assert [lane.summary.passes for lane in rt2.lanes] == [2, 2]  # pass 2 (the first LOOP one) done, pass 3 loaded
