@@ -7,6 +7,10 @@ Invariants:
   (`ConnectSlots`); its clients' reconnect back-off (full jitter) starts at least at the time the whole group
   needs at that rate (`ConnectSlots.reconnect_floor_ms`), so a broker restart's reconnect storm spreads over
   the same group-wide rate instead of arriving at once.
+
+Why a spread and not a gate: the CRT client reconnects on its own timer and has no "reconnect now"; stopping and
+restarting it would fail every queued and unacknowledged QoS1 publish (aws-c-mqtt `s_change_current_state_to_stopped`
+completes them with AWS_ERROR_MQTT5_USER_REQUESTED_STOP), which the replay must never lose.
 """
 
 from __future__ import annotations
