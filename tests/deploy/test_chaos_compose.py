@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from fleetcore.faults.truth import truth_path
-from tests.fleet.compose_fleet import REPO, ComposeFleet
+from tests.support.compose_fleet import REPO, ComposeFleet
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(400)]
 

@@ -14,7 +14,7 @@ from pipeline.dashboard_audit import audit_html, audit_summary
 from pipeline.lake import LakeWriter
 from pipeline.settings import PipelineSettings
 from station import checkpoint as ckpt
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 
 
 @pytest.fixture()

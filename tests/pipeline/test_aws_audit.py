@@ -21,7 +21,7 @@ from fleetcore.faults.truth import GroundTruthLog
 from pipeline.aws.audit import AWS_NOTE, AUDIT_SQL
 from pipeline.cli import main
 from station import checkpoint as ckpt
-from tests.pipeline.aws_support import ACCOUNT, DATABASE, LAKE, REGION, WORKGROUP, aws, client  # noqa: F401
+from tests.support.pipeline_aws import ACCOUNT, DATABASE, LAKE, REGION, WORKGROUP, aws, client  # noqa: F401
 
 COLUMNS = ("thing_name", "seq", "publisher", "sent_at", "copies")
 # What the audit query returns over the lake: st-1 sent 1..5 (seq 3 stored twice), st-2 1, 2 and 4 (3 lost).
