@@ -20,7 +20,7 @@ from fleetcore.shard import load
 from provisioning.manifest import load_manifest
 from provisioning.stations import LAB_STATION_FILES
 from tests.support.compose_fleet import ComposeFleet
-from tests.group.support import write_isd
+from tests.station.group.support import write_isd
 from tests.support.certs import Identity
 from tests.support.mqtt import Subscriber
 

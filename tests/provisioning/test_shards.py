@@ -12,7 +12,7 @@ from fleetcore.shard import load
 from fleetcore.station_variables import group_compose_environment
 from provisioning.manifest import load_manifest
 from provisioning.register_local import LocalFleetRequest, register_local
-from tests.group.support import write_isd
+from tests.station.group.support import write_isd
 
 
 def data(tmp_path: Path, files: int = 2, records: int = 40) -> Path:
