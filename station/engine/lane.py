@@ -187,19 +187,22 @@ class Lane:
             else:
                 self.failures_hidden += 1
 
-    def save_checkpoint(self, writer: BackgroundWriter | None, *, final: bool = False, loop: bool = False) -> None:
-        """Submit the checkpoint to `writer` when the acknowledged prefix moved; `final`: the last one of the run,
-        marked finished when the file's last pass ended and all of it was acknowledged (never with LOOP, never
-        for a damaged file)."""
+    def save_checkpoint(self, writer: BackgroundWriter | None, *, final: bool = False, loop: bool = False) -> bool:
+        """Submit the checkpoint to `writer` when the acknowledged prefix moved (True when submitted); `final`: the
+        last one of the run, marked finished when the file's last pass ended and all of it was acknowledged (never
+        with LOOP, never for a damaged file)."""
         finished = final and not loop and self.summary.reason is StopReason.FINISHED and self.summary.inflight == 0
+        if writer is None or self.ledger.last_ack is None:
+            return False
         moved = self.ledger.changed()
-        if writer is None or self.ledger.last_ack is None or (moved is None and not finished):
-            return
+        if moved is None and not finished:
+            return False
         seq, line, passes = self.ledger.last_ack
         model = ckpt.Checkpoint(thing_name=self.name, data_file=str(self.data_file), fingerprint=self.fingerprint,
                                 line=line, seq=seq, passes=passes, finished=finished)
         path = self.checkpoint_file
         writer.submit(self.name, lambda: ckpt.save(path, model))
+        return True
 
     def summary_fields(self) -> dict[str, Any]:
         """The summary line's fields (after filling in what the ledger and the client know)."""
