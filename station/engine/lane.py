@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from station import checkpoint as ckpt
 from station.engine.cache import station_prefix
 from station.engine.ledger import AckLedger
+from station.engine.states import LaneState
 from station.engine.resume import start_point
 from station.engine.summary import Summary
 from station.engine.writer import BackgroundWriter
@@ -31,20 +31,6 @@ from station.scheduler import Pacer
 from station.sources import fill
 
 log = logging.getLogger("station.engine")
-
-
-class LaneState(StrEnum):
-    WAITING = "waiting"          # not connected yet (its connect slot has not come)
-    CONNECTING = "connecting"
-    PUBLISHING = "publishing"
-    DRAINING = "draining"        # end of file: waiting for the last PUBACKs
-    FINISHED = "finished"
-    STOPPED = "stopped"
-    FAILED = "failed"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (LaneState.FINISHED, LaneState.STOPPED, LaneState.FAILED)
 
 
 class Lane:
