@@ -124,6 +124,9 @@ class GroupRuntime:
         self.lanes = [Lane(t.thing_name, s.data_dir / t.data_file, s.state_dir / t.thing_name,
                            start_offset=t.start_offset, fields={"thing": t.thing_name}, detail=logging.DEBUG,
                            max_failures_shown=MAX_FAILURES_SHOWN) for t in shard.things]
+        # In-flight publishes of the whole group at most (bounds the memory of unacknowledged messages).
+        self.inflight_cap = min(max(MIN_INFLIGHT_CAP, INFLIGHT_PER_STATION * len(self.lanes)),
+                                s.max_inflight * max(1, len(self.lanes)))
         self.report = GroupReport(self, write_state)
 
     # --- control ---------------------------------------------------------------------------------------------
@@ -220,11 +223,6 @@ class GroupRuntime:
         self.report.status_due = True
 
     # --- lane steps ------------------------------------------------------------------------------------------
-    @property
-    def inflight_cap(self) -> int:
-        """In-flight publishes of the whole group at most (bounds the memory of unacknowledged messages)."""
-        return min(max(MIN_INFLIGHT_CAP, INFLIGHT_PER_STATION * len(self.lanes)), self.s.max_inflight * len(self.lanes))
-
     def _recount_inflight(self) -> int:
         """Collect every active lane's completions and count what is still in flight."""
         topic, total = self.s.topic, 0
