@@ -202,13 +202,17 @@ def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: flo
     started = time.time()
     samples = []
     while time.time() - started < window:  # memory sampled through the window: its peak counts
-        samples.append(stats(fleet))
+        try:
+            samples.append(stats(fleet))
+        except subprocess.CalledProcessError:  # a container went away between listing and `docker stats`
+            pass
         time.sleep(max(0.0, min(window / 4, started + window - time.time())))
     fds = broker_fds(fleet)
     kept = connections(fleet)
     elapsed = time.time() - started
     cpu1 = {s: cpu_seconds(fleet, s) for s in [*services, "broker"]}
     after = [group_status(fleet, s) for s in services]
+    samples = samples or [stats(fleet)]
     mem = {k: max((m[k] for m in samples if k in m), key=lambda v: v[0]) for k in samples[-1]}
     messages = sum(a.get("acked", 0) - b.get("acked", 0) for a, b in zip(after, before))
     # each group's rate over the span between its two status writes (a status file is rewritten every second)
