@@ -120,6 +120,7 @@ class GroupRuntime:
         self._pending_connects = 0
         self._inflight = 0  # published and not yet seen resolved, all lanes (recounted at each sweep)
         self._next_recount = 0.0
+        self._paused_until = 0.0  # back-pressure: no publish before this (the group's in-flight is at its cap)
         self._checkpoint_cursor = 0
         self.held_back = 0  # due publishes deferred by back-pressure or a lost connection (for the report)
         self._yield: Callable[[float], None] = time.sleep if sleep is None else (lambda _s: None)
@@ -249,8 +250,11 @@ class GroupRuntime:
                 self._next_recount = now + BACKPRESSURE_RETRY
                 if self._recount_inflight() < self.inflight_cap:
                     return False
+            # The whole group pauses, every lane keeping its place (its entry goes back with its deadline): a
+            # lane pushed to "now + retry" would fall behind every overdue lane and starve.
             self.held_back += 1
-            self._push(index, now + BACKPRESSURE_RETRY)
+            self._paused_until = now + BACKPRESSURE_RETRY
+            self._push(index, lane.deadline)
             return True
         return False
 
@@ -377,7 +381,7 @@ class GroupRuntime:
                     break
             report.tick(now)
             handled = 0
-            while heap and heap[0][0] <= now and handled < BATCH:
+            while heap and heap[0][0] <= now and handled < BATCH and now >= self._paused_until:
                 _, token, index = heapq.heappop(heap)
                 if lanes[index].token == token:
                     self._due(index, now)
@@ -386,7 +390,7 @@ class GroupRuntime:
                         now = clock()
             if handled:
                 continue
-            wake = min(next_sweep, report.next_due, heap[0][0] if heap else math.inf)
+            wake = min(next_sweep, report.next_due, max(heap[0][0], self._paused_until) if heap else math.inf)
             self._sleep(max(COALESCE_S, wake - clock()))
             busy_since = clock()
 

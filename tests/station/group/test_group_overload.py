@@ -112,6 +112,7 @@ def test_the_groups_inflight_is_capped_and_publishing_resumes_when_acks_come(tmp
     assert rt.run() == 0
     assert max(peak) == 10, "never more than the cap in flight across the group"
     assert len(log) > 10, "publishing went on once acknowledgements came"
+    assert {name for _, name, *_ in log} == set(names), "back-pressure keeps every lane's place: none starves"
     assert rt.held_back > 0
 
 
@@ -180,3 +181,35 @@ def test_a_group_behind_schedule_says_so_once_per_interval(tmp_path: Path, caplo
     status = cut["status"]
     assert status["behind_s"] > 6.0 and status["overloaded"] is True and status["connected"] == 0
     assert all(lane.state is LaneState.STOPPED for lane in rt.lanes)
+
+
+def test_back_pressure_starves_no_station(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: a lane held back by the in-flight cap was pushed to "now + retry", behind every overdue lane,
+    and starved while the group was behind (stations with no message at all after 30 s at 3x capacity)."""
+    monkeypatch.setattr(runtime_module, "MIN_INFLIGHT_CAP", 5)
+    monkeypatch.setattr(runtime_module, "INFLIGHT_PER_STATION", 0)  # cap: 5 in flight for 40 stations
+    names = [f"st-{i}" for i in range(40)]
+    rt, log, clock = group(tmp_path, names, interval=0.05, loop=True)
+    made: list[HoldingPublisher] = []
+
+    def factory(config: Any, topic: str, max_inflight: int, on_event: Any) -> HoldingPublisher:
+        made.append(HoldingPublisher(clock, log, config, on_event))
+        return made[-1]
+
+    rt._factory = factory
+    real_sleep = clock.sleep
+
+    def sleep(seconds: float) -> None:
+        real_sleep(seconds)
+        for p in made:  # acknowledged at each scheduler sleep: at most 5 per sleep, far less than the 800/s asked
+            p.release()
+        if clock.t > 1010.0:
+            rt.request_stop("SIGTERM")
+
+    rt._sleep = sleep
+    assert rt.inflight_cap == 5
+    assert rt.run() == 0
+    counts = {name: 0 for name in names}
+    for _, name, *_ in log:
+        counts[name] += 1
+    assert min(counts.values()) >= 0.5 * max(counts.values()), counts
