@@ -4,7 +4,8 @@ For each N (--counts, default 1000,5000,10000) in its own compose project (tempo
 free loopback port, torn down with its volumes afterwards):
 - time until all N stations are connected (established TLS connections on the broker's port), after `make up`;
 - then, for each aggregate rate R of --rates (INTERVAL = N / R per station, LOOP=true), a measuring window of
-  --window seconds once every station is connected: the groups' memory (`docker stats`, cgroup memory without
+  --window seconds once every station is connected and no group is behind schedule any more (the backlog of the
+  connect phase caught up; at most 120 s, `settle_s` in the results): the groups' memory (`docker stats`, cgroup memory without
   page cache) total and per station, the broker's memory and open fds, CPU-seconds per 1,000 messages (the groups'
   and the broker's cgroup CPU time over the window), the achieved rate (acknowledged messages over the window)
   and the worst p99 schedule lateness of the window's progress intervals; then SIGTERM, drain, and the groups'
@@ -179,6 +180,22 @@ def wait_connected(fleet: ComposeFleet, count: int, timeout: float) -> float | N
     return None
 
 
+SETTLE_MAX_S = 120.0
+
+
+def settle(fleet: ComposeFleet, services: list[str], limit: float) -> float:
+    """Seconds waited after every station connected until no group is behind schedule any more (its status
+    file's `behind_s` under 0.5 s; at least 5 s, at most `limit`): the backlog of the connect phase (publishing
+    stations share the host with TLS handshakes) is caught up before the window measures the sustained rate."""
+    t0 = time.perf_counter()
+    time.sleep(5)
+    while time.perf_counter() - t0 < limit:
+        if max((group_status(fleet, s).get("behind_s") or 0.0 for s in services), default=0.0) < 0.5:
+            break
+        time.sleep(3)
+    return time.perf_counter() - t0
+
+
 def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: float, connect_rate: float
              ) -> dict[str, Any]:
     groups = -(-count // per)
@@ -195,8 +212,8 @@ def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: flo
         row["error"] = f"only {connections(fleet)} of {count} connected after 300 s"
         fleet.compose("stop", "-t", "60", *groups_of(fleet), timeout=600)
         return row
-    time.sleep(5)  # settle
     services = groups_of(fleet)
+    row["settle_s"] = settle(fleet, services, SETTLE_MAX_S)
     cpu0 = {s: cpu_seconds(fleet, s) for s in [*services, "broker"]}
     before = [group_status(fleet, s) for s in services]
     started = time.time()
