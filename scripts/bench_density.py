@@ -196,8 +196,8 @@ def settle(fleet: ComposeFleet, services: list[str], limit: float) -> float:
     return time.perf_counter() - t0
 
 
-def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: float, connect_rate: float
-             ) -> dict[str, Any]:
+def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: float, connect_rate: float,
+             settle_max: float = SETTLE_MAX_S) -> dict[str, Any]:
     groups = -(-count // per)
     fleet.env.update(INTERVAL=f"{count / rate:g}", CONNECT_RATE=f"{connect_rate / groups:g}")
     t0 = time.perf_counter()
@@ -213,7 +213,7 @@ def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: flo
         fleet.compose("stop", "-t", "60", *groups_of(fleet), timeout=600)
         return row
     services = groups_of(fleet)
-    row["settle_s"] = settle(fleet, services, SETTLE_MAX_S)
+    row["settle_s"] = settle(fleet, services, settle_max)
     cpu0 = {s: cpu_seconds(fleet, s) for s in [*services, "broker"]}
     before = [group_status(fleet, s) for s in services]
     started = time.time()
@@ -335,7 +335,7 @@ def bench_count(count: int, per: int, rates: list[float], data_dir: Path, window
                 result["bare"] = run_bare(fleet, count, best["rate"], window, connect_rate)
                 print(json.dumps({"bare": result["bare"]}), flush=True)
                 if overload > 0:
-                    over = run_rate(fleet, count, per, best["rate"] * overload, window, connect_rate)
+                    over = run_rate(fleet, count, per, best["rate"] * overload, window, connect_rate, settle_max=5.0)
                     over["steady_mem"] = best.get("group_mem_total")
                     result["overload"] = over
                     print(json.dumps({"overload": over}), flush=True)
