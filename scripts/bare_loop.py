@@ -1,6 +1,6 @@
 """The bare awscrt baseline of `make bench-density`: the same clients as a group, with nothing else.
 
-One worker process per group: the group's identities (client id = thing name, mutual TLS, the project's MQTT5
+One worker process per group, in a container of the station image on the fleet's network: the group's identities (client id = thing name, mutual TLS, the project's MQTT5
 options from `fleetcore.mqtt`: persistent session, keep-alive, one shared event-loop thread), QoS1 publishes of a
 message-sized payload to the same topic at the group's share of the rate, round robin over its clients on absolute
 deadlines, PUBACK futures collected in order. No replay, no checkpoints, no status: what any Python awscrt client
@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a checkout; in the station image: installed
 
 from awscrt import io, mqtt5  # noqa: E402
 

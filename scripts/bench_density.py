@@ -270,11 +270,21 @@ def run_bare(fleet: ComposeFleet, count: int, rate: float, window: float, connec
     """The bare-loop baseline (scripts/bare_loop.py) with the groups' identities, one worker per group, at `rate`
     in all; the groups must be stopped (same client ids)."""
     shards = sorted((fleet.fleet_dir / "shards").glob("shard-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    network = subprocess.run(["docker", "network", "ls", "-q", "--filter",
+                              f"label=com.docker.compose.project={fleet.project}"], capture_output=True, text=True,
+                             timeout=60).stdout.split()[0]
+    image = fleet.env.get("STATION_IMAGE") or "weather-fleet/station:latest"
     workers = []
-    for shard in shards:
+    for n, shard in enumerate(shards, 1):
         names = [t["thing_name"] for t in json.loads(shard.read_text())["things"]]
-        cmd = [sys.executable, str(Path(__file__).with_name("bare_loop.py")), "--port", str(fleet.port),
-               "--identities", str(fleet.fleet_dir / "things"), "--names", ",".join(names),
+        # In a container of the station image on the fleet's network, as the groups run: the same Python and
+        # awscrt, the same path to the broker (not the host's docker-proxy, which 10,000 connections overwhelm).
+        cmd = ["docker", "run", "--rm", "--name", f"{fleet.project}-bare-{n}", "--network", network,
+               "--label", f"com.docker.compose.project={fleet.project}", "--user", fleet.env["FLEET_UID"],
+               "--ulimit", "nofile=20000:20000", "--entrypoint", "python",
+               "-v", f"{Path(__file__).with_name('bare_loop.py')}:/bare_loop.py:ro",
+               "-v", f"{fleet.fleet_dir / 'shards' / str(n) / 'identities'}:/identities:ro", image, "/bare_loop.py",
+               "--host", "broker", "--port", "8883", "--identities", "/identities", "--names", ",".join(names),
                "--rate", f"{rate * len(names) / count:g}", "--window", f"{window:g}", "--settle", "10",
                "--connect-rate", f"{connect_rate / len(shards):g}"]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
