@@ -329,7 +329,8 @@ def bench_count(count: int, per: int, rates: list[float], data_dir: Path, window
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
         fleet = ComposeFleet(Path(tmp), data_dir, LOOP="true", LOG_FORMAT="json", PROGRESS_INTERVAL="5",
                              DRAIN_TIMEOUT="30", TIME_MODE="original", TOPIC="sensor/weather", SPEEDUP="")
-        print(f"bench-density: N={count} in compose project {fleet.project}", file=sys.stderr, flush=True)
+        print(f"bench-density: N={count} in compose project {fleet.project}, FLEET_DIR {fleet.fleet_dir}",
+              file=sys.stderr, flush=True)
         rows: list[dict[str, Any]] = []
         result: dict[str, Any] = {"rows": rows, "bare": None, "overload": None}
         try:

@@ -59,7 +59,7 @@ def test_a_signal_tears_down_what_the_benchmark_started(signum: int, tmp_path: P
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()
-        project = re.search(r"compose project (\S+)", line)
+        project = re.search(r"compose project (\S+), FLEET_DIR (\S+)", line)
         assert project, line
         deadline = time.monotonic() + 300
         while not any(project_objects(project[1])[:1]) and time.monotonic() < deadline:
@@ -74,4 +74,4 @@ def test_a_signal_tears_down_what_the_benchmark_started(signum: int, tmp_path: P
     assert proc.returncode == 128 + signum, err[-2000:]
     assert "torn down what it started" in err
     assert project_objects(project[1]) == [], "nothing of the benchmark's compose project is left"
-    assert not any((REPO / ".bench").glob("tmp*/fleet")), "its temporary fleet folder is gone"
+    assert not Path(project[2]).exists(), "its temporary fleet folder is gone"
