@@ -81,11 +81,8 @@ class HoldingPublisher:
         self.connected = False
 
 
-def test_the_groups_inflight_is_capped_and_publishing_resumes_when_acks_come(tmp_path: Path,
-                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime_module, "MIN_INFLIGHT_CAP", 10)
-    names = NAMES[:4]  # cap: max(10, 2 x 4) = 10 in flight for the whole group
-    rt, log, clock = group(tmp_path, names, interval=0.1, loop=True)
+def holding_publishers(rt: Any, clock: Any, log: list) -> list[HoldingPublisher]:
+    """Make `rt`'s clients HoldingPublishers; the list fills as they are made."""
     made: list[HoldingPublisher] = []
 
     def factory(config: Any, topic: str, max_inflight: int, on_event: Any) -> HoldingPublisher:
@@ -93,6 +90,15 @@ def test_the_groups_inflight_is_capped_and_publishing_resumes_when_acks_come(tmp
         return made[-1]
 
     rt._factory = factory
+    return made
+
+
+def test_the_groups_inflight_is_capped_and_publishing_resumes_when_acks_come(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime_module, "MIN_INFLIGHT_CAP", 10)
+    names = NAMES[:4]  # cap: max(10, 2 x 4) = 10 in flight for the whole group
+    rt, log, clock = group(tmp_path, names, interval=0.1, loop=True)
+    made = holding_publishers(rt, clock, log)
     real_sleep = clock.sleep
     peak: list[int] = []
 
@@ -190,13 +196,7 @@ def test_back_pressure_starves_no_station(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(runtime_module, "INFLIGHT_PER_STATION", 0)  # cap: 5 in flight for 40 stations
     names = [f"st-{i}" for i in range(40)]
     rt, log, clock = group(tmp_path, names, interval=0.05, loop=True)
-    made: list[HoldingPublisher] = []
-
-    def factory(config: Any, topic: str, max_inflight: int, on_event: Any) -> HoldingPublisher:
-        made.append(HoldingPublisher(clock, log, config, on_event))
-        return made[-1]
-
-    rt._factory = factory
+    made = holding_publishers(rt, clock, log)
     real_sleep = clock.sleep
 
     def sleep(seconds: float) -> None:
