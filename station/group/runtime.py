@@ -2,8 +2,9 @@
 
 - All clients share ONE awscrt EventLoopGroup + ClientBootstrap; each has client id = thing name and its own
   mutual-TLS identity, persistent session, offline queue and PUBACK checks (`station.publisher.Publisher`).
-- One min-heap of (due time, token, lane) serves every lane's deadline: connect slots, connect timeouts and
-  publish deadlines; no thread per station. A lane rescheduled gets a new token; older heap entries are skipped.
+- Min-heaps of (due time, token, lane): one for connect slots and connect timeouts (served first), one for publish
+  deadlines; no thread per station. A lane rescheduled gets a new token; older heap entries are skipped. A lane
+  behind schedule is pushed at max(deadline, now): round robin among the overdue ones.
 - Connects go through one group-wide `ConnectSlots` (CONNECT_RATE per second, jittered within each slot); the
   clients' reconnect back-off starts at the time the group needs at that rate (`station.engine.connect`).
 - A lane that fails (refused certificate / no connection within CONNECT_TIMEOUT, missing identity, unreadable,
@@ -22,6 +23,9 @@ queueing without bound or losing its connections:
 - the scheduler thread never holds the GIL for more than `MAX_HOLD_S` at a stretch: it sleeps `YIELD_S` so the
   CRT event-loop thread (which takes the GIL for every PUBACK) keeps reading its sockets, pings included;
 - `GroupReport` says once per progress interval that the group is overloaded and by how much.
+
+Over 400 lines because the scheduler loop, its lane steps and the back-pressure share one hot path's state
+(heaps, in-flight count, pause); the back-pressure (`_held_back`, `_recount_inflight`) is the next to move out.
 """
 
 from __future__ import annotations
