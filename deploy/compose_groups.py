@@ -1,7 +1,7 @@
 """Group services for `<fleet>/compose.stations.yaml` when STATIONS_PER_CONTAINER > 1: group-1 .. group-M.
 
 Each group service is the station image running `station run` in group mode (env SHARD_FILE): compose.yaml's
-`x-station` settings (`provisioning.compose_stations.STATION_TEMPLATE`) with the environment generated from
+`x-station` settings (`deploy.compose_stations.STATION_TEMPLATE`) with the environment generated from
 `fleetcore.station_variables.group_compose_environment()`, and these mounts:
 
 - `<fleet>/shards/shard-<n>.json` -> /shard/shard.json (read-only);
@@ -21,7 +21,7 @@ from typing import Any
 
 from fleetcore.shard import SHARDS_DIR, Shard, shard_file_name
 from fleetcore.station_variables import group_compose_environment
-from provisioning.compose_stations import STATION_TEMPLATE
+from deploy.compose_stations import STATION_TEMPLATE
 
 CACHE_VOLUME = "station-cache"
 NOFILE = "${FLEET_NOFILE:-20000}"  # as the broker's in compose.yaml

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from fleetcore import station_variables
-from provisioning.errors import FleetStateError
-from provisioning.manifest import THINGS_DIR, Thing
+from deploy.errors import DeployError
+from fleetcore.manifest import THINGS_DIR, Thing
 
 STATIONS_COMPOSE_FILE = "compose.stations.yaml"
 # Services station-1 .. station-5 live in compose.yaml; the override starts after them.
@@ -84,7 +84,7 @@ def render_stations_compose(stations: list[Thing]) -> str | None:
         return None
     for _, t in extra:
         if not t.isd_file:
-            raise FleetStateError(f"station {t.thing_name} of the manifest has no ISD file: run `make register`")
+            raise DeployError(f"station {t.thing_name} of the manifest has no ISD file: run `make register`")
     doc = {
         "volumes": {state_volume(i): {} for i, _ in extra},
         "services": {service_name(i): station_service(i, t.thing_name, t.isd_file or "", t.start_offset)
@@ -102,17 +102,3 @@ def render_stations_compose(stations: list[Thing]) -> str | None:
 def stations_compose_path(fleet_dir: Path) -> Path:
     return Path(fleet_dir) / STATIONS_COMPOSE_FILE
 
-
-def write_stations_compose(fleet_dir: Path, stations: list[Thing]) -> Path | None:
-    """Write the override for a fleet larger than five (or delete a stale one); returns the file or None.
-
-    A fleet registered without ISD files (AWS things only, no DATA_DIR) gets none: it has nothing to replay.
-    """
-    path = stations_compose_path(fleet_dir)
-    text = render_stations_compose(stations) if all(t.isd_file for t in stations) else None
-    if text is None:
-        path.unlink(missing_ok=True)
-        return None
-    if not path.is_file() or path.read_text() != text:
-        path.write_text(text)
-    return path

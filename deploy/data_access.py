@@ -17,7 +17,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from provisioning.manifest import Thing
+from fleetcore.manifest import Thing
 
 READ, SEARCH = 4, 1  # permission bits of one class (owner, group or other)
 

@@ -13,23 +13,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
 
 from fleetcore.identity import IDENTITY_FILES, THINGS_DIR
 from fleetcore.shard import SHARDS_DIR, Shard, ShardThing, shard_file_name, split
-from provisioning.manifest import Thing
-
-
-class Writer(Protocol):
-    dry_run: bool
-    written: list[Path]
-    removed: list[Path]
-
-    def write(self, path: Path, data: bytes, mode: int = ...) -> None: ...
-
-    def remove_file(self, path: Path) -> None: ...
-
-    def remove_tree(self, path: Path) -> None: ...
+from fleetcore.files import Writer
+from fleetcore.manifest import Thing
 
 
 def shards_dir(fleet_dir: Path) -> Path:
@@ -92,50 +80,3 @@ def write_shards(fleet_dir: Path, stations: list[Thing], per_container: int, w: 
                 else:
                     w.remove_file(old)
     return len(shards)
-
-
-
-class DirectWriter:
-    """A `Writer` that writes at once (no dry run): for callers outside `register_local` (the AWS fleet)."""
-
-    dry_run = False
-
-    def __init__(self) -> None:
-        self.written: list[Path] = []
-        self.removed: list[Path] = []
-
-    def write(self, path: Path, data: bytes, mode: int = 0o644) -> None:
-        from provisioning.files import write_if_changed
-
-        if write_if_changed(path, data, mode):
-            self.written.append(path)
-
-    def remove_file(self, path: Path) -> None:
-        if path.is_file():
-            path.unlink()
-            self.removed.append(path)
-
-    def remove_tree(self, path: Path) -> None:
-        import shutil
-
-        if path.exists():
-            shutil.rmtree(path)
-            self.removed.append(path)
-
-
-def write_station_services(fleet_dir: Path, stations: list[Thing], per_container: int) -> int:
-    """Shards and group services (per_container > 1) or the per-station override: compose.stations.yaml as
-    `register_local` writes it; returns the number of groups (0: one container per station)."""
-    from provisioning.compose_groups import render_groups_compose
-    from provisioning.compose_stations import stations_compose_path, write_stations_compose
-
-    groups = write_shards(fleet_dir, stations, per_container, DirectWriter()) if all(t.isd_file for t in stations) \
-        else 0
-    if not groups:
-        write_stations_compose(fleet_dir, stations)
-        return 0
-    path = stations_compose_path(fleet_dir)
-    text = render_groups_compose(plan_shards(stations, per_container))
-    if not path.is_file() or path.read_text() != text:
-        path.write_text(text)
-    return groups

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 from fleetcore.identity import CA_FILE, CERTIFICATE_FILE, MONITOR_THING, PRIVATE_KEY_FILE, THINGS_DIR  # noqa: F401
 from fleetcore.target import Target
 from fleetcore.topic import DEFAULT_TOPIC
-from provisioning.errors import FleetStateError
+from fleetcore.errors import ManifestError
 
 MANIFEST_NAME = "manifest.json"
 
@@ -116,11 +116,11 @@ class FleetManifest(_Model):
         return [t for t in self.things if t.role == Role.STATION]
 
     def thing(self, name: str) -> Thing:
-        """The identity called `name`; FleetStateError names it when absent."""
+        """The identity called `name`; ManifestError names it when absent."""
         for t in self.things:
             if t.thing_name == name:
                 return t
-        raise FleetStateError(f"thing {name!r} is not in the fleet manifest: run `make register`")
+        raise ManifestError(f"thing {name!r} is not in the fleet manifest: run `make register`")
 
 
 def manifest_path(fleet_dir: Path) -> Path:
@@ -128,14 +128,14 @@ def manifest_path(fleet_dir: Path) -> Path:
 
 
 def load_manifest(fleet_dir: Path) -> FleetManifest:
-    """Read the manifest; a missing or unreadable one raises FleetStateError naming the path and the fix."""
+    """Read the manifest; a missing or unreadable one raises ManifestError naming the path and the fix."""
     path = manifest_path(fleet_dir)
     if not path.is_file():
-        raise FleetStateError(f"no fleet manifest at {path}: run `make register` first")
+        raise ManifestError(f"no fleet manifest at {path}: run `make register` first")
     try:
         return FleetManifest.model_validate_json(path.read_text())
     except ValidationError as exc:
-        raise FleetStateError(f"unreadable fleet manifest {path} ({exc.error_count()} problem(s), first: "
+        raise ManifestError(f"unreadable fleet manifest {path} ({exc.error_count()} problem(s), first: "
                               f"{exc.errors()[0]['msg']}): restore it, or remove FLEET_DIR's identities with "
                               "`make clean` and run `make register`") from None
 

@@ -17,8 +17,6 @@ from provisioning.errors import ConfigError
 # Always in the broker certificate: the compose service name, and the host's loopback for `make watch`.
 DEFAULT_BROKER_HOSTNAMES = ("broker", "localhost", "127.0.0.1")
 MAX_FLEET_COUNT = 10_000
-# A Linux bridge network has at most 1,024 ports: the broker, the pipeline and at most this many station containers.
-MAX_STATION_CONTAINERS = 1000
 
 
 S = TypeVar("S", bound=BaseSettings)
@@ -54,6 +52,9 @@ class FleetSettings(FleetSettingsBase):
     fleet_gid: int = Field(default=10001, ge=0, validation_alias="FLEET_GID")
     broker_port: int = Field(default=8883, ge=1, le=65535, validation_alias="BROKER_PORT",
                              description="Host port (loopback only) the broker's mTLS listener is published on.")
+    broker_wait_seconds: float = Field(default=60.0, ge=0, validation_alias="BROKER_WAIT_SECONDS",
+                                       description="How long `make watch` (and `make up`/`make swarm-up`) wait "
+                                       "for a broker that is still starting.")
 
     def hostnames(self) -> list[str]:
         """The broker certificate's SAN entries: the defaults, then BROKER_HOSTNAMES, without duplicates."""

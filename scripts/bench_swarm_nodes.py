@@ -128,7 +128,7 @@ def build_images() -> None:
 
 def expected_messages(fleet_dir: Path, data: Path) -> int:
     """One message per record from each station's start_offset to its file's end (LOOP=false)."""
-    from provisioning.manifest import load_manifest
+    from fleetcore.manifest import load_manifest
 
     lines = {p.name: len(p.read_text(encoding="latin-1").splitlines()) for p in data.iterdir()}
     return sum(max(0, lines.get(t.isd_file or "", 0) - t.start_offset)

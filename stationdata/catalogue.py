@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from provisioning.errors import CatalogueError
+from stationdata.errors import CatalogueError
 
 CATALOGUE_NAME = "isd-history.csv"
 COLUMNS = ("USAF", "WBAN", "STATION NAME", "CTRY", "STATE", "ICAO", "LAT", "LON", "ELEV(M)", "BEGIN", "END")

@@ -1,4 +1,4 @@
-"""`python -m provisioning stations` (make stations): select stations from the catalogue, print a table or JSON."""
+"""`python -m stationdata stations` (make stations): select stations from the catalogue, print a table or JSON."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from provisioning.catalogue import Station, select
-from provisioning.catalogue_store import load_catalogue
-from provisioning.data_settings import DataSettings
-from provisioning.settings import load
-from provisioning.selection_args import add_selection_arguments, selection_from_args
+from stationdata.catalogue import Station, select
+from stationdata.catalogue_store import load_catalogue
+from stationdata.data_settings import load
+from stationdata.selection_args import add_selection_arguments, selection_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser, data_dir: Path, *, with_json: bool = True) -> None:
@@ -49,7 +48,7 @@ def table(stations: list[Station], distances: list[float | None] | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load(DataSettings)
+    settings = load()
     try:
         sel = selection_from_args(args)
     except ValueError as exc:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from provisioning.catalogue import CATALOGUE_NAME, Station, parse_catalogue
-from provisioning.data_settings import DataSettings
-from provisioning.download import fetch_one
-from provisioning.errors import CatalogueError, ProvisioningError
-from provisioning.sources import Source, make_sources
+from stationdata.catalogue import CATALOGUE_NAME, Station, parse_catalogue
+from stationdata.data_settings import DataSettings
+from stationdata.download import fetch_one
+from stationdata.errors import CatalogueError, StationDataError
+from stationdata.sources import Source, make_sources
 
 CACHE_DIR = ".catalogue"
 RECORD_NAME = "isd-history.json"
@@ -94,7 +94,7 @@ def load_catalogue(data_dir: Path, settings: DataSettings, *, refresh: bool = Fa
         return Catalogue(read_file(path), path, fetched_at, location)
     try:
         path, location = fetch_catalogue(data_dir, sources if sources is not None else make_sources(settings))
-    except ProvisioningError as exc:
+    except StationDataError as exc:
         if path.is_file():
             print(f"warning: {exc}; using the copy of {fetched_at:%Y-%m-%d} in {path}", file=sys.stderr)
             return Catalogue(read_file(path), path, fetched_at, location)

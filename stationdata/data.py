@@ -1,7 +1,7 @@
 """`make data`: the station-years DATA_DIR needs, downloaded when absent.
 
 Which station-years: `--stations` (USAF-WBAN-YEAR, or USAF-WBAN with --year), or the selection flags applied to
-the station catalogue (with --year), or by default the lab's five. How: `provisioning.download` (concurrent,
+the station catalogue (with --year), or by default the lab's five. How: `stationdata.download` (concurrent,
 retried, resumable, verified), from DATA_SOURCE first and the other source as fallback.
 
 Exit status: 0 when every station-year is present or fetched (some may be reported missing at the source),
@@ -16,14 +16,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from provisioning.catalogue import select
-from provisioning.catalogue_store import load_catalogue
-from provisioning.data_settings import DEFAULT_NCEI_BASE_URL, DataSettings
-from provisioning.download import Downloader, Outcome, Summary, present
-from provisioning.selection_args import selection_from_args
-from provisioning.settings import load
-from provisioning.sources import Source, make_sources
-from provisioning.stations import LAB_STATION_FILES, missing_lab_files
+from stationdata.catalogue import select
+from stationdata.catalogue_store import load_catalogue
+from stationdata.data_settings import DEFAULT_NCEI_BASE_URL, DataSettings, load
+from stationdata.download import Downloader, Outcome, Summary, present
+from stationdata.selection_args import selection_from_args
+from stationdata.sources import Source, make_sources
+from stationdata.stations import LAB_STATION_FILES, missing_lab_files
 
 NCEI_URL = DEFAULT_NCEI_BASE_URL + "/{year}/{name}.gz"
 SHOWN = 15
@@ -126,13 +125,13 @@ def ensure_lab_data(data_dir: Path, *, download_missing: bool = True, settings: 
         print(f"DATA_DIR {data_dir} lacks {', '.join(missing)}: run `make data`, or set DATA_DIR to a folder "
               "that has them", file=sys.stderr)
         return 1
-    return download(LAB_STATION_FILES, data_dir, settings or load(DataSettings), progress=progress,
+    return download(LAB_STATION_FILES, data_dir, settings or load(), progress=progress,
                     sources=sources)
 
 
 def run(args: argparse.Namespace) -> int:
     """`provisioning data`."""
-    settings = load(DataSettings, **({"data_source": args.source} if args.source else {}))
+    settings = load(**({"data_source": args.source} if args.source else {}))
     if args.workers:
         settings = settings.model_copy(update={"data_workers": args.workers})
     try:

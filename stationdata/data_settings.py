@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator
 
-from fleetcore.settings import FleetSettingsBase
+from fleetcore.settings import FleetSettingsBase, load_settings
+from stationdata.errors import ConfigError
 
 DEFAULT_NCEI_BASE_URL = "https://www.ncei.noaa.gov/pub/data/noaa"
 DEFAULT_ISD_BUCKET = "noaa-isd-pds"
@@ -24,7 +26,10 @@ class DataSourceName(StrEnum):
 
 
 class DataSettings(FleetSettingsBase):
-    """Sources, mirrors and download behaviour."""
+    """Where the station-years are, their sources, mirrors and download behaviour."""
+
+    data_dir: Path = Field(default=Path("data"), validation_alias="DATA_DIR",
+                           description="Folder of ISD station-year files (plain or .gz).")
 
     data_source: DataSourceName = Field(default=DataSourceName.NCEI, validation_alias="DATA_SOURCE",
                                         description="Source tried first (ncei or aws); the other is the fallback.")
@@ -59,3 +64,8 @@ class DataSettings(FleetSettingsBase):
         """The sources to try, first the chosen one."""
         first = self.data_source
         return [first, first.other()] if self.data_fallback else [first]
+
+
+def load(**overrides: object) -> DataSettings:
+    """DataSettings from the environment and `.env`, raising station data's ConfigError (one line per variable)."""
+    return load_settings(DataSettings, ConfigError, **overrides)

@@ -1,6 +1,6 @@
 """Distinct data when there are fewer ISD files than stations: each cycled copy starts at another record.
 
-Files cycle over the things (`provisioning.stations.assign`). Copy c (0-based) of a file replayed by C things
+Files cycle over the things (`stationdata.stations.assign`). Copy c (0-based) of a file replayed by C things
 starts after record (line) `c * lines // C`, so copies are spread evenly over the file and the fleet does not
 publish identical readings in lockstep. A file read once keeps offset 0 (the lab's five stay unchanged).
 """
@@ -12,7 +12,7 @@ import zlib
 from collections import Counter
 from pathlib import Path
 
-from provisioning.stations import StationFile
+from stationdata.stations import StationFile
 
 
 def count_lines(path: Path) -> int:

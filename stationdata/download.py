@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from provisioning.errors import ProvisioningError
-from provisioning.sources import Source, SourceError, SourceErrorKind
+from stationdata.errors import StationDataError
+from stationdata.sources import Source, SourceError, SourceErrorKind
 
 PART_SUFFIX = ".part"
 MAX_BACKOFF_SECONDS = 30.0
@@ -237,7 +237,7 @@ def fetch_one(sources: Sequence[Source], location_of: Callable[[Source], str], t
               validate: Callable[[Path], str | None] | None = None) -> Source:
     """Fetch one object (e.g. the catalogue) atomically to `target` from the first source that has it.
 
-    ProvisioningError naming every source's failure when none does; nothing is left behind.
+    StationDataError naming every source's failure when none does; nothing is left behind.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
@@ -263,4 +263,4 @@ def fetch_one(sources: Sequence[Source], location_of: Callable[[Source], str], t
                 break
             finally:
                 tmp.unlink(missing_ok=True)
-    raise ProvisioningError("cannot fetch " + target.name + ": " + "; ".join(problems))
+    raise StationDataError("cannot fetch " + target.name + ": " + "; ".join(problems))

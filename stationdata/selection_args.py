@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from provisioning.catalogue import Around, BoundingBox, Selection, selection
+from stationdata.catalogue import Around, BoundingBox, Selection, selection
 
 DEFAULT_RADIUS_KM = 100.0
 

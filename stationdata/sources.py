@@ -22,9 +22,9 @@ from collections.abc import Callable
 from enum import Enum
 from typing import BinaryIO
 
-from provisioning.catalogue import CATALOGUE_NAME
-from provisioning.data_settings import DataSettings, DataSourceName
-from provisioning.errors import ProvisioningError
+from stationdata.catalogue import CATALOGUE_NAME
+from stationdata.data_settings import DataSettings, DataSourceName
+from stationdata.errors import StationDataError
 
 CHUNK = 256 * 1024
 OnBytes = Callable[[int], None]
@@ -37,7 +37,7 @@ class SourceErrorKind(str, Enum):
     REFUSED = "refused"
 
 
-class SourceError(ProvisioningError):
+class SourceError(StationDataError):
     """One failed fetch: what happened (`kind`) and a one-line message naming the location."""
 
     def __init__(self, kind: SourceErrorKind, message: str) -> None:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from provisioning.catalogue import Station, by_id
-from provisioning.catalogue_store import cached_catalogue
-from provisioning.manifest import Thing
+from stationdata.catalogue import Station, by_id
+from stationdata.catalogue_store import cached_catalogue
+from fleetcore.manifest import Thing
 
 STATION_NAMES_FILE = "stations.json"
 

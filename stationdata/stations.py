@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning.errors import ConfigError
+from stationdata.errors import ConfigError
 
 # The five station-years the lab replays, in the lab's order.
 LAB_STATION_FILES: tuple[str, ...] = (

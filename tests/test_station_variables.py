@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from fleetcore import station_variables
-from provisioning.compose_stations import STATION_ENVIRONMENT, station_service
+from deploy.compose_stations import STATION_ENVIRONMENT, station_service
 from station.settings import StationSettings
 from tests.fleet.compose_fleet import STATION_KNOBS
 

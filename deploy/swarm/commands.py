@@ -1,49 +1,39 @@
-"""`python -m provisioning stack render|up|down|ps`: the fleet as a Docker Swarm stack (make swarm-up/-down/-ps)."""
+"""`python -m deploy stack render|up|down|ps`: the fleet as a Docker Swarm stack (make swarm-up/-down/-ps).
+
+`up` returns once the broker answers on 127.0.0.1:BROKER_PORT (through the relay), as `make up` does.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import Field
-
-from fleetcore import station_variables
-from fleetcore.settings import FleetSettingsBase
-from fleetcore.shard import SHARDS_DIR
-from provisioning import data_access
-from provisioning.errors import ConfigError
-from provisioning.manifest import load_manifest
-from provisioning.settings import load as load_settings
-from provisioning.swarm import engine, relay
-from provisioning.swarm.images import plan_images
-from provisioning.swarm.stack import (STACK_FILE, STATION_NODE_LABEL, Images, LakeWriter, StackRequest, build_stack,
+from deploy import data_access
+from deploy.broker import wait_for_broker
+from deploy.errors import ConfigError
+from deploy.lake import lake_owner
+from deploy.settings import DeploySettings, load
+from deploy.swarm import engine, relay
+from deploy.swarm.errors import SwarmError
+from deploy.swarm.images import build_commands, plan_images
+from deploy.swarm.stack import (STACK_FILE, STATION_NODE_LABEL, Images, LakeWriter, StackRequest, build_stack,
                                       check_stack_name, load_shards, read_env_file, render_stack, secret_names,
                                       unreadable_data)
-
-
-class SwarmSettings(FleetSettingsBase):
-    """Variables of the `Swarm` section of `.env.example` (and the image names shared with compose)."""
-
-    swarm_stack: str = Field(default="weather-fleet", validation_alias="SWARM_STACK")
-    registry: str | None = Field(default=None, validation_alias="REGISTRY")
-    station_image: str = Field(default="weather-fleet/station:latest", validation_alias="STATION_IMAGE")
-    mosquitto_image: str = Field(default="eclipse-mosquitto:2", validation_alias="MOSQUITTO_IMAGE")
-    pipeline_image: str = Field(default="weather-fleet/pipeline:latest", validation_alias="PIPELINE_IMAGE")
-    pipeline: bool = Field(default=False, validation_alias="PIPELINE")
-    lake_dir: Path = Field(default=Path("lake"), validation_alias="LAKE_DIR")
-    stations_per_container: int = Field(default=1, ge=1, validation_alias="STATIONS_PER_CONTAINER")
-    broker_port: int = Field(default=8883, ge=1, le=65535, validation_alias="BROKER_PORT")
-    fleet_uid: int = Field(default=10001, ge=1, validation_alias="FLEET_UID")
-    fleet_gid: int = Field(default=10001, ge=1, validation_alias="FLEET_GID")
+from fleetcore import station_variables
+from fleetcore.manifest import load_manifest
+from fleetcore.shard import SHARDS_DIR
+from fleetcore.target import Target
 
 
 def add_parser(sub: argparse._SubParsersAction, fleet_dir: Path, data_dir: Path) -> None:
     """The `stack` command and its sub-commands."""
     stack = sub.add_parser("stack", help="the fleet on Docker Swarm: render, up, down, ps (docs/swarm.md)")
     verbs = stack.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for verb, text in (("render", "write FLEET_DIR/stack.yaml (no engine needed)"),
+    for verb, text in (("images", "build the station and broker images (and the pipeline's with PIPELINE=1)"),
+                       ("render", "write FLEET_DIR/stack.yaml (no engine needed)"),
                        ("up", "deploy (or update) the stack on this swarm manager"),
                        ("down", "remove the stack and exactly the secrets and configs it created"),
                        ("ps", "show the stack's services; exit 1 when a station service has replicas != 1")):
@@ -58,9 +48,9 @@ def add_parser(sub: argparse._SubParsersAction, fleet_dir: Path, data_dir: Path)
 
 
 def run(args: argparse.Namespace) -> int:
-    s = load_settings(SwarmSettings)
+    s = load()
     stack = check_stack_name(args.stack or s.swarm_stack)
-    return {"render": cmd_render, "up": cmd_up, "down": cmd_down, "ps": cmd_ps}[args.verb](args, s, stack)
+    return {"images": cmd_images, "render": cmd_render, "up": cmd_up, "down": cmd_down, "ps": cmd_ps}[args.verb](args, s, stack)
 
 
 def _environment() -> dict[str, str]:
@@ -68,32 +58,20 @@ def _environment() -> dict[str, str]:
     return station_variables.layered(read_env_file(Path(".env")), os.environ)
 
 
-def _request(args: argparse.Namespace, s: SwarmSettings, stack: str, images: Images, *, labelled: bool,
+def _request(args: argparse.Namespace, s: DeploySettings, stack: str, images: Images, *, labelled: bool,
              node_id: str | None) -> StackRequest:
     manifest = load_manifest(args.fleet_dir)
     shards = load_shards(Path(args.fleet_dir) / SHARDS_DIR) if s.stations_per_container > 1 else None
     lake = None
     if s.pipeline:
-        lake = LakeWriter(s.lake_dir, _lake_owner(s), node_id or "<this node's id>")
+        uid, gid = lake_owner(s.lake_dir, Path(args.fleet_dir) / "things" / "monitor")
+        lake = LakeWriter(s.lake_dir, f"{uid}:{gid}", node_id or "<this node's id>")
     return StackRequest(stack=stack, fleet_dir=Path(args.fleet_dir).resolve(), data_dir=Path(args.data_dir),
                         manifest=manifest, images=images, environment=_environment(), shards=shards,
                         stations_labelled=labelled, lake=lake)
 
 
-def _lake_owner(s: SwarmSettings) -> str:
-    """The lake writer's user: you, or FLEET_UID:FLEET_GID when you are root (the lake folder is handed to it);
-    the container never runs as root."""
-    s.lake_dir.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0:
-        return f"{os.getuid()}:{os.getgid()}"
-    owner = (s.fleet_uid, s.fleet_gid)
-    for path in [s.lake_dir, *s.lake_dir.rglob("*")]:
-        if (path.stat().st_uid, path.stat().st_gid) != owner:
-            os.chown(path, *owner)
-    return f"{owner[0]}:{owner[1]}"
-
-
-def _local_images(s: SwarmSettings) -> Images:
+def _local_images(s: DeploySettings) -> Images:
     return Images(station=s.station_image, broker=s.mosquitto_image, pipeline=s.pipeline_image)
 
 
@@ -103,15 +81,25 @@ def _write(req: StackRequest) -> Path:
     return path
 
 
-def cmd_render(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
+def cmd_images(args: argparse.Namespace, s: DeploySettings, stack: str) -> int:
+    """Build the images from the repository (TARGET=aws: no broker)."""
+    repo = Path(__file__).resolve().parents[2]
+    for cmd in build_commands(_local_images(s), s.base_image, broker=s.target != Target.AWS, pipeline=s.pipeline):
+        print("+ " + " ".join(cmd))
+        if subprocess.run(cmd, cwd=repo).returncode != 0:
+            raise SwarmError(f"`{' '.join(cmd[:2])} ... -t {cmd[cmd.index('-t') + 1]}` failed (its output is above)")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace, s: DeploySettings, stack: str) -> int:
     plan = plan_images(_local_images(s), s.registry, broker=True, pipeline=s.pipeline)
     path = _write(_request(args, s, stack, plan.images, labelled=False, node_id=None))
     print(f"wrote {path}")
     return 0
 
 
-def cmd_up(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
-    local = load_manifest(args.fleet_dir).target == "local"
+def cmd_up(args: argparse.Namespace, s: DeploySettings, stack: str) -> int:
+    local = load_manifest(args.fleet_dir).target == Target.LOCAL
     plan = plan_images(_local_images(s), s.registry, broker=local, pipeline=s.pipeline)
     if args.dry_run:
         req = _request(args, s, stack, plan.images, labelled=False, node_id=None)
@@ -146,6 +134,9 @@ def cmd_up(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
               f"{' ...' if len(removed) > 5 else ''}")
     if local:
         relay.start_relay(stack, s.broker_port, plan.images.station)
+        print(f"waiting for the broker on 127.0.0.1:{s.broker_port} (at most {s.broker_wait_seconds:g} s)")
+        waited = wait_for_broker(Path(args.fleet_dir), s.broker_port, s.broker_wait_seconds)
+        print(f"the broker answers (after {waited:.0f} s)")
     print(f"stack {stack} deployed. `make swarm-ps` shows it, `make watch` prints messages, `make swarm-down` "
           f"removes it.")
     return 0
@@ -177,14 +168,14 @@ def _refuse_unreadable_data(req: StackRequest) -> None:
                          f"fix the modes and run `make swarm-up` again)")
 
 
-def cmd_down(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
+def cmd_down(args: argparse.Namespace, s: DeploySettings, stack: str) -> int:
     relay.remove_relay(stack)
     engine.remove_stack(stack)
     print(f"stack {stack} removed (services, network, secrets, configs; volumes are kept)")
     return 0
 
 
-def cmd_ps(args: argparse.Namespace, s: SwarmSettings, stack: str) -> int:
+def cmd_ps(args: argparse.Namespace, s: DeploySettings, stack: str) -> int:
     services = engine.services(stack)
     if not services:
         print(f"stack {stack} has no services (`make swarm-up` deploys it)")

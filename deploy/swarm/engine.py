@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning.swarm.errors import SwarmError
-from provisioning.swarm.stack import BROKER_NODE_LABEL, ROLE_LABEL, STACK_LABEL, STATION_NODE_LABEL
+from deploy.swarm.errors import SwarmError
+from deploy.swarm.stack import BROKER_NODE_LABEL, ROLE_LABEL, STACK_LABEL, STATION_NODE_LABEL
 
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 

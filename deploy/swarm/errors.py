@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from provisioning.errors import ProvisioningError
+from deploy.errors import DeployError
 
 
-class SwarmError(ProvisioningError):
+class SwarmError(DeployError):
     """Deploying, inspecting or removing the fleet's stack failed, or the stack cannot be generated."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from provisioning.swarm.errors import SwarmError
-from provisioning.swarm.stack import Images
+from deploy.swarm.errors import SwarmError
+from deploy.swarm.stack import Images
 
 _REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._/-]+)?$")
 
@@ -56,3 +56,21 @@ def plan_images(local: Images, registry: str | None, *, broker: bool, pipeline: 
     images = Images(station=remote["station"], broker=remote.get("broker", local.broker),
                     pipeline=remote.get("pipeline", local.pipeline))
     return ImagePlan(images, tuple(commands), "always")
+
+
+PYTHON_BASE = "python:3.12-slim"
+DEBIAN_BASE = "debian:bookworm-slim"
+
+
+def build_commands(local: Images, base_image: str | None, *, broker: bool, pipeline: bool) -> list[list[str]]:
+    """`docker build` of the station image, the broker's (local target) and the pipeline's (PIPELINE=1), from
+    BASE_IMAGE when set (`make swarm-images`; run from the repository)."""
+    def build(base: str, tag: str, *where: str) -> list[str]:
+        return ["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base_image or base}", *where[:-1], "-t", tag,
+                where[-1]]
+    commands = [build(PYTHON_BASE, local.station, "-f", "docker/station/Dockerfile", ".")]
+    if broker:
+        commands.append(build(DEBIAN_BASE, local.broker, "docker/broker"))
+    if pipeline:
+        commands.append(build(PYTHON_BASE, local.pipeline, "-f", "docker/pipeline/Dockerfile", "."))
+    return commands

@@ -8,9 +8,9 @@ overlay network, that forwards 127.0.0.1:BROKER_PORT to `broker:8883` byte for b
 
 from __future__ import annotations
 
-from provisioning.swarm.engine import docker
-from provisioning.swarm.errors import SwarmError
-from provisioning.swarm.stack import NETWORK, STACK_LABEL
+from deploy.swarm.engine import docker
+from deploy.swarm.errors import SwarmError
+from deploy.swarm.stack import NETWORK, STACK_LABEL
 
 PORT_LABEL = "com.weather-fleet.relay-port"
 

@@ -31,13 +31,12 @@ from fleetcore import shard as shard_contract
 from fleetcore import station_variables
 from fleetcore.errors import ConfigError
 from fleetcore.identity import CA_FILE, CERTIFICATE_FILE, PRIVATE_KEY_FILE
-from provisioning import data_access
-from provisioning.compose_groups import CACHE_VOLUME as CACHE_VOLUME_NAME
-from provisioning.compose_groups import NOFILE as NOFILE_TEMPLATE
-from provisioning.manifest import FleetManifest, Thing
-from provisioning.register_local import (ACL_FILE, BROKER_DIR, CA_DIR, HEALTH_TOPIC, SERVER_CERT_FILE,
-                                         SERVER_KEY_FILE)
-from provisioning.swarm.errors import SwarmError
+from deploy import data_access
+from deploy.compose_groups import CACHE_VOLUME as CACHE_VOLUME_NAME
+from deploy.compose_groups import NOFILE as NOFILE_TEMPLATE
+from fleetcore.manifest import FleetManifest, Thing
+from fleetcore.identity import ACL_FILE, BROKER_DIR, CA_DIR, HEALTH_TOPIC, SERVER_CERT_FILE, SERVER_KEY_FILE
+from deploy.swarm.errors import SwarmError
 
 STACK_FILE = "stack.yaml"
 COMPOSE_VERSION = "3.8"
@@ -435,7 +434,7 @@ def check_shards(manifest: FleetManifest, shards: tuple[ShardFile, ...]) -> None
 
 def unreadable_data(req: StackRequest) -> list[str]:
     """The data files (and, for group containers, DATA_DIR itself) that this host holds but the stations' user
-    could not read in their containers (provisioning.data_access); [] when all is well."""
+    could not read in their containers (deploy.data_access); [] when all is well."""
     uid = int(STATION_UID)
     return data_access.unreadable_for(req.data_dir, req.manifest.stations(), uid, uid,
                                       whole_folder=req.shards is not None)

@@ -15,7 +15,7 @@ from provisioning.aws.identity import (
     new_private_key, write_private, write_public,
 )
 from provisioning.aws.rootca import amazon_root_ca_pem
-from provisioning.manifest import THINGS_DIR, AwsResource, Role, Thing
+from fleetcore.manifest import THINGS_DIR, AwsResource, Role, Thing
 
 
 def _for_thing(ctx: FleetContext, kind: str, thing: str, **extra: str) -> AwsResource | None:

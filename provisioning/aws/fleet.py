@@ -13,7 +13,7 @@ from provisioning.aws.policy import HELLO_TOPIC, policy_document, policy_json
 from provisioning.aws.session import AwsClients
 from provisioning.aws.settings import AwsSettings
 from provisioning.errors import ProvisioningError
-from provisioning.manifest import AwsResource
+from fleetcore.manifest import AwsResource
 
 MANAGED_BY = "weather-fleet"
 

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
-from provisioning.compose_stations import (STATIONS_COMPOSE_FILE, render_stations_compose, station_service,
-                                           stations_compose_path)
-from provisioning.manifest import load_manifest
-from provisioning.register_local import LocalFleetRequest, register_local, unregister_local
+from deploy.compose_stations import (STATIONS_COMPOSE_FILE, render_stations_compose, station_service,
+                                     stations_compose_path)
+from deploy.deployment import remove_deployment, write_deployment
+from fleetcore.manifest import FleetManifest, Thing, load_manifest, save_manifest
 from provisioning.settings import MAX_FLEET_COUNT, FleetSettings
+from tests.support.fleets import register_fleet
 from tests.conftest import require
 from tests.fleet.compose_fleet import compose_command
 from tests.support.standins import stand_in_lab_files
@@ -35,7 +36,7 @@ def isd_dir(tmp_path: Path) -> Path:
 
 def register(tmp_path: Path, isd_dir: Path, count: int, **kw: Any) -> Path:
     fleet = tmp_path / "fleet"
-    register_local(LocalFleetRequest(fleet_dir=fleet, data_dir=isd_dir, count=count, **kw))
+    register_fleet(fleet, isd_dir, count, **kw)
     return fleet
 
 
@@ -96,16 +97,21 @@ def test_five_or_fewer_need_no_override_and_shrinking_removes_it(tmp_path: Path,
     assert len(load_manifest(fleet).stations()) == 5
 
 
-def test_dry_run_and_unregister(tmp_path: Path, isd_dir: Path) -> None:
-    fleet = register(tmp_path, isd_dir, 5)
-    out = register_local(LocalFleetRequest(fleet_dir=fleet, data_dir=isd_dir, count=9, dry_run=True))
-    assert stations_compose_path(fleet) in out.written and not stations_compose_path(fleet).exists()
-    register(tmp_path, isd_dir, 9)
+def test_dry_run_and_remove(tmp_path: Path, isd_dir: Path) -> None:
+    fleet = register(tmp_path, isd_dir, 9)
+    manifest = load_manifest(fleet)
+    (fleet / "compose.stations.yaml").unlink()
+    out = write_deployment(fleet, isd_dir, manifest, dry_run=True)
+    assert out.written == [stations_compose_path(fleet)] and not stations_compose_path(fleet).exists()
+    write_deployment(fleet, isd_dir, manifest)
     before = stations_compose_path(fleet).read_bytes()
-    again = register_local(LocalFleetRequest(fleet_dir=fleet, data_dir=isd_dir, count=9))
-    assert not again.written and stations_compose_path(fleet).read_bytes() == before  # idempotent
-    assert stations_compose_path(fleet) in unregister_local(fleet)
-    assert not stations_compose_path(fleet).exists()
+    again = write_deployment(fleet, isd_dir, manifest)
+    assert not again.written and not again.removed and stations_compose_path(fleet).read_bytes() == before
+    assert remove_deployment(fleet, dry_run=True) == [fleet / "compose.env", stations_compose_path(fleet)]
+    assert stations_compose_path(fleet).exists()
+    assert remove_deployment(fleet) == [fleet / "compose.env", stations_compose_path(fleet)]
+    assert not stations_compose_path(fleet).exists() and not (fleet / "compose.env").exists()
+    assert (fleet / "manifest.json").is_file()  # the identities are provisioning's: untouched
 
 
 def test_count_cap(tmp_path: Path, isd_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,12 +126,27 @@ def test_count_cap(tmp_path: Path, isd_dir: Path, monkeypatch: pytest.MonkeyPatc
                           "--data-dir", str(isd_dir), "--count", "10001"], cwd=REPO, capture_output=True, text=True,
                          env=clean, timeout=60)
     assert out.returncode == 2 and "between 1 and 10000" in out.stderr  # a configuration error, as FLEET_COUNT
-    # More than 1,000 containers do not fit one Docker network: the error says which setting fixes it.
-    out = subprocess.run([sys.executable, "-m", "provisioning", "register", "--fleet-dir", str(tmp_path / "f"),
-                          "--data-dir", str(isd_dir), "--count", "1001"], cwd=REPO, capture_output=True, text=True,
-                         env=clean, timeout=60)
-    assert out.returncode == 2 and "needs 1001 containers" in out.stderr and "STATIONS_PER_CONTAINER" in out.stderr
     assert not (tmp_path / "f").exists()
+
+
+def test_container_cap(tmp_path: Path, isd_dir: Path) -> None:
+    """More than 1,000 containers do not fit one Docker network: `deploy write` says which setting fixes it."""
+    fleet = tmp_path / "f"
+    things = [Thing(thing_name=f"w-{i}", station_id="030910-99999", isd_file="030910-99999-2022.gz",
+                    identity_dir=f"things/w-{i}", certificate_sha256="0" * 64) for i in range(1, 1002)]
+    save_manifest(fleet, FleetManifest(target="local", endpoint="broker", prefix="w", things=things))
+    clean = {k: v for k, v in os.environ.items() if k not in ("FLEET_COUNT", "STATIONS_PER_CONTAINER")}
+    out = subprocess.run([sys.executable, "-m", "deploy", "write", "--fleet-dir", str(fleet), "--data-dir",
+                          str(isd_dir)], cwd=REPO, capture_output=True, text=True, env=clean, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("deploy: FLEET_COUNT=1001 with STATIONS_PER_CONTAINER=1 needs 1001 containers")
+    assert "set STATIONS_PER_CONTAINER to 2 or more" in out.stderr
+    assert sorted(p.name for p in fleet.iterdir()) == ["manifest.json"]  # nothing written
+    out = subprocess.run([sys.executable, "-m", "deploy", "write", "--fleet-dir", str(fleet), "--data-dir",
+                          str(isd_dir), "--stations-per-container", "2"], cwd=REPO, capture_output=True, text=True,
+                         env=clean, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "group mode: 501 group containers of up to 2 stations" in out.stdout
 
 
 def test_compose_config_accepts_the_override(tmp_path: Path, isd_dir: Path) -> None:
@@ -165,10 +186,8 @@ def test_compose_config_accepts_the_override(tmp_path: Path, isd_dir: Path) -> N
 
 
 def test_aws_fleet_gets_the_same_override(tmp_path: Path, isd_dir: Path) -> None:
-    """`register --target aws` writes compose.env through write_compose_env: stations 6..N get the override too,
-    and a fleet registered without ISD files (nothing to replay) gets none."""
-    from provisioning.aws.commands import write_compose_env
-    from provisioning.manifest import FleetManifest, Thing
+    """An AWS manifest goes through the same writer as a local one: stations 6..N get the override too, and a
+    fleet registered without ISD files (nothing to replay) gets none."""
 
     def manifest(count: int, with_files: bool) -> FleetManifest:
         things = [Thing(thing_name=f"w-{i}", station_id="030910-99999" if with_files else None,
@@ -178,10 +197,10 @@ def test_aws_fleet_gets_the_same_override(tmp_path: Path, isd_dir: Path) -> None
 
     fleet = tmp_path / "aws"
     fleet.mkdir()  # the AWS ledger has written manifest.json there before
-    write_compose_env(fleet, isd_dir, manifest(8, True))
+    write_deployment(fleet, isd_dir, manifest(8, True))
     doc = yaml.safe_load(stations_compose_path(fleet).read_text())
     assert sorted(doc["services"]) == ["station-6", "station-7", "station-8"]
     assert doc["services"]["station-8"]["environment"]["THING_NAME"] == "w-8"
     assert "STATIONS_MQTT_HOST=abc-ats.iot.eu-west-1.amazonaws.com" in (fleet / "compose.env").read_text()
-    write_compose_env(fleet, None, manifest(8, False))
+    write_deployment(fleet, isd_dir, manifest(8, False))
     assert not stations_compose_path(fleet).exists()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.data_access import summary, unreadable
+from deploy.data_access import summary, unreadable
 
 # Who owns the test data: you, or (as root, whom no mode stops) a user made up for the test.
 ME, MY_GROUP = (os.getuid(), os.getgid()) if os.getuid() else (23456, 23457)

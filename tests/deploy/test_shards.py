@@ -1,4 +1,4 @@
-"""Registration for group mode (shards, per-shard identity folders, group services) and distinct data."""
+"""The deployment in group mode (shards, per-shard identity folders, group services) and distinct data."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from pathlib import Path
 
 import yaml
 
+from deploy.deployment import write_deployment
+from fleetcore.manifest import FleetManifest, Thing, load_manifest
 from fleetcore.shard import load
 from fleetcore.station_variables import group_compose_environment
-from provisioning.manifest import load_manifest
-from provisioning.register_local import LocalFleetRequest, register_local
 from tests.group.support import write_isd
+from tests.support.fleets import Registered, register_fleet
 
 
 def data(tmp_path: Path, files: int = 2, records: int = 40) -> Path:
@@ -23,9 +24,8 @@ def data(tmp_path: Path, files: int = 2, records: int = 40) -> Path:
     return folder
 
 
-def register(tmp_path: Path, isd: Path, count: int, per: int, **kw: object):
-    return register_local(LocalFleetRequest(fleet_dir=tmp_path / "fleet", data_dir=isd, count=count,
-                                            stations_per_container=per, **kw))  # type: ignore[arg-type]
+def register(tmp_path: Path, isd: Path, count: int, per: int, **kw: object) -> Registered:
+    return register_fleet(tmp_path / "fleet", isd, count, per, **kw)
 
 
 def test_shards_identities_and_group_services(tmp_path: Path) -> None:
@@ -100,9 +100,7 @@ def test_no_note_and_no_offset_when_every_station_has_its_own_file(tmp_path: Pat
 
 
 def test_aws_fleet_gets_the_same_shards_and_groups(tmp_path: Path) -> None:
-    from provisioning.aws.commands import write_compose_env
-    from provisioning.manifest import FleetManifest, Thing
-
+    """The one writer serves an AWS manifest too: same shards and groups, stations pointed at its endpoint."""
     things = [Thing(thing_name=f"w-{i}", station_id="030910-99999", isd_file="030910-99999-2022.gz",
                     identity_dir=f"things/w-{i}", certificate_sha256="0" * 64) for i in range(1, 10)]
     manifest = FleetManifest(target="aws", endpoint="abc-ats.iot.eu-west-1.amazonaws.com", prefix="w", things=things)
@@ -111,12 +109,13 @@ def test_aws_fleet_gets_the_same_shards_and_groups(tmp_path: Path) -> None:
         (fleet / t.identity_dir).mkdir(parents=True)
         for f in ("certificate.pem", "private.key"):
             (fleet / t.identity_dir / f).write_text("x")
-    write_compose_env(fleet, None, manifest, stations_per_container=4)
+    write_deployment(fleet, Path("data"), manifest, 4)
     doc = yaml.safe_load((fleet / "compose.stations.yaml").read_text())
     assert sorted(doc["services"]) == ["group-1", "group-2", "group-3"]
     assert "FLEET_GROUPS=3" in (fleet / "compose.env").read_text()
+    assert "STATIONS_MQTT_HOST=abc-ats.iot.eu-west-1.amazonaws.com\n" in (fleet / "compose.env").read_text()
     assert [t.thing_name for t in load(fleet / "shards" / "shard-3.json").things] == ["w-9"]
     assert os.path.samefile(fleet / "shards/3/identities/w-9/private.key", fleet / "things/w-9/private.key")
-    write_compose_env(fleet, None, manifest, stations_per_container=1)
+    write_deployment(fleet, Path("data"), manifest, 1)
     assert not (fleet / "shards").exists()
     assert "FLEET_GROUPS=0" in (fleet / "compose.env").read_text()

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.swarm import commands, engine
-from provisioning.swarm.errors import SwarmError
+from deploy.settings import DeploySettings
+from deploy.swarm import commands, engine
+from deploy.swarm.errors import SwarmError
+
+from tests.support.fleets import register_fleet
 
 
 def answers(table: dict[tuple[str, ...], str], calls: list[tuple[str, ...]]):
@@ -53,11 +56,11 @@ def test_swarm_ps_fails_on_a_station_service_with_more_than_one_replica(
                                                   []))
     fine = [service("wf_broker", "broker", 1), service("wf_station-1", "station", 1)]
     monkeypatch.setattr(engine, "services", lambda stack: fine)
-    assert commands.cmd_ps(args, commands.SwarmSettings(), "wf") == 0
+    assert commands.cmd_ps(args, DeploySettings(), "wf") == 0
     assert "wf_station-1" in capsys.readouterr().out
     scaled = [*fine, service("wf_station-2", "station", 2), service("wf_lake", "lake", 3)]
     monkeypatch.setattr(engine, "services", lambda stack: scaled)
-    assert commands.cmd_ps(args, commands.SwarmSettings(), "wf") == 1
+    assert commands.cmd_ps(args, DeploySettings(), "wf") == 1
     out = capsys.readouterr().out
     assert "replicas != 1" in out and "wf_station-2" in out.split("ERROR")[1] and "wf_lake" not in out.split("ERROR")[1]
 
@@ -83,7 +86,7 @@ def test_prune_removes_only_stale_objects_of_the_stack(monkeypatch: pytest.Monke
 
 
 def test_relay_on_a_taken_port_names_broker_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    from provisioning.swarm import relay
+    from deploy.swarm import relay
 
     calls: list[tuple[str, ...]] = []
 
@@ -104,7 +107,7 @@ def test_a_bad_swarm_variable_is_a_configuration_error(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "provisioning", "stack", "ps"], cwd=tmp_path, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "deploy", "stack", "ps"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "PIPELINE": "maybe"})
     assert out.returncode == 2 and "PIPELINE" in out.stderr and "Traceback" not in out.stderr
 
@@ -115,8 +118,7 @@ def test_swarm_up_refuses_data_the_group_containers_may_not_read(
     group, task after task. Nothing is built, pushed, labelled or deployed; the error names the path and the fix."""
     import os
 
-    from provisioning.errors import ConfigError
-    from provisioning.register_local import LocalFleetRequest, register_local
+    from deploy.errors import ConfigError
 
     isd = tmp_path / "isd"
     isd.mkdir()
@@ -125,7 +127,7 @@ def test_swarm_up_refuses_data_the_group_containers_may_not_read(
     if os.getuid() == 0:
         os.chown(isd, 23456, 23456)  # root passes every mode check: the folder belongs to somebody else
     fleet = tmp_path / "fleet"
-    register_local(LocalFleetRequest(fleet_dir=fleet, data_dir=isd, count=4, stations_per_container=2))
+    register_fleet(fleet, isd, 4, 2)
     calls: list[tuple[str, ...]] = []
     monkeypatch.setattr(engine, "docker", answers({("info",): "active true n1", ("node", "ls"): "n1",
                                                    ("node", "inspect"): "n1 {}"}, calls))
@@ -136,11 +138,12 @@ def test_swarm_up_refuses_data_the_group_containers_may_not_read(
         calls.clear()
         if refused:
             with pytest.raises(ConfigError, match=rf"(?s){isd} \(mode 0700.*`chmod o\+rx {isd}`.*nothing was deployed"):
-                commands.cmd_up(args, commands.SwarmSettings(), "wf")
+                commands.cmd_up(args, DeploySettings(), "wf")
             assert [c for c in calls if c[0] not in ("info", "node") or c[1] == "update"] == []
         else:
             monkeypatch.setattr(commands.relay, "start_relay", lambda *a: None)
-            assert commands.cmd_up(args, commands.SwarmSettings(), "wf") == 0
+            monkeypatch.setattr(commands, "wait_for_broker", lambda *a: 0.0)
+            assert commands.cmd_up(args, DeploySettings(), "wf") == 0
             assert any(c[:2] == ("stack", "deploy") for c in calls)
 
 
@@ -148,15 +151,14 @@ def test_swarm_up_warns_when_other_station_nodes_need_the_image_without_a_regist
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Seen across three engines (scripts/bench_swarm_nodes.py): with REGISTRY unset, a stations node without the
     station image rejects its tasks ('No such image') until Swarm gives up; `swarm-up` said nothing about it."""
-    from provisioning.register_local import LocalFleetRequest, register_local
-
     isd = tmp_path / "isd"
     isd.mkdir()
     (isd / "723123-14886-2022.gz").write_bytes(b"x")
     (isd / "723123-14886-2022.gz").chmod(0o644)
     fleet = tmp_path / "fleet"
-    register_local(LocalFleetRequest(fleet_dir=fleet, data_dir=isd, count=2))
+    register_fleet(fleet, isd, 2)
     monkeypatch.setattr(commands.relay, "start_relay", lambda *a: None)
+    monkeypatch.setattr(commands, "wait_for_broker", lambda *a: 0.0)
     monkeypatch.delenv("STATIONS_PER_CONTAINER", raising=False)
     monkeypatch.delenv("REGISTRY", raising=False)
     args = argparse.Namespace(fleet_dir=fleet, data_dir=isd, dry_run=False)
@@ -166,7 +168,7 @@ def test_swarm_up_warns_when_other_station_nodes_need_the_image_without_a_regist
                             (f"n1 {station}\nn2 {{}}", None)):  # the other node may not run stations
         monkeypatch.setattr(engine, "docker", answers({("info",): "active true n1", ("node", "ls"): "n1 n2 n3",
                                                        ("node", "inspect"): listing}, []))
-        assert commands.cmd_up(args, commands.SwarmSettings(STATION_IMAGE="st:x"), "wf") == 0
+        assert commands.cmd_up(args, DeploySettings(STATION_IMAGE="st:x"), "wf") == 0
         out = capsys.readouterr().out
         if warned:
             assert f"REGISTRY is unset and stations may run on {warned}" in out and "st:x" in out, out
@@ -175,7 +177,7 @@ def test_swarm_up_warns_when_other_station_nodes_need_the_image_without_a_regist
     monkeypatch.setenv("REGISTRY", "registry.lan:5000")
     monkeypatch.setattr(engine, "docker", answers({("info",): "active true n1", ("node", "ls"): "n1 n2",
                                                    ("node", "inspect"): f"n1 {{}}\nn2 {station}"}, []))
-    assert commands.cmd_up(args, commands.SwarmSettings(), "wf") == 0
+    assert commands.cmd_up(args, DeploySettings(), "wf") == 0
     assert "REGISTRY is unset" not in capsys.readouterr().out
 
 
@@ -193,7 +195,7 @@ def test_swarm_ps_shows_each_services_newest_task_and_names_the_failing_ones(
     monkeypatch.setattr(engine, "services", lambda stack: [service(f"wf_{n}", "station", 1)
                                                            for n in ("group-1", "group-2", "station-9")])
     args = argparse.Namespace(fleet_dir=Path("."), data_dir=Path("."))
-    assert commands.cmd_ps(args, commands.SwarmSettings(), "wf") == 0
+    assert commands.cmd_ps(args, DeploySettings(), "wf") == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "Failed 3 seconds ago: task: non-zero exit (2)" in rows["wf_group-1"]
     assert rows["wf_group-2"].split()[3] == "1" and "Running 2 minutes ago" in rows["wf_group-2"]
@@ -206,7 +208,7 @@ def test_the_stack_reads_env_like_the_station_interval_from_the_environment_drop
     """`INTERVAL=0.25 make swarm-up` with `.env`'s SPEEDUP=3600 (as .env.example has it): the Makefile drops
     SPEEDUP, but the stack read `.env` again and handed both to every station, which refused to start
     ("set SPEEDUP or INTERVAL, not both"; seen in `make bench-swarm-nodes` run from a checkout with a .env)."""
-    from provisioning.swarm.stack import station_environment
+    from deploy.swarm.stack import station_environment
 
     (tmp_path / ".env").write_text("SPEEDUP=3600\nLOG_FORMAT=json\n")
     monkeypatch.chdir(tmp_path)

@@ -15,12 +15,12 @@ import yaml
 
 from fleetcore import station_variables
 from fleetcore.shard import Shard, ShardThing
-from provisioning.manifest import FleetManifest, Thing, load_manifest, save_manifest
+from fleetcore.manifest import FleetManifest, Thing, load_manifest, save_manifest
 from provisioning.register_local import LocalFleetRequest, register_local
-from provisioning.stations import LAB_STATION_FILES
-from provisioning.swarm.errors import SwarmError
-from provisioning.swarm.images import plan_images, registry_name
-from provisioning.swarm.stack import (Images, LakeWriter, ShardFile, StackRequest, build_stack, load_shards,
+from stationdata.stations import LAB_STATION_FILES
+from deploy.swarm.errors import SwarmError
+from deploy.swarm.images import plan_images, registry_name
+from deploy.swarm.stack import (Images, LakeWriter, ShardFile, StackRequest, build_stack, load_shards,
                                       render_stack)
 from tests.support.standins import stand_in_lab_files
 
@@ -261,7 +261,7 @@ def test_registry_image_names_and_push_commands() -> None:
 def test_stack_up_dry_run_with_registry(fleet: Path, isd_dir: Path, tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "REGISTRY": "registry.lan:5000", "STATION_IMAGE": IMAGES.station,
            "MOSQUITTO_IMAGE": IMAGES.broker, "SWARM_STACK": "wf-dry"}
-    out = subprocess.run([sys.executable, "-m", "provisioning", "stack", "up", "--dry-run", "--fleet-dir", str(fleet),
+    out = subprocess.run([sys.executable, "-m", "deploy", "stack", "up", "--dry-run", "--fleet-dir", str(fleet),
                           "--data-dir", str(isd_dir)], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
@@ -271,7 +271,7 @@ def test_stack_up_dry_run_with_registry(fleet: Path, isd_dir: Path, tmp_path: Pa
     doc = yaml.safe_load((fleet / "stack.yaml").read_text())
     assert doc["services"]["station-1"]["image"] == "registry.lan:5000/weather-fleet/station:swarm"
     assert doc["services"]["broker"]["image"] == "registry.lan:5000/local/mosquitto:ci"
-    bad = subprocess.run([sys.executable, "-m", "provisioning", "stack", "up", "--dry-run", "--stack", "Bad Name",
+    bad = subprocess.run([sys.executable, "-m", "deploy", "stack", "up", "--dry-run", "--stack", "Bad Name",
                           "--fleet-dir", str(fleet)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "SWARM_STACK='Bad Name' is not a valid stack name" in bad.stderr
 
@@ -300,7 +300,7 @@ def test_broker_and_stations_keep_in_step_with_compose_yaml(fleet: Path, isd_dir
 
 def test_lake_writer_keeps_in_step_with_compose_pipeline_yaml(fleet: Path, isd_dir: Path) -> None:
     """The stack's lake writer is compose.pipeline.yaml's, interpolated the same way (defaults, then variables)."""
-    from provisioning.swarm.stack import interpolate
+    from deploy.swarm.stack import interpolate
 
     compose = yaml.safe_load((REPO / "compose.pipeline.yaml").read_text())["services"]["lake"]
     for variables in ({}, {"TOPIC": "fleet/x", "LAKE_BUFFER_SECONDS": "2", "LOG_LEVEL": "DEBUG",

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.catalogue import Around, BoundingBox, by_id, haversine_km, parse_catalogue, select, selection
-from provisioning.catalogue_store import cache_path, cached_catalogue, load_catalogue
-from provisioning.data_settings import DataSettings
-from provisioning.errors import CatalogueError
-from provisioning.sources import NceiSource
-from tests.provisioning.isd_server import CATALOGUE_EXCERPT, REPO, IsdServer, closed_port
+from stationdata.catalogue import Around, BoundingBox, by_id, haversine_km, parse_catalogue, select, selection
+from stationdata.catalogue_store import cache_path, cached_catalogue, load_catalogue
+from stationdata.data_settings import DataSettings
+from stationdata.errors import CatalogueError
+from stationdata.sources import NceiSource
+from tests.support.isd_server import CATALOGUE_EXCERPT, REPO, IsdServer, closed_port
 
 STATIONS = parse_catalogue(CATALOGUE_EXCERPT.read_text())
 
@@ -150,7 +150,7 @@ def test_html_error_page_is_not_cached_as_a_catalogue(tmp_path: Path) -> None:
 # --- CLI ---------------------------------------------------------------------------------------------------
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "provisioning", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "stationdata", *args], cwd=REPO, capture_output=True, text=True,
                           env=env or os.environ.copy(), timeout=60)
 
 

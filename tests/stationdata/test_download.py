@@ -16,12 +16,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from provisioning import data
-from provisioning.data_settings import DataSettings
-from provisioning.download import Downloader, Outcome, verify_gzip
-from provisioning.sources import NceiSource, S3Source
+from stationdata import data
+from stationdata.data_settings import DataSettings
+from stationdata.download import Downloader, Outcome, verify_gzip
+from stationdata.sources import NceiSource, S3Source
 from tests.conftest import isd_data_dir, require
-from tests.provisioning.isd_server import REPO, IsdServer, closed_port, ncei_tree
+from tests.support.isd_server import REPO, IsdServer, closed_port, ncei_tree
 
 BUCKET = "noaa-isd-pds"
 
@@ -183,7 +183,7 @@ def test_no_network_one_message_non_zero_nothing_written(tmp_path: Path,
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "provisioning", "data", *args], cwd=REPO, env=env, text=True,
+    return subprocess.Popen([sys.executable, "-m", "stationdata", "data", *args], cwd=REPO, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
