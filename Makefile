@@ -3,7 +3,6 @@
 # wins), so `make up FLEET_COUNT=10` is `FLEET_COUNT=10 python -m deploy up`.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -35,12 +34,9 @@ $(PY): requirements/dev.txt pyproject.toml
 	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
 	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(PY)
-
 venv: $(PY) ## create the virtual environment with every dependency, exactly as locked (requirements/dev.txt)
-
 lock: $(PY) ## re-resolve uv.lock to the newest versions pyproject.toml allows and rewrite requirements/*.txt
 	$(PY) scripts/lock.py
-
 lock-check: $(PY) ## fail when pyproject.toml, uv.lock and requirements/*.txt disagree (CI runs it)
 	$(PY) scripts/lock.py --check
 
@@ -48,47 +44,34 @@ lock-check: $(PY) ## fail when pyproject.toml, uv.lock and requirements/*.txt di
 .PHONY: data stations identities register unregister undeploy images up aws-preflight broker-reload logs ps watch down clean
 data: $(PY) ## make sure DATA_DIR holds the station-years (lab's five; or STATIONS=..., or COUNTRY= YEAR= LIMIT=...)
 	$(PY) -m stationdata data $(if $(STATIONS),--stations "$(STATIONS)") $(SELECTION_FLAGS)
-
 stations: $(PY) ## list catalogue stations (COUNTRY= STATE= BBOX= NEAR= RADIUS= ICAO= STATION_IDS= YEAR= LIMIT= JSON=1)
 	$(PY) -m stationdata stations $(SELECTION_FLAGS) $(if $(filter 1,$(JSON)),--json)
-
 identities: $(PY) data ## create (or keep) the CA, one identity per station + monitor, broker files, manifest
 	$(PY) -m provisioning register --target "$(TARGET)"
-
 register: identities ## identities, then the deployment from the manifest: compose.env, shards, generated services
 	$(PY) -m deploy write
-
 undeploy: $(PY) ## delete what `make register` wrote for the deployment (compose.env, shards, generated services)
 	$(PY) -m deploy remove
-
 unregister: undeploy ## remove the fleet's identities; TARGET=aws deletes exactly the AWS resources in the manifest
 	$(PY) -m provisioning unregister --target "$(TARGET)"
-
 images: $(PY) ## build the station and broker images (BASE_IMAGE; the broker's holds the fleet_identity plugin)
 	$(PY) -m deploy images
-
 up: register images aws-preflight ## start the broker and the stations (FLEET_COUNT, 5); returns once the broker answers
 	$(PY) -m deploy up
 
 # Before `make up TARGET=aws` starts the stations: what the run will send and cost (after register, before compose).
 aws-preflight: $(PY) register
 	$(if $(filter aws,$(TARGET)),$(PY) -m provisioning.aws cost)
-
 broker-reload: $(PY) ## make a running broker re-read the ACL after `make register` changed the fleet (`make up` does it)
 	$(PY) -m deploy acl-reload
-
 logs: $(PY) ## follow the stations' and broker's logs (Ctrl-C to stop)
 	$(PY) -m deploy logs
-
 ps: $(PY) ## show the fleet's containers (stopped ones too) and their health
 	$(PY) -m deploy ps
-
 watch: $(PY) ## subscribe with the monitor identity and print each message (waits BROKER_WAIT_SECONDS for a broker starting)
 	$(PY) -m provisioning watch
-
 down: $(PY) ## stop and remove the fleet's containers (keeps identities, checkpoints and broker data)
 	$(PY) -m deploy down
-
 clean: $(PY) ## remove containers, volumes and (after asking; YES=1 skips) the identities in FLEET_DIR
 	$(PY) -m deploy clean $(if $(filter 1,$(YES)),--yes)
 
@@ -96,13 +79,10 @@ clean: $(PY) ## remove containers, volumes and (after asking; YES=1 skips) the i
 .PHONY: swarm-images swarm-up swarm-down swarm-ps
 swarm-images: $(PY) ## build the station and broker images (and the pipeline image with PIPELINE=1) for the stack
 	$(PY) -m deploy stack images
-
 swarm-up: register swarm-images ## deploy (or update) the fleet as the stack SWARM_STACK; returns once the broker answers
 	$(PY) -m deploy stack up
-
 swarm-down: $(PY) ## remove the stack and exactly the secrets/configs it created (volumes are kept)
 	$(PY) -m deploy stack down
-
 swarm-ps: $(PY) ## show the stack's services and tasks; fails when a station service has replicas != 1
 	$(PY) -m deploy stack ps
 
@@ -110,10 +90,8 @@ swarm-ps: $(PY) ## show the stack's services and tasks; fails when a station ser
 .PHONY: plan-aws cost aws-doctor
 plan-aws: $(PY) ## print what `make register TARGET=aws` would create, its peak rate vs AWS limits (no AWS call)
 	$(PY) -m provisioning.aws plan
-
 cost: $(PY) ## print messages, duration, cost (also per hour) and the AWS limits the rate exceeds
 	$(PY) -m provisioning.aws cost
-
 aws-doctor: $(PY) ## read-only checks before a first AWS run: credentials, region, endpoint, roles, quotas
 	$(PY) -m provisioning.aws doctor
 
@@ -121,34 +99,24 @@ aws-doctor: $(PY) ## read-only checks before a first AWS run: credentials, regio
 .PHONY: lake lake-up lake-down cold query dashboard pipeline pipeline-down pipeline-status pipeline-crawl pipeline-flatten
 lake: $(PY) ## run the lake writer here, in the foreground (Ctrl-C flushes and stops): broker -> LAKE_DIR
 	$(PY) -m deploy host pipeline lake
-
 lake-up: $(PY) ## run the lake writer as a compose service (profile pipeline) beside the fleet, as the monitor key's owner
 	$(PY) -m deploy lake-up
-
 lake-down: $(PY) ## stop the compose lake writer (it flushes first); the lake, its ledger and its final counts stay
 	$(PY) -m deploy lake-down
-
 cold: $(PY) ## show the cold-readings table (the lab's DynamoDB rule: readings below -5 °C)
 	$(PY) -m pipeline cold
-
 query: $(PY) ## run the lab's Athena queries over the lake with DuckDB (or your own: make query SQL="...")
 	$(PY) -m pipeline query $(if $(SQL),"$(SQL)")
-
 dashboard: $(PY) ## write the self-contained HTML dashboard (LAKE_DIR/dashboard.html) from the lake
 	$(PY) -m deploy host pipeline dashboard
-
 pipeline: $(PY) ## TARGET=aws: deploy the pipeline to AWS (bucket, Firehose, rules, DynamoDB, Glue, Athena); DRY_RUN=1 plans
 	$(call AWS_PIPELINE,deploy $(if $(DRY_RUN),--dry-run))
-
 pipeline-down: $(PY) ## TARGET=aws: delete exactly what `make pipeline TARGET=aws` created (DRY_RUN=1 lists it)
 	$(call AWS_PIPELINE,destroy $(if $(DRY_RUN),--dry-run))
-
 pipeline-status: $(PY) ## TARGET=aws: show each pipeline resource on AWS (in-sync, drifted, ...) and the errors/ count
 	$(call AWS_PIPELINE,status)
-
 pipeline-crawl: $(PY) ## TARGET=aws: run the Glue crawler once over the lake (after Firehose wrote files)
 	$(call AWS_PIPELINE,crawl)
-
 pipeline-flatten: $(PY) ## TARGET=aws: (re)build the flat table in Athena (DROP TABLE IF EXISTS, then CREATE TABLE AS)
 	$(call AWS_PIPELINE,flatten)
 
@@ -156,14 +124,12 @@ pipeline-flatten: $(PY) ## TARGET=aws: (re)build the flat table in Athena (DROP 
 .PHONY: schemas test test-quick bench $(BENCH_TARGETS)
 schemas: $(PY) ## regenerate contracts/*.schema.json from the models
 	$(PY) scripts/write_schemas.py
-
 test: $(PY) ## run the whole test suite, as CI does (tests see the environment, never .env)
 	$(PY) -m pytest
 
 # Two xdist workers per core: many tests wait on a subprocess or a socket (docs/testing.md).
 test-quick: $(PY) ## run the tests that need neither Docker nor a network, on the committed ISD excerpt (about a minute)
 	DATA_DIR="$(CURDIR)/tests/data/isd" $(PY) -m pytest -m "not docker and not network and not slow" -n $(shell echo $$(( $$(nproc) * 2 )))
-
 bench-publish: $(PY) ## station publish rate vs a bare awscrt loop, pacing lateness, RSS
 	$(PY) scripts/bench_publish.py
 bench-parse: $(PY) ## ISD decode (+JSON) records/s beside PyPI isd (own venv in .bench/)
