@@ -6,7 +6,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-TARGET ?= local
+# What the fleet's commands need first: the venv, and `.env` (copied from .env.example on first use).
+CLI = $(PY) | .env
 comma := ,
 # Station selection for `make data` / `make stations` (flags of `python -m stationdata data|stations`).
 SELECTION_FLAGS = $(foreach c,$(subst $(comma), ,$(COUNTRY)),--country $c) $(foreach s,$(subst $(comma), ,$(STATE)),--state $s) \
@@ -14,8 +15,8 @@ SELECTION_FLAGS = $(foreach c,$(subst $(comma), ,$(COUNTRY)),--country $c) $(for
                   $(if $(BBOX),--bbox "$(BBOX)") $(if $(NEAR),--near "$(NEAR)") $(if $(RADIUS),--radius $(RADIUS)) \
                   $(if $(YEAR),--year $(YEAR)) $(if $(LIMIT),--limit $(LIMIT)) \
                   $(if $(CATALOGUE),--catalogue "$(CATALOGUE)") $(if $(filter 1,$(REFRESH)),--refresh)
-# The AWS half of the pipeline targets: TARGET=aws acts on AWS, any other TARGET points to the local targets.
-AWS_PIPELINE = @$(if $(filter aws,$(TARGET)),$(PY) -m pipeline.aws $1,echo "TARGET=$(TARGET): the pipeline runs locally with make lake (or make lake-up), make cold, make query and make dashboard; make $@ TARGET=aws acts on AWS.")
+# The AWS half of the pipeline targets: TARGET=aws (environment or .env) acts on AWS, else points to the local ones.
+AWS_PIPELINE = $(PY) -m deploy on-aws --otherwise "TARGET={target}: the pipeline runs locally with make lake (or make lake-up), make cold, make query and make dashboard; make $@ TARGET=aws acts on AWS." pipeline.aws $1
 
 ##@ General
 .PHONY: help venv lock lock-check
@@ -42,82 +43,82 @@ lock-check: $(PY) ## fail when pyproject.toml, uv.lock and requirements/*.txt di
 
 ##@ Fleet (identities, broker, stations; TARGET=aws: AWS IoT Core identities, stations only)
 .PHONY: data stations identities register unregister undeploy images up aws-preflight broker-reload logs ps watch down clean
-data: $(PY) ## make sure DATA_DIR holds the station-years (lab's five; or STATIONS=..., or COUNTRY= YEAR= LIMIT=...)
+data: $(CLI) ## make sure DATA_DIR holds the station-years (lab's five; or STATIONS=..., or COUNTRY= YEAR= LIMIT=...)
 	$(PY) -m stationdata data $(if $(STATIONS),--stations "$(STATIONS)") $(SELECTION_FLAGS)
-stations: $(PY) ## list catalogue stations (COUNTRY= STATE= BBOX= NEAR= RADIUS= ICAO= STATION_IDS= YEAR= LIMIT= JSON=1)
+stations: $(CLI) ## list catalogue stations (COUNTRY= STATE= BBOX= NEAR= RADIUS= ICAO= STATION_IDS= YEAR= LIMIT= JSON=1)
 	$(PY) -m stationdata stations $(SELECTION_FLAGS) $(if $(filter 1,$(JSON)),--json)
-identities: $(PY) data ## create (or keep) the CA, one identity per station + monitor, broker files, manifest
-	$(PY) -m provisioning register --target "$(TARGET)"
+identities: data $(CLI) ## create (or keep) the CA, one identity per station + monitor, broker files, manifest
+	$(PY) -m provisioning register
 register: identities ## identities, then the deployment from the manifest: compose.env, shards, generated services
 	$(PY) -m deploy write
-undeploy: $(PY) ## delete what `make register` wrote for the deployment (compose.env, shards, generated services)
+undeploy: $(CLI) ## delete what `make register` wrote for the deployment (compose.env, shards, generated services)
 	$(PY) -m deploy remove
 unregister: undeploy ## remove the fleet's identities; TARGET=aws deletes exactly the AWS resources in the manifest
-	$(PY) -m provisioning unregister --target "$(TARGET)"
-images: $(PY) ## build the station and broker images (BASE_IMAGE; the broker's holds the fleet_identity plugin)
+	$(PY) -m provisioning unregister
+images: $(CLI) ## build the station and broker images (BASE_IMAGE; the broker's holds the fleet_identity plugin)
 	$(PY) -m deploy images
 up: register images aws-preflight ## start the broker and the stations (FLEET_COUNT, 5); returns once the broker answers
 	$(PY) -m deploy up
 
 # Before `make up TARGET=aws` starts the stations: what the run will send and cost (after register, before compose).
-aws-preflight: $(PY) register
-	$(if $(filter aws,$(TARGET)),$(PY) -m provisioning.aws cost)
-broker-reload: $(PY) ## make a running broker re-read the ACL after `make register` changed the fleet (`make up` does it)
+aws-preflight: register $(CLI)
+	@$(PY) -m deploy on-aws provisioning.aws cost
+broker-reload: $(CLI) ## make a running broker re-read the ACL after `make register` changed the fleet (`make up` does it)
 	$(PY) -m deploy acl-reload
-logs: $(PY) ## follow the stations' and broker's logs (Ctrl-C to stop)
+logs: $(CLI) ## follow the stations' and broker's logs (Ctrl-C to stop)
 	$(PY) -m deploy logs
-ps: $(PY) ## show the fleet's containers (stopped ones too) and their health
+ps: $(CLI) ## show the fleet's containers (stopped ones too) and their health
 	$(PY) -m deploy ps
-watch: $(PY) ## subscribe with the monitor identity and print each message (waits BROKER_WAIT_SECONDS for a broker starting)
+watch: $(CLI) ## subscribe with the monitor identity and print each message (waits BROKER_WAIT_SECONDS for a broker starting)
 	$(PY) -m provisioning watch
-down: $(PY) ## stop and remove the fleet's containers (keeps identities, checkpoints and broker data)
+down: $(CLI) ## stop and remove the fleet's containers (keeps identities, checkpoints and broker data)
 	$(PY) -m deploy down
-clean: $(PY) ## remove containers, volumes and (after asking; YES=1 skips) the identities in FLEET_DIR
+clean: $(CLI) ## remove containers, volumes and (after asking; YES=1 skips) the identities in FLEET_DIR
 	$(PY) -m deploy clean $(if $(filter 1,$(YES)),--yes)
 
 ##@ Swarm (several hosts; docs/swarm.md)
 .PHONY: swarm-images swarm-up swarm-down swarm-ps
-swarm-images: $(PY) ## build the station and broker images (and the pipeline image with PIPELINE=1) for the stack
+swarm-images: $(CLI) ## build the station and broker images (and the pipeline image with PIPELINE=1) for the stack
 	$(PY) -m deploy stack images
 swarm-up: register swarm-images ## deploy (or update) the fleet as the stack SWARM_STACK; returns once the broker answers
 	$(PY) -m deploy stack up
-swarm-down: $(PY) ## remove the stack and exactly the secrets/configs it created (volumes are kept)
+swarm-down: $(CLI) ## remove the stack and exactly the secrets/configs it created (volumes are kept)
 	$(PY) -m deploy stack down
-swarm-ps: $(PY) ## show the stack's services and tasks; fails when a station service has replicas != 1
+swarm-ps: $(CLI) ## show the stack's services and tasks; fails when a station service has replicas != 1
 	$(PY) -m deploy stack ps
 
 ##@ AWS IoT Core (`make register TARGET=aws`, `make up TARGET=aws` in the Fleet section)
 .PHONY: plan-aws cost aws-doctor
-plan-aws: $(PY) ## print what `make register TARGET=aws` would create, its peak rate vs AWS limits (no AWS call)
+plan-aws: $(CLI) ## print what `make register TARGET=aws` would create, its peak rate vs AWS limits (no AWS call)
 	$(PY) -m provisioning.aws plan
-cost: $(PY) ## print messages, duration, cost (also per hour) and the AWS limits the rate exceeds
+cost: $(CLI) ## print messages, duration, cost (also per hour) and the AWS limits the rate exceeds
 	$(PY) -m provisioning.aws cost
-aws-doctor: $(PY) ## read-only checks before a first AWS run: credentials, region, endpoint, roles, quotas
+aws-doctor: $(CLI) ## read-only checks before a first AWS run: credentials, region, endpoint, roles, quotas
 	$(PY) -m provisioning.aws doctor
 
 ##@ Pipeline
 .PHONY: lake lake-up lake-down cold query dashboard pipeline pipeline-down pipeline-status pipeline-crawl pipeline-flatten
-lake: $(PY) ## run the lake writer here, in the foreground (Ctrl-C flushes and stops): broker -> LAKE_DIR
+lake: $(CLI) ## run the lake writer here, in the foreground (Ctrl-C flushes and stops): broker -> LAKE_DIR
 	$(PY) -m deploy host pipeline lake
-lake-up: $(PY) ## run the lake writer as a compose service (profile pipeline) beside the fleet, as the monitor key's owner
+lake-up: $(CLI) ## run the lake writer as a compose service (profile pipeline) beside the fleet, as the monitor key's owner
 	$(PY) -m deploy lake-up
-lake-down: $(PY) ## stop the compose lake writer (it flushes first); the lake, its ledger and its final counts stay
+lake-down: $(CLI) ## stop the compose lake writer (it flushes first); the lake, its ledger and its final counts stay
 	$(PY) -m deploy lake-down
-cold: $(PY) ## show the cold-readings table (the lab's DynamoDB rule: readings below -5 °C)
+cold: $(CLI) ## show the cold-readings table (the lab's DynamoDB rule: readings below -5 °C)
 	$(PY) -m pipeline cold
-query: $(PY) ## run the lab's Athena queries over the lake with DuckDB (or your own: make query SQL="...")
+query: $(CLI) ## run the lab's Athena queries over the lake with DuckDB (or your own: make query SQL="...")
 	$(PY) -m pipeline query $(if $(SQL),"$(SQL)")
-dashboard: $(PY) ## write the self-contained HTML dashboard (LAKE_DIR/dashboard.html) from the lake
+dashboard: $(CLI) ## write the self-contained HTML dashboard (LAKE_DIR/dashboard.html) from the lake
 	$(PY) -m deploy host pipeline dashboard
-pipeline: $(PY) ## TARGET=aws: deploy the pipeline to AWS (bucket, Firehose, rules, DynamoDB, Glue, Athena); DRY_RUN=1 plans
+pipeline: $(CLI) ## TARGET=aws: deploy the pipeline to AWS (bucket, Firehose, rules, DynamoDB, Glue, Athena); DRY_RUN=1 plans
 	$(call AWS_PIPELINE,deploy $(if $(DRY_RUN),--dry-run))
-pipeline-down: $(PY) ## TARGET=aws: delete exactly what `make pipeline TARGET=aws` created (DRY_RUN=1 lists it)
+pipeline-down: $(CLI) ## TARGET=aws: delete exactly what `make pipeline TARGET=aws` created (DRY_RUN=1 lists it)
 	$(call AWS_PIPELINE,destroy $(if $(DRY_RUN),--dry-run))
-pipeline-status: $(PY) ## TARGET=aws: show each pipeline resource on AWS (in-sync, drifted, ...) and the errors/ count
+pipeline-status: $(CLI) ## TARGET=aws: show each pipeline resource on AWS (in-sync, drifted, ...) and the errors/ count
 	$(call AWS_PIPELINE,status)
-pipeline-crawl: $(PY) ## TARGET=aws: run the Glue crawler once over the lake (after Firehose wrote files)
+pipeline-crawl: $(CLI) ## TARGET=aws: run the Glue crawler once over the lake (after Firehose wrote files)
 	$(call AWS_PIPELINE,crawl)
-pipeline-flatten: $(PY) ## TARGET=aws: (re)build the flat table in Athena (DROP TABLE IF EXISTS, then CREATE TABLE AS)
+pipeline-flatten: $(CLI) ## TARGET=aws: (re)build the flat table in Athena (DROP TABLE IF EXISTS, then CREATE TABLE AS)
 	$(call AWS_PIPELINE,flatten)
 
 ##@ Tests and benchmarks (benchmarks write bench-results/*.md)

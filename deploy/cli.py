@@ -10,6 +10,7 @@ the fleet calls one command here:
     clean        containers, volumes and the fleet folder (make clean)
     lake-up      the lake writer as a compose service, as the monitor key's owner (make lake-up / lake-down)
     host CMD     run `python -m CMD` on this host against the fleet (make lake, make dashboard)
+    on-aws CMD   run `python -m CMD` when TARGET is aws, else print --otherwise (make pipeline*, aws-preflight)
     stack        the fleet as a Docker Swarm stack (make swarm-up / swarm-down / swarm-ps)
 """
 
@@ -82,7 +83,7 @@ def cmd_up(args: argparse.Namespace, s: DeploySettings) -> int:
     if local:
         reload_acl(project.container("broker"))
     project.run("up", "-d", "--remove-orphans", *(["broker"] if local else ["--no-deps"]), *fleet_services(fleet))
-    if local:
+    if local and s.broker_wait_seconds > 0:
         wait_for_broker(s.fleet_dir, s.broker_port, s.broker_wait_seconds)
     print("Fleet started. `make ps` shows it, `make logs` follows the stations, `make watch` prints messages.")
     return 0
@@ -170,6 +171,16 @@ def cmd_host(args: argparse.Namespace, s: DeploySettings) -> int:
     return 1  # not reached
 
 
+def cmd_on_aws(args: argparse.Namespace, s: DeploySettings) -> int:
+    if s.target != Target.AWS:
+        if args.otherwise:
+            print(args.otherwise.replace("{target}", str(s.target)))
+        return 0
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", *args.module])
+    return 1  # not reached
+
+
 COMMANDS = {
     "write": (cmd_write, "write compose.env, shards and generated services from the manifest"),
     "remove": (cmd_remove, "delete what `write` wrote"),
@@ -182,6 +193,7 @@ COMMANDS = {
     "clean": (cmd_clean, "remove containers, volumes and (after asking) the fleet folder"),
     "lake-up": (cmd_lake_up, "run the lake writer as a compose service"),
     "lake-down": (cmd_lake_down, "stop the compose lake writer and show its final counts"),
+    "on-aws": (cmd_on_aws, "run `python -m MODULE ARGS` when TARGET is aws (else print --otherwise)"),
     "host": (cmd_host, "run `python -m MODULE ARGS` here with the fleet's broker port and monitor identity"),
 }
 
@@ -201,7 +213,9 @@ def build_parser(s: DeploySettings) -> argparse.ArgumentParser:
             p.add_argument("--stations-per-container", type=int, default=s.stations_per_container,
                            help="stations one container runs: > 1 writes shards and group services (env "
                            "STATIONS_PER_CONTAINER, default %(default)s)")
-        if name == "host":
+        if name in ("host", "on-aws"):
+            if name == "on-aws":
+                p.add_argument("--otherwise", default="", help="printed when TARGET is not aws ({target}: its value)")
             p.add_argument("module", nargs=argparse.REMAINDER, help="e.g. pipeline lake")
         if name == "clean":
             p.add_argument("--yes", action="store_true", help="do not ask (make clean YES=1)")

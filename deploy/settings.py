@@ -41,7 +41,9 @@ class DeploySettings(FleetSettingsBase):
                            description="User id the station containers run as (default: yours; 10001 as root).")
     fleet_gid: int = Field(default_factory=_own_gid, ge=0, validation_alias="FLEET_GID")
     broker_port: int = Field(default=8883, ge=1, le=65535, validation_alias="BROKER_PORT")
-    broker_wait_seconds: float = Field(default=60.0, ge=0, validation_alias="BROKER_WAIT_SECONDS")
+    broker_wait_seconds: float = Field(default=60.0, ge=0, validation_alias="BROKER_WAIT_SECONDS",
+                                       description="How long `make up` / `make swarm-up` wait for the broker to "
+                                       "answer on 127.0.0.1:BROKER_PORT (0: do not wait).")
     compose_project_name: str | None = Field(default=None, validation_alias="COMPOSE_PROJECT_NAME")
     compose: str | None = Field(default=None, validation_alias="COMPOSE",
                                 description="The compose command (default: `docker compose`, else docker-compose).")

@@ -134,6 +134,7 @@ def cmd_up(args: argparse.Namespace, s: DeploySettings, stack: str) -> int:
               f"{' ...' if len(removed) > 5 else ''}")
     if local:
         relay.start_relay(stack, s.broker_port, plan.images.station)
+    if local and s.broker_wait_seconds > 0:
         print(f"waiting for the broker on 127.0.0.1:{s.broker_port} (at most {s.broker_wait_seconds:g} s)")
         waited = wait_for_broker(Path(args.fleet_dir), s.broker_port, s.broker_wait_seconds)
         print(f"the broker answers (after {waited:.0f} s)")

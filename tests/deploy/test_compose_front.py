@@ -110,3 +110,18 @@ def test_acl_reload_copies_and_signals_only_when_the_acl_changed(capsys: pytest.
         assert reload_acl("cid", docker) is False
         assert not any(c[0] == "kill" for c in docker.calls)
     assert reload_acl("", FakeDocker(running=True, same_acl=False)) is False  # no broker container
+
+
+def test_on_aws_runs_the_command_only_for_target_aws(tmp_path: Path) -> None:
+    """`make pipeline*` and `make aws-preflight` (formerly six shell `if`s over $(TARGET)): TARGET from the
+    environment or `.env` picks; other targets get the hint, the AWS command never runs."""
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TARGET"}
+    cmd = [sys.executable, "-m", "deploy", "on-aws", "--otherwise", "TARGET={target}: local", "this_module_does_not_exist"]
+    local = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert (local.returncode, local.stdout) == (0, "TARGET=local: local\n")
+    (tmp_path / ".env").write_text("TARGET=aws\n")
+    aws = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert aws.returncode == 1 and "No module named this_module_does_not_exist" in aws.stderr
