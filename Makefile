@@ -1,6 +1,5 @@
-# weather-fleet: `make` (or `make help`) lists the targets. Each target calls one CLI (python -m deploy |
-# provisioning | stationdata | pipeline); they read the environment and .env (pydantic-settings, the environment
-# wins), so `make up FLEET_COUNT=10` is `FLEET_COUNT=10 python -m deploy up`.
+# weather-fleet: `make help` lists the targets. Each calls one CLI, which reads the environment and .env itself
+# (the environment wins): `make up FLEET_COUNT=10` is `FLEET_COUNT=10 python -m deploy up`.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
@@ -122,7 +121,9 @@ pipeline-flatten: $(CLI) ## TARGET=aws: (re)build the flat table in Athena (DROP
 	$(call AWS_PIPELINE,flatten)
 
 ##@ Tests and benchmarks (benchmarks write bench-results/*.md)
-.PHONY: schemas test test-quick bench $(BENCH_TARGETS)
+.PHONY: docs schemas test test-quick bench $(BENCH_TARGETS)
+docs: $(PY) ## regenerate docs/configuration.md's variable tables from the settings classes
+	$(PY) scripts/write_config_docs.py
 schemas: $(PY) ## regenerate contracts/*.schema.json from the models
 	$(PY) scripts/write_schemas.py
 test: $(PY) ## run the whole test suite, as CI does (tests see the environment, never .env)
@@ -152,3 +153,22 @@ bench-swarm-nodes: $(PY) ## root: the stack across NODES (3) engines in network 
 BENCH_TARGETS := $(filter-out $(if $(filter 0,$(shell id -u)),,bench-swarm-nodes),$(sort $(shell sed -n 's/^\(bench-[A-Za-z0-9_-]*\):.*/\1/p' $(MAKEFILE_LIST))))
 bench: $(BENCH_TARGETS) ## run every benchmark and write bench-results/*.md
 	@echo "benchmarks run: $(or $(BENCH_TARGETS),none)"; ls bench-results/*.md 2>/dev/null || true
+
+##@ Faults (docs/faults.md)
+.PHONY: chaos collect-state audit
+chaos: $(CLI) ## run the `fleet:` faults of FAULTS on the running fleet (broker restart, kill, pause, network cut); Ctrl-C restores
+	$(PY) -m deploy chaos $(if $(FAULTS),--faults "$(FAULTS)")
+collect-state: $(CLI) ## copy the stations' state files (checkpoints, status, ground truth) out of the fleet into FLEET_DIR/state
+	$(PY) -m deploy collect-state
+audit: $(CLI) ## compare the lake with the stations' acknowledged seqs and injected faults (AUDIT_STATE=dirs, JSON=1; TARGET=aws: Athena)
+	$(PY) -m deploy audit $(foreach d,$(AUDIT_STATE),--state "$(d)") $(if $(filter 1,$(JSON)),--json)
+##@ Metrics (docs/observability.md)
+.PHONY: metrics-up metrics-down metrics-config dashboard-live
+metrics-up: $(CLI) ## start Prometheus (127.0.0.1:PROMETHEUS_PORT) and the broker exporter, targets from the fleet
+	$(PY) -m deploy.metrics up
+metrics-down: $(CLI) ## stop Prometheus and the broker exporter (their data volume stays; make clean removes it)
+	$(PY) -m deploy.metrics down
+metrics-config: $(CLI) ## write FLEET_DIR/prometheus/ (scrape targets, rules) for your own Prometheus (SWARM=1: DNS SD)
+	$(PY) -m deploy.metrics config $(if $(filter 1,$(SWARM)),--swarm)
+dashboard-live: $(CLI) ## serve the live dashboard (map, rates, latency) on 127.0.0.1:DASHBOARD_LIVE_PORT
+	$(PY) -m deploy host pipeline dashboard-live

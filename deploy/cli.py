@@ -11,6 +11,7 @@ the fleet calls one command here:
     lake-up      the lake writer as a compose service, as the monitor key's owner (make lake-up / lake-down)
     host CMD     run `python -m CMD` on this host against the fleet (make lake, make dashboard)
     on-aws CMD   run `python -m CMD` when TARGET is aws, else print --otherwise (make pipeline*, aws-preflight)
+    chaos, collect-state, audit   issue 20's fleet faults and audit on this fleet's compose project (make chaos ...)
     stack        the fleet as a Docker Swarm stack (make swarm-up / swarm-down / swarm-ps)
 """
 
@@ -37,6 +38,8 @@ from fleetcore.manifest import load_manifest
 from fleetcore.target import Target
 
 PIPELINE = ("--profile", "pipeline")
+# Every opt-in profile: `down` and `clean` take their services too.
+ALL_PROFILES = (*PIPELINE, "--profile", "metrics")
 
 
 def cmd_write(args: argparse.Namespace, s: DeploySettings) -> int:
@@ -90,7 +93,7 @@ def cmd_up(args: argparse.Namespace, s: DeploySettings) -> int:
 
 
 def cmd_down(args: argparse.Namespace, s: DeploySettings) -> int:
-    ComposeProject(s).run(*PIPELINE, "down", "--remove-orphans")
+    ComposeProject(s).run(*ALL_PROFILES, "down", "--remove-orphans")
     return 0
 
 
@@ -123,10 +126,10 @@ def cmd_clean(args: argparse.Namespace, s: DeploySettings) -> int:
             print("nothing deleted")
             return 0
     project = ComposeProject(s)
-    project.run(*PIPELINE, "down", "--volumes", "--remove-orphans")
+    project.run(*ALL_PROFILES, "down", "--volumes", "--remove-orphans")
     # `down --volumes` removes the volumes the compose files declare; those of stations a shrunken fleet no longer
     # has are found by the compose project's label.
-    name = project_name(project.environment().get("COMPOSE_PROJECT_NAME") or s.compose_project_name, project.cwd)
+    name = _project_name(s)
     listed = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={name}"],
                             capture_output=True, text=True, timeout=60).stdout.split()
     if volumes := station_volumes(listed):
@@ -181,6 +184,41 @@ def cmd_on_aws(args: argparse.Namespace, s: DeploySettings) -> int:
     return 1  # not reached
 
 
+def _project_name(s: DeploySettings) -> str:
+    project = ComposeProject(s)
+    return project_name(project.environment().get("COMPOSE_PROJECT_NAME") or s.compose_project_name, project.cwd)
+
+
+def _state_dir(s: DeploySettings) -> Path:
+    return s.fleet_dir / "state"
+
+
+def cmd_chaos(args: argparse.Namespace, s: DeploySettings) -> int:
+    from deploy.chaos.cli import main as chaos
+
+    return chaos(["run", *(["--faults", str(args.faults)] if args.faults else []), "--project", _project_name(s),
+                  "--state", str(_state_dir(s) / "chaos")])
+
+
+def cmd_collect_state(args: argparse.Namespace, s: DeploySettings) -> int:
+    from deploy.chaos.cli import main as chaos
+
+    return chaos(["collect-state", "--project", _project_name(s), "--into", str(_state_dir(s)),
+                  "--image", s.station_image])
+
+
+def cmd_audit(args: argparse.Namespace, s: DeploySettings) -> int:
+    """`pipeline audit` over --state folders, or over the state first collected from this fleet's volumes."""
+    states = args.state or [_state_dir(s)]
+    if not args.state and (code := cmd_collect_state(args, s)):
+        return code
+    command = ["pipeline", "audit", *(a for d in states for a in ("--state", str(d))), *(["--json"] if args.json else []),
+               *(["--aws"] if s.target == Target.AWS else [])]
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", *command])
+    return 1  # not reached
+
+
 COMMANDS = {
     "write": (cmd_write, "write compose.env, shards and generated services from the manifest"),
     "remove": (cmd_remove, "delete what `write` wrote"),
@@ -194,6 +232,9 @@ COMMANDS = {
     "lake-up": (cmd_lake_up, "run the lake writer as a compose service"),
     "lake-down": (cmd_lake_down, "stop the compose lake writer and show its final counts"),
     "on-aws": (cmd_on_aws, "run `python -m MODULE ARGS` when TARGET is aws (else print --otherwise)"),
+    "chaos": (cmd_chaos, "run the `fleet:` faults of FAULTS on this fleet (deploy.chaos run)"),
+    "collect-state": (cmd_collect_state, "copy the stations' state files out of the fleet into FLEET_DIR/state"),
+    "audit": (cmd_audit, "`pipeline audit` over the collected (or --state) stations' state"),
     "host": (cmd_host, "run `python -m MODULE ARGS` here with the fleet's broker port and monitor identity"),
 }
 
@@ -217,6 +258,12 @@ def build_parser(s: DeploySettings) -> argparse.ArgumentParser:
             if name == "on-aws":
                 p.add_argument("--otherwise", default="", help="printed when TARGET is not aws ({target}: its value)")
             p.add_argument("module", nargs=argparse.REMAINDER, help="e.g. pipeline lake")
+        if name == "chaos":
+            p.add_argument("--faults", type=Path, default=None, help="the scenario file (env FAULTS)")
+        if name == "audit":
+            p.add_argument("--state", type=Path, action="append", default=[], help="state folder (repeat; make "
+                           "AUDIT_STATE=); default: collected from the fleet into FLEET_DIR/state")
+            p.add_argument("--json", action="store_true", help="the report as JSON")
         if name == "clean":
             p.add_argument("--yes", action="store_true", help="do not ask (make clean YES=1)")
     add_stack_parser(sub, s.fleet_dir, s.data_dir)

@@ -1,8 +1,9 @@
 """The fleet as a Docker Compose project: its command line, its environment, and which services run.
 
 One compose project holds `compose.yaml` (broker, stations 1..5), `<fleet>/compose.stations.yaml` when
-registration generated stations 6..N or group services, and `compose.pipeline.yaml` (its `lake` service starts
-only with `--profile pipeline`), so `make up` and `make lake-up` see one and the same broker and stations.
+registration generated stations 6..N or group services, `compose.pipeline.yaml` (its `lake` service starts only
+with `--profile pipeline`) and `compose.metrics.yaml` (Prometheus and the broker exporter, `--profile metrics`), so
+`make up`, `make lake-up` and `make metrics-up` see one and the same broker and stations.
 
 The environment compose interpolates is `.env` under the process environment with the pacing rule
 (`fleetcore.station_variables.layered`: setting SPEEDUP or INTERVAL drops `.env`'s other one), plus the fleet's
@@ -102,7 +103,7 @@ class ComposeProject:
         args += ["-f", str(self.cwd / "compose.yaml")]
         if stations_compose_path(fleet).is_file():
             args += ["-f", str(stations_compose_path(fleet).resolve())]
-        return [*args, "-f", str(self.cwd / "compose.pipeline.yaml")]
+        return [*args, "-f", str(self.cwd / "compose.pipeline.yaml"), "-f", str(self.cwd / "compose.metrics.yaml")]
 
     def environment(self, **extra: str) -> dict[str, str]:
         return {**compose_environment(self.settings, read_env_file(self.cwd / DOTENV), os.environ), **extra}

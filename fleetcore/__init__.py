@@ -8,7 +8,8 @@ One home per concept, imported by the three packages (which never import one ano
 - `settings`   the pydantic-settings base and the loader that reports each bad variable on one line;
 - `errors`     the kernel's exception base (each package derives its own base from `FleetError`) and the exit
                codes every CLI uses (2 configuration, 1 other failure);
-- `target`     `Target` (local | aws) and AWS IoT Core's per-connection publish limit (MAX_RATE's aws default);
+- `target`     `Target` (local | aws) and MAX_RATE's aws default (AWS IoT Core's per-connection publish limit);
+- `aws_limits` every AWS quota the fleet meets (IoT Core, Firehose by region), each with its documentation;
 - `station_variables`  the station's environment variables, from which compose files are generated and checked.
 
 Nothing here imports boto3, cryptography or duckdb: the station image carries this package.

@@ -7,8 +7,15 @@ botocore raises `ClientError` with the service's error code; three families are 
 - unrecognised credentials (`UnrecognizedClientException`, `InvalidClientTokenId`, ...): the key pair is
   wrong or belongs to an ended lab session.
 - expired (`ExpiredToken*`, `RequestExpired`): the session token ran out (AWS Academy sessions last 4 hours).
+- S3's `InvalidToken` (a session token that is malformed, or missing beside temporary keys) is an unrecognised one:
+  https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList
 
-Only `exc.response` and `exc.operation_name` are read, so this module needs no botocore import.
+Two cases carry no error code worth the name: a HEAD answer has no body, so S3's HeadBucket refusal is a bare
+`403` (`head_forbidden` names the permission HeadBucket needs, s3:ListBucket), and failures before any request
+(`BotoCoreError`: an SSO session to renew, a token provider that failed, no credentials, no network) come as
+botocore exceptions, told apart here by class name (`botocore_line`).
+
+Only `exc.response`, `exc.operation_name` and class names are read, so this module needs no botocore import.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from typing import Any
 DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException",
           "AuthorizationError", "Forbidden"}
 UNRECOGNIZED = {"UnrecognizedClientException", "InvalidClientTokenId", "InvalidAccessKeyId",
-                "SignatureDoesNotMatch", "IncompleteSignature", "InvalidSignatureException"}
+                "SignatureDoesNotMatch", "IncompleteSignature", "InvalidSignatureException", "InvalidToken"}
 EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
 
 REFRESH = ("copy fresh AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (AWS Academy: 'AWS Details' "
@@ -78,3 +85,34 @@ def explain(exc: Any, *, service: str, resource: str | None = None, region: str 
         fix = (f"these credentials may not do that{where}: check AWS_REGION (AWS Academy labs allow us-east-1 and "
                f"us-west-2) and that the lab session is running")
     return f"AWS denied {action} on {target} ({error_code(exc)}): {fix}"
+
+
+# botocore exception classes (names, so no import) whose fix is to renew an SSO or token-provider login.
+SSO_FAILURES = {"SSOError", "SSOTokenLoadError", "UnauthorizedSSOTokenError", "TokenRetrievalError",
+                "PendingAuthorizationExpiredError", "InvalidGrantError", "SSOTokenRefreshError"}
+NO_CREDENTIALS = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
+                  "InvalidConfigError", "RefreshWithMFAUnsupportedError"}
+
+
+def head_forbidden(bucket: str, *, variable: str, operation: str = "HeadBucket") -> str:
+    """The one line for a bare 403 on `s3:HeadBucket`: S3 sends no body with a HEAD answer, so a missing
+    s3:ListBucket (what HeadBucket needs: https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html)
+    and a bucket of another account look the same; name both, the permission first."""
+    return (f"s3:{operation} on s3://{bucket} answered 403 Forbidden (a HEAD answer carries no reason): these "
+            f"credentials lack s3:ListBucket on arn:aws:s3:::{bucket} (grant it), or the bucket belongs to another "
+            f"account (bucket names are global: set {variable} to another name)")
+
+
+def botocore_line(exc: BaseException, *, service: str, region: str | None = None,
+                  profile: str | None = None) -> str:
+    """One line for a failure before AWS answered (a botocore `BotoCoreError`), with what to run."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    login = f"aws sso login --profile {profile}" if profile else "aws sso login (with AWS_PROFILE set)"
+    if names & SSO_FAILURES:
+        return (f"the AWS SSO / token login for {service} failed or expired ({type(exc).__name__}: {exc}): run "
+                f"`{login}`, then run again")
+    if names & NO_CREDENTIALS:
+        return (f"no usable AWS credentials for {service} ({type(exc).__name__}: {exc}): {REFRESH}, or run "
+                f"`{login}` for an SSO profile")
+    where = f" in {region}" if region else ""
+    return f"cannot reach AWS {service}{where} ({type(exc).__name__}: {exc}); check the network and AWS_ENDPOINT_URL"

@@ -27,6 +27,8 @@ CA_FILE = "ca.pem"
 IDENTITY_FILES = (CERTIFICATE_FILE, PRIVATE_KEY_FILE, CA_FILE)
 THINGS_DIR = "things"
 MONITOR_THING = "monitor"
+# The broker exporter's identity (`pipeline broker-metrics`): connects as client id `metrics`, reads $SYS/# only.
+METRICS_THING = "metrics"
 LAKE_CLIENT_ID = "monitor-lake"
 WATCH_CLIENT_PREFIX = "monitor-watch-"
 DEFAULT_FLEET_DIR = Path(".fleet")
@@ -43,6 +45,8 @@ SERVER_KEY_FILE = "server.key"
 ACL_FILE = "acl"
 # The broker's own healthcheck reads this topic with the server certificate (the ACL grants it).
 HEALTH_TOPIC = "$SYS/broker/uptime"
+# What the metrics identity (`pipeline broker-metrics`) may read: the broker's own statistics.
+SYS_TOPICS = "$SYS/#"
 # The broker's host name on the fleet's network (compose service, swarm service alias): the local endpoint.
 LOCAL_ENDPOINT = "broker"
 

@@ -38,6 +38,7 @@ class Role(StrEnum):
 
     STATION = "station"  # replays one station-year
     MONITOR = "monitor"  # may only read (the lake writer, `make watch`)
+    METRICS = "metrics"  # may only read the broker's $SYS/# (`pipeline broker-metrics`)
     HELLO = "hello"      # the lab's first step: publishes to hello/world only (AWS)
 
 

@@ -14,7 +14,7 @@ Invariant (tested): `FIXED | PER_STATION | PASSED_THROUGH` == the station settin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 FIXED: dict[str, str] = {
     "TARGET": "${TARGET:-local}",
@@ -49,12 +49,18 @@ GROUP_PASSED_THROUGH: tuple[str, ...] = ("CONNECT_RATE",)
 PACING: tuple[str, ...] = ("SPEEDUP", "INTERVAL")
 
 
+def pacing_overridden(above: Iterable[str]) -> bool:
+    """The pacing rule: when a source above `.env` (the environment, a constructor) sets SPEEDUP or INTERVAL (even
+    empty), `.env`'s values of both are dropped. `above`: the names that source sets (any case)."""
+    return any(name.upper() in PACING for name in above)
+
+
 def layered(dotenv: Mapping[str, str], environment: Mapping[str, str]) -> dict[str, str]:
     """`.env` under the environment, as the station and the Makefile read them: the environment wins, and when
     it sets SPEEDUP or INTERVAL (even empty), `.env`'s value of the other is dropped, so `INTERVAL=1` in the
-    environment is never refused because `.env` has `SPEEDUP=3600`."""
+    environment is never refused because `.env` has `SPEEDUP=3600` (`pacing_overridden`)."""
     base = dict(dotenv)
-    if any(name in environment for name in PACING):
+    if pacing_overridden(environment):
         for name in PACING:
             base.pop(name, None)
     return {**base, **environment}

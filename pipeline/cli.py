@@ -5,6 +5,10 @@
     pipeline sql NAME     print a shipped query in a dialect (--run: run it over the lake with DuckDB)
     pipeline query [SQL]  run the lab's queries (or SQL) over the lake with DuckDB
     pipeline dashboard    write the self-contained HTML dashboard
+    pipeline audit        compare the lake (--aws: the S3 lake, with Athena) with what the fleet acknowledged and
+                          the faults it injected
+    pipeline dashboard-live   serve the live dashboard (map, rates, latency) on 127.0.0.1
+    pipeline broker-metrics   export the broker's $SYS topics as Prometheus metrics
 """
 
 from __future__ import annotations
@@ -34,19 +38,25 @@ def _settings() -> PipelineSettings:
 def cmd_lake(args: argparse.Namespace) -> int:
     from pipeline.cold import ColdTable
     from pipeline.lake import LakeWriter
+    from pipeline.lake_metrics import LakeMetrics
     from pipeline.monitor import LakeSubscriber, serve
 
     s = _settings()
     cold = ColdTable(s.cold_db_path) if s.cold_rule_enabled else None
+    metrics = LakeMetrics(s.lake_client_id) if s.lake_metrics_port else None
     writer = LakeWriter(s.lake_dir, prefix=s.lake_prefix, buffer_bytes=s.lake_buffer_bytes,
-                        buffer_seconds=s.lake_buffer_seconds, cold=cold, require_publisher=s.lake_require_publisher)
+                        buffer_seconds=s.lake_buffer_seconds, cold=cold, require_publisher=s.lake_require_publisher,
+                        metrics=metrics)
     subscriber = LakeSubscriber(writer, host=s.mqtt_host, port=s.mqtt_port, identity_dir=s.monitor_identity_dir,
-                                client_id=s.lake_client_id, topic=s.mqtt_topic,
+                                client_id=s.lake_client_id, topic=s.topic,
                                 session_expiry_seconds=s.lake_session_expiry_seconds)
+    if metrics is not None:
+        metrics.attach(writer, lambda: subscriber.received)
+        metrics.serve(s.lake_metrics_port)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    log.info("lake writer: %s:%d %s -> %s (flush at %d bytes or %.1f s)", s.mqtt_host, s.mqtt_port, s.mqtt_topic,
+    log.info("lake writer: %s:%d %s -> %s (flush at %d bytes or %.1f s)", s.mqtt_host, s.mqtt_port, s.topic,
              s.lake_root, s.lake_buffer_bytes, s.lake_buffer_seconds)
     started_at = datetime.now(timezone.utc)
     serve(writer, subscriber, stop)
@@ -54,7 +64,7 @@ def cmd_lake(args: argparse.Namespace) -> int:
               "conflicts_kept": writer.conflicts, "quarantined": writer.quarantined, "errors": writer.errors,
               "cold_rule_failures": writer.cold_failures}
     try:
-        record = write_run_record(s.lake_dir, started_at, counts, client_id=s.lake_client_id, topic=s.mqtt_topic)
+        record = write_run_record(s.lake_dir, started_at, counts, client_id=s.lake_client_id, topic=s.topic)
         kept = f" (kept in {record})"
     except OSError as exc:
         kept = f" (could not be kept in {runs_dir(s.lake_dir)}: {exc.strerror or exc})"
@@ -71,7 +81,7 @@ def cmd_cold(args: argparse.Namespace) -> int:
 
     s = _settings()
     if args.rule:
-        print(queries.load_rule("cold_readings", args.rule, topic=s.mqtt_topic))
+        print(queries.load_rule("cold_readings", args.rule, topic=s.topic))
         return 0
     table = ColdTable(s.cold_db_path)
     try:
@@ -138,6 +148,66 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline.audit import AUDIT_FAILED, format_audit, run_audit
+    from pipeline.audit_record import audit_record_path, write_audit_record
+    from pipeline.errors import ConfigError
+
+    missing = [str(p) for p in args.state if not p.is_dir()]
+    if missing:
+        raise ConfigError(f"no state folder {', '.join(missing)}: give the stations' STATE_DIR copies with --state "
+                          "(`make audit` collects them from the fleet's volumes)")
+    settings = _settings()
+    if args.aws:
+        from pipeline.aws.audit import run_aws_audit
+
+        audit = run_aws_audit(args.state, args.late_after)
+    else:
+        audit = run_audit(settings, args.state, late_after=args.late_after)
+    print(json.dumps(audit.to_json(), indent=1) if args.json else format_audit(audit), end="\n" if args.json else "")
+    try:  # for `make dashboard`; the audit's verdict stands without it
+        write_audit_record(settings.lake_dir, audit.to_json())
+    except OSError as exc:
+        log.warning("audit report not kept in %s: %s", audit_record_path(settings.lake_dir), exc.strerror or exc)
+    return AUDIT_FAILED if audit.failed else 0
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+
+
+def cmd_broker_metrics(args: argparse.Namespace) -> int:
+    from pipeline.broker_metrics import BrokerExporter
+
+    s = _settings()
+    exporter = BrokerExporter(host=s.mqtt_host, port=s.mqtt_port, identity_dir=s.metrics_identity_dir)
+    exporter.serve(s.broker_metrics_port)
+    exporter.start()
+    try:
+        _wait_for_signal()
+    finally:
+        exporter.stop()
+    return 0
+
+
+def cmd_dashboard_live(args: argparse.Namespace) -> int:
+    from pipeline.live.server import serve_live_dashboard
+
+    s = _settings()
+    server = serve_live_dashboard(s, port=s.dashboard_live_port)
+    print(f"live dashboard on http://127.0.0.1:{server.port}/ (Prometheus {s.prometheus_url}; Ctrl-C stops it)")
+    try:
+        _wait_for_signal()
+    finally:
+        server.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pipeline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -169,6 +239,20 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--output", "-o", type=Path, default=None,
                       help="output file (default DASHBOARD_PATH or LAKE_DIR/dashboard.html)")
     dash.set_defaults(func=cmd_dashboard)
+
+    audit = sub.add_parser("audit", help="compare the lake with what the fleet acknowledged and injected")
+    audit.add_argument("--state", type=Path, action="append", required=True,
+                       help="a folder holding station state files (checkpoints, status, *.faults.jsonl); repeatable")
+    audit.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    audit.add_argument("--aws", action="store_true",
+                       help="audit the S3 lake with Athena (the stack of `make pipeline TARGET=aws`)")
+    audit.add_argument("--late-after", type=float, default=60.0,
+                       help="seconds from sent_at to arrival after which a message counts as late (default 60)")
+    audit.set_defaults(func=cmd_audit)
+    sub.add_parser("dashboard-live", help="serve the live dashboard on 127.0.0.1:DASHBOARD_LIVE_PORT").set_defaults(
+        func=cmd_dashboard_live)
+    sub.add_parser("broker-metrics", help="export the broker's $SYS topics on BROKER_METRICS_PORT").set_defaults(
+        func=cmd_broker_metrics)
     return parser
 
 

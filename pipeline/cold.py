@@ -1,7 +1,8 @@
 """The lab's cold-readings rule (DynamoDB step), applied locally.
 
 The rule is the very AWS IoT SQL text deployed on AWS (`pipeline/sql/rules/cold_readings.sql`), run by DuckDB
-over each batch of messages (`pipeline.queries.load_rule(..., "duckdb")`). Like the DynamoDBv2 action, each
+over each batch of messages (`pipeline.queries.load_rule(..., "duckdb")`); like the lake rule it takes only a
+thing's own messages (`thing_name = clientid()`, locally the record's authenticated `publisher`). Like the DynamoDBv2 action, each
 selected row becomes an item whose attributes are the selected columns, stored under the key
 (weather_station, time): a second item with the same key replaces the first. The table is a SQLite file
 (`COLD_DB`) so it can be read while the lake writer runs.
@@ -20,7 +21,8 @@ from typing import Any
 
 import duckdb
 
-from pipeline.queries import load_rule
+from pipeline.contract import DUCKDB_TYPES
+from pipeline.queries import PUBLISHER_COLUMN, load_rule
 from pipeline.sqlite_store import open_store
 
 RULE_NAME = "cold_readings"
@@ -72,6 +74,14 @@ def evaluate_rule(messages: Sequence[dict | bytes], rule: str = RULE_NAME) -> li
             literal = "'" + str(batch).replace("'", "''") + "'"
             con.execute(f"CREATE TABLE messages AS SELECT * FROM read_json_auto({literal}, "
                         "format = 'newline_delimited', sample_size = -1)")
+            # A field absent from every message of the batch (a sensor leaving it out) is a NULL column, not a
+            # binder error that would cost the whole batch its cold readings.
+            present = {row[0] for row in con.execute("DESCRIBE messages").fetchall()}
+            for name, sql_type in DUCKDB_TYPES.items():
+                if name not in present:
+                    con.execute(f'ALTER TABLE messages ADD COLUMN "{name}" {sql_type}')
+            # a batch without publishers (none authenticated) selects nothing, as clientid() <> thing_name on AWS
+            con.execute(f"ALTER TABLE messages ADD COLUMN IF NOT EXISTS {PUBLISHER_COLUMN} VARCHAR")
             cursor = con.execute(load_rule(rule, "duckdb", source="messages"))
             columns = [d[0] for d in cursor.description]
             return [dict(zip(columns, row)) for row in cursor.fetchall()]

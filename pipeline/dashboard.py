@@ -4,7 +4,9 @@ no CDN, nothing fetched).
 Data comes from DuckDB over the lake (`pipeline.query`): the flattened table of the lab (rebuilt here) for the
 distributions of weather conditions and cloud types, and the raw table for what the flat one distorts
 (CROSS JOIN UNNEST drops readings without cloud layers or present weather and repeats the others): temperature
-over time, the station map, message rate and end-to-end latency (`sent_at` to arrival in the lake).
+over time, the station map, message rate and end-to-end latency (`sent_at` to arrival in the lake). When
+`pipeline audit` ran, its summary (`LAKE_DIR/_audit/latest.json`) is shown above the charts
+(`pipeline.dashboard_audit`).
 
 Every chart is drawn by the inline script into an `<svg>`; when done it sets `data-status` ("drawn" or
 "empty") and `data-drawn` (the number of marks drawn) on its `<figure>`, and the `<body>` gets
@@ -20,6 +22,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pipeline.audit_record import read_audit_record
+from pipeline.dashboard_audit import audit_html, audit_summary
 from pipeline.query import open_warehouse, run_named
 from pipeline.settings import PipelineSettings
 
@@ -84,6 +88,7 @@ def collect(settings: PipelineSettings) -> dict:
             "rate": rate,
             "delivery": _records(run_named(con, settings, "delivery")),
             "station_names": station_names(settings.station_names_file),
+            "audit": audit_summary(read_audit_record(settings.lake_dir)),
         }
     finally:
         con.close()
@@ -104,6 +109,7 @@ def render(data: dict) -> str:
             .replace("@@FIGURES@@", figures)
             .replace("@@SUMMARY@@", html.escape(f"{stations} station(s), {messages} message(s) in {data.get('lake')}; "
                                                 f"generated {data.get('generated_at')}"))
+            .replace("@@AUDIT@@", audit_html(data.get("audit")))
             .replace("@@DATA@@", payload)
             .replace("@@SCRIPT@@", _SCRIPT))
 
@@ -137,11 +143,17 @@ svg text{font-size:11px;fill:#333}
 svg .axis{stroke:#999;stroke-width:1}
 svg .grid{stroke:#eee;stroke-width:1}
 svg .empty{font-size:16px;fill:#999}
+section.audit{background:#fff;border:1px solid #ddd;border-left:6px solid #2ca02c;border-radius:6px;padding:.6rem;margin:0 0 1rem}
+section.audit.failed{border-left-color:#d62728}
+section.audit h2{font-size:1.1rem;margin:0}
+.audit-tables{display:flex;gap:2rem;flex-wrap:wrap}
+.audit table th{text-align:left;font-weight:normal;color:#555;padding-right:1rem}
 </style>
 </head>
 <body data-charts-drawn="0">
 <h1>weather-fleet: the lab's dashboard, locally</h1>
 <p class="summary">@@SUMMARY@@</p>
+@@AUDIT@@
 <main>
 @@FIGURES@@
 </main>

@@ -20,7 +20,8 @@ fleet_identity plugin's `fleet-publisher` property), and every stored record car
 - the same (publisher, seq) again with the same body -> a redelivery, dropped; with a different body -> a
   conflict, kept under `LAKE_DIR/conflicts/<prefix>/...`, counted and logged; the first body stays in the lake.
 
-Payloads that are not a JSON object with a string `thing_name` and an integer `seq` are kept, with the reason,
+Payloads that are not a JSON object with a string `thing_name` and an integer `seq`, or whose fields do not have
+the contract's types (`pipeline.contract`: a reading as a string, NaN), are kept, with the reason,
 under `LAKE_DIR/errors/<prefix>/...` (Firehose's error prefix) and never enter the lake. Error, quarantine and
 conflict files are acknowledged once written, like the lake's (a crash in between may write one twice).
 """
@@ -41,11 +42,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.cold import ColdTable
+from pipeline.contract import type_problem
 from pipeline.errors import PipelineError
 from pipeline.ledger import Ledger
+
+if TYPE_CHECKING:
+    from pipeline.lake_metrics import LakeMetrics
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +94,7 @@ class _Entry:
     acks: list[Any] = field(default_factory=list)
     kind: _Kind = _Kind.LAKE
     digest: str = ""
+    sent_at: float | None = None  # the message's sent_at (Unix time), for the end-to-end latency metric
 
 
 @dataclass
@@ -152,6 +158,15 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON value")
 
 
+def sent_at_of(doc: dict) -> float | None:
+    """A message's `sent_at` as Unix time, or None when it has none that parses."""
+    value = doc.get("sent_at")
+    try:
+        return datetime.fromisoformat(value).timestamp() if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def decode(payload: bytes) -> tuple[dict | None, str | None]:
     """The message as a dict, or None and the reason it cannot enter the lake."""
     try:
@@ -166,6 +181,9 @@ def decode(payload: bytes) -> tuple[dict | None, str | None]:
         return None, "no string thing_name"
     if not isinstance(doc.get("seq"), int) or isinstance(doc["seq"], bool) or doc["seq"] < 0:
         return None, "no non-negative integer seq"
+    problem = type_problem(doc)
+    if problem is not None:
+        return None, f"wrong type: {problem}"
     return doc, None
 
 
@@ -174,7 +192,8 @@ class LakeWriter:
 
     def __init__(self, lake_dir: Path, *, prefix: str = "sensor/weather", buffer_bytes: int = 5 * 1024 * 1024,
                  buffer_seconds: float = 60.0, ack: Ack = lambda token: None, cold: ColdTable | None = None,
-                 clock: Callable[[], datetime] = _utc_now, require_publisher: bool = True) -> None:
+                 clock: Callable[[], datetime] = _utc_now, require_publisher: bool = True,
+                 metrics: LakeMetrics | None = None) -> None:
         self.lake_dir = Path(lake_dir)
         self.prefix = prefix.strip("/")
         self.buffer_bytes = buffer_bytes
@@ -193,6 +212,9 @@ class LakeWriter:
         self.quarantined = 0
         self.errors = 0
         self.cold_failures = 0
+        self.stored = 0
+        self.files_written = 0
+        self._metrics = metrics
         self._warn = _Throttled()
         self.tmp_dir = self.lake_dir / ".state" / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -291,7 +313,8 @@ class LakeWriter:
             self._warn(self.conflicts, "conflict: %s seq %d arrived again with a different body; the first one "
                        "stays in the lake (in %s), this one is kept under %s/", key[0], seq, where, CONFLICTS_DIR)
             return Outcome.CONFLICT
-        entry = _Entry(key, with_publisher(payload, doc, publisher), received_at, [ack_token], digest=digest)
+        entry = _Entry(key, with_publisher(payload, doc, publisher), received_at, [ack_token], digest=digest,
+                       sent_at=sent_at_of(doc) if self._metrics is not None else None)
         self._by_key[key] = entry
         self._append(entry)
         return Outcome.BUFFERED
@@ -309,6 +332,11 @@ class LakeWriter:
             self._oldest = time.monotonic()
         self._buffer.append(entry)
         self._bytes += len(entry.line) + 1
+
+    def buffer_state(self) -> tuple[int, float]:
+        """Bytes buffered and the age (seconds) of the oldest buffered entry (0 when empty)."""
+        with self._lock:
+            return self._bytes, (time.monotonic() - self._oldest) if self._oldest is not None else 0.0
 
     def due(self) -> bool:
         with self._lock:
@@ -344,6 +372,7 @@ class LakeWriter:
         result = FlushResult([], 0, 0, 0)
         if not entries:
             return result
+        started = time.monotonic()
         # After a failed flush the batch is retried: whatever part of it was committed must not be written twice.
         good = [e for e in entries if e.kind is _Kind.LAKE and e.key is not None and not self.ledger.seen(*e.key)]
         if good and self._cold is not None:
@@ -367,6 +396,11 @@ class LakeWriter:
                     result.quarantined += len(group)
                 else:
                     result.conflicts += len(group)
+        self.stored += result.records
+        self.files_written += len(result.files)
+        if self._metrics is not None:
+            now = time.time()
+            self._metrics.flushed(time.monotonic() - started, (now - e.sent_at for e in good if e.sent_at))
         for entry in entries:
             for token in entry.acks:
                 self._ack_one(token)

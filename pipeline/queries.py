@@ -49,6 +49,9 @@ DEFAULT_NAMES: dict[str, str] = {
     "source": "messages",
 }
 
+PUBLISHER_COLUMN = "publisher"
+"""The column DuckDB reads for IoT SQL's `clientid()`: the lake's authenticated publisher of each record."""
+
 QueryDialect = Literal["athena", "duckdb"]
 RuleDialect = Literal["iot", "duckdb"]
 
@@ -134,8 +137,10 @@ def load_query(name: str, dialect: QueryDialect = "athena", **names: str) -> str
 def load_rule(name: str, dialect: RuleDialect = "iot", **names: str) -> str:
     """The topic rule `name` (see RULE_NAMES): AWS IoT SQL, or DuckDB SQL over the relation `source`.
 
-    For DuckDB the `FROM '<topic>'` clause becomes `FROM "<source>"`; everything else (nested `a.b` access,
-    `AS` renames, the WHERE clause, NULL comparisons being false) means the same in both.
+    For DuckDB the `FROM '<topic>'` clause becomes `FROM "<source>"` and `clientid()` (the MQTT client id, which
+    the IoT policy binds to the certificate's thing) becomes the column `publisher` (the authenticated identity the
+    lake stores with each record); everything else (nested `a.b` access, `AS` renames, the WHERE clause, NULL
+    comparisons being false) means the same in both.
     """
     if name not in RULE_NAMES:
         raise ConfigError(f"unknown rule {name!r}; known: {', '.join(RULE_NAMES)}")
@@ -148,7 +153,7 @@ def load_rule(name: str, dialect: RuleDialect = "iot", **names: str) -> str:
         translated, count = _RULE_FROM.subn(f'FROM "{source}"', text)
         if count != 1:
             raise ValueError(f"rule {name!r} must have exactly one FROM '<topic>' clause, found {count}")
-        return translated
+        return translated.replace("clientid()", PUBLISHER_COLUMN)
     raise ConfigError(f"unknown rule dialect {dialect!r}: use 'iot' or 'duckdb'")
 
 

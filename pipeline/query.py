@@ -46,7 +46,7 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _ledger_rows(ledger: Path) -> list[tuple[str, int, str]]:
+def ledger_rows(ledger: Path) -> list[tuple[str, int, str]]:
     if not ledger.is_file():
         return []
     con = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
@@ -85,7 +85,7 @@ def open_warehouse(settings: PipelineSettings, *, database: Path | str | None = 
     )
     arrivals = f"{schema}.{_quote(ARRIVALS_TABLE)}"
     con.execute(f"CREATE OR REPLACE TABLE {arrivals} (thing_name VARCHAR, seq BIGINT, received_at VARCHAR)")
-    rows = _ledger_rows(settings.state_dir / "ledger.sqlite3")
+    rows = ledger_rows(settings.state_dir / "ledger.sqlite3")
     if rows:
         with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", delete=False) as fh:
             csv.writer(fh).writerows(rows)

@@ -31,10 +31,15 @@ def write_run_record(lake_dir: Path, started_at: datetime, counts: dict[str, Any
            "stopped_at": stopped_at.isoformat(timespec="seconds"), **details, **counts}
     stem = stopped_at.strftime("%Y%m%dT%H%M%S.%fZ")
     target = folder / f"{stem}.json"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".run-", suffix=".tmp")
+    return write_json_atomically(target, doc, indent=2)
+
+
+def write_json_atomically(target: Path, doc: Any, indent: int = 2) -> Path:
+    """`doc` as JSON in `target`: a temporary file beside it, fsync, rename (whole or absent); returns `target`."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(doc, indent=2) + "\n")
+            fh.write(json.dumps(doc, indent=indent) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)

@@ -10,12 +10,11 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from fleetcore.identity import DEFAULT_FLEET_DIR, MONITOR_THING, thing_dir
-from fleetcore.settings import FleetSettingsBase, Topic, load_settings
-from fleetcore.topic import DEFAULT_TOPIC
+from fleetcore.identity import DEFAULT_FLEET_DIR, LAKE_CLIENT_ID, METRICS_THING, MONITOR_THING, thing_dir
+from fleetcore.metrics import BROKER_METRICS_PORT, LAKE_METRICS_PORT
+from fleetcore.setting_groups import BrokerAddress, LakeFolder, TopicSetting
+from fleetcore.settings import load_settings
 from pipeline.errors import ConfigError
-
-from fleetcore.identity import LAKE_CLIENT_ID
 
 MIB = 1024 * 1024
 
@@ -25,15 +24,10 @@ def load() -> PipelineSettings:
     return load_settings(PipelineSettings, ConfigError)
 
 
-class PipelineSettings(FleetSettingsBase):
-    """Settings of `pipeline lake|cold|sql|query|dashboard`."""
+class PipelineSettings(BrokerAddress, TopicSetting, LakeFolder):
+    """Settings of `pipeline lake|cold|sql|query|dashboard`. The lake writer connects to MQTT_HOST:MQTT_PORT and
+    subscribes to TOPIC (shared groups: `fleetcore.setting_groups`) as the monitor identity."""
 
-    # Where the lake writer connects, as whom, and to what.
-    mqtt_host: str = Field("localhost", validation_alias="MQTT_HOST",
-                           description="Broker host name (in compose: the broker service name).")
-    mqtt_port: int = Field(8883, validation_alias="MQTT_PORT", ge=1, le=65535)
-    mqtt_topic: Topic = Field(DEFAULT_TOPIC, validation_alias="TOPIC",
-                            description="Topic the lake writer subscribes to (the stations publish to it).")
     monitor_identity_dir: Path = Field(thing_dir(DEFAULT_FLEET_DIR, MONITOR_THING),
                                        validation_alias="MONITOR_IDENTITY_DIR",
                                        description="certificate.pem, private.key, ca.pem of the monitor thing.")
@@ -43,10 +37,10 @@ class PipelineSettings(FleetSettingsBase):
     lake_require_publisher: bool = Field(True, validation_alias="LAKE_REQUIRE_PUBLISHER",
                                          description="Quarantine messages the broker did not stamp with their "
                                                      "publisher; false stores them with publisher null.")
-    lake_session_expiry_seconds: int = Field(7 * 24 * 3600, validation_alias="LAKE_SESSION_EXPIRY_SECONDS", ge=0)
+    lake_session_expiry_seconds: int = Field(7 * 24 * 3600, validation_alias="LAKE_SESSION_EXPIRY_SECONDS",
+        description="How long the broker keeps the lake writer's session while it is away (7 days).", ge=0)
 
     # What the lake writer writes, and when.
-    lake_dir: Path = Field(Path("lake"), validation_alias="LAKE_DIR")
     lake_prefix: str = Field("sensor/weather", validation_alias="LAKE_PREFIX",
                              description="Folder under LAKE_DIR, like the Firehose S3 prefix.")
     lake_buffer_bytes: int = Field(5 * MIB, validation_alias="LAKE_BUFFER_BYTES", ge=1,
@@ -58,12 +52,32 @@ class PipelineSettings(FleetSettingsBase):
     cold_db: Path | None = Field(None, validation_alias="COLD_DB",
                                  description="SQLite file of the cold-readings table; default LAKE_DIR/cold_readings.sqlite3.")
 
+    # Metrics (docs/observability.md): the lake writer's /metrics, the broker exporter and the live dashboard.
+    lake_metrics_port: int = Field(LAKE_METRICS_PORT, validation_alias="LAKE_METRICS_PORT", ge=0, le=65535,
+                                   description="Port of the lake writer's /metrics (0: none).")
+    broker_metrics_port: int = Field(BROKER_METRICS_PORT, validation_alias="BROKER_METRICS_PORT", ge=1, le=65535,
+                                     description="Port of `pipeline broker-metrics` (the broker's $SYS as metrics).")
+    metrics_identity_dir: Path = Field(thing_dir(DEFAULT_FLEET_DIR, METRICS_THING),
+                                       validation_alias="METRICS_IDENTITY_DIR",
+                                       description="certificate.pem, private.key, ca.pem of the metrics thing "
+                                                   "(may read $SYS/# and nothing else).")
+    prometheus_url: str = Field("http://127.0.0.1:9090", validation_alias="PROMETHEUS_URL",
+                                description="Prometheus the live dashboard queries (make metrics-up).")
+    dashboard_live_port: int = Field(8050, validation_alias="DASHBOARD_LIVE_PORT", ge=1, le=65535,
+                                     description="Port of `make dashboard-live` on 127.0.0.1.")
+    dashboard_live_points: int = Field(2000, validation_alias="DASHBOARD_LIVE_POINTS", ge=10,
+                                       description="Most points the live map draws; more stations are binned "
+                                                   "into grid cells (mean temperature per cell).")
+
     # What `pipeline sql|query|dashboard` read and write.
     warehouse_db: Path | None = Field(None, validation_alias="WAREHOUSE_DB",
                                       description="DuckDB file for the flattened table; default LAKE_DIR/warehouse.duckdb.")
-    lake_database: str = Field("weather_lake", validation_alias="LAKE_DATABASE")
-    lake_table: str = Field("weather", validation_alias="LAKE_TABLE")
-    lake_flat_table: str = Field("weather_flat", validation_alias="LAKE_FLAT_TABLE")
+    lake_database: str = Field("weather_lake", validation_alias="LAKE_DATABASE",
+        description="Database name the queries use, as in Athena.")
+    lake_table: str = Field("weather", validation_alias="LAKE_TABLE",
+        description="Table of the raw messages the queries use, as in Athena.")
+    lake_flat_table: str = Field("weather_flat", validation_alias="LAKE_FLAT_TABLE",
+        description="Flattened table of `make query`, as in Athena.")
     dashboard_path: Path | None = Field(None, validation_alias="DASHBOARD_PATH",
                                         description="Where `make dashboard` writes; default LAKE_DIR/dashboard.html.")
     station_names_file: Path | None = Field(Path(".fleet/stations.json"), validation_alias="STATION_NAMES_FILE",

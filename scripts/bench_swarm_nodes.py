@@ -33,8 +33,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from scripts.bench_report import write_report  # noqa: E402
-from tests.fleet.compose_fleet import STATION_KNOBS  # noqa: E402
-from tests.fleet.swarm_support import short_lab_files  # noqa: E402
+from tests.support.compose_fleet import STATION_KNOBS  # noqa: E402
+from tests.support.swarm_fleet import short_lab_files  # noqa: E402
 from tests.support.netns_swarm import LabError, NetnsSwarm  # noqa: E402
 
 OUT = Path("bench-results") / "swarm-nodes.md"

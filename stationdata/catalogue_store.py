@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from stationdata.catalogue import CATALOGUE_NAME, Station, parse_catalogue
-from stationdata.data_settings import DataSettings
+from stationdata.data_settings import DataSettings, DataSourceName
 from stationdata.download import fetch_one
 from stationdata.errors import CatalogueError, StationDataError
 from stationdata.sources import Source, make_sources
@@ -73,7 +73,7 @@ def fetch_catalogue(data_dir: Path, sources: list[Source]) -> tuple[Path, str]:
     """Fetch isd-history.csv into the cache (atomically) and record when and from where; (path, location)."""
     path = cache_path(data_dir)
     source = fetch_one(sources, lambda s: s.catalogue(), path, validate=_looks_like_catalogue)
-    location = source.catalogue() if source.name.value == "ncei" else f"s3://{getattr(source, 'bucket', '')}/" \
+    location = source.catalogue() if source.name == DataSourceName.NCEI else f"s3://{getattr(source, 'bucket', '')}/" \
         f"{source.catalogue()}"
     _record_path(data_dir).write_text(json.dumps({"fetched_at": datetime.now(timezone.utc).isoformat(),
                                                   "source": source.name.value, "location": location}) + "\n")

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import Field, field_validator
 
-from fleetcore.settings import FleetSettingsBase, load_settings
+from fleetcore.setting_groups import AwsEndpoint, DataFolder
+from fleetcore.settings import load_settings
 from stationdata.errors import ConfigError
 
 DEFAULT_NCEI_BASE_URL = "https://www.ncei.noaa.gov/pub/data/noaa"
@@ -25,11 +25,9 @@ class DataSourceName(StrEnum):
         return DataSourceName.AWS if self is DataSourceName.NCEI else DataSourceName.NCEI
 
 
-class DataSettings(FleetSettingsBase):
-    """Where the station-years are, their sources, mirrors and download behaviour."""
-
-    data_dir: Path = Field(default=Path("data"), validation_alias="DATA_DIR",
-                           description="Folder of ISD station-year files (plain or .gz).")
+class DataSettings(AwsEndpoint, DataFolder):
+    """Where the station-years are (DATA_DIR), their sources, mirrors and download behaviour (AWS_ENDPOINT_URL:
+    `fleetcore.setting_groups.AwsEndpoint`)."""
 
     data_source: DataSourceName = Field(default=DataSourceName.NCEI, validation_alias="DATA_SOURCE",
                                         description="Source tried first (ncei or aws); the other is the fallback.")
@@ -41,9 +39,8 @@ class DataSettings(FleetSettingsBase):
                             pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
                             description="S3 bucket layout: isd-history.csv and data/YEAR/USAF-WBAN-YEAR.gz.")
     isd_bucket_region: str = Field(default="us-east-1", validation_alias="ISD_BUCKET_REGION")
-    # The bucket's endpoint: ISD_ENDPOINT_URL for this bucket only, else AWS_ENDPOINT_URL (every AWS call).
-    isd_endpoint_url: str | None = Field(default=None,
-                                         validation_alias=AliasChoices("ISD_ENDPOINT_URL", "AWS_ENDPOINT_URL"))
+    isd_endpoint_url: str | None = Field(default=None, validation_alias="ISD_ENDPOINT_URL",
+                                         description="Endpoint of ISD_BUCKET only (default AWS_ENDPOINT_URL).")
     data_workers: int = Field(default=8, ge=1, le=64, validation_alias="DATA_WORKERS",
                               description="Files downloaded at the same time.")
     data_attempts: int = Field(default=4, ge=1, le=10, validation_alias="DATA_ATTEMPTS",
@@ -59,6 +56,11 @@ class DataSettings(FleetSettingsBase):
         if not value.startswith(("http://", "https://", "file://")):
             raise ValueError("must start with http://, https:// or file://")
         return value.rstrip("/")
+
+    @property
+    def bucket_endpoint_url(self) -> str | None:
+        """The bucket's endpoint: ISD_ENDPOINT_URL for this bucket only, else AWS_ENDPOINT_URL (every AWS call)."""
+        return self.isd_endpoint_url or self.endpoint_url
 
     def source_order(self) -> list[DataSourceName]:
         """The sources to try, first the chosen one."""

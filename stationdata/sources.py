@@ -219,7 +219,7 @@ def make_sources(settings: DataSettings) -> list[Source]:
     """The sources to try, in order (DATA_SOURCE first, the other as fallback unless DATA_FALLBACK=false)."""
     made: dict[DataSourceName, Source] = {
         DataSourceName.NCEI: NceiSource(settings.ncei_base_url, settings.data_timeout_seconds),
-        DataSourceName.AWS: S3Source(settings.isd_bucket, settings.isd_bucket_region, settings.isd_endpoint_url,
+        DataSourceName.AWS: S3Source(settings.isd_bucket, settings.isd_bucket_region, settings.bucket_endpoint_url,
                                      settings.data_timeout_seconds),
     }
     return [made[name] for name in settings.source_order()]

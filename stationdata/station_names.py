@@ -16,7 +16,7 @@ from pathlib import Path
 
 from stationdata.catalogue import Station, by_id
 from stationdata.catalogue_store import cached_catalogue
-from fleetcore.manifest import Thing
+from fleetcore.manifest import Role, Thing
 
 STATION_NAMES_FILE = "stations.json"
 
@@ -38,7 +38,7 @@ def metadata_fields(meta: dict[str, Station], station_id: str) -> dict[str, str 
 def render_station_names(things: list[Thing]) -> str:
     """stations.json for the stations among `things` that have a name."""
     stations = {t.station_id: {"name": t.station_name, "country": t.country, "icao": t.icao}
-                for t in things if t.role == "station" and t.station_id and t.station_name}
+                for t in things if t.role == Role.STATION and t.station_id and t.station_name}
     return json.dumps({"version": 1, "stations": dict(sorted(stations.items()))}, indent=2) + "\n"
 
 

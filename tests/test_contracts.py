@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+from fleetcore.faults.scenario import scenario_json_schema
 from fleetcore.manifest import manifest_json_schema
 from station.message import message_json_schema
 
@@ -17,3 +18,8 @@ def test_message_schema_in_sync() -> None:
 def test_manifest_schema_in_sync() -> None:
     committed = json.loads((CONTRACTS / "fleet-manifest.schema.json").read_text())
     assert committed == manifest_json_schema(), "run `make schemas` and commit contracts/"
+
+
+def test_fault_scenario_schema_in_sync() -> None:
+    committed = json.loads((CONTRACTS / "fault-scenario.schema.json").read_text())
+    assert committed == scenario_json_schema(), "run `make schemas` and commit contracts/"

@@ -17,7 +17,8 @@ KNOWN_TARGETS = (
     "bench-register-local bench-density bench-fleet-scale swarm-images swarm-up swarm-down swarm-ps "
     "bench-swarm-nodes unregister aws-preflight plan-aws cost aws-doctor bench-register lake lake-up lake-down "
     "cold query dashboard bench-lake pipeline pipeline-down pipeline-status pipeline-crawl pipeline-flatten "
-    "schemas test test-quick bench-publish bench-parse bench").split()
+    "schemas test test-quick bench-publish bench-parse bench docs chaos collect-state audit metrics-up metrics-down "
+    "metrics-config dashboard-live").split()
 # Recipes that are not a CLI call: the venv's creation (exactly as `make venv` always did) and `help` / `bench`.
 NOT_A_CLI = {"$(PY)", "help", ".env", "bench"}
 
@@ -50,7 +51,7 @@ def test_every_known_target_still_exists_and_help_lists_the_documented_ones() ->
 def test_each_target_runs_one_command_and_the_makefile_stays_small() -> None:
     long = {t: lines for t, lines in recipes().items() if len(lines) > 1 and t not in NOT_A_CLI}
     assert long == {}
-    assert len(MAKEFILE.read_text().splitlines()) <= 160
+    assert len(MAKEFILE.read_text().splitlines()) <= 180  # 330 before issue 19, with fewer targets
     for target in ("up", "down", "ps", "logs", "clean", "register", "swarm-up", "lake-up", "broker-reload"):
         assert recipes()[target][0].startswith("$(PY) -m "), target
 

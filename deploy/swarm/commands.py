@@ -23,7 +23,7 @@ from deploy.swarm.stack import (STACK_FILE, STATION_NODE_LABEL, Images, LakeWrit
                                       check_stack_name, load_shards, read_env_file, render_stack, secret_names,
                                       unreadable_data)
 from fleetcore import station_variables
-from fleetcore.manifest import load_manifest
+from fleetcore.manifest import Role, load_manifest
 from fleetcore.shard import SHARDS_DIR
 from fleetcore.target import Target
 
@@ -191,7 +191,7 @@ def cmd_ps(args: argparse.Namespace, s: DeploySettings, stack: str) -> int:
         seen = tasks.get(name, ServiceTasks())
         print(f"{name:<34} {role:<8} {want if want is not None else 'global':>8} {seen.running:>7}  "
               f"{','.join(sorted(seen.nodes)) or '-':<16} {seen.last[:50]:<50} {things[:60]}")
-        if role == "station" and want != 1:
+        if role == Role.STATION and want != 1:
             bad.append(name)
         if seen.last.startswith(("Failed", "Rejected")):
             failing.append(name)

@@ -31,11 +31,12 @@ from fleetcore import shard as shard_contract
 from fleetcore import station_variables
 from fleetcore.errors import ConfigError
 from fleetcore.identity import CA_FILE, CERTIFICATE_FILE, PRIVATE_KEY_FILE
+from fleetcore.identity import ACL_FILE, BROKER_DIR, CA_DIR, HEALTH_TOPIC, SERVER_CERT_FILE, SERVER_KEY_FILE
+from fleetcore.manifest import FleetManifest, Role, Thing
+from fleetcore.target import Target
 from deploy import data_access
 from deploy.compose_groups import CACHE_VOLUME as CACHE_VOLUME_NAME
 from deploy.compose_groups import NOFILE as NOFILE_TEMPLATE
-from fleetcore.manifest import FleetManifest, Thing
-from fleetcore.identity import ACL_FILE, BROKER_DIR, CA_DIR, HEALTH_TOPIC, SERVER_CERT_FILE, SERVER_KEY_FILE
 from deploy.swarm.errors import SwarmError
 
 STACK_FILE = "stack.yaml"
@@ -378,7 +379,7 @@ def broker_service(req: StackRequest, objs: _Objects, variables: Mapping[str, st
 
 def lake_service(req: StackRequest, objs: _Objects, lake: LakeWriter, variables: Mapping[str, str]) -> dict[str, Any]:
     """compose.pipeline.yaml's lake writer, on the node whose folder it writes (the one running swarm-up)."""
-    monitor = next((t for t in req.manifest.things if t.role == "monitor"), None)
+    monitor = next((t for t in req.manifest.things if t.role == Role.MONITOR), None)
     if monitor is None:
         raise SwarmError("the manifest has no monitor identity: run `make register`")
     refs = _identity_refs(objs, req.fleet_dir, monitor, "/identity")
@@ -398,6 +399,7 @@ def lake_service(req: StackRequest, objs: _Objects, lake: LakeWriter, variables:
             "LAKE_BUFFER_BYTES": v.get("LAKE_BUFFER_BYTES") or "5242880",
             "LAKE_BUFFER_SECONDS": v.get("LAKE_BUFFER_SECONDS") or "60",
             "COLD_RULE_ENABLED": v.get("COLD_RULE_ENABLED") or "true",
+            "LAKE_METRICS_PORT": v.get("LAKE_METRICS_PORT") or "9102",
         },
         "secrets": refs,
         "volumes": [{"type": "bind", "source": str(Path(lake.lake_dir).resolve()), "target": "/lake"}, _tmpfs()],
@@ -445,7 +447,7 @@ def build_stack(req: StackRequest) -> dict[str, Any]:
     check_stack_name(req.stack)
     variables = {**read_env_file(Path(req.fleet_dir) / "compose.env"), **req.environment}
     objs = _Objects(req.stack, req.fleet_dir)
-    local = req.manifest.target == "local"
+    local = req.manifest.target == Target.LOCAL
     services: dict[str, Any] = {}
     volumes: dict[str, Any] = {}
     if local:

@@ -80,12 +80,17 @@ class StackNames:
 
     # --- IoT rules and DynamoDB -------------------------------------------------------------------------------
     @property
+    def rule_prefix(self) -> str:
+        """Every rule of the stack starts with this (the rules role trusts rules named so, and no other)."""
+        return f"{self._underscored}_"
+
+    @property
     def lake_rule(self) -> str:
-        return f"{self._underscored}_to_lake"
+        return f"{self.rule_prefix}to_lake"
 
     @property
     def quarantine_rule(self) -> str:
-        return f"{self._underscored}_quarantine"
+        return f"{self.rule_prefix}quarantine"
 
     @property
     def quarantine_prefix(self) -> str:
@@ -94,7 +99,7 @@ class StackNames:
 
     @property
     def cold_readings_rule(self) -> str:
-        return f"{self._underscored}_cold_readings"
+        return f"{self.rule_prefix}cold_readings"
 
     @property
     def cold_readings_table(self) -> str:

@@ -1,7 +1,8 @@
 """Least-privilege inline policies of the three roles created when PIPELINE_ROLE_ARN is unset.
 
-Each role is assumable by one service only (with `aws:SourceAccount` pinned) and may touch only this stack's
-resources: the rules role may put records into the stream and items into the table, write what they could not
+Each role is assumable by one service only, under the condition that service's documentation shows (a service
+that does not send a condition key can never assume a role that requires it: see the `*_trust` functions), and
+may touch only this stack's resources: the rules role may put records into the stream and items into the table, write what they could not
 deliver under the lake bucket's `errors/iot-rules/` prefix (their error action) and quarantined messages under
 its `quarantine/` prefix; the Firehose role may write
 the lake bucket; the crawler role may read the lake prefix, write its own database's tables and its logs.
@@ -16,6 +17,35 @@ from pipeline.aws.names import StackNames
 
 def _policy(*statements: dict[str, Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def _trust(service: str, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if condition:
+        statement["Condition"] = condition
+    return _policy(statement)
+
+
+def iot_rules_trust(names: StackNames) -> dict[str, Any]:
+    """AWS IoT sends aws:SourceAccount and aws:SourceArn (the rule's ARN): both pinned, to this stack's rules.
+    Source: https://docs.aws.amazon.com/iot/latest/developerguide/iot-create-role.html and
+    https://docs.aws.amazon.com/iot/latest/developerguide/cross-service-confused-deputy-prevention.html"""
+    rules = f"arn:{names.partition}:iot:{names.region}:{names.account_id}:rule/{names.rule_prefix}*"
+    return _trust("iot.amazonaws.com", {"StringEquals": {"aws:SourceAccount": names.account_id},
+                                        "ArnLike": {"aws:SourceArn": rules}})
+
+
+def firehose_trust(names: StackNames) -> dict[str, Any]:
+    """Firehose assumes the role with sts:ExternalId = the account id (it does not document aws:SourceAccount).
+    Source: https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#using-iam-s3"""
+    return _trust("firehose.amazonaws.com", {"StringEquals": {"sts:ExternalId": names.account_id}})
+
+
+def crawler_trust(names: StackNames) -> dict[str, Any]:
+    """Glue's documented crawler role trusts glue.amazonaws.com with no condition.
+    Source: https://docs.aws.amazon.com/glue/latest/dg/create-an-iam-role.html and
+    https://docs.aws.amazon.com/glue/latest/dg/crawler-prereqs.html"""
+    return _trust("glue.amazonaws.com")
 
 
 def iot_rules_policy(names: StackNames) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
+from fleetcore.aws_errors import head_forbidden
 from pipeline.aws.errors import ConflictError, PipelineAwsError
 from pipeline.aws.names import StackNames
 from pipeline.aws.session import AwsClients
@@ -140,9 +141,7 @@ class Bucket(Resource):
             if error_code(exc) in {"404", "NoSuchBucket", "NotFound"}:
                 return None
             if error_code(exc) in {"403", "AccessDenied"}:
-                raise ConflictError(
-                    f"bucket {self.name} belongs to another account (bucket names are global): set {self.variable}"
-                ) from exc
+                raise ConflictError(head_forbidden(self.name, variable=self.variable)) from exc
             raise
         try:
             tags = tag_dict(s3.get_bucket_tagging(Bucket=self.name)["TagSet"])
@@ -194,10 +193,10 @@ class Role(Resource):
 
     kind = "iam-role"
 
-    def __init__(self, clients: AwsClients, names: StackNames, name: str, *, service: str,
+    def __init__(self, clients: AwsClients, names: StackNames, name: str, *, trust: dict[str, Any],
                  policy: dict[str, Any], description: str, tags: dict[str, str], wait: float = 5.0) -> None:
         super().__init__(clients, names, name, wait=wait)
-        self.service = service
+        self.trust_policy = trust  # per service (pipeline.aws.policies: *_trust), as its documentation shows
         self.policy = policy
         self.description = description
         self.tags = tags
@@ -207,15 +206,7 @@ class Role(Resource):
         return f"{self.names.stack}-least-privilege"
 
     def trust(self) -> dict[str, Any]:
-        return {
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Effect": "Allow",
-                "Principal": {"Service": self.service},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": self.names.account_id}},
-            }],
-        }
+        return self.trust_policy
 
     def desired(self) -> dict[str, Any]:
         return {"trust": self.trust(), "policy": self.policy, "tags": self.tags}

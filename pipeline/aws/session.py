@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from pydantic import SecretStr
 
-from fleetcore.aws_errors import explain
+from fleetcore.aws_errors import botocore_line, explain
 from pipeline.aws.errors import ConfigurationError
 from pipeline.aws.settings import PipelineAwsSettings
 
@@ -53,20 +53,20 @@ def connect(settings: PipelineAwsSettings) -> AwsClients:
     """A session for the configured profile/region, after checking who we are (STS GetCallerIdentity)."""
     try:
         session = boto3.Session(
-            profile_name=settings.aws_profile,
-            region_name=settings.aws_region,
+            profile_name=settings.profile,
+            region_name=settings.region,
             aws_access_key_id=settings.aws_access_key_id,
             aws_secret_access_key=_secret(settings.aws_secret_access_key),
             aws_session_token=_secret(settings.aws_session_token),
         )
     except ProfileNotFound as exc:
-        raise ConfigurationError(f"AWS_PROFILE={settings.aws_profile!r}: {exc}; run `aws configure --profile`") from exc
+        raise ConfigurationError(f"AWS_PROFILE={settings.profile!r}: {exc}; run `aws configure --profile`") from exc
     region = session.region_name
     if not region:
         raise ConfigurationError("no AWS region: set AWS_REGION (AWS Academy labs use us-east-1) in .env")
     if session.get_credentials() is None:
         raise ConfigurationError(CREDENTIALS_HELP)
-    sts = session.client("sts", region_name=region, endpoint_url=settings.aws_endpoint_url)
+    sts = session.client("sts", region_name=region, endpoint_url=settings.endpoint_url)
     try:
         account_id = sts.get_caller_identity()["Account"]
     except NoCredentialsError as exc:
@@ -79,5 +79,6 @@ def connect(settings: PipelineAwsSettings) -> AwsClients:
             "AWS_SESSION_TOKEN (AWS Academy credentials expire with the lab session)"
         ) from exc
     except BotoCoreError as exc:
-        raise ConfigurationError(f"cannot reach AWS STS ({exc}); check AWS_ENDPOINT_URL and the network") from exc
-    return AwsClients(session=session, region=region, account_id=account_id, endpoint_url=settings.aws_endpoint_url)
+        raise ConfigurationError(botocore_line(exc, service="STS", region=region, profile=settings.profile)
+                                 ) from exc
+    return AwsClients(session=session, region=region, account_id=account_id, endpoint_url=settings.endpoint_url)

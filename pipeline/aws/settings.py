@@ -12,62 +12,48 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
-from fleetcore.settings import FleetSettingsBase, Topic
+from fleetcore.setting_groups import AwsAccount, PipelineRole, TopicSetting
 from fleetcore.settings import load_settings as _load_settings
-from fleetcore.topic import DEFAULT_TOPIC
 from pipeline.aws.errors import ConfigurationError
 
 STACK_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
-ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-class PipelineAwsSettings(FleetSettingsBase):
-    """Everything `python -m pipeline.aws` needs; see `.env.example`, section Pipeline."""
+class PipelineAwsSettings(AwsAccount, PipelineRole, TopicSetting):
+    """Everything `python -m pipeline.aws` needs; see `.env.example`, section Pipeline (the AWS account, the
+    role and TOPIC are shared groups: `fleetcore.setting_groups`)."""
 
-    aws_region: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
-        description="Region to deploy to (AWS Academy: us-east-1).",
-    )
-    aws_profile: str | None = Field(default=None, validation_alias="AWS_PROFILE")
-    aws_access_key_id: str | None = Field(default=None, validation_alias="AWS_ACCESS_KEY_ID")
-    aws_secret_access_key: SecretStr | None = Field(default=None, validation_alias="AWS_SECRET_ACCESS_KEY")
-    aws_session_token: SecretStr | None = Field(default=None, validation_alias="AWS_SESSION_TOKEN")
-    aws_endpoint_url: str | None = Field(
-        default=None,
-        validation_alias="AWS_ENDPOINT_URL",
-        description="Send every API call to this endpoint (a moto server or LocalStack) instead of AWS.",
-    )
+    aws_access_key_id: str | None = Field(default=None, validation_alias="AWS_ACCESS_KEY_ID",
+        description="Credentials (or AWS_PROFILE, or any source boto3 knows; AWS Academy: from 'AWS Details').")
+    aws_secret_access_key: SecretStr | None = Field(default=None, validation_alias="AWS_SECRET_ACCESS_KEY",
+        description="Secret of AWS_ACCESS_KEY_ID.")
+    aws_session_token: SecretStr | None = Field(default=None, validation_alias="AWS_SESSION_TOKEN",
+        description="Session token of temporary credentials (AWS Academy).")
     stack_name: str = Field(
         default="weather-fleet",
         validation_alias="PIPELINE_STACK_NAME",
         description="Prefix of every resource name and value of the `weather-fleet:stack` tag.",
     )
-    role_arn: str | None = Field(
-        default=None,
-        validation_alias="PIPELINE_ROLE_ARN",
-        description="Existing role used by the rules, Firehose and the crawler (AWS Academy: LabRole's ARN). "
-        "Unset: three least-privilege roles are created, recorded and removed with the stack.",
-    )
-    lake_bucket: str | None = Field(default=None, validation_alias="PIPELINE_LAKE_BUCKET")
-    athena_results_bucket: str | None = Field(default=None, validation_alias="PIPELINE_ATHENA_RESULTS_BUCKET")
-    topic: Topic = Field(
-        default=DEFAULT_TOPIC,
-        validation_alias="TOPIC",
-        description="The topic the stations publish to (shared with the station settings); the rules read it.",
-    )
-    firehose_buffer_mb: int = Field(default=5, ge=1, le=128, validation_alias="FIREHOSE_BUFFER_MB")
-    firehose_buffer_seconds: int = Field(default=60, ge=0, le=900, validation_alias="FIREHOSE_BUFFER_SECONDS")
-    crawler_sample_size: int = Field(default=10, ge=1, le=249, validation_alias="PIPELINE_CRAWLER_SAMPLE_SIZE")
+    lake_bucket: str | None = Field(default=None, validation_alias="PIPELINE_LAKE_BUCKET",
+        description="Data-lake bucket (default <stack>-lake-<account>-<region>); an existing one is kept.")
+    athena_results_bucket: str | None = Field(default=None, validation_alias="PIPELINE_ATHENA_RESULTS_BUCKET",
+        description="Athena results bucket (default <stack>-athena-<account>-<region>).")
+    firehose_buffer_mb: int = Field(default=5, ge=1, le=128, validation_alias="FIREHOSE_BUFFER_MB",
+        description="Firehose buffer size hint, MiB (1-128).")
+    firehose_buffer_seconds: int = Field(default=60, ge=0, le=900, validation_alias="FIREHOSE_BUFFER_SECONDS",
+        description="Firehose buffer interval hint, seconds (0-900).")
+    crawler_sample_size: int = Field(default=10, ge=1, le=249, validation_alias="PIPELINE_CRAWLER_SAMPLE_SIZE",
+        description="Files the Glue crawler samples per folder (1-249).")
     tags: dict[str, str] = Field(
         default_factory=dict,
         validation_alias="PIPELINE_TAGS",
         description='Extra tags as a JSON object, e.g. {"course":"iot-lab"}; added to the stack tags.',
     )
-    state_file: Path = Field(default=Path(".fleet/pipeline-aws.json"), validation_alias="PIPELINE_AWS_STATE")
+    state_file: Path = Field(default=Path(".fleet/pipeline-aws.json"), validation_alias="PIPELINE_AWS_STATE",
+        description="Record of what the deployment created, so that teardown removes exactly that.")
 
     @field_validator("stack_name")
     @classmethod
@@ -76,17 +62,6 @@ class PipelineAwsSettings(FleetSettingsBase):
             raise ValueError(
                 "PIPELINE_STACK_NAME must be 3-24 characters: lowercase letters, digits and '-', "
                 "starting with a letter (it prefixes bucket, stream, table and role names)"
-            )
-        return value
-
-    @field_validator("role_arn")
-    @classmethod
-    def _role_arn(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        if not ROLE_ARN_PATTERN.match(value):
-            raise ValueError(
-                "PIPELINE_ROLE_ARN must be an IAM role ARN, e.g. arn:aws:iam::123456789012:role/LabRole"
             )
         return value
 

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from fleetcore.aws_errors import explain
+from fleetcore.aws_errors import botocore_line, explain
 from pipeline.aws.errors import AccessError, ConflictError, PipelineAwsError
 from pipeline.aws.names import StackNames
-from pipeline.aws.policies import crawler_policy, firehose_policy, iot_rules_policy
+from pipeline.aws.policies import (
+    crawler_policy, crawler_trust, firehose_policy, firehose_trust, iot_rules_policy, iot_rules_trust,
+)
 from pipeline.aws.resources import (
     Bucket,
     ColdReadingsTable,
@@ -128,15 +130,15 @@ class PipelineStack:
         names, clients, wait = self.names, self.clients, self.wait
         tags = names.tags(self.settings.tags)
         roles = [
-            Role(clients, names, names.iot_role, service="iot.amazonaws.com", policy=iot_rules_policy(names),
+            Role(clients, names, names.iot_role, trust=iot_rules_trust(names), policy=iot_rules_policy(names),
                  description="weather-fleet: IoT rules put into the lake stream and the cold-readings table",
                  tags=tags, wait=wait),
-            Role(clients, names, names.firehose_role, service="firehose.amazonaws.com", policy=firehose_policy(names),
+            Role(clients, names, names.firehose_role, trust=firehose_trust(names), policy=firehose_policy(names),
                  description="weather-fleet: Firehose writes the lake bucket", tags=tags, wait=wait),
-            Role(clients, names, names.crawler_role, service="glue.amazonaws.com", policy=crawler_policy(names),
+            Role(clients, names, names.crawler_role, trust=crawler_trust(names), policy=crawler_policy(names),
                  description="weather-fleet: the Glue crawler reads the lake into its database", tags=tags, wait=wait),
         ]
-        given = self.settings.role_arn
+        given = self.settings.pipeline_role_arn
         for role in roles:
             role.wanted = given is None
         iot_role, firehose_role, crawler_role = (given or names.role_arn(role.name) for role in roles)
@@ -286,6 +288,9 @@ class PipelineStack:
             raise AccessError(f"{line} ({len([r for r in self.state.resources if r.get('created')])} resource(s) "
                               f"created so far are recorded in {self.state.path}; "
                               "`make pipeline-down TARGET=aws` removes them)") from exc
+        except BotoCoreError as exc:  # an SSO/token login that expired mid-run, the network...
+            raise AccessError(botocore_line(exc, service=service_of(resource), region=self.names.region,
+                                            profile=self.settings.profile)) from exc
 
     @contextmanager
     def _recorded_if_it_exists(self, resource: Resource) -> Iterator[None]:

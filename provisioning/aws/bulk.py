@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 
 from provisioning.aws.assign import PlannedThing
 from provisioning.aws.direct import is_complete, policy_for
-from provisioning.aws.fleet import MANAGED_BY, FleetContext, RegistrationError, attribute_names
+from provisioning.aws.fleet import MANAGED_BY, FleetContext, RegistrationError, attribute_names, reconcile
 from provisioning.aws.identity import (
     certificate_matches_key, certificate_sha256, csr_pem, identity_files, key_pem, load_private_key,
     new_private_key, write_private, write_public,
@@ -253,48 +253,6 @@ def task_chunks(todo: list[PlannedThing], csrs: dict[str, str], *, typed: bool,
 def _pending_tasks(ctx: FleetContext) -> list[AwsResource]:
     """Parameters files whose task was started but not yet collected (a run stopped while waiting)."""
     return [r for r in ctx.ledger.resources("bucket_object") if r.extra.get("task_id")]
-
-
-def fleet_thing_names(ctx: FleetContext) -> dict[str, str]:
-    """{name: ARN} of every thing carrying this fleet's `fleet=<prefix>` attribute (ListThings filter)."""
-    found: dict[str, str] = {}
-    kwargs = {"attributeName": "fleet", "attributeValue": ctx.prefix, "maxResults": 250}
-    while True:
-        page = ctx.clients.iot.list_things(**kwargs)
-        found.update({t["thingName"]: t.get("thingArn", "") for t in page.get("things", [])})
-        if not page.get("nextToken"):
-            return found
-        kwargs["nextToken"] = page["nextToken"]
-
-
-def reconcile(ctx: FleetContext, names: list[str]) -> list[str]:
-    """Adopt things of `names` (lines of a task that did not succeed) that exist anyway: a failed line may have
-    created its thing (and certificate, attachments) before failing. Each is recorded with what is attached to
-    it, so `unregister` removes it and the next `register` neither refuses the name nor creates it twice.
-    Returns the adopted names."""
-    wanted = {n for n in names if not ctx.ledger.find("thing", n)}
-    if not wanted:
-        return []
-    iot, adopted = ctx.clients.iot, []
-    for name, arn in sorted(fleet_thing_names(ctx).items()):
-        if name not in wanted:
-            continue
-        ctx.ledger.add(AwsResource(kind="thing", name=name, arn=arn or None, extra={"thing": name}))
-        ctx.count("thing")
-        adopted.append(name)
-        for principal in iot.list_thing_principals(thingName=name).get("principals", []):
-            if ":cert/" not in principal:
-                continue
-            cert_id = principal.rsplit("/", 1)[-1]
-            ctx.ledger.add(AwsResource(kind="certificate", name=cert_id, arn=principal, extra={"thing": name}))
-            ctx.ledger.add(AwsResource(kind="principal_attachment", name=name,
-                                       extra={"thing": name, "principal": principal}))
-            for policy in iot.list_attached_policies(target=principal).get("policies", []):
-                if policy["policyName"] in {ctx.policy_name, ctx.hello_policy_name}:
-                    ctx.ledger.add(AwsResource(kind="policy_attachment", name=policy["policyName"],
-                                               extra={"thing": name, "target": principal}))
-    ctx.ledger.save()
-    return adopted
 
 
 def _collect(ctx: FleetContext, obj: AwsResource, by_name: dict[str, PlannedThing], outcome: BulkOutcome) -> None:

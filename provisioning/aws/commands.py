@@ -12,7 +12,8 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from fleetcore.aws_errors import explain
+from fleetcore.aws_errors import botocore_line, explain
+from fleetcore.target import Target
 
 from provisioning.aws.assign import PlannedThing, planned_things
 from provisioning.aws.bulk import BULK_LINE_BYTES, register_bulk
@@ -25,7 +26,7 @@ from provisioning.aws.fleet import (
 from provisioning.aws.ledger import Ledger, journal_path, load_state
 from provisioning.aws.policy import HELLO_TOPIC, policy_document, policy_json
 from provisioning.aws.session import AwsClients, AwsSetupError, make_clients
-from provisioning.aws.settings import AwsSettings, RegistrationMode
+from provisioning.aws.settings import AwsSettings, CertificateMode, RegistrationMode
 from provisioning.aws.teardown import PolicyWait, plan_lines, unregister_fleet
 from fleetcore.manifest import FleetManifest, Role, manifest_path
 from provisioning.settings import FleetSettings, load
@@ -74,7 +75,7 @@ def _settings(args: argparse.Namespace) -> AwsSettings:
     if getattr(args, "concurrency", None):
         updates["concurrency"] = args.concurrency
     if getattr(args, "speed", None):
-        updates["replay_speed"] = args.speed
+        updates.update(speedup=args.speed, interval=None)  # --speed is SPEEDUP: the pacing is one setting
     return s.model_copy(update=updates) if updates else s
 
 
@@ -112,7 +113,7 @@ def _check_existing(existing: FleetManifest | None, args: argparse.Namespace, re
     if existing is None:
         return None
     where = manifest_path(args.fleet_dir)
-    if existing.target != "aws":
+    if existing.target != Target.AWS:
         return None if args.force else (
             f"{where} describes a local fleet; run `make unregister` first, or pass --force to replace it")
     if existing.prefix != args.prefix:
@@ -132,7 +133,7 @@ def plan(args: argparse.Namespace) -> int:
     s = _settings(args)
     planned = _planned(args)
     existing = _existing(args.fleet_dir)
-    done = {t.thing_name for t in existing.things} if existing and existing.target == "aws" else set()
+    done = {t.thing_name for t in existing.things} if existing and existing.target == Target.AWS else set()
     todo = [p for p in planned if p.thing_name not in done]
     region = s.region or "(from the AWS config)"
     print(f"Plan: register {len(planned)} thing(s) in AWS IoT Core, region {region}, "
@@ -157,7 +158,7 @@ def plan(args: argparse.Namespace) -> int:
               f"{args.prefix}/ and run about {tasks} registration task(s) one after another (about "
               f"{BULK_LINE_BYTES} bytes a thing, IOT_BULK_MAX_TASK_BYTES={s.bulk_max_task_bytes:,}) with role "
               f"{s.bulk_role_arn or '<IOT_BULK_ROLE_ARN>'}")
-    cert = "certificate from a local CSR" if s.certificate_mode == "csr" else "CreateKeysAndCertificate"
+    cert = "certificate from a local CSR" if s.certificate_mode == CertificateMode.CSR else "CreateKeysAndCertificate"
     print(f"  per thing: create thing, {cert}, attach policy, attach thing principal "
           f"-> {args.fleet_dir}/things/<thing>/{{certificate.pem,private.key,ca.pem}}")
     for p in todo[:3] + (["..."] if len(todo) > 4 else []) + todo[3:][-1:]:
@@ -200,9 +201,9 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
         _err(refusal_line(exc, clients.region) or f"cannot reach AWS IoT in {clients.region}: {exc}")
         return 2
     except BotoCoreError as exc:
-        _err(f"cannot reach AWS IoT in {clients.region}: {exc}")
+        _err(botocore_line(exc, service="IoT", region=clients.region, profile=s.profile))
         return 2
-    if existing is None or existing.target != "aws":
+    if existing is None or existing.target != Target.AWS:
         existing = FleetManifest(target="aws", endpoint=endpoint, prefix=args.prefix, things=[],
                                  region=clients.region, policy_name=s.policy_name, topic=s.topic)
     existing.endpoint, existing.region = endpoint, clients.region
@@ -263,7 +264,7 @@ def unregister(args: argparse.Namespace, clients: AwsClients | None = None,
     if existing is None:
         print(f"nothing to unregister: no fleet manifest at {manifest_path(args.fleet_dir)}")
         return 0
-    if existing.target != "aws":
+    if existing.target != Target.AWS:
         _err(f"{manifest_path(args.fleet_dir)} describes a local fleet; use `make unregister` (TARGET=local)")
         return 2
     if args.dry_run:
@@ -326,7 +327,7 @@ def cost(args: argparse.Namespace) -> int:
     print(f"This run will send ({source}, data from {args.data_dir or 'DATA_DIR (unset)'}):")
     for line in est.lines():
         print(f"  {line}")
-    region = (existing.region if existing is not None and existing.target == "aws" else None) or s.region
+    region = (existing.region if existing is not None and existing.target == Target.AWS else None) or s.region
     for line in _rate_plan(s, files, args.data_dir, region).lines():
         print(f"  {line}")
     return 0

@@ -15,6 +15,7 @@ from provisioning.aws.identity import (
     new_private_key, write_private, write_public,
 )
 from provisioning.aws.rootca import amazon_root_ca_pem
+from provisioning.aws.settings import CertificateMode
 from fleetcore.manifest import THINGS_DIR, AwsResource, Role, Thing
 
 
@@ -60,7 +61,7 @@ def register_thing(ctx: FleetContext, planned: PlannedThing) -> Thing:
 
     cert = _for_thing(ctx, "certificate", name)
     if cert is None or not (cert_path.is_file() and key_path.is_file()):
-        if ctx.settings.certificate_mode == "csr":
+        if ctx.settings.certificate_mode == CertificateMode.CSR:
             key = load_private_key(key_path) if key_path.is_file() else None
             if key is None:
                 key = new_private_key()
@@ -71,7 +72,7 @@ def register_thing(ctx: FleetContext, planned: PlannedThing) -> Thing:
         cert = ledger.add(AwsResource(kind="certificate", name=resp["certificateId"], arn=resp["certificateArn"],
                                       extra={"thing": name}))
         ctx.count("certificate")
-        if ctx.settings.certificate_mode == "aws-keys":
+        if ctx.settings.certificate_mode == CertificateMode.AWS_KEYS:
             write_private(key_path, resp["keyPair"]["PrivateKey"].encode())
             key = load_private_key(key_path)
         if not certificate_matches_key(resp["certificatePem"], key):

@@ -21,16 +21,15 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from fleetcore.aws_errors import explain, refusal
+from fleetcore.aws_errors import botocore_line, explain, head_forbidden, refusal
+from fleetcore.aws_limits import IOT_CONNECTS_PER_SECOND_PER_ACCOUNT, firehose_quota, iot_inbound_publish_limit
 from provisioning.aws.assign import planned_things
-from provisioning.aws.limits import (
-    FIREHOSE_REQUESTS_PER_SECOND, IOT_CONNECTS_PER_SECOND, iot_inbound_publish_limit, rate_plan,
-)
-from provisioning.aws.settings import AwsSettings
+from provisioning.aws.limits import rate_plan
+from provisioning.aws.settings import AwsSettings, RegistrationMode
 
 ACADEMY_REGIONS = {"us-east-1", "us-west-2"}  # AWS Academy learner labs
 # Service Quotas names (lower case) of the IoT quotas a fleet's rate meets, and AWS's documented defaults.
-IOT_QUOTAS = {"connect requests per second per account": IOT_CONNECTS_PER_SECOND,
+IOT_QUOTAS = {"connect requests per second per account": IOT_CONNECTS_PER_SECOND_PER_ACCOUNT,
               "inbound publish requests per second per account": None}  # None: region-dependent default
 
 
@@ -88,7 +87,8 @@ class Doctor:
                            role_variable="PIPELINE_ROLE_ARN")
             return None, Check(Status.FAIL, what, line or f"{exc}")
         except BotoCoreError as exc:
-            return None, Check(Status.FAIL, what, f"cannot reach AWS ({exc}); check AWS_ENDPOINT_URL and the network")
+            return None, Check(Status.FAIL, what, botocore_line(exc, service=service, region=self.region,
+                                                                profile=self.settings.profile))
 
     # --- the checks ----------------------------------------------------------------------------------------------
     def check_region(self) -> Check:
@@ -173,13 +173,15 @@ class Doctor:
 
     def check_bulk(self) -> list[Check]:
         s = self.settings
-        if s.registration_mode != "bulk":
+        if s.registration_mode != RegistrationMode.BULK:
             return []
         if not s.bulk_bucket or not s.bulk_role_arn:
             return [Check(Status.FAIL, "bulk registration", "IOT_REGISTRATION_MODE=bulk needs IOT_BULK_BUCKET and "
                           "IOT_BULK_ROLE_ARN (the lab's bucket and LabRole ARN) in .env")]
         _, problem = self._call("s3", "IOT_BULK_BUCKET", lambda: self.client("s3").head_bucket(Bucket=s.bulk_bucket),
                                 f"s3://{s.bulk_bucket}")
+        if problem and problem.detail.startswith("An error occurred (403)"):  # a HEAD answer has no body
+            problem = Check(Status.FAIL, "IOT_BULK_BUCKET", head_forbidden(s.bulk_bucket, variable="IOT_BULK_BUCKET"))
         bucket = problem or Check(Status.OK, "IOT_BULK_BUCKET", f"s3://{s.bulk_bucket} is reachable")
         return [bucket, self._role(s.bulk_role_arn, "IOT_BULK_ROLE_ARN")]
 
@@ -212,10 +214,12 @@ class Doctor:
         inbound = values["inbound publish requests per second per account"]
         connects = values["connect requests per second per account"]
         rate = plan.fleet_rate
+        firehose = firehose_quota(self.region)
         out = [Check(Status.OK, "quotas", f"from {source}: {inbound:,.0f} inbound publishes/s, {connects:,.0f} "
-                     f"connects/s per account; Firehose {FIREHOSE_REQUESTS_PER_SECOND:,} requests/s per stream")]
+                     f"connects/s per account; Firehose {firehose.requests_per_second:,} requests/s per stream "
+                     f"in {firehose.region} (documented default)")]
         shown = f"{rate:,.1f} msg/s" if rate != float("inf") else "an unbounded rate"
-        if rate > min(inbound, FIREHOSE_REQUESTS_PER_SECOND):
+        if rate > min(inbound, firehose.requests_per_second):
             out.append(Check(Status.WARN, "message rate", f"{self.count} station(s) at {shown} exceed "
                              f"{'the account inbound publish quota' if rate > inbound else 'one Firehose stream'}: "
                              "see `make cost` for the ways out (MAX_RATE, fewer stations, more streams)"))

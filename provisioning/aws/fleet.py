@@ -150,14 +150,124 @@ def existing_thing_names(clients: AwsClients) -> set[str]:
 
 
 def check_conflicts(ctx: FleetContext, planned: list[PlannedThing]) -> None:
-    """Stop before creating anything if a planned thing name is already taken by a thing we do not own."""
+    """Stop before creating anything if a planned thing name is already taken by a thing we do not own. A thing
+    whose attributes say this fleet made it (managed_by, fleet: a run stopped before recording it, or a thing
+    ListThings' index did not show yet) is adopted first, not called foreign."""
     ours = {r.name for r in ctx.ledger.resources("thing")}
     taken = sorted({p.thing_name for p in planned} & existing_thing_names(ctx.clients) - ours)
+    if taken and adopt(ctx, marked_as_ours(ctx, taken)):
+        ctx.ledger.save()
+        ours = {r.name for r in ctx.ledger.resources("thing")}
+        taken = [name for name in taken if name not in ours]
     if taken:
         shown = ", ".join(taken[:5]) + (" ..." if len(taken) > 5 else "")
         raise RegistrationError(
             f"{len(taken)} thing name(s) already exist in the account and are not in this fleet's manifest "
             f"({shown}); choose another prefix (--prefix) (nothing was changed)")
+
+
+def fleet_thing_names(ctx: FleetContext) -> dict[str, str]:
+    """{name: ARN} of every thing carrying this fleet's `fleet=<prefix>` attribute (ListThings filter)."""
+    found: dict[str, str] = {}
+    kwargs = {"attributeName": "fleet", "attributeValue": ctx.prefix, "maxResults": 250}
+    while True:
+        page = ctx.clients.iot.list_things(**kwargs)
+        found.update({t["thingName"]: t.get("thingArn", "") for t in page.get("things", [])})
+        if not page.get("nextToken"):
+            return found
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def reconcile(ctx: FleetContext, names: list[str]) -> list[str]:
+    """Adopt things of `names` (lines of a task that did not succeed) that exist anyway: a failed line may have
+    created its thing (and certificate, attachments) before failing. Each is recorded with what is attached to
+    it, so `unregister` removes it and the next `register` neither refuses the name nor creates it twice.
+    Returns the adopted names."""
+    wanted = {n for n in names if not ctx.ledger.find("thing", n)}
+    if not wanted:
+        return []
+    found = {name: arn for name, arn in fleet_thing_names(ctx).items() if name in wanted}
+    # the fleet index behind ListThings' attribute filter lags; DescribeThing does not: ask it for the rest
+    found.update(marked_as_ours(ctx, sorted(wanted - set(found))))
+    adopted = adopt(ctx, found)
+    adopted_certificates = adopt_orphan_certificates(ctx, sorted(wanted - set(adopted)))
+    ctx.ledger.save()
+    return adopted + [n for n in adopted_certificates if n not in adopted]
+
+
+def marked_as_ours(ctx: FleetContext, names: list[str]) -> dict[str, str]:
+    """{name: ARN} of the things of `names` whose attributes say this fleet made them (managed_by, fleet)."""
+    out: dict[str, str] = {}
+    for name in names:
+        try:
+            thing = ctx.clients.iot.describe_thing(thingName=name)
+        except ClientError as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                continue
+            raise
+        attributes = thing.get("attributes", {})
+        if attributes.get("managed_by") == MANAGED_BY and attributes.get("fleet") == ctx.prefix:
+            out[name] = thing.get("thingArn", "")
+    return out
+
+
+def adopt(ctx: FleetContext, things: dict[str, str]) -> list[str]:
+    """Record `things` ({name: ARN}, this fleet's) with their certificates and attachments; returns the names."""
+    iot, adopted = ctx.clients.iot, []
+    for name, arn in sorted(things.items()):
+        ctx.ledger.add(AwsResource(kind="thing", name=name, arn=arn or None, extra={"thing": name}))
+        ctx.count("thing")
+        adopted.append(name)
+        for principal in iot.list_thing_principals(thingName=name).get("principals", []):
+            if ":cert/" not in principal:
+                continue
+            cert_id = principal.rsplit("/", 1)[-1]
+            ctx.ledger.add(AwsResource(kind="certificate", name=cert_id, arn=principal, extra={"thing": name}))
+            ctx.ledger.add(AwsResource(kind="principal_attachment", name=name,
+                                       extra={"thing": name, "principal": principal}))
+            for policy in iot.list_attached_policies(target=principal).get("policies", []):
+                if policy["policyName"] in {ctx.policy_name, ctx.hello_policy_name}:
+                    ctx.ledger.add(AwsResource(kind="policy_attachment", name=policy["policyName"],
+                                               extra={"thing": name, "target": principal}))
+    return adopted
+
+
+def adopt_orphan_certificates(ctx: FleetContext, names: list[str]) -> list[str]:
+    """A failed bulk line may create and attach its certificate but no thing. Find such certificates among the
+    policy's targets by the line's own key (every certificate of this fleet comes from a CSR of a key in its
+    identity folder) and record them, so `unregister` detaches and deletes them. Returns the lines' names."""
+    from provisioning.aws.identity import certificate_matches_key, load_private_key
+    from fleetcore.manifest import THINGS_DIR
+
+    keys = {}
+    for name in names:
+        path = Path(ctx.fleet_dir) / THINGS_DIR / name / "private.key"
+        if path.is_file():
+            keys[name] = load_private_key(path)
+    if not keys:
+        return []
+    iot, known = ctx.clients.iot, {r.arn for r in ctx.ledger.resources("certificate")}
+    targets, kwargs = [], {"policyName": ctx.policy_name, "pageSize": 250}
+    while True:
+        page = iot.list_targets_for_policy(**kwargs)
+        targets.extend(t for t in page.get("targets", []) if ":cert/" in t and t not in known)
+        if not page.get("nextMarker"):
+            break
+        kwargs["marker"] = page["nextMarker"]
+    adopted = []
+    for target in targets:
+        cert_id = target.rsplit("/", 1)[-1]
+        pem = iot.describe_certificate(certificateId=cert_id)["certificateDescription"]["certificatePem"]
+        owner = next((n for n, key in keys.items() if certificate_matches_key(pem, key)), None)
+        if owner is None:
+            continue
+        ctx.ledger.add(AwsResource(kind="certificate", name=cert_id, arn=target, extra={"thing": owner}))
+        ctx.ledger.add(AwsResource(kind="policy_attachment", name=ctx.policy_name,
+                                   extra={"thing": owner, "target": target}))
+        ctx.count("certificate")
+        adopted.append(owner)
+    return adopted
+
 
 
 def prepare_fleet(ctx: FleetContext, planned: list[PlannedThing], *, hello: bool) -> None:

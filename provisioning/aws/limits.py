@@ -5,13 +5,9 @@ One station publishes at most `MAX_RATE` messages per second (0: no cap). Below 
 fleet's peak rate is stations x that rate (every station replays in parallel). Every message is one AWS IoT
 Core inbound publish, one rule evaluation and, through the lake rule's Firehose action, one PutRecord request.
 
-Default limits (adjustable ones can be raised through Service Quotas; `make aws-doctor` reads the account's):
-- Firehose, direct PUT, per delivery stream: 2,000 requests/s, 5,000 records/s, 5 MiB/s
-  (https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecord.html,
-  https://docs.aws.amazon.com/general/latest/gr/fh.html). The binding one here is 2,000 requests/s.
-- AWS IoT Core (https://docs.aws.amazon.com/general/latest/gr/iot-core.html): 100 publishes/s per connection,
-  500 CONNECT/s per account, inbound publishes per account 20,000/s in us-east-1, us-west-2 and eu-west-1 and
-  2,000/s elsewhere.
+The limits and their sources live in `fleetcore.aws_limits` (one home): Firehose's direct-PUT quotas per
+delivery stream depend on the region (2,000 requests/s and 5 MiB/s in us-east-1, us-west-2, eu-west-1; 1,000
+requests/s and 1 MiB/s elsewhere; 500,000 records/s), as does IoT Core's inbound publish quota per account.
 Above a limit the excess is throttled: the rules' error action writes it to `errors/` in the lake bucket.
 """
 
@@ -21,20 +17,14 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from fleetcore.aws_limits import (
+    IOT_CONNECTS_PER_SECOND_PER_ACCOUNT, IOT_PUBLISHES_PER_SECOND_PER_CONNECTION, firehose_quota,
+    iot_inbound_publish_limit, region_or_default,
+)
 from provisioning.aws.cost import file_stats
 
-FIREHOSE_REQUESTS_PER_SECOND = 2_000
-FIREHOSE_RECORDS_PER_SECOND = 5_000
-FIREHOSE_BYTES_PER_SECOND = 5 * 1024 * 1024
-IOT_PUBLISH_PER_CONNECTION = 100
-IOT_CONNECTS_PER_SECOND = 500
-IOT_INBOUND_PUBLISH_HIGH_REGIONS = {"us-east-1", "us-west-2", "eu-west-1"}
 MESSAGE_BYTES = 1024  # a weather message is about 1 KB of JSON
 HOURLY = 1 / 3600  # ISD stations report about once an hour: the rate assumed when no file is at hand
-
-
-def iot_inbound_publish_limit(region: str | None) -> int:
-    return 20_000 if (region or "us-east-1") in IOT_INBOUND_PUBLISH_HIGH_REGIONS else 2_000
 
 
 @dataclass(frozen=True)
@@ -70,15 +60,17 @@ class RatePlan:
     def exceeded(self) -> list[tuple[Limit, float]]:
         """(limit, the fleet's value for it) for every limit the peak rate is above."""
         rate = self.fleet_rate
+        firehose = firehose_quota(self.region)
+        mib = firehose.bytes_per_second // (1024 * 1024)
         checks = [
-            (Limit("Firehose PutRecord requests per delivery stream", FIREHOSE_REQUESTS_PER_SECOND, "requests/s"),
-             rate),
-            (Limit("Firehose records per delivery stream", FIREHOSE_RECORDS_PER_SECOND, "records/s"), rate),
-            (Limit("Firehose bytes per delivery stream", FIREHOSE_BYTES_PER_SECOND / MESSAGE_BYTES,
-                   "msg/s (5 MiB/s of ~1 KB messages)"), rate),
-            (Limit(f"AWS IoT inbound publishes per account ({self.region or 'us-east-1'})",
+            (Limit(f"Firehose PutRecord requests per delivery stream ({firehose.region})",
+                   firehose.requests_per_second, "requests/s"), rate),
+            (Limit("Firehose records per delivery stream", firehose.records_per_second, "records/s"), rate),
+            (Limit(f"Firehose bytes per delivery stream ({firehose.region})",
+                   firehose.bytes_per_second / MESSAGE_BYTES, f"msg/s ({mib} MiB/s of ~1 KB messages)"), rate),
+            (Limit(f"AWS IoT inbound publishes per account ({region_or_default(self.region)})",
                    iot_inbound_publish_limit(self.region), "msg/s"), rate),
-            (Limit("AWS IoT publishes per connection", IOT_PUBLISH_PER_CONNECTION, "msg/s per station"),
+            (Limit("AWS IoT publishes per connection", IOT_PUBLISHES_PER_SECOND_PER_CONNECTION, "msg/s per station"),
              self.station_rate),
         ]
         return [(limit, value) for limit, value in checks if value > limit.per_second]
@@ -89,13 +81,14 @@ class RatePlan:
         out = [f"peak message rate: {rate} ({self.stations} station(s) x {per}, {self.pacing})"]
         cost = "unbounded" if math.isinf(self.hourly_cost) else f"${self.hourly_cost:,.4f}"
         out.append(f"cost per hour:     {cost} at that rate (messages + connection-minutes)")
-        if self.stations > IOT_CONNECTS_PER_SECOND:
+        if self.stations > IOT_CONNECTS_PER_SECOND_PER_ACCOUNT:
             out.append(f"note: {self.stations:,} stations connecting at once exceed AWS IoT's "
-                       f"{IOT_CONNECTS_PER_SECOND} CONNECT/s per account: stagger the connects")
+                       f"{IOT_CONNECTS_PER_SECOND_PER_ACCOUNT} CONNECT/s per account: stagger the connects")
         exceeded = self.exceeded()
         if not exceeded:
-            out.append(f"limits:            within one Firehose stream ({FIREHOSE_REQUESTS_PER_SECOND:,} requests/s) "
-                       f"and AWS IoT's account and per-connection publish limits")
+            firehose = firehose_quota(self.region)
+            out.append(f"limits:            within one Firehose stream ({firehose.requests_per_second:,} requests/s "
+                       f"in {firehose.region}) and AWS IoT's account and per-connection publish limits")
             return out
         for limit, value in exceeded:
             shown = "unbounded" if math.isinf(value) else f"{value:,.1f}"
@@ -106,12 +99,13 @@ class RatePlan:
     def ways_out(self) -> list[str]:
         """How to get under the tightest fleet-wide limit (and the per-connection one)."""
         out = ["  the excess is throttled; the rules' error action keeps it in s3://<lake bucket>/errors/. Ways out:"]
-        fleet_limit = min(FIREHOSE_REQUESTS_PER_SECOND, iot_inbound_publish_limit(self.region))
-        cap = min(fleet_limit / self.stations, IOT_PUBLISH_PER_CONNECTION)
+        requests = firehose_quota(self.region).requests_per_second
+        fleet_limit = min(requests, iot_inbound_publish_limit(self.region))
+        cap = min(fleet_limit / self.stations, IOT_PUBLISHES_PER_SECOND_PER_CONNECTION)
         out.append(f"  - MAX_RATE={max(math.floor(cap * 100) / 100, 0.01):g} (messages/s per station)")
         if not math.isinf(self.station_rate) and self.station_rate > 0:
             out.append(f"  - fewer stations: FLEET_COUNT={max(1, math.floor(fleet_limit / self.station_rate))}")
-            streams = math.ceil(self.fleet_rate / FIREHOSE_REQUESTS_PER_SECOND)
+            streams = math.ceil(self.fleet_rate / requests)
             if streams > 1:
                 out.append(f"  - {streams} Firehose delivery streams behind the lake rule (one rule per stream, "
                            f"each selecting a share of the things), or a Firehose quota increase")

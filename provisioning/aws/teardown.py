@@ -1,4 +1,14 @@
-"""Unregister: delete exactly the resources the manifest lists, in the order AWS requires, and nothing else."""
+"""Unregister: delete exactly the resources the manifest lists, in the order AWS requires, and nothing else.
+
+DeletePolicy's DeleteConflictException has three causes
+(https://docs.aws.amazon.com/iot/latest/apireference/API_DeletePolicy.html: the policy must be detached from
+every target and have no version but the default): non-default versions, a target still attached, or AWS's
+delay of up to 5 minutes after the last detach. On the first conflict `PolicyWait` lists versions and targets,
+deletes the non-default versions, detaches and revokes certificates this fleet made that the manifest no longer
+lists (a failed bulk line makes and attaches a certificate but no thing; told by the fleet's own keys: every
+certificate of this fleet comes from a CSR of a key in its identity folders), reports any other target at once
+by ARN, and waits out the 5 minutes only when nothing is attached any more.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from provisioning.aws.direct import run_pool
 from provisioning.aws.fleet import error_code
+from provisioning.aws.identity import certificate_matches_key, load_private_key
 from provisioning.aws.ledger import Ledger
 from provisioning.aws.session import AwsClients
 from fleetcore.manifest import THINGS_DIR, AwsResource, FleetManifest, ResourceKind
@@ -49,19 +60,19 @@ class TeardownResult:
     @property
     def only_waiting_thing_types(self) -> bool:
         """Everything is gone but deprecated thing types AWS deletes only 5 minutes after deprecation."""
-        return bool(self.kept) and all(r.kind == "thing_type" and "InvalidRequest" in why for r, why in self.kept)
+        return bool(self.kept) and all(r.kind == ResourceKind.THING_TYPE and "InvalidRequest" in why for r, why in self.kept)
 
 
 def describe(r: AwsResource) -> str:
-    if r.kind == "policy_attachment":
+    if r.kind == ResourceKind.POLICY_ATTACHMENT:
         return f"detach policy {r.name} from certificate {r.extra.get('target', '?').rsplit('/', 1)[-1][:12]}…"
-    if r.kind == "principal_attachment":
+    if r.kind == ResourceKind.PRINCIPAL_ATTACHMENT:
         return f"detach certificate {r.extra.get('principal', '?').rsplit('/', 1)[-1][:12]}… from thing {r.name}"
-    if r.kind == "certificate":
+    if r.kind == ResourceKind.CERTIFICATE:
         return f"deactivate and delete certificate {r.name}"
-    if r.kind == "thing_type":
+    if r.kind == ResourceKind.THING_TYPE:
         return f"deprecate and delete thing type {r.name}"
-    if r.kind == "bucket_object":
+    if r.kind == ResourceKind.BUCKET_OBJECT:
         return f"delete s3://{r.extra.get('bucket')}/{r.name}"
     return f"delete {r.kind.replace('_', ' ')} {r.name}"
 
@@ -95,6 +106,67 @@ def _retrying(call: Callable[[], object], attempts: int = 8, delay: float = 0.5)
             raise
 
 
+class PolicyInUse(Exception):
+    """The policy is attached to targets this fleet did not make: it is theirs to detach, not ours."""
+
+
+def fleet_keys(fleet_dir: Path) -> list:
+    """The private keys of every identity folder of the fleet (things made, and lines that failed)."""
+    keys = []
+    for path in sorted((Path(fleet_dir) / THINGS_DIR).glob("*/private.key")):
+        try:
+            keys.append(load_private_key(path))
+        except (OSError, ValueError):
+            continue
+    return keys
+
+
+def made_by(keys: list) -> Callable[[object, str], bool]:
+    """`ours(iot, certificate_arn)`: True when the certificate's public key is one of `keys`."""
+    def ours(iot, arn: str) -> bool:
+        if ":cert/" not in arn or not keys:
+            return False
+        try:
+            pem = iot.describe_certificate(certificateId=arn.rsplit("/", 1)[-1])["certificateDescription"]
+        except ClientError:
+            return False
+        return any(certificate_matches_key(pem["certificatePem"], key) for key in keys)
+    return ours
+
+
+@dataclass
+class ConflictReport:
+    versions_deleted: list[str] = field(default_factory=list)
+    orphans_revoked: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+
+
+def resolve_conflict(iot, name: str, ours: Callable[[object, str], bool]) -> ConflictReport:
+    """Why DeletePolicy conflicts, and what of it is ours to fix: delete non-default versions, detach and revoke
+    this fleet's orphan certificates; other targets are returned, not touched."""
+    report = ConflictReport()
+    for version in iot.list_policy_versions(policyName=name).get("policyVersions", []):
+        if not version.get("isDefaultVersion"):
+            _retrying(lambda v=version: iot.delete_policy_version(policyName=name, policyVersionId=v["versionId"]))
+            report.versions_deleted.append(version["versionId"])
+    targets: list[str] = []
+    kwargs = {"policyName": name, "pageSize": 250}
+    while True:
+        page = iot.list_targets_for_policy(**kwargs)
+        targets.extend(page.get("targets", []))
+        if not page.get("nextMarker"):
+            break
+        kwargs["marker"] = page["nextMarker"]
+    for target in targets:
+        if not ours(iot, target):
+            report.foreign.append(target)
+            continue
+        _retrying(lambda t=target: iot.detach_policy(policyName=name, target=t))
+        _retrying(lambda t=target: iot.update_certificate(certificateId=t.rsplit("/", 1)[-1], newStatus="REVOKED"))
+        report.orphans_revoked.append(target)
+    return report
+
+
 @dataclass
 class PolicyWait:
     """How long DeletePolicy is retried on DeleteConflictException, with a countdown on `out`; the clock and
@@ -105,10 +177,12 @@ class PolicyWait:
     sleep: Callable[[float], None] = time.sleep
     out: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
     step: float = 15.0
+    ours: Callable[[object, str], bool] = field(default=lambda iot, arn: False)
 
     def delete(self, iot, name: str) -> None:
         deadline = self.clock() + self.seconds
         delay = 1.0
+        resolved = False
         while True:
             try:
                 iot.delete_policy(policyName=name)
@@ -118,6 +192,21 @@ class PolicyWait:
                     return
                 if error_code(exc) != "DeleteConflictException":
                     raise
+                if not resolved:  # the first conflict: find out why before waiting
+                    resolved = True
+                    report = resolve_conflict(iot, name, self.ours)
+                    if report.versions_deleted:
+                        self.out(f"  policy {name}: deleted non-default version(s) {', '.join(report.versions_deleted)}")
+                    if report.orphans_revoked:
+                        self.out(f"  policy {name}: detached and revoked {len(report.orphans_revoked)} certificate(s) "
+                                 f"this fleet made but no longer lists: {', '.join(report.orphans_revoked)}")
+                    if report.foreign:
+                        raise PolicyInUse(
+                            f"policy {name} is still attached to {len(report.foreign)} target(s) this fleet did not "
+                            f"make: {', '.join(report.foreign)}; detach them (aws iot detach-policy --policy-name "
+                            f"{name} --target <ARN>) and run `make unregister TARGET=aws` again") from exc
+                    if report.versions_deleted or report.orphans_revoked:
+                        continue  # try again at once: that may have been the whole conflict
                 left = deadline - self.clock()
                 if left <= 0:
                     raise
@@ -130,23 +219,23 @@ class PolicyWait:
 
 def delete_one(clients: AwsClients, r: AwsResource, policy_wait: PolicyWait | None = None) -> None:
     iot = clients.iot
-    if r.kind == "policy_attachment":
+    if r.kind == ResourceKind.POLICY_ATTACHMENT:
         _retrying(lambda: iot.detach_policy(policyName=r.name, target=r.extra["target"]))
-    elif r.kind == "principal_attachment":
+    elif r.kind == ResourceKind.PRINCIPAL_ATTACHMENT:
         _retrying(lambda: iot.detach_thing_principal(thingName=r.name, principal=r.extra["principal"]))
-    elif r.kind == "certificate":
+    elif r.kind == ResourceKind.CERTIFICATE:
         _retrying(lambda: iot.update_certificate(certificateId=r.name, newStatus="INACTIVE"))
         _retrying(lambda: iot.delete_certificate(certificateId=r.name))
-    elif r.kind == "thing":
+    elif r.kind == ResourceKind.THING:
         _retrying(lambda: iot.delete_thing(thingName=r.name))
-    elif r.kind == "policy":
+    elif r.kind == ResourceKind.POLICY:
         (policy_wait or PolicyWait()).delete(iot, r.name)
-    elif r.kind == "thing_group":
+    elif r.kind == ResourceKind.THING_GROUP:
         _retrying(lambda: iot.delete_thing_group(thingGroupName=r.name))
-    elif r.kind == "thing_type":
+    elif r.kind == ResourceKind.THING_TYPE:
         _retrying(lambda: iot.deprecate_thing_type(thingTypeName=r.name, undoDeprecate=False))
         _retrying(lambda: iot.delete_thing_type(thingTypeName=r.name), attempts=1)
-    elif r.kind == "bucket_object":
+    elif r.kind == ResourceKind.BUCKET_OBJECT:
         _retrying(lambda: clients.s3.delete_object(Bucket=r.extra["bucket"], Key=r.name))
     else:  # pragma: no cover - kinds we never create
         raise ValueError(f"unknown resource kind {r.kind!r}")
@@ -169,6 +258,8 @@ def unregister_fleet(clients: AwsClients, ledger: Ledger, concurrency: int,
     """
     result = TeardownResult()
     unfinished: set[str] = set()
+    policy_wait = policy_wait or PolicyWait()
+    policy_wait.ours = made_by(fleet_keys(ledger.fleet_dir))
     for kind, items in ordered(ledger.sync()):
         if not items:
             continue
@@ -185,8 +276,11 @@ def unregister_fleet(clients: AwsClients, ledger: Ledger, concurrency: int,
             except ClientError as exc:
                 failures.append((r, f"{error_code(exc)}: {exc}"))
                 return
+            except PolicyInUse as exc:
+                failures.append((r, str(exc)))
+                return
             ledger.remove(r)
-            if r.kind == "thing":
+            if r.kind == ResourceKind.THING:
                 ledger.drop_thing(r.name)
                 _remove_identity(ledger.fleet_dir, r.name)
 

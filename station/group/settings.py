@@ -11,9 +11,9 @@ from pathlib import Path
 
 from pydantic import Field
 
+from fleetcore.aws_limits import IOT_CONNECTS_PER_SECOND_PER_ACCOUNT as AWS_CONNECTS_PER_SECOND
 from station.settings import StationSettings
 
-AWS_CONNECTS_PER_SECOND = 500.0  # AWS IoT Core: connect requests per second per account
 DEFAULT_CONNECT_RATE = 100.0
 SHARD_VARIABLE = "SHARD_FILE"
 

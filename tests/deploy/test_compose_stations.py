@@ -18,7 +18,7 @@ from fleetcore.manifest import FleetManifest, Thing, load_manifest, save_manifes
 from provisioning.settings import MAX_FLEET_COUNT, FleetSettings
 from tests.support.fleets import register_fleet
 from tests.conftest import require
-from tests.fleet.compose_fleet import compose_command
+from tests.support.compose_fleet import compose_command
 from tests.support.standins import stand_in_lab_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def register(tmp_path: Path, isd_dir: Path, count: int, **kw: Any) -> Path:
 
 
 def compose_binary() -> list[str] | None:
-    """The compose the fleet tests and the Makefile use (tests/fleet/compose_fleet.py), None when none is installed."""
+    """The compose the fleet tests and the Makefile use (tests/support/compose_fleet.py), None when none is installed."""
     try:
         return compose_command()
     except RuntimeError:

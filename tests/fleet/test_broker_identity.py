@@ -33,7 +33,7 @@ from pipeline.monitor import PUBLISHER_PROPERTY, LakeSubscriber
 from pipeline.settings import PipelineSettings
 from provisioning.mqtt import IdentityClient
 from tests.conftest import require
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 from tests.support.broker import TlsBroker, provisioned_acl, test_ca  # noqa: F401
 from tests.support.certs import Identity, TestCA
 

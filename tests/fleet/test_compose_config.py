@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet.compose_fleet import REPO, compose_implementations
+from tests.support.compose_fleet import REPO, compose_implementations
 
 IMPLEMENTATIONS = compose_implementations()
 

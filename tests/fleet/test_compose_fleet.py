@@ -22,7 +22,7 @@ from fleetcore.topic import monitor_filter
 from fleetcore.manifest import load_manifest
 from provisioning.mqtt import IdentityClient
 from provisioning.register_local import LocalFleetRequest, register_local
-from tests.fleet.compose_fleet import REPO, ComposeFleet
+from tests.support.compose_fleet import REPO, ComposeFleet
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

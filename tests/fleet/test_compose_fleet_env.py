@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet.compose_fleet import COMPOSE_V1, ComposeFleet, compose_command, inherited_environment
+from tests.support.compose_fleet import COMPOSE_V1, ComposeFleet, compose_command, inherited_environment
 
 
 def test_station_settings_and_per_station_variables_do_not_leak_but_images_do() -> None:

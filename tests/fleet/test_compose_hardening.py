@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require
-from tests.fleet.compose_fleet import ComposeFleet, compose_implementations
+from tests.support.compose_fleet import ComposeFleet, compose_implementations
 from tests.support.broker import broker_image as broker_image_name
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]

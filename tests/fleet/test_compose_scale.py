@@ -19,7 +19,7 @@ import pytest
 from fleetcore.topic import monitor_filter
 from fleetcore.manifest import load_manifest
 from provisioning.mqtt import IdentityClient
-from tests.fleet.compose_fleet import ComposeFleet
+from tests.support.compose_fleet import ComposeFleet
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

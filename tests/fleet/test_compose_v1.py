@@ -19,7 +19,7 @@ import pytest
 from fleetcore.manifest import load_manifest
 from provisioning.mqtt import IdentityClient
 from tests.conftest import require
-from tests.fleet.compose_fleet import COMPOSE_V1, ComposeFleet
+from tests.support.compose_fleet import COMPOSE_V1, ComposeFleet
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

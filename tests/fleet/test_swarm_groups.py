@@ -20,9 +20,9 @@ import jsonschema
 import pytest
 
 from pipeline.lake import lake_files
-from tests.fleet.compose_fleet import REPO
-from tests.fleet.swarm_support import SwarmFleet, service_inspect
-from tests.fleet.swarm_support import short_data, swarm  # noqa: F401 - module fixtures
+from tests.support.compose_fleet import REPO
+from tests.support.swarm_fleet import SwarmFleet, service_inspect
+from tests.support.swarm_fleet import short_data, swarm  # noqa: F401 - module fixtures
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require
-from tests.fleet.compose_fleet import free_port
-from tests.fleet.swarm_support import SwarmFleet, docker, service_inspect
-from tests.fleet.swarm_support import short_data, swarm  # noqa: F401 - module fixtures
+from tests.support.compose_fleet import free_port
+from tests.support.swarm_fleet import SwarmFleet, docker, service_inspect
+from tests.support.swarm_fleet import short_data, swarm  # noqa: F401 - module fixtures
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 

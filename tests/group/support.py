@@ -9,7 +9,7 @@ from typing import Any
 
 from fleetcore.shard import Shard, ShardThing
 from station.publisher import Completion
-from tests.station.isd_lines import isd_line
+from tests.support.isd_lines import isd_line
 from tests.support.standins import stand_in_identity
 
 T0 = datetime(2022, 1, 1, tzinfo=timezone.utc)

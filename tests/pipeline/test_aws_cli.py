@@ -14,7 +14,7 @@ from moto.server import ThreadedMotoServer
 
 from pipeline.aws.__main__ import main
 from pipeline.queries import QUERY_NAMES
-from tests.pipeline.aws_support import REGION, TABLE, aws, client
+from tests.support.pipeline_aws import REGION, TABLE, aws, client
 
 __all__ = ["aws"]
 
@@ -104,7 +104,7 @@ def test_dry_runs_status_and_crawl(aws: None, tmp_path: Path, monkeypatch: pytes
 def test_flatten_drops_then_creates_in_the_workgroup(aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """Run twice (idempotent): each time DROP TABLE IF EXISTS, then a CTAS with Athena's documented syntax."""
-    from tests.pipeline.aws_support import CallLog, make_stack
+    from tests.support.pipeline_aws import CallLog, make_stack
 
     monkeypatch.chdir(tmp_path)
     state = tmp_path / ".fleet" / "pipeline-aws.json"

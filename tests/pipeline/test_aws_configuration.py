@@ -8,7 +8,7 @@ import json
 import pytest
 
 from pipeline.queries import QUERY_NAMES, load_query, load_rule
-from tests.pipeline.aws_support import (
+from tests.support.pipeline_aws import (
     ACCOUNT,
     DATABASE,
     EXPECTED_TAGS,
@@ -118,7 +118,8 @@ def test_cold_readings_rule_has_the_labs_sql_and_puts_into_the_table(shared) -> 
                     "air_temperature.quality AS air_temperature_quality", "wind_speed.value AS wind_speed_value"):
         assert renamed in sql
     assert "weather_condition, sky_cover_condition FROM 'sensor/weather'" in sql
-    assert sql.endswith("WHERE air_temperature.value < -5")
+    # only a thing's own messages, like the lake rule; the others reach only the quarantine rule
+    assert sql.endswith("WHERE thing_name = clientid() AND air_temperature.value < -5")
     assert rule["actions"] == [{"dynamoDBv2": {
         "roleArn": f"arn:aws:iam::{ACCOUNT}:role/weather-fleet-iot-rules",
         "putItem": {"tableName": TABLE},
@@ -193,7 +194,6 @@ def test_created_roles_are_least_privilege(shared) -> None:
         role = iam.get_role(RoleName=role_name)["Role"]
         statement = role["AssumeRolePolicyDocument"]["Statement"][0]
         assert statement["Principal"] == {"Service": service}
-        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
         assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
         (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
         document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
@@ -232,3 +232,98 @@ def test_second_deploy_changes_nothing(shared) -> None:
     assert state_path.read_bytes() == before
 
 
+
+
+# What each service sends when it assumes a role, as its documentation shows; moto evaluates no trust condition, so
+# these request contexts stand in for AWS's evaluation (IAM condition operators: StringEquals exact, ArnLike with
+# wildcards, a key the request lacks fails the condition:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+# - IoT rules: aws:SourceAccount and aws:SourceArn = the rule's ARN
+#   (https://docs.aws.amazon.com/iot/latest/developerguide/iot-create-role.html);
+# - Firehose: sts:ExternalId = the account id (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html);
+# - Glue: nothing documented (https://docs.aws.amazon.com/glue/latest/dg/create-an-iam-role.html).
+SERVICE_REQUESTS = {
+    "weather-fleet-iot-rules": ("iot.amazonaws.com", {
+        "aws:SourceAccount": ACCOUNT, "aws:SourceArn": f"arn:aws:iot:{REGION}:{ACCOUNT}:rule/weather_fleet_to_lake"}),
+    "weather-fleet-firehose": ("firehose.amazonaws.com", {"sts:ExternalId": ACCOUNT}),
+    "weather-fleet-glue-crawler": ("glue.amazonaws.com", {}),
+}
+
+
+def assumable(document: dict, service: str, context: dict[str, str]) -> bool:
+    """IAM's evaluation of a trust policy for `service` with the request `context` (the operators used here)."""
+    import fnmatch
+
+    for statement in document["Statement"]:
+        if statement["Effect"] != "Allow" or statement["Principal"] != {"Service": service}:
+            continue
+        ok = True
+        for operator, pairs in statement.get("Condition", {}).items():
+            for key, wanted in pairs.items():
+                got = context.get(key)
+                if operator == "StringEquals":
+                    ok &= got == wanted
+                elif operator == "ArnLike":
+                    ok &= got is not None and fnmatch.fnmatchcase(got, wanted)
+                else:
+                    raise AssertionError(f"operator {operator} not modelled")
+        if ok:
+            return True
+    return False
+
+
+def test_each_role_trusts_its_service_with_the_condition_its_documentation_shows(shared) -> None:
+    iam = client("iam")
+    documents = {name: iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"] for name in SERVICE_REQUESTS}
+    assert documents["weather-fleet-iot-rules"]["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:iot:{REGION}:{ACCOUNT}:rule/weather_fleet_*"}}
+    assert documents["weather-fleet-firehose"]["Statement"][0]["Condition"] == {
+        "StringEquals": {"sts:ExternalId": ACCOUNT}}
+    assert "Condition" not in documents["weather-fleet-glue-crawler"]["Statement"][0]
+    for name, (service, context) in SERVICE_REQUESTS.items():
+        assert assumable(documents[name], service, context), name
+    # another account's rule, or another stack's, cannot use the rules role; another account's Firehose neither
+    iot = documents["weather-fleet-iot-rules"]
+    assert not assumable(iot, "iot.amazonaws.com", {"aws:SourceAccount": "999999999999",
+                                                    "aws:SourceArn": f"arn:aws:iot:{REGION}:999999999999:rule/x"})
+    assert not assumable(iot, "iot.amazonaws.com", {"aws:SourceAccount": ACCOUNT,
+                                                    "aws:SourceArn": f"arn:aws:iot:{REGION}:{ACCOUNT}:rule/other"})
+    assert not assumable(documents["weather-fleet-firehose"], "firehose.amazonaws.com", {"sts:ExternalId": "9"})
+
+
+def test_the_old_single_trust_policy_locks_firehose_and_glue_out() -> None:
+    """The regression: one `aws:SourceAccount` condition for every role; Firehose and Glue do not send that key."""
+    old = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"},
+                          "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}]}
+    assert not assumable(old, "glue.amazonaws.com", SERVICE_REQUESTS["weather-fleet-glue-crawler"][1])
+
+
+def test_forged_messages_reach_only_the_quarantine_rule() -> None:
+    """The three rules' WHERE clauses over the cases that matter, under IoT SQL's semantics: a comparison with an
+    Undefined value (an absent key) is Undefined and selects nothing, `isUndefined` tests absence
+    (https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-data-types.html#iot-sql-conversions). DuckDB's
+    NULL behaves the same in these WHERE clauses: clientid() -> the publisher column, isUndefined(x) -> x IS NULL."""
+    import re
+
+    import duckdb
+
+    from pipeline.aws.stack import lake_rule_sql, quarantine_rule_sql
+
+    def where(sql: str) -> str:
+        clause = sql.split(" WHERE ", 1)[1].replace("clientid()", "publisher")
+        return re.sub(r"isUndefined\((\w+)\)", r"\1 IS NULL", clause).replace("air_temperature.value", "temperature")
+
+    cases = [("own-cold", "ws-1", "ws-1", -10.0), ("own-warm", "ws-1", "ws-1", 10.0),
+             ("forged-cold", "ws-1", "ws-2", -10.0), ("unnamed-cold", None, "ws-2", -10.0)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE m (case_name VARCHAR, thing_name VARCHAR, publisher VARCHAR, temperature DOUBLE)")
+    con.executemany("INSERT INTO m VALUES (?, ?, ?, ?)", cases)
+    selected = {
+        rule: {row[0] for row in con.execute(f"SELECT case_name FROM m WHERE {where(sql)}").fetchall()}
+        for rule, sql in (("cold", load_rule("cold_readings", "iot", topic="sensor/weather")),
+                          ("lake", lake_rule_sql("sensor/weather")),
+                          ("quarantine", quarantine_rule_sql("sensor/weather")))
+    }
+    assert selected == {"cold": {"own-cold"}, "lake": {"own-cold", "own-warm"},
+                        "quarantine": {"forged-cold", "unnamed-cold"}}

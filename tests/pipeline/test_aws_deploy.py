@@ -11,7 +11,7 @@ from botocore.stub import ANY
 
 from pipeline.aws.errors import ConflictError
 from pipeline.queries import QUERY_NAMES, load_rule
-from tests.pipeline.aws_support import (
+from tests.support.pipeline_aws import (
     ACCOUNT,
     DATABASE,
     LAKE,

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pipeline.aws.stack import PipelineStack
-from tests.pipeline.aws_support import (
+from tests.support.pipeline_aws import (
     ACCOUNT,
     DATABASE,
     LAKE,

@@ -14,7 +14,7 @@ from pipeline.aws.__main__ import main
 from pipeline.aws.errors import ConfigurationError, StateError
 from pipeline.aws.resources import retry_while_role_propagates
 from pipeline.aws.session import connect
-from tests.pipeline.aws_support import (
+from tests.support.pipeline_aws import (
     ACCOUNT,
     REGION,
     RESULTS,

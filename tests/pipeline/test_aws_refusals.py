@@ -14,7 +14,7 @@ import pipeline.aws.stack as stack_module
 from pipeline.aws.__main__ import main
 from pipeline.aws.errors import AccessError
 from pipeline.aws.session import connect
-from tests.pipeline.aws_support import ACCOUNT, LAKE, RESULTS, SETTINGS, aws, client, make_settings, make_stack, state_path
+from tests.support.pipeline_aws import ACCOUNT, LAKE, RESULTS, SETTINGS, aws, client, make_settings, make_stack, state_path
 
 __all__ = ["aws", "state_path"]
 

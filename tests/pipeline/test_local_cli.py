@@ -15,7 +15,7 @@ from pipeline import queries
 from pipeline.cli import main
 from pipeline.lake import LakeWriter
 from pipeline.settings import MIB, PipelineSettings
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,7 @@ def test_defaults_follow_the_issue() -> None:
     assert (s.lake_dir, s.lake_buffer_bytes, s.lake_buffer_seconds) == (Path("lake"), 5 * MIB, 60.0)
     assert s.monitor_identity_dir == Path(".fleet/things/monitor")
     assert s.lake_root == Path("lake/sensor/weather")
-    assert (s.mqtt_host, s.mqtt_port, s.mqtt_topic) == ("localhost", 8883, "sensor/weather")
+    assert (s.mqtt_host, s.mqtt_port, s.topic) == ("localhost", 8883, "sensor/weather")
     assert s.cold_db_path == Path("lake/cold_readings.sqlite3")
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,7 +14,8 @@ from pipeline.dashboard import CHARTS, collect, render, write_dashboard
 from pipeline.lake import LakeWriter
 from pipeline.settings import PipelineSettings
 from tests.conftest import require
-from tests.pipeline.synthetic import message
+from tests.support.chromium import chromium
+from tests.support.synthetic import message
 
 STATIONS = {"alpha": (46.15, -89.21), "bravo": (48.8, 2.35), "charlie": (-33.9, 151.2)}
 CONDITIONS = ("Snow, slight", "Mist", "Rain, moderate", "Drizzle")
@@ -85,13 +84,6 @@ def test_render_escapes_script_breaking_data() -> None:
     page = render({"stations": [{"weather_station": "</script><script>alert(1)</script>", "messages": 1,
                                  "latitude": 0, "longitude": 0}], "lake": "x", "generated_at": "t"})
     assert page.count("</script>") == 2  # the data block's and the code block's own
-
-
-def chromium() -> str | None:
-    for name in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
 
 
 class Figures(HTMLParser):

@@ -16,7 +16,7 @@ import pipeline.lake as lake_module
 from pipeline.cold import ColdTable
 from pipeline.errors import PipelineError
 from pipeline.lake import LakeWriter, lake_files
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 
 
 def payload(thing: str, seq: int, temperature: float | None = 1.0) -> bytes:
@@ -254,6 +254,17 @@ def test_rule_over_a_batch_without_any_temperature(tmp_path: Path) -> None:
 
     assert evaluate_rule([json.loads(payload("a", s, None)) for s in range(3)]) == []
     assert evaluate_rule([]) == []
+
+
+def test_cold_rule_takes_only_a_things_own_messages() -> None:
+    """`thing_name = clientid()`: a cold message from another publisher, or with none, selects nothing."""
+    from pipeline.cold import evaluate_rule
+    from tests.support.synthetic import message
+
+    own, forged = message("a", 0, -10.0), message("a", 1, -12.0)
+    assert [i["air_temperature_value"] for i in evaluate_rule([{**own, "publisher": "a"},
+                                                               {**forged, "publisher": "b"}])] == [-10.0]
+    assert evaluate_rule([own]) == []  # no authenticated publisher at all
 
 
 def test_a_second_writer_on_the_same_lake_is_refused(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline.publisher import publish_all
-from tests.pipeline.synthetic import message
+from tests.support.publisher import publish_all
+from tests.support.synthetic import message
 from tests.pipeline.test_local_lake import keys, read_lake
 
 pytestmark = [pytest.mark.slow]

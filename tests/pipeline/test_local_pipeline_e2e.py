@@ -28,7 +28,7 @@ from pipeline.settings import PipelineSettings
 from station.build import build_message, encode_message
 from isd_decoder import read_isd
 from tests.conftest import require
-from tests.pipeline.publisher import publish_all
+from tests.support.publisher import publish_all
 from tests.pipeline.test_local_lake import keys, read_lake
 
 pytestmark = [pytest.mark.slow]

@@ -15,7 +15,7 @@ import sqlglot
 from pipeline import queries
 from pipeline.errors import ConfigError
 from pipeline.errors import ConfigError
-from tests.pipeline.synthetic import message
+from tests.support.synthetic import message
 
 MESSAGES = [
     message("a", 0, -10.0, conditions=("Snow, slight", "Mist"), clouds=("Stratus",)),
@@ -127,14 +127,18 @@ def test_rule_is_iot_sql_without_comments() -> None:
     assert "air_temperature.value AS air_temperature_value" in rule
     assert "air_temperature.quality AS air_temperature_quality" in rule
     assert "wind_speed.value AS wind_speed_value" in rule
-    assert rule.endswith("FROM 'sensor/weather' WHERE air_temperature.value < -5")
+    assert rule.endswith("FROM 'sensor/weather' WHERE thing_name = clientid() AND air_temperature.value < -5")
     assert queries.rule_topic("cold_readings") == "sensor/weather"
     assert "FROM 'fleet/+/weather'" in queries.load_rule("cold_readings", "iot", topic="fleet/+/weather")
 
 
 def test_rule_in_duckdb_keeps_exactly_the_cold_readings(tmp_path: Path) -> None:
     path = tmp_path / "batch.ndjson"
-    path.write_text("".join(json.dumps(m) + "\n" for m in MESSAGES))
+    # as the lake stores them: each record with its authenticated publisher; the forged one (b names a) is cold
+    # but not a's own message, so the rule leaves it out exactly as `thing_name = clientid()` does on AWS
+    forged = {**message("a", 9, -20.0), "publisher": "b"}
+    path.write_text("".join(json.dumps({**m, "publisher": m["thing_name"]}) + "\n" for m in MESSAGES)
+                    + json.dumps(forged) + "\n")
     con = duckdb.connect()
     con.execute(f"CREATE VIEW messages AS SELECT * FROM read_json_auto('{path}', format='newline_delimited')")
     cursor = con.execute(queries.load_rule("cold_readings", "duckdb"))

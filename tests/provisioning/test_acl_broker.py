@@ -54,3 +54,28 @@ def test_monitor_reads_a_non_default_topic(broker: TlsBroker, tmp_path: Path) ->
             received = client.messages.get(timeout=10)
             assert (received.topic, received.payload) == (TOPIC, b'{"seq": 1}')
             assert client.messages.empty()
+
+
+def test_metrics_identity_reads_sys_and_nothing_else(broker: TlsBroker, tmp_path: Path) -> None:
+    """The broker exporter's identity (`metrics`): $SYS/# is delivered to it, the fleet's TOPIC is not, and it
+    may not publish."""
+    from fleetcore.identity import METRICS_THING
+
+    with _client(broker, METRICS_THING, tmp_path, METRICS_THING) as metrics, \
+            _client(broker, STATION, tmp_path, STATION) as station:
+        for client in (metrics, station):
+            assert client.wait_connected(15), client.connect_error
+        assert [int(c) for c in metrics.subscribe("$SYS/#")] == [GRANTED_QOS_1]
+        first = metrics.messages.get(timeout=20)
+        assert first.topic.startswith("$SYS/broker/")
+        assert [int(c) for c in metrics.subscribe(TOPIC)] == [GRANTED_QOS_1]
+        while not metrics.messages.empty():
+            metrics.messages.get_nowait()
+        assert int(station.publish(TOPIC, b'{"seq": 3}')) == 0
+        assert int(metrics.publish(TOPIC, b'{"seq": 4}')) == NOT_AUTHORIZED
+        import time
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if not metrics.messages.empty():
+                assert metrics.messages.get_nowait().topic.startswith("$SYS/"), "metrics read the fleet's TOPIC"
+            time.sleep(0.1)

@@ -182,6 +182,15 @@ def _queue_list_things(stubber: Stubber, names: list[str]) -> None:
         {"attributeName": "fleet", "attributeValue": "weather-station", "maxResults": 250})
 
 
+def _queue_nothing_made(stubber: Stubber, name: str) -> None:
+    """After ListThings by attribute: DescribeThing of the failed line (the index may lag; AWS answers
+    ResourceNotFoundException for a thing that does not exist) and the policy's targets (no orphan certificate)."""
+    stubber.add_client_error("describe_thing", service_error_code="ResourceNotFoundException", http_status_code=404,
+                             expected_params={"thingName": name})
+    stubber.add_response("list_targets_for_policy", {"targets": []},
+                         {"policyName": "weather-fleet-station", "pageSize": 250})
+
+
 def test_bulk_task_records_each_thing_and_reports_failures(bulk, data_dir: Path) -> None:
     ctx, stubber, s3 = bulk
     planned = planned_things(5, "weather-station", data_dir)
@@ -189,6 +198,7 @@ def test_bulk_task_records_each_thing_and_reports_failures(bulk, data_dir: Path)
     ctx.clients.iot.meta.events.register("provide-client-params.iot.StartThingRegistrationTask", runner.on_start)
     ctx.clients.iot.meta.events.register("provide-client-params.iot.DescribeThingRegistrationTask", runner.on_describe)
     _queue_task(stubber, runner, in_progress=2, fleet_things=[])  # the failed line made nothing
+    _queue_nothing_made(stubber, "weather-station-3")
     with stubber:
         outcome = register_bulk(ctx, planned)
     stubber.assert_no_pending_responses()
@@ -367,7 +377,7 @@ def test_register_finishes_an_adopted_thing_directly_and_unregister_removes_it(a
     fails after AWS created its thing: register adopts it, finishes it with the direct calls (certificate from
     the local key's CSR, attachments) and exits 0; unregister leaves no thing behind."""
     from provisioning.aws import commands
-    from tests.pipeline.aws_support import OperationStubber
+    from tests.support.pipeline_aws import OperationStubber
     from tests.provisioning.aws_fixtures import args, clients
 
     s3 = boto3.client("s3")
@@ -411,3 +421,43 @@ def test_register_finishes_an_adopted_thing_directly_and_unregister_removes_it(a
 
     assert commands.unregister(args("unregister", "--fleet-dir", str(tmp_path / "fleet")), clients=c) == 0
     assert "weather-station-2" not in {t["thingName"] for t in iot.list_things()["things"]}
+
+
+def test_a_failed_lines_thing_not_yet_listed_and_its_orphan_certificate_are_adopted(bulk) -> None:
+    """ListThings' attribute filter reads the fleet index, which lags (eventual consistency); DescribeThing does
+    not. A failed line whose thing the index does not show yet is found by its attributes; a failed line that
+    made only its certificate (attached to the policy, no thing) is found by its own key among the policy's
+    targets. Both are recorded so unregister removes them."""
+    from provisioning.aws.identity import csr_pem, load_private_key
+
+    ctx, stubber, s3 = bulk
+    planned = planned_things(4, "weather-station", None)
+    runner = FakeTaskRunner(s3, fail_thing="weather-station-3")
+    ctx.clients.iot.meta.events.register("provide-client-params.iot.StartThingRegistrationTask", runner.on_start)
+    ctx.clients.iot.meta.events.register("provide-client-params.iot.DescribeThingRegistrationTask", runner.on_describe)
+    _queue_task(stubber, runner, in_progress=0, fleet_things=[])  # the index shows nothing yet
+    arn = f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/weather-station-3"
+    stubber.add_response("describe_thing", {"thingName": "weather-station-3", "thingArn": arn, "attributes": {
+        "managed_by": "weather-fleet", "fleet": "weather-station"}}, {"thingName": "weather-station-3"})
+    stubber.add_response("list_thing_principals", {"principals": []}, {"thingName": "weather-station-3"})
+    with stubber:
+        outcome = register_bulk(ctx, planned)
+    stubber.assert_no_pending_responses()
+    assert outcome.adopted == ["weather-station-3"]
+    assert ctx.ledger.find("thing", "weather-station-3")
+
+    # a certificate with no thing: made from the failed line's CSR (moto signs it), attached to the policy
+    from provisioning.aws.fleet import adopt_orphan_certificates
+
+    iot = boto3.client("iot")
+    iot.create_policy(policyName="weather-fleet-station", policyDocument='{"Version": "2012-10-17", "Statement": []}')
+    key = load_private_key(ctx.fleet_dir / "things" / "weather-station-3" / "private.key")
+    cert = iot.create_certificate_from_csr(certificateSigningRequest=csr_pem(key, "weather-station-3"),
+                                           setAsActive=True)
+    iot.attach_policy(policyName="weather-fleet-station", target=cert["certificateArn"])
+    ctx.clients.iot = iot
+    assert adopt_orphan_certificates(ctx, ["weather-station-3", "weather-station-9"]) == ["weather-station-3"]
+    recorded = ctx.ledger.find("certificate", cert["certificateId"])
+    assert recorded and recorded.extra["thing"] == "weather-station-3"
+    assert any(r.kind == "policy_attachment" and r.extra.get("target") == cert["certificateArn"]
+               for r in ctx.ledger.resources("policy_attachment"))

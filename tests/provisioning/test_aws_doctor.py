@@ -122,3 +122,33 @@ def test_academy_credentials_that_may_not_create_roles_fail(aws_env, monkeypatch
         check = doctor.check_pipeline_role()
     assert check.status is Status.FAIL
     assert "iam:CreateRole is denied" in check.detail and "PIPELINE_ROLE_ARN=<LabRole ARN>" in check.detail
+
+
+def test_bulk_bucket_head_403_names_the_missing_permission(aws_env, tmp_path: Path, monkeypatch) -> None:
+    """A HEAD answer has no body: AWS's 403 for a missing s3:ListBucket reaches botocore as code "403"
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html); moto never answers so, hence a Stubber."""
+    monkeypatch.setenv("IOT_REGISTRATION_MODE", "bulk")
+    monkeypatch.setenv("IOT_BULK_BUCKET", "lab-bucket")
+    monkeypatch.setenv("IOT_BULK_ROLE_ARN", lab_role())
+    doctor = Doctor(AwsSettings(), 1, "ws", None, boto3.Session())
+    with Stubber(doctor.client("s3")) as stub:
+        stub.add_client_error("head_bucket", service_error_code="403", service_message="Forbidden",
+                              http_status_code=403, expected_params={"Bucket": "lab-bucket"})
+        bucket, _role = doctor.check_bulk()
+    assert bucket.status is Status.FAIL
+    assert bucket.detail.startswith("s3:HeadBucket on s3://lab-bucket answered 403 Forbidden")
+    assert "lack s3:ListBucket on arn:aws:s3:::lab-bucket" in bucket.detail and "IOT_BULK_BUCKET" in bucket.detail
+
+
+def test_an_expired_sso_login_says_aws_sso_login(aws_env, tmp_path: Path, monkeypatch) -> None:
+    from botocore.exceptions import UnauthorizedSSOTokenError
+
+    settings = AwsSettings().model_copy(update={"profile": "lab"})
+    doctor = Doctor(settings, 1, "ws", None, boto3.Session())
+
+    def expired() -> None:
+        raise UnauthorizedSSOTokenError()
+
+    _, problem = doctor._call("iot", "IoT endpoint", expired)
+    assert problem is not None and problem.status is Status.FAIL
+    assert problem.detail.endswith("run `aws sso login --profile lab`, then run again"), problem.detail

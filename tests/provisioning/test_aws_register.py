@@ -249,6 +249,27 @@ def test_name_conflict_stops_before_creating_anything(aws_env, iot, tmp_path: Pa
     assert snapshot(iot) == before
 
 
+def test_a_thing_marked_as_this_fleets_is_adopted_not_called_foreign(aws_env, iot, tmp_path: Path) -> None:
+    """A run stopped before it recorded a thing (or a thing ListThings' index did not show yet: AWS's fleet index
+    is eventually consistent, https://docs.aws.amazon.com/iot/latest/developerguide/managing-fleet-index.html)
+    leaves a thing carrying this fleet's attributes: the next register adopts it, unregister then removes it."""
+    iot.create_thing(thingName="weather-station-2",
+                     attributePayload={"attributes": {"managed_by": "weather-fleet", "fleet": "weather-station"}})
+    fleet = tmp_path / "fleet"
+    assert commands.register(args("register", "--count", "2", "--fleet-dir", str(fleet))) == 0
+    state = commands.load_state(fleet)
+    assert {r.name for r in state.aws_resources if r.kind == "thing"} == {"weather-station-1", "weather-station-2"}
+    assert commands.unregister(args("unregister", "--fleet-dir", str(fleet))) == 0
+    assert iot.list_things()["things"] == []
+
+
+def test_a_thing_of_another_fleet_is_still_foreign(aws_env, iot, tmp_path: Path, capsys) -> None:
+    iot.create_thing(thingName="weather-station-2",
+                     attributePayload={"attributes": {"managed_by": "weather-fleet", "fleet": "other"}})
+    assert commands.register(args("register", "--count", "2", "--fleet-dir", str(tmp_path / "fleet"))) == 1
+    assert "weather-station-2" in capsys.readouterr().err
+
+
 def test_same_named_policy_is_not_adopted(aws_env, iot, tmp_path: Path, capsys) -> None:
     iot.create_policy(policyName="weather-fleet-station", policyDocument='{"Version":"2012-10-17","Statement":[]}')
     before = snapshot(iot)

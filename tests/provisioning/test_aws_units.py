@@ -16,7 +16,7 @@ from provisioning.aws.settings import AwsSettings
 from provisioning.errors import ConfigError
 from fleetcore.manifest import AwsResource, FleetManifest, load_manifest
 from tests.provisioning.aws_fixtures import args
-from tests.station.isd_lines import isd_line
+from tests.support.isd_lines import isd_line
 
 
 def test_settings_read_the_standard_aws_variables(monkeypatch, tmp_path: Path) -> None:
@@ -163,5 +163,5 @@ def test_invalid_aws_variable_is_one_line_and_exit_2(tmp_path: Path, monkeypatch
     monkeypatch.setenv("MAX_RATE", "-1")
     assert main(["plan", "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert [line.split("=")[0] for line in err] == ["provisioning.aws: invalid IOT_CONCURRENCY",
-                                                   "provisioning.aws: invalid MAX_RATE"]
+    assert sorted(line.split("=")[0] for line in err) == ["provisioning.aws: invalid IOT_CONCURRENCY",
+                                                         "provisioning.aws: invalid MAX_RATE"]

@@ -43,7 +43,7 @@ def test_a_copy_is_locked(project: Path) -> None:
 def test_a_new_dependency_without_make_lock_fails(project: Path) -> None:
     pyproject = project / "pyproject.toml"
     text = pyproject.read_text()
-    pyproject.write_text(text.replace('  "orjson>=3.9",\n', '  "orjson>=3.9",\n  "prometheus-client>=0.20",\n', 1))
+    pyproject.write_text(text.replace('  "orjson>=3.9",\n', '  "orjson>=3.9",\n  "tomli-w>=1.0",\n', 1))
     assert pyproject.read_text() != text
     result = check(project)
     assert result.returncode == 1

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from station.build import build_message, encode_message
 from isd_decoder import decode_line
 from station.message import WeatherMessage
-from tests.station.isd_lines import REAL_FIRST_LINE, isd_line
+from tests.support.isd_lines import REAL_FIRST_LINE, isd_line
 
 UTC = timezone.utc
 SENT = datetime(2026, 11, 27, 21, 0, 0, 123456, tzinfo=UTC)

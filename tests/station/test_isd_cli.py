@@ -11,7 +11,7 @@ import pytest
 from station.cli import main
 from station.message import WeatherMessage
 from tests.conftest import SMALL_FILE_LINES
-from tests.station.isd_lines import isd_line
+from tests.support.isd_lines import isd_line
 
 LINES = [
     isd_line("ADDAA101000095GA1071+007501061MW1715REMMET005METAR", time="0000"),

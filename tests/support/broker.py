@@ -5,7 +5,9 @@
 mosquitto.conf loads) with the repository's broker configuration: mutual TLS on 8883, client certificate CN as
 the username and as the only client id it may use (docs/security.md), an ACL (`default_acl`, or the one
 provisioning writes: `provisioned_acl`). Certificates and the ACL are mounted at `/mosquitto/certs` exactly as
-compose mounts `.fleet/broker/`. Port 8883 is bound to a fixed free host port so the broker can be stopped and
+compose mounts `.fleet/broker/`. The configuration's per-connection publish limit (AWS IoT Core's 100/s, on by
+default) is lifted unless `publish_limit=True`: tests replaying at INTERVAL=0 publish faster than AWS allows, and
+the limits have their own tests (tests/fleet/test_broker_aws_limits.py). Port 8883 is bound to a fixed free host port so the broker can be stopped and
 started again (outage tests) without the address changing; the container keeps its persistence across such a
 restart.
 
@@ -34,6 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BROKER_CONFIG = REPO_ROOT / "docker" / "broker" / "mosquitto.conf"
 DEFAULT_IMAGE = "weather-fleet/mosquitto:latest"
 TLS_PORT = 8883
+RATE_OPTION = "plugin_opt_max_publishes_per_second"
 READY_LINE = "running"
 MONITOR = MONITOR_THING
 HELLO = "hello"
@@ -77,8 +80,10 @@ def free_port() -> int:
 class TlsBroker:
     """A Mosquitto container with mTLS on a fixed host port; `stop()`/`start()` simulate an outage."""
 
-    def __init__(self, workdir: Path, ca: TestCA, *, acl: str | None = None, image: str | None = None) -> None:
+    def __init__(self, workdir: Path, ca: TestCA, *, acl: str | None = None, image: str | None = None,
+                 publish_limit: bool = False) -> None:
         self.workdir = Path(workdir)
+        self.publish_limit = publish_limit
         self.ca = ca
         self.acl = acl if acl is not None else default_acl()
         self.image = image or broker_image()
@@ -116,7 +121,7 @@ class TlsBroker:
         container.with_volume_mapping(str(self.certs_dir), "/mosquitto/certs", "ro")
         container.with_bind_ports(TLS_PORT, self.port)
         self._container = container
-        container.start(configfile=str(BROKER_CONFIG))
+        container.start(configfile=str(self._config()))
         self._wait_ready(1)
 
     def stop(self) -> None:
@@ -142,6 +147,19 @@ class TlsBroker:
                 self._container = None
 
     # --- helpers --------------------------------------------------------------------------------------------
+    def _config(self) -> Path:
+        """The repository's mosquitto.conf, with the per-connection publish limit set to 0 unless kept."""
+        if self.publish_limit:
+            return BROKER_CONFIG
+        lines = BROKER_CONFIG.read_text().splitlines()
+        limited = [i for i, line in enumerate(lines) if line.startswith(RATE_OPTION + " ")]
+        assert len(limited) == 1, f"{BROKER_CONFIG} should set {RATE_OPTION} once"
+        lines[limited[0]] = f"{RATE_OPTION} 0"
+        path = self.workdir / "mosquitto.conf"
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o644)
+        return path
+
     def logs(self) -> str:
         out, err = self._container.get_logs()  # type: ignore[union-attr]
         return (out + err).decode(errors="replace")

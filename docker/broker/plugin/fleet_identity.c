@@ -14,6 +14,13 @@
  *     forgery attempt and is refused (PUBACK "not authorized"), so a subscriber sees exactly one, set here.
  *  3. Defence in depth (MOSQ_EVT_ACL_CHECK, MOSQ_EVT_MESSAGE): a client whose id its username may not use gets
  *     no publish or subscribe access, should a configuration ever skip step 1 (see below).
+ *  4. AWS IoT Core's per-connection publish limit (MOSQ_EVT_MESSAGE, option `plugin_opt_max_publishes_per_second`,
+ *     default 100, 0 = off; https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limits):
+ *     at most that many PUBLISHes of one connection are accepted in any one-second span (a sliding window over
+ *     the accepted ones' times). One over it is dropped, never delivered: it gets PUBACK "not authorized" (0x87),
+ *     the only refusal Mosquitto 2.0's plugin API can answer (AWS answers 0x97 "quota exceeded"), and the broker
+ *     logs one line per connection and second. (The 128 KB limit is mosquitto.conf's max_packet_size:
+ *     DISCONNECT 0x95 "packet too large".)
  *
  * Mosquitto calls basic-auth plugins only when `use_identity_as_username` (and `use_subject_as_username`) are
  * off: with them on it assumes a certificate client authenticated. This plugin therefore replaces
@@ -21,9 +28,11 @@
  * verified the chain before we read the CN. The acl_file then matches the username this plugin set.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
@@ -36,6 +45,9 @@
 
 #define CLIENTIDS_PREFIX "clientids_"
 #define DEFAULT_STAMP "fleet-publisher"
+#define DEFAULT_MAX_PUBLISHES_PER_SECOND 100
+#define RATE_BUCKETS 16384
+#define NS_PER_SECOND 1000000000LL
 
 struct binding {
 	char *common_name;
@@ -47,10 +59,93 @@ struct binding {
 struct config {
 	struct binding *bindings;
 	char *stamp;
+	int max_publishes_per_second; /* 0: no limit */
+};
+
+/* One connection's accepted PUBLISH times (a ring of max_publishes_per_second entries), keyed by its client
+ * pointer; freed at MOSQ_EVT_DISCONNECT. */
+struct rate {
+	const struct mosquitto *client;
+	int64_t *times;
+	int next, used;
+	int64_t last_refusal_log;
+	long refused;
+	struct rate *next_in_bucket;
 };
 
 static mosquitto_plugin_id_t *plugin_id;
 static struct config cfg;
+static struct rate *rates[RATE_BUCKETS];
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * NS_PER_SECOND + ts.tv_nsec;
+}
+
+static size_t rate_bucket(const struct mosquitto *client)
+{
+	return ((uintptr_t)client >> 4) % RATE_BUCKETS;
+}
+
+static struct rate *find_rate(const struct mosquitto *client, bool create)
+{
+	struct rate *r;
+	size_t b = rate_bucket(client);
+	for(r = rates[b]; r; r = r->next_in_bucket){
+		if(r->client == client) return r;
+	}
+	if(!create) return NULL;
+	r = calloc(1, sizeof(*r));
+	if(!r) return NULL;
+	r->times = calloc((size_t)cfg.max_publishes_per_second, sizeof(int64_t));
+	if(!r->times){ free(r); return NULL; }
+	r->client = client;
+	r->next_in_bucket = rates[b];
+	rates[b] = r;
+	return r;
+}
+
+static void forget_rate(const struct mosquitto *client)
+{
+	struct rate **link = &rates[rate_bucket(client)], *r;
+	while((r = *link) != NULL){
+		if(r->client == client){
+			*link = r->next_in_bucket;
+			free(r->times);
+			free(r);
+			return;
+		}
+		link = &r->next_in_bucket;
+	}
+}
+
+/* True when this PUBLISH keeps the connection within max_publishes_per_second in every one-second span: the
+ * oldest of the last N accepted ones is at least a second old (or fewer than N were accepted). */
+static bool within_rate(struct mosquitto *client, const char *who)
+{
+	struct rate *r;
+	int64_t now;
+	if(cfg.max_publishes_per_second <= 0) return true;
+	r = find_rate(client, true);
+	if(!r) return true; /* out of memory: do not refuse a client for the broker's own failure */
+	now = now_ns();
+	if(r->used == cfg.max_publishes_per_second && now - r->times[r->next] < NS_PER_SECOND){
+		r->refused++;
+		if(now - r->last_refusal_log >= NS_PER_SECOND){
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "fleet_identity: throttled PUBLISH from '%s': over %d publishes "
+					"per second on one connection (AWS IoT Core's limit); %ld refused so far", who,
+					cfg.max_publishes_per_second, r->refused);
+			r->last_refusal_log = now;
+		}
+		return false;
+	}
+	r->times[r->next] = now;
+	r->next = (r->next + 1) % cfg.max_publishes_per_second;
+	if(r->used < cfg.max_publishes_per_second) r->used++;
+	return true;
+}
 
 static void free_binding(struct binding *b)
 {
@@ -200,7 +295,16 @@ static int on_message(int event, void *event_data, void *userdata)
 				username, ed->topic ? ed->topic : "", cfg.stamp);
 		return MOSQ_ERR_ACL_DENIED;
 	}
+	if(!within_rate(ed->client, username)) return MOSQ_ERR_ACL_DENIED; /* dropped: PUBACK 0x87 */
 	return mosquitto_property_add_string_pair(&ed->properties, MQTT_PROP_USER_PROPERTY, cfg.stamp, username);
+}
+
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_disconnect *ed = event_data;
+	(void)event; (void)userdata;
+	forget_rate(ed->client);
+	return MOSQ_ERR_SUCCESS;
 }
 
 int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
@@ -221,6 +325,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	plugin_id = identifier;
 	cfg.bindings = NULL;
 	cfg.stamp = NULL;
+	cfg.max_publishes_per_second = DEFAULT_MAX_PUBLISHES_PER_SECOND;
 	for(i = 0; i < option_count; i++){
 		const char *key = options[i].key, *value = options[i].value ? options[i].value : "";
 		if(!strncmp(key, CLIENTIDS_PREFIX, strlen(CLIENTIDS_PREFIX)) && key[strlen(CLIENTIDS_PREFIX)]){
@@ -238,6 +343,15 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 			free(cfg.stamp);
 			cfg.stamp = strdup(value);
 			if(!cfg.stamp) return MOSQ_ERR_NOMEM;
+		}else if(!strcmp(key, "max_publishes_per_second")){
+			char *end = NULL;
+			long n = strtol(value, &end, 10);
+			if(!value[0] || *end || n < 0 || n > 1000000){
+				mosquitto_log_printf(MOSQ_LOG_ERR, "fleet_identity: plugin_opt_max_publishes_per_second needs a "
+						"whole number from 0 (no limit) to 1000000, not '%s'", value);
+				return MOSQ_ERR_INVAL;
+			}
+			cfg.max_publishes_per_second = (int)n;
 		}else{
 			mosquitto_log_printf(MOSQ_LOG_ERR, "fleet_identity: unknown option plugin_opt_%s", key);
 			return MOSQ_ERR_INVAL;
@@ -256,18 +370,33 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL, NULL);
 	}
 	if(rc == MOSQ_ERR_SUCCESS){
+		rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL);
+	}
+	if(rc == MOSQ_ERR_SUCCESS){
 		mosquitto_log_printf(MOSQ_LOG_INFO, "fleet_identity: client ids bound to certificate CNs; "
-				"publisher stamped as user property '%s'", cfg.stamp);
+				"publisher stamped as user property '%s'; at most %d publishes per second per connection%s",
+				cfg.stamp, cfg.max_publishes_per_second,
+				cfg.max_publishes_per_second ? "" : " (0: no limit)");
 	}
 	return rc;
 }
 
 int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
 {
+	int i;
 	(void)userdata; (void)options; (void)option_count;
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL);
+	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
+	for(i = 0; i < RATE_BUCKETS; i++){
+		while(rates[i]){
+			struct rate *next = rates[i]->next_in_bucket;
+			free(rates[i]->times);
+			free(rates[i]);
+			rates[i] = next;
+		}
+	}
 	while(cfg.bindings){
 		struct binding *next = cfg.bindings->next;
 		free_binding(cfg.bindings);

@@ -13,7 +13,7 @@ import pytest
 from isd_decoder import decode_line
 from isd_decoder.codes import weather
 from station.build import build_message
-from tests.station.isd_lines import isd_line
+from tests.support.isd_lines import isd_line
 
 DOC_AW = """
 00 = No significant weather observed

@@ -22,7 +22,7 @@ import pytest
 
 from fleetcore.identity import default_client_id
 from stationdata.stations import LAB_STATION_FILES
-from tests.fleet.compose_fleet import REPO, STATION_KNOBS, free_port
+from tests.support.compose_fleet import REPO, STATION_KNOBS, free_port
 from tests.support.certs import Identity
 from tests.support.mqtt import Subscriber
 

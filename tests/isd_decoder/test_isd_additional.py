@@ -7,7 +7,7 @@ from itertools import permutations
 import pytest
 
 from isd_decoder import GROUP_LENGTHS, IsdLineError, decode_line
-from tests.station.isd_lines import isd_line, remark
+from tests.support.isd_lines import isd_line, remark
 
 
 def add(*groups: str, tail: str = "") -> object:

@@ -20,7 +20,7 @@ import pytest
 
 from isd_decoder import read_isd
 from tests.conftest import isd_files, require
-from tests.station.isd_reference import RUNNER, reference_python
+from tests.isd_decoder.isd_reference import RUNNER, reference_python
 
 # PyPI isd is installed into .bench/isd-venv on first use.
 pytestmark = [pytest.mark.network]

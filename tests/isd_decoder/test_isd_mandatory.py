@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from isd_decoder import decode_line
-from tests.station.isd_lines import REAL_FIRST_LINE, isd_line
+from tests.support.isd_lines import REAL_FIRST_LINE, isd_line
 
 UTC = timezone.utc
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import yaml
 
 from fleetcore import station_variables
-from deploy.compose_stations import STATION_ENVIRONMENT, station_service
+from deploy.compose_stations import station_service
 from station.settings import StationSettings
-from tests.fleet.compose_fleet import STATION_KNOBS
+from tests.support.compose_fleet import STATION_KNOBS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _yaml_environment(env: dict[str, object]) -> dict[str, str | None]:
@@ -37,11 +37,14 @@ def test_compose_yaml_station_env_is_compose_environment() -> None:
 
 
 def test_generated_override_has_the_same_environment() -> None:
-    assert STATION_ENVIRONMENT == station_variables.compose_environment()
-    env = station_service(6, "w-6", "030910-99999-2022.gz")["environment"]
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    env = station_service(6, "w-6", "030910-99999-2022.gz", 7)["environment"]
     assert set(env) == station_variables.all_variables()
+    # The shared part is compose.yaml's own (checked above against compose_environment()), the rest is per station.
     assert {k: v for k, v in env.items() if k not in station_variables.PER_STATION} == \
-        station_variables.compose_environment()
+        _yaml_environment(compose["x-station-env"])
+    assert {k: env[k] for k in station_variables.PER_STATION} == \
+        {"THING_NAME": "w-6", "DATA_FILE": "/data/030910-99999-2022.gz", "START_OFFSET": "7"}
     # PRELOAD and DECODE_AHEAD were documented but never reached a container.
     assert {"PRELOAD", "DECODE_AHEAD"} <= set(env)
 

@@ -1,6 +1,6 @@
 """Fixtures and helpers for the AWS deployment tests: boto3 against moto's in-process `mock_aws`.
 
-Test modules import the fixtures they use (`from tests.pipeline.aws_support import aws, ...`) so nothing here
+Test modules import the fixtures they use (`from tests.support.pipeline_aws import aws, ...`) so nothing here
 affects the local pipeline tests.
 """
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from isd_decoder.codes import CLOUD_TYPES, MANUAL_WEATHER
 from isd_decoder import GROUP_LENGTHS, IsdLineError, IsdRecord, decode_line, read_isd
-from tests.station.isd_lines import REAL_FIRST_LINE, isd_line, remark
+from tests.support.isd_lines import REAL_FIRST_LINE, isd_line, remark
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 QUALITY = st.sampled_from("0123456789ACIMPRUE")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from pathlib import Path
 
 import pytest
 
 from isd_decoder import IsdFileError, IsdLineError, read_isd
-from tests.station.isd_lines import isd_line
+from tests.support.isd_lines import isd_line
 
 GOOD = [isd_line("ADDMA1100981999999", time=f"{h:02d}00") for h in range(5)]
 
@@ -87,16 +88,21 @@ def test_truncated_gzip_gives_one_error_after_the_last_good_record(tmp_path: Pat
     data = gzip.compress(b"".join(line + b"\n" for line in lines))
     path = tmp_path / "cut.gz"
     path.write_bytes(data[: len(data) * 2 // 3])
+    # What the cut stream still holds: every line ended by a newline in it is a record, the partial one is lost.
+    readable = zlib.decompressobj(wbits=31).decompress(path.read_bytes())
+    complete = readable.count(b"\n")
+    assert readable.rsplit(b"\n", 1)[1], "the cut must fall inside a line for this test"
     with read_isd(path) as reader:
         records = list(reader)  # must not raise
-    assert 0 < len(records) < len(lines)
+    assert 0 < complete < len(lines)
+    assert len(records) == complete
     assert [r.line_number for r in records] == list(range(1, len(records) + 1))
     file_errors = [e for e in reader.errors if isinstance(e, IsdFileError)]
     assert len(file_errors) == 1
     assert "truncated" in str(file_errors[0]) and "cut.gz" in str(file_errors[0])
     assert reader.stats.file_error
-    # at most the one partial line before the cut is lost besides the error itself
-    assert reader.stats.skipped <= 1
+    # the partial line before the cut is neither a record nor a skipped line: only the file error reports it
+    assert (reader.stats.lines, reader.stats.records, reader.stats.skipped) == (complete, complete, 0)
 
 
 def test_corrupt_gzip_body_is_a_file_error(tmp_path: Path) -> None:

@@ -1,0 +1,7 @@
+"""`python -m deploy.chaos` (see deploy.chaos.cli)."""
+
+import sys
+
+from deploy.chaos.cli import main
+
+sys.exit(main())
