@@ -7,7 +7,7 @@ Invariants:
   line errors not shown since the last one logged (`suppressed=`); `finish()` logs what is still unshown;
 - the file error (a truncated or corrupt .gz, an unreadable file) is logged once per file, at ERROR.
 
-This module imports neither awscrt nor pydantic (the decode-ahead worker sends problems as plain tuples).
+This module imports neither awscrt nor pydantic.
 """
 
 from __future__ import annotations
@@ -86,6 +86,16 @@ class InputErrorReporter:
                 self._next_show = now + self.interval
         else:
             self._suppressed += 1
+
+    def known(self, counts: dict[str, int], file_error: InputProblem | None) -> None:
+        """Problems met in an earlier read of the file (a reused message cache): the lines counted and summed up
+        in one line, the file error reported again."""
+        self.counts.update(counts)
+        if counts:
+            emit(self._log, logging.WARNING, "line-skipped", f"{sum(counts.values())} damaged lines skipped (each "
+                 "was logged when the message cache was made)", file=self.path)
+        if file_error is not None:
+            self.report(file_error)
 
     def finish(self) -> None:
         """Log the number of line errors not shown since the last one logged (at the end of a pass)."""

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
 from pathlib import Path
@@ -52,6 +53,14 @@ _HINTS = {
     "AWS_IO_DNS_QUERY_FAILED": "MQTT_HOST does not resolve",
     "AWS_IO_SOCKET_CLOSED": "the broker closed the connection (a refused client certificate looks like this)",
 }
+
+
+class ConnectionEvent(StrEnum):
+    """What `on_event` is told (on the CRT thread): the one place every connection event passes."""
+
+    CONNECTED = "connected"
+    CONNECT_FAILED = "connect-failed"
+    DISCONNECTED = "disconnected"
 
 
 class Completion(NamedTuple):
@@ -105,7 +114,7 @@ class Publisher:
     """One MQTT5 connection publishing QoS1 messages to one topic."""
 
     def __init__(self, config: ConnectionConfig, topic: str, *, max_inflight: int = 1000,
-                 on_event: Callable[[str, str], None] | None = None) -> None:
+                 on_event: Callable[[ConnectionEvent, str], None] | None = None) -> None:
         self.config = config
         self.topic = topic
         self.max_inflight = max_inflight
@@ -142,7 +151,7 @@ class Publisher:
         )
 
     # --- lifecycle callbacks (CRT event-loop thread) ------------------------------------------------------------
-    def _event(self, kind: str, text: str) -> None:
+    def _event(self, kind: ConnectionEvent, text: str) -> None:
         if self._on_event is not None:
             self._on_event(kind, text)
 
@@ -153,7 +162,7 @@ class Publisher:
         session = bool(data.connack_packet and data.connack_packet.session_present)
         emit(log, logging.INFO, "connected", f"{self.config.host}:{self.config.port}",
              client_id=self.config.client_id, session_present=session, connection=self.connect_count)
-        self._event("connected", "")
+        self._event(ConnectionEvent.CONNECTED, "")
 
     def _on_failure(self, data: mqtt5.LifecycleConnectFailureData) -> None:
         reason = describe_connack(data.connack_packet) or describe_error(data.exception)
@@ -162,7 +171,7 @@ class Publisher:
         # One line per new reason: retries failing the same way (every backoff step) are logged at DEBUG only.
         emit(log, logging.DEBUG if repeated else logging.WARNING, "connect-attempt-failed", reason,
              endpoint=f"{self.config.host}:{self.config.port}")
-        self._event("connect-failed", reason)
+        self._event(ConnectionEvent.CONNECT_FAILED, reason)
 
     def _on_disconnect(self, data: mqtt5.LifecycleDisconnectData) -> None:
         was_connected = self._connected.is_set()
@@ -176,7 +185,7 @@ class Publisher:
         self.last_error = reason
         emit(log, logging.WARNING, "disconnected", reason, inflight=self.inflight,
              note="reconnecting with backoff; unacknowledged QoS1 publishes are kept")
-        self._event("disconnected", reason)
+        self._event(ConnectionEvent.DISCONNECTED, reason)
 
     # --- publishing ------------------------------------------------------------------------------------------
     @staticmethod

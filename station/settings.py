@@ -11,47 +11,20 @@ import os
 from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
-from pydantic import Field, field_validator, model_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from pydantic import Field, field_validator
 
-from fleetcore import station_variables
 from fleetcore.identity import DEFAULT_FLEET_DIR, IdentityFiles, thing_dir
-from fleetcore.settings import FleetSettingsBase, Topic
 from fleetcore.settings import load_settings as _load_settings
-from fleetcore.target import AWS_MAX_RATE, Target
-from fleetcore.topic import DEFAULT_TOPIC
+from fleetcore.setting_groups import BrokerAddress, Pacing, TargetSetting, TopicSetting
+from fleetcore.target import Target
 from station.errors import ConfigError
-
-DEFAULT_SPEEDUP = 3600.0
-PACING_FIELDS = tuple(name.lower() for name in station_variables.PACING)  # one setting: one or the other
+from station.scheduler import Pacer
 
 
-S = TypeVar("S", bound="ConnectionSettings")
 
-
-class GroupedSource(PydanticBaseSettingsSource):
-    """`inner` (e.g. the `.env` source) without the fields of `group` when a source of higher priority (`above`)
-    sets any of them: the fields of a group are one setting, taken whole from the first source that has it.
-
-    So `INTERVAL=1` in the environment clears `.env`'s `SPEEDUP=3600` (and `SPEEDUP` there clears its
-    `INTERVAL`), as the environment wins for every other variable."""
-
-    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource,
-                 above: tuple[PydanticBaseSettingsSource, ...], group: tuple[str, ...]) -> None:
-        super().__init__(settings_cls)
-        self.inner, self.above, self.group = inner, above, group
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # unused: __call__ delegates to the inner source
-
-    def __call__(self) -> dict[str, Any]:
-        values = self.inner()
-        if any(name in source() for source in self.above for name in self.group):
-            values = {name: value for name, value in values.items() if name not in self.group}
-        return values
+S = TypeVar("S", bound="EndpointFields")
 
 
 class TimeMode(StrEnum):
@@ -61,18 +34,14 @@ class TimeMode(StrEnum):
     SHIFTED = "shifted"    # the wall-clock time the record is scheduled for
 
 
-class ConnectionSettings(FleetSettingsBase):
-    """Who connects where: what `station send-hello` needs. Each field is the upper-case environment variable."""
+class EndpointFields(TargetSetting, BrokerAddress):
+    """Where to connect (TARGET, MQTT_HOST, MQTT_PORT: the fleet's shared groups) and how to log: shared by one
+    station and a group. Each field is the upper-case environment variable."""
 
-    thing_name: str = Field(min_length=1, max_length=128, description="Thing name, also the MQTT client id.")
-    target: Target = Field(Target.LOCAL, description="'local' Mosquitto or 'aws' IoT Core.")
-    mqtt_host: str = Field("localhost", min_length=1, description="Broker host (AWS: the iot:Data-ATS endpoint).")
-    mqtt_port: int = Field(8883, ge=1, le=65535)
-    identity_dir: Path | None = Field(
-        None, description="Folder with certificate.pem, private.key, ca.pem (default .fleet/things/THING_NAME)."
-    )
-    log_format: Literal["text", "json"] = "text"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field("text", description="`text` lines, or `json` (one object a line) "
+                                                "for machines.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="DEBUG, INFO, WARNING or "
+                                                                    "ERROR.")
     connect_timeout: float = Field(30.0, gt=0, description="Give up when the first connection fails this long.")
     keep_alive: int = Field(30, ge=5, le=1200, description="MQTT keep-alive in seconds.")
     session_expiry: int = Field(3600, ge=0, description="Seconds the broker keeps the session while disconnected.")
@@ -82,6 +51,30 @@ class ConnectionSettings(FleetSettingsBase):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    def identity_in(self, folder: Path) -> IdentityFiles:
+        """The identity files in `folder`; the CA is ca.pem there, or for aws without one certifi's bundle (which
+        holds the Amazon root CAs)."""
+        files = IdentityFiles.in_folder(folder)
+        if files.ca is not None and not files.ca.is_file() and self.target == Target.AWS:
+            import certifi
+
+            return IdentityFiles(files.certificate, files.private_key, Path(certifi.where()))
+        return files
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """SDK metrics go in the MQTT username: on for AWS IoT Core, off for Mosquitto (CN is the username)."""
+        return self.target == Target.AWS
+
+
+class ConnectionSettings(EndpointFields):
+    """Who connects where: what `station send-hello` needs."""
+
+    thing_name: str = Field(min_length=1, max_length=128, description="Thing name, also the MQTT client id.")
+    identity_dir: Path | None = Field(
+        None, description="Folder with certificate.pem, private.key, ca.pem (default .fleet/things/THING_NAME)."
+    )
+
     @property
     def identity_path(self) -> Path:
         if self.identity_dir is not None:
@@ -90,14 +83,7 @@ class ConnectionSettings(FleetSettingsBase):
 
     @property
     def identity(self) -> IdentityFiles:
-        """The identity files; the CA is ca.pem in the folder, or for aws without one certifi's bundle (which
-        holds the Amazon root CAs)."""
-        files = IdentityFiles.in_folder(self.identity_path)
-        if files.ca is not None and not files.ca.is_file() and self.target == Target.AWS:
-            import certifi
-
-            return IdentityFiles(files.certificate, files.private_key, Path(certifi.where()))
-        return files
+        return self.identity_in(self.identity_path)
 
     @property
     def certificate_path(self) -> Path:
@@ -111,44 +97,21 @@ class ConnectionSettings(FleetSettingsBase):
     def ca_path(self) -> Path | None:
         return self.identity.ca
 
-    @property
-    def metrics_enabled(self) -> bool:
-        """SDK metrics go in the MQTT username: on for AWS IoT Core, off for Mosquitto (CN is the username)."""
-        return self.target == Target.AWS
 
+class ReplayFields(EndpointFields, TopicSetting, Pacing):
+    """How every station replays, whatever hosts it (one station or a group): every field is an environment
+    variable of the same name in upper case, declared here once (TOPIC and the pacing, with its rule, in the
+    fleet's shared groups, `fleetcore.setting_groups`)."""
 
-class StationSettings(ConnectionSettings):
-    """What `station run` needs. Every field is an environment variable of the same name in upper case."""
-
-    data_file: Path = Field(description="The ISD station-year to replay (plain or .gz).")
-    topic: Topic = DEFAULT_TOPIC
-    speedup: float | None = Field(None, gt=0, description="Recorded spacing divided by SPEEDUP (3600: 1 h per s).")
-    interval: float | None = Field(None, ge=0, description="Fixed spacing in seconds instead of SPEEDUP (0: none).")
-    max_rate: float | None = Field(None, ge=0, description="Cap in messages/s (0: none; default 100 on aws).")
-    loop: bool = False
+    loop: bool = Field(False, description="Start over after the last record (seq keeps growing).")
     start_at: datetime | None = Field(None, description="Start at the first record at or after this UTC time.")
-    start_offset: int = Field(0, ge=0, description="Records (lines) skipped at the start of the first pass, so "
-                              "cycled copies of a file differ (written by registration; ignored on resume).")
-    time_mode: TimeMode = TimeMode.ORIGINAL
+    time_mode: TimeMode = Field(TimeMode.ORIGINAL, description="`original` observation times, or `shifted`: the "
+                                "wall-clock time each record is scheduled for.")
     state_dir: Path = Field(Path(".state"), description="Checkpoint and status folder (a volume in containers).")
     drain_timeout: float = Field(5.0, ge=0, description="Seconds to wait for in-flight PUBACKs on shutdown.")
     progress_interval: float = Field(5.0, gt=0, description="Seconds between progress log lines.")
     max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS1 publishes at most.")
     checkpoint_interval: float = Field(1.0, gt=0, description="Seconds between checkpoint writes.")
-    preload: bool = Field(False, description="Decode and encode the whole file at start-up (fastest publishing).")
-    decode_ahead: bool = Field(True, description="Unthrottled replays (INTERVAL=0, no MAX_RATE) decode the file in "
-                               "a helper process, beside the publishing loop.")
-
-    @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource,
-                                   dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource,
-                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """SPEEDUP and INTERVAL are one setting (the pacing): `.env`'s is used only when neither is set in the
-        environment (or passed to the constructor)."""
-        dotenv = GroupedSource(settings_cls, dotenv_settings, (init_settings, env_settings), PACING_FIELDS)
-        return init_settings, env_settings, dotenv, file_secret_settings
 
     @field_validator("start_at")
     @classmethod
@@ -157,26 +120,11 @@ class StationSettings(ConnectionSettings):
             value = value.replace(tzinfo=timezone.utc)
         return value
 
-    @model_validator(mode="after")
-    def _pacing(self) -> StationSettings:
-        if self.speedup is not None and self.interval is not None:
-            raise ValueError("set SPEEDUP or INTERVAL, not both")
-        return self
-
     # --- derived values ---------------------------------------------------------------------------------------
-    @property
-    def effective_speedup(self) -> float | None:
-        """SPEEDUP, or the default 3600 when neither SPEEDUP nor INTERVAL is set; None in INTERVAL mode."""
-        if self.interval is not None:
-            return None
-        return self.speedup if self.speedup is not None else DEFAULT_SPEEDUP
-
     @property
     def effective_max_rate(self) -> float:
         """Messages per second at most; 0 means no cap. Default 100 for AWS IoT Core, none locally."""
-        if self.max_rate is not None:
-            return self.max_rate
-        return AWS_MAX_RATE if self.target == Target.AWS else 0.0
+        return self.max_rate_on(self.target)
 
     def pacing_text(self) -> str:
         if self.interval is not None:
@@ -185,6 +133,24 @@ class StationSettings(ConnectionSettings):
             pace = f"speedup={self.effective_speedup:g}"
         rate = self.effective_max_rate
         return pace + (f" max_rate={rate:g}/s" if rate else " max_rate=none")
+
+    def new_pacer(self, origin: float | None = None) -> Pacer:
+        """The pacing of one station's replay (SPEEDUP or INTERVAL, capped by MAX_RATE) from `origin`."""
+        speedup = self.effective_speedup
+        return Pacer(speedup=speedup, interval=None if speedup else self.interval,
+                     max_rate=self.effective_max_rate, origin=origin)
+
+
+class StationSettings(ReplayFields, ConnectionSettings):
+    """What `station run` needs for one station: the replay's fields, its identity and its own data file."""
+
+    data_file: Path = Field(description="The ISD station-year to replay (plain or .gz).")
+    start_offset: int = Field(0, ge=0, description="Records (lines) skipped at the start of the first pass, so "
+                              "cycled copies of a file differ (written by registration; ignored on resume).")
+    preload: bool = Field(False, description="Decode and encode the whole file at start-up (fastest publishing).")
+    decode_ahead: bool = Field(True, description="Unthrottled replays (INTERVAL=0, no MAX_RATE) decode the file "
+                               "once ahead, into the message cache in STATE_DIR/.cache, then only splice seq and "
+                               "sent_at while publishing.")
 
 
 def load_settings(model: type[S] = StationSettings, **overrides: object) -> S:  # type: ignore[assignment]

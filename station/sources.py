@@ -6,8 +6,7 @@
   shifted), so only a few microseconds of work remain once a record is due.
 - `PreparedSource` (PRELOAD=true): every template made at start-up.
 
-This module imports neither awscrt nor pydantic: the decode-ahead worker (`station.decode_ahead`) runs it in a
-small process of its own.
+This module imports neither awscrt nor pydantic.
 """
 
 from __future__ import annotations
@@ -102,13 +101,19 @@ def make_template(source: Any, record: Any, *, shifted: bool) -> tuple[bytes, ..
     return tuple(parts)
 
 
-def fill_template(parts: tuple[bytes, ...], seq: int, sent_at: datetime, time: datetime | None = None) -> bytes:
-    """The message bytes: byte-identical to encoding the message with these values directly."""
+def fill(prefix: bytes, parts: tuple[bytes, ...], seq: int, sent_at: datetime, time: datetime | None) -> bytes:
+    """The message bytes of one station: `prefix` (its `{"thing_name":...,"seq":`) and `parts`, the template after
+    it, spliced with these values; byte-identical to `IsdSource.encode` with them."""
     sent = sent_at.isoformat(timespec="milliseconds").encode()
-    if len(parts) == 3:
-        return b"%s%d%s%s%s" % (parts[0], seq, parts[1], sent, parts[2])
+    if len(parts) == 2:
+        return b"%s%d%s%s%s" % (prefix, seq, parts[0], sent, parts[1])
     stamp = time.isoformat().encode()  # type: ignore[union-attr]
-    return b"%s%d%s%s%s%s%s" % (parts[0], seq, parts[1], sent, parts[2], stamp, parts[3])
+    return b"%s%d%s%s%s%s%s" % (prefix, seq, parts[0], sent, parts[1], stamp, parts[2])
+
+
+def fill_template(parts: tuple[bytes, ...], seq: int, sent_at: datetime, time: datetime | None = None) -> bytes:
+    """The message bytes of a whole template (`make_template`, prefix included)."""
+    return fill(parts[0], parts[1:], seq, sent_at, time)
 
 
 class PreparedRecord:
@@ -165,13 +170,3 @@ def peak_rss_mb() -> float | None:
     except OSError:
         pass
     return None
-
-
-def private_memory_mb() -> float | None:
-    """This process's private resident memory in MB (USS: pages no other process maps), from smaps_rollup."""
-    try:
-        total = sum(int(line.split()[1]) for line in Path("/proc/self/smaps_rollup").read_text().splitlines()
-                    if line.startswith(("Private_Clean:", "Private_Dirty:")))
-    except (OSError, ValueError, IndexError):
-        return None
-    return round(total / 1024.0, 1)

@@ -16,9 +16,9 @@ from datetime import datetime, timezone
 
 from station.logging_setup import configure, emit
 from fleetcore.errors import exit_code
-from fleetcore.target import Target
 from station.errors import ConnectError, StationError
-from station.publisher import ConnectionConfig, Publisher
+from station.engine.connect import connection_config
+from station.publisher import Publisher
 from station.settings import ConnectionSettings, check_identity, load_settings
 
 
@@ -42,11 +42,7 @@ def run(args: argparse.Namespace) -> int:
         for line in str(exc).splitlines():
             emit(log, logging.ERROR, "config", line)
         return exit_code(exc)
-    config = ConnectionConfig(
-        host=settings.mqtt_host, port=settings.mqtt_port, client_id=settings.thing_name,
-        certificate=settings.certificate_path, private_key=settings.private_key_path, ca=settings.ca_path,
-        metrics=settings.metrics_enabled, aws_limits=settings.target == Target.AWS, keep_alive=settings.keep_alive,
-        session_expiry=settings.session_expiry)
+    config = connection_config(settings, settings.thing_name, settings.identity)
     publisher = Publisher(config, args.topic, max_inflight=args.count)
     stop = threading.Event()
     publisher.start()

@@ -12,7 +12,8 @@ from pathlib import Path
 from pydantic import Field
 
 from fleetcore.aws_limits import IOT_CONNECTS_PER_SECOND_PER_ACCOUNT as AWS_CONNECTS_PER_SECOND
-from station.settings import StationSettings
+from fleetcore.target import Target
+from station.settings import ReplayFields
 
 DEFAULT_CONNECT_RATE = 100.0
 SHARD_VARIABLE = "SHARD_FILE"
@@ -23,11 +24,10 @@ def group_mode() -> bool:
     return bool(os.environ.get(SHARD_VARIABLE, "").strip())
 
 
-class GroupSettings(StationSettings):
-    """The station's settings with the per-thing ones coming from the shard instead of THING_NAME / DATA_FILE."""
+class GroupSettings(ReplayFields):
+    """Every station's replay fields (`station.settings.ReplayFields`, declared there once); the per-thing ones
+    (thing name, identity, data file, start offset) come from the shard."""
 
-    thing_name: str = Field("group", min_length=1, max_length=128, description="Unused in group mode.")
-    data_file: Path = Field(Path("."), description="Unused in group mode (the shard names each file).")
     shard_file: Path = Field(description="Shard manifest: the things this container runs (group mode).")
     identities_dir: Path = Field(Path("/identities"), description="Holds one identity folder per thing.")
     data_dir: Path = Field(Path("/data"), description="Holds the ISD files the shard names.")
@@ -45,4 +45,4 @@ class GroupSettings(StationSettings):
     @property
     def effective_connect_rate(self) -> float:
         rate = self.connect_rate if self.connect_rate is not None else DEFAULT_CONNECT_RATE
-        return min(rate, AWS_CONNECTS_PER_SECOND / self.fleet_groups) if self.target == "aws" else rate
+        return min(rate, AWS_CONNECTS_PER_SECOND / self.fleet_groups) if self.target == Target.AWS else rate

@@ -13,11 +13,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from station.engine.lane import LaneState
+
 GROUP_STATUS_FILE = "group.status.json"
 
 
 class GroupState(StrEnum):
-    """The `state` of the group status file (per-station states are `station.group.lane.LaneState`)."""
+    """The `state` of the group status file (per-station states are `station.engine.lane.LaneState`)."""
 
     STARTING = "starting"
     RUNNING = "running"    # some stations connecting or publishing
@@ -35,7 +37,7 @@ def assess_group(status: dict[str, Any], max_age: float, now: float | None = Non
     now = time.time() if now is None else now
     counts: dict[str, int] = status.get("states", {})
     stations = int(status.get("stations", 0))
-    failed = int(counts.get("failed", 0))
+    failed = int(counts.get(LaneState.FAILED, 0))
     text = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()) if n)
     if stations and failed >= stations:
         return False, f"all {stations} stations failed" + (f" (first: {status['failures'][0]})"

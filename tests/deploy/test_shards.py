@@ -12,7 +12,7 @@ from deploy.deployment import write_deployment
 from fleetcore.manifest import FleetManifest, Thing, load_manifest
 from fleetcore.shard import load
 from fleetcore.station_variables import group_compose_environment
-from tests.group.support import write_isd
+from tests.station.group.support import write_isd
 from tests.support.fleets import Registered, register_fleet
 
 

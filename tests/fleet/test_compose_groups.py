@@ -20,7 +20,7 @@ from fleetcore.shard import load
 from fleetcore.manifest import load_manifest
 from stationdata.stations import LAB_STATION_FILES
 from tests.support.compose_fleet import ComposeFleet
-from tests.group.support import write_isd
+from tests.station.group.support import write_isd
 from tests.support.certs import Identity
 from tests.support.mqtt import Subscriber
 

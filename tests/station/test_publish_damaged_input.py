@@ -1,6 +1,6 @@
 """Damaged input never kills a run (issue 10, item 3): a truncated .gz publishes every good record before the
 damage to a real broker, reports one file error and ends with the summary and exit code 3, in every mode
-(streaming, decode-ahead worker, PRELOAD); skipped lines are logged as they are met, rate-limited, each with its
+(streaming, the message cache, PRELOAD); skipped lines are logged as they are met, rate-limited, each with its
 line number; a file without a decodable line is an error."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.support.station import StationProcess, fields, monitor, replay_env
 
 MODES = {
     "streaming": {"SPEEDUP": "36000000", "DECODE_AHEAD": "false"},
-    "decode-ahead": {"INTERVAL": "0", "DECODE_AHEAD": "true"},
+    "message-cache": {"INTERVAL": "0", "DECODE_AHEAD": "true"},
     "preload": {"INTERVAL": "0", "PRELOAD": "true"},
 }
 
@@ -100,20 +100,6 @@ def test_truncated_gz_publishes_every_good_record_then_exits_3(tls_broker: TlsBr
     assert "truncated" in summary["file_error"]
     assert station.lines[-1].split()[2] == "summary"  # the summary ends the run
     assert fields(station.wait_line(r"\bstart\b"))["lines"] == str(good[-1].line_number)  # counted to the damage
-
-
-@pytest.mark.docker
-def test_restart_on_a_truncated_gz_resumes_and_says_so_again(tls_broker: TlsBroker, tmp_path: Path,
-                                                             small_file: Path) -> None:
-    """A damaged file is never checkpointed as finished: a restart publishes nothing new and exits 3 again."""
-    data = truncated_gz(small_file, tmp_path / "cut.gz")
-    env = replay_env(tls_broker, "ws-cut-again", tmp_path, data, INTERVAL="0")
-    first = StationProcess(env)
-    assert first.wait() == ExitCode.DATA_DAMAGED, first.output
-    again = StationProcess(env)
-    assert again.wait() == ExitCode.DATA_DAMAGED, again.output
-    assert "resume" in again.output and "file-damaged" in again.output
-    assert fields(again.wait_line(r"\bsummary\b"))["published"] == "0"
 
 
 @pytest.mark.docker

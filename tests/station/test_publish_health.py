@@ -36,7 +36,8 @@ def test_a_station_that_cannot_connect_exits_1_with_a_failed_status(tmp_path: Pa
     given twice), so `station run` died with a traceback instead of exit 1, and health saw no `failed` state."""
     import socket
 
-    from station.replay import Replay, StopReason
+    from station.exit_codes import StopReason
+    from station.replay import Replay
     from station.settings import load_settings
     from station.status import State, read_status
     from tests.support.certs import TestCA

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetcore.shard import Shard, ShardThing
-from station.publisher import Completion
+from station.publisher import Completion, ConnectionEvent
 from tests.support.isd_lines import isd_line
 from tests.support.standins import stand_in_identity
 
@@ -74,7 +74,7 @@ class FakePublisher:
             return
         self.connected = True
         self.connect_count = 1
-        self._on_event("connected", "")
+        self._on_event(ConnectionEvent.CONNECTED, "")
 
     def publish(self, payload: bytes, token: Any) -> None:
         self.log.append((self.clock(), self.config.client_id, token, payload))

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from station.group.lane import LaneState
+from station.engine.lane import LaneState
+from station.exit_codes import StopReason
 from station.group.runtime import GroupRuntime
 from station.group.settings import GroupSettings
 from station.group.status import assess_group, group_status_path
 from station.scheduler import Pacer
-from tests.group.support import FakeClock, fake_factory, fake_identities, shard_of, write_isd
+from tests.station.group.support import FakeClock, fake_factory, fake_identities, shard_of, write_isd
 
 MINUTES = [0, 10, 20, 30, 60, 61, 120]  # observation minutes of the test file
 
@@ -75,7 +76,7 @@ def test_max_rate_caps_each_station(tmp_path: Path) -> None:
     assert rt.run() == 0
     for sent in by_station(log).values():
         pacer = Pacer(speedup=3600.0, max_rate=2.0, origin=sent[0][0])
-        from tests.group.support import T0
+        from tests.station.group.support import T0
         from datetime import timedelta
 
         expected = [pacer.next_deadline(T0 + timedelta(minutes=m)) for m in MINUTES]
@@ -148,7 +149,7 @@ def test_one_failing_station_does_not_stop_the_others(tmp_path: Path) -> None:
     assert all(len(v) == len(MINUTES) for v in per.values())
     states = {lane.name: lane.state for lane in rt.lanes}
     assert states["ws-3"] is LaneState.FAILED and states["ws-5"] is LaneState.FAILED
-    assert "CONNECT_TIMEOUT" in (rt.lanes[2].counters.failure or "")
+    assert "CONNECT_TIMEOUT" in (rt.lanes[2].summary.failure or "")
     status = json.loads(group_status_path(tmp_path / "state").read_text())
     assert status["states"]["failed"] == 2 and status["states"]["finished"] == 6
     healthy, reason = assess_group(status, max_age=30)
@@ -189,9 +190,9 @@ def test_data_the_container_may_not_read_exits_2_naming_data_dir(
     def refused(path: Path) -> None:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("station.group.runtime.source_digest", refused)
+    monkeypatch.setattr("station.group.prepare.source_digest", refused)
     assert rt.run() == 2
-    failure = rt.lanes[0].counters.failure or ""
+    failure = rt.lanes[0].summary.failure or ""
     assert failure.startswith(f"data file not readable: {tmp_path / 'data' / 'a'} (Permission denied for uid ")
     assert f"DATA_DIR={tmp_path / 'data'}" in failure and "chmod o+rx" in failure
 
@@ -200,7 +201,7 @@ def test_every_data_file_damaged_exits_3(tmp_path: Path) -> None:
     rt, log, _ = group(tmp_path, NAMES[:2], interval=0.5)
     (tmp_path / "data" / "a").write_bytes(b"not an ISD line at all\n")
     assert rt.run() == 3
-    assert all("damaged" in (lane.counters.failure or "") for lane in rt.lanes)
+    assert all("damaged" in (lane.summary.failure or "") for lane in rt.lanes)
 
 
 def test_stations_failing_for_different_reasons_exit_1(tmp_path: Path) -> None:
@@ -227,9 +228,24 @@ def test_damaged_file_fails_only_its_stations(tmp_path: Path) -> None:
                       publisher_factory=fake_factory(clock, log))
     assert rt.run() == 0
     assert {name for _, name, _, _ in log} == {"ws-1"}
-    assert "not found" in (rt.lanes[1].counters.failure or "")
-    assert "damaged" in (rt.lanes[2].counters.failure or "")
+    data = tmp_path / "data"
+    assert rt.lanes[1].summary.failure == (f"data file not found: {data / 'missing-file'} (DATA_DIR={data}, "
+                                           "data_file in the shard)")
+    assert rt.lanes[2].summary.failure == f"data file {data / 'b.gz'} is damaged: {open_cache_error(data / 'b.gz')}"
+    assert [lane.summary.reason for lane in rt.lanes[1:]] == [StopReason.CONFIG_ERROR, StopReason.FILE_DAMAGED]
     assert [lane.state for lane in rt.lanes] == [LaneState.FINISHED, LaneState.FAILED, LaneState.FAILED]
+
+
+def open_cache_error(path: Path) -> str | None:
+    """The file error a cache of `path` records (reading the file on its own, as the runtime does)."""
+    from station.engine.cache import open_cache
+
+    cache, _ = open_cache(path, path.parent / "probe-cache", shifted=False)
+    try:
+        assert cache.file_error is not None and len(cache) == 0
+        return cache.file_error
+    finally:
+        cache.close()
 
 
 def test_connects_under_way_are_bounded(tmp_path: Path) -> None:
@@ -263,7 +279,7 @@ def test_a_station_that_connects_after_its_timeout_recovers(tmp_path: Path) -> N
         lane = rt.lanes[1]
         if lane.state is LaneState.FAILED and "failed_at" not in state:
             state["failed_at"] = clock.t
-            state["status"] = rt._state_counts()["failed"]
+            state["status"] = rt.report.states()[LaneState.FAILED]
             pub = lane.publisher
             pub.refuse = False
             pub.start()  # the broker lets it in at last (the client was never stopped)
@@ -274,3 +290,25 @@ def test_a_station_that_connects_after_its_timeout_recovers(tmp_path: Path) -> N
     per = by_station(log)
     assert [s for _, s, _ in per["ws-2"]] == list(range(1, len(MINUTES) + 1))
     assert all(lane.state is LaneState.FINISHED for lane in rt.lanes)
+
+
+def test_loop_set_after_a_finished_run_starts_the_next_pass(tmp_path: Path) -> None:
+    """Regression: with LOOP=true a finished checkpoint started nothing ("... or set LOOP=true")."""
+    clock = FakeClock()
+    rt, log, _ = group(tmp_path, NAMES[:2], clock=clock, interval=1.0)
+    assert rt.run() == 0 and all(lane.state is LaneState.FINISHED for lane in rt.lanes)
+    rt2, log2, _ = group(tmp_path, NAMES[:2], clock=clock, interval=1.0, loop=True)
+    real_sleep = clock.sleep
+
+    def sleep(seconds: float) -> None:
+        real_sleep(seconds)
+        if len(log2) >= 2 * len(MINUTES):
+            rt2.request_stop("SIGTERM")
+
+    rt2._sleep = sleep
+    assert rt2.run() == 0
+    for name, sent in by_station(log2).items():
+        assert [seq for _, seq, _ in sent][:3] == [len(MINUTES) + 1, len(MINUTES) + 2, len(MINUTES) + 3], name
+        assert [json.loads(p)["time"] for _, _, p in sent][:2] == [json.loads(p)["time"] for _, _, p in
+                                                                   by_station(log)[name][:2]]  # from line 1
+    assert [lane.summary.passes for lane in rt2.lanes] == [2, 2]  # pass 2 (the first LOOP one) done, pass 3 loaded

@@ -12,9 +12,9 @@ import pytest
 
 from fleetcore.errors import ConfigError
 from fleetcore.shard import Shard, ShardThing, load, parse, split
-from station.group.cache import fill, open_cache, station_prefix
+from station.engine.cache import fill, open_cache, station_prefix
 from station.sources import IsdSource
-from tests.group.support import write_isd
+from tests.station.group.support import write_isd
 
 MINUTES = [0, 7, 15, 60, 61, 300]
 SENT = datetime(2026, 11, 28, 20, 1, 2, 345000, tzinfo=timezone.utc)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fleetcore.shard import Shard, ShardThing
-from tests.group.support import write_isd
+from tests.station.group.support import write_isd
 from tests.support.broker import TlsBroker
 from tests.support.certs import TestCA
 from tests.support.station import StationProcess, fields, monitor, station_environment

@@ -2,7 +2,7 @@
 
 A cache file holds, for every record of one ISD file, its line number, observation time and its encoded message
 cut around the per-station and per-send fields (thing_name, seq, sent_at; time when TIME_MODE=shifted). Replay
-then splices those fields in and publishes: the bytes equal the normal path's (`IsdSource.encode`) exactly.
+then splices those fields in and publishes: the bytes equal the normal path's (`IsdSource.encode`) exactly (`station.sources.fill`).
 
 Invariants:
 - a cache is valid only for the source bytes it was made from: its name holds the source's SHA-256 and its header
@@ -15,6 +15,7 @@ Invariants:
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import hashlib
 import json
@@ -29,15 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from station.errors import StationError
-from station.input_errors import InputProblem
-from station.sources import IsdSource, make_template
+from station.input_errors import FILE_KIND, InputProblem, ProblemSink
+from station.sources import IsdSource, fill, make_template  # noqa: F401 - fill: the splice of a record
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 MAGIC = b"WFMC%d\n" % CACHE_VERSION
 _NAME_MARK = "thing-name-mark-7c1d"
 _REC = struct.Struct("<IqB")  # line number, observation time (µs since the epoch, UTC), number of parts
 _LEN = struct.Struct("<I")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+RELEASE_BYTES = 1 << 20  # pages checked between two releases (a multiple of the page size)
 
 
 class CacheError(StationError):
@@ -81,6 +83,7 @@ class MessageCache:
         self.header = header
         self._map = mapped
         self._offsets = offsets
+        self._starts: dict[tuple[int, datetime | None], int] = {}
 
     def __len__(self) -> int:
         return len(self._offsets)
@@ -97,6 +100,21 @@ class MessageCache:
     @property
     def skipped_count(self) -> int:
         return int(self.header.get("skipped_count", 0))
+
+    def known_problems(self) -> tuple[dict[str, int], InputProblem | None]:
+        """(damaged lines by kind, the file error) as met when the cache was made: what a station replaying a
+        reused cache reports again."""
+        error = None
+        if self.file_error:
+            error = InputProblem(int(self.header.get("file_error_line") or 1), FILE_KIND, self.file_error)
+        return dict(self.header.get("skipped_by_kind", {})), error
+
+    def release_before(self, index: int) -> None:
+        """Drop the mapped pages before record `index` from this process's memory (they stay in the page cache):
+        one station reading the file once keeps its RSS flat."""
+        end = self._offsets[index] & ~(mmap.PAGESIZE - 1) if index < len(self._offsets) else len(self._map)
+        if end > 0:
+            self._map.madvise(mmap.MADV_DONTNEED, 0, end)
 
     def record(self, index: int) -> CachedRecord:
         m, pos = self._map, self._offsets[index]
@@ -121,23 +139,35 @@ class MessageCache:
                 hi = mid
         return lo
 
+    def start_index(self, skip_through: int, start_at: datetime | None) -> int:
+        """Index of the first record after line `skip_through` and at or after `start_at` (remembered: the
+        stations of a group replaying one file mostly start at the same place)."""
+        key = (skip_through, start_at)
+        found = self._starts.get(key)
+        if found is None:
+            found = self.first_index_after_line(skip_through)
+            if start_at is not None:
+                while found < len(self) and self.record(found).time < start_at:
+                    found += 1
+            self._starts[key] = found
+        return found
+
     def close(self) -> None:
         self._map.close()
 
 
-def fill(prefix: bytes, parts: tuple[bytes, ...], seq: int, sent_at: datetime, time: datetime | None) -> bytes:
-    """The message bytes for one station: byte-identical to `IsdSource.encode` with these values."""
-    sent = sent_at.isoformat(timespec="milliseconds").encode()
-    if len(parts) == 2:
-        return b"%s%d%s%s%s" % (prefix, seq, parts[0], sent, parts[1])
-    stamp = time.isoformat().encode()  # type: ignore[union-attr]
-    return b"%s%d%s%s%s%s%s" % (prefix, seq, parts[0], sent, parts[1], stamp, parts[2])
-
-
-def _produce(source: Path, target: Path, size: int, sha256: str, shifted: bool) -> None:
-    """Decode `source` once and write its cache to `target` atomically."""
+def _produce(source: Path, target: Path, size: int, sha256: str, shifted: bool,
+             on_problem: ProblemSink | None = None) -> None:
+    """Decode `source` once and write its cache to `target` atomically; its problems also go to `on_problem`
+    as they are met."""
     problems: list[InputProblem] = []
-    src = IsdSource(source, _NAME_MARK, on_problem=problems.append)
+
+    def met(problem: InputProblem) -> None:
+        problems.append(problem)
+        if on_problem is not None:
+            on_problem(problem)
+
+    src = IsdSource(source, _NAME_MARK, on_problem=met)
     mark_prefix = station_prefix(_NAME_MARK)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
@@ -157,10 +187,13 @@ def _produce(source: Path, target: Path, size: int, sha256: str, shifted: bool) 
                         body.write(p)
                     count += 1
                 skipped = [f"line {p.line_number}: {p.message}" for p in problems if not p.is_file_error]
-                file_error = next((p.message for p in problems if p.is_file_error), None)
+                file_error = next((p for p in problems if p.is_file_error), None)
+                kinds = collections.Counter(p.kind for p in problems if not p.is_file_error)
                 header = {"version": CACHE_VERSION, "source": Path(source).name, "size": size, "sha256": sha256,
                           "shifted": shifted, "records": count, "skipped_count": len(skipped),
-                          "skipped": skipped[:5], "file_error": file_error}
+                          "skipped": skipped[:5], "skipped_by_kind": dict(kinds),
+                          "file_error": file_error.message if file_error else None,
+                          "file_error_line": file_error.line_number if file_error else None}
                 out.write(MAGIC + json.dumps(header).encode() + b"\n")
                 body.seek(0)
                 while block := body.read(1 << 20):
@@ -195,6 +228,7 @@ def _open(path: Path, size: int, sha256: str, shifted: bool) -> MessageCache | N
         mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     offsets = array("Q")
     pos, end = start, len(mapped)
+    release = RELEASE_BYTES
     try:
         while pos < end:
             offsets.append(pos)
@@ -202,18 +236,23 @@ def _open(path: Path, size: int, sha256: str, shifted: bool) -> MessageCache | N
             pos += _REC.size
             for _ in range(nparts):
                 pos += 4 + _LEN.unpack_from(mapped, pos)[0]
+            if pos >= release:  # the pages checked leave our RSS as we go (they stay in the page cache)
+                mapped.madvise(mmap.MADV_DONTNEED, 0, release)
+                release += RELEASE_BYTES
     except struct.error:
         mapped.close()
         return None
     if pos != end or len(offsets) != header.get("records"):
         mapped.close()
         return None
+    mapped.madvise(mmap.MADV_DONTNEED)
     return MessageCache(path, header, mapped, offsets)
 
 
-def open_cache(source: Path, cache_dir: Path, *, shifted: bool, digest: tuple[int, str] | None = None
-               ) -> tuple[MessageCache, bool]:
-    """The cache of `source` (made now when missing or stale); (cache, produced_here). CacheError on failure."""
+def open_cache(source: Path, cache_dir: Path, *, shifted: bool, digest: tuple[int, str] | None = None,
+               on_problem: ProblemSink | None = None) -> tuple[MessageCache, bool]:
+    """The cache of `source` (made now when missing or stale; the problems met making it go to `on_problem`);
+    (cache, produced_here). CacheError on failure."""
     source, cache_dir = Path(source), Path(cache_dir)
     try:
         size, sha256 = digest or source_digest(source)
@@ -230,7 +269,7 @@ def open_cache(source: Path, cache_dir: Path, *, shifted: bool, digest: tuple[in
             found = _open(target, size, sha256, shifted)
             if found is not None:
                 return found, False
-            _produce(source, target, size, sha256, shifted)
+            _produce(source, target, size, sha256, shifted, on_problem)
     except OSError as exc:
         raise CacheError(f"message cache for {source.name} cannot be written in {cache_dir} (CACHE_DIR): "
                          f"{exc.strerror or exc}") from None
