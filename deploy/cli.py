@@ -33,6 +33,8 @@ from deploy.errors import DeployError
 from deploy.lake import lake_owner, last_run
 from deploy.settings import DeploySettings, load
 from deploy.swarm.commands import add_parser as add_stack_parser
+from deploy.swarm.images import build_commands
+from deploy.swarm.stack import Images
 from fleetcore.errors import ManifestError, report
 from fleetcore.manifest import load_manifest
 from fleetcore.target import Target
@@ -71,7 +73,16 @@ def cmd_remove(args: argparse.Namespace, s: DeploySettings) -> int:
 
 
 def cmd_images(args: argparse.Namespace, s: DeploySettings) -> int:
-    ComposeProject(s).run("build", "station-1", "broker")
+    """`docker build` of the station and broker images, as compose.yaml's `build:` sections describe them. Not
+    `compose build`: Compose v2 stamps the project's labels on the images it builds, and every container later
+    started from such an image (a test's broker, another project's) then counts as one of that project's
+    containers, which its `down --remove-orphans` removes."""
+    images = Images(station=s.station_image, broker=s.mosquitto_image, pipeline=s.pipeline_image)
+    for cmd in build_commands(images, s.base_image, broker=True, pipeline=False):
+        print("+ " + " ".join(cmd))
+        if subprocess.run(cmd, cwd=ComposeProject(s).cwd).returncode != 0:
+            raise DeployError(f"`docker build ... -t {cmd[cmd.index('-t') + 1]}` failed (its output is above): "
+                              f"BASE_IMAGE={s.base_image or '(default)'}")
     return 0
 
 

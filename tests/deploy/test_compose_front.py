@@ -125,3 +125,18 @@ def test_on_aws_runs_the_command_only_for_target_aws(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("TARGET=aws\n")
     aws = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert aws.returncode == 1 and "No module named this_module_does_not_exist" in aws.stderr
+
+
+def test_images_are_built_with_docker_build_as_compose_yaml_describes_them() -> None:
+    """`make images` builds with `docker build`, not `compose build`, whose project labels made a later container
+    of the image (the tests' shared broker) an orphan of that project, removed by its `down --remove-orphans`."""
+    from deploy.swarm.images import build_commands
+    from deploy.swarm.stack import Images
+
+    images = Images(station="st:t", broker="br:t", pipeline="pl:t")
+    assert build_commands(images, None, broker=True, pipeline=False) == [
+        ["docker", "build", "-q", "--build-arg", "BASE_IMAGE=python:3.12-slim", "-f", "docker/station/Dockerfile",
+         "-t", "st:t", "."],
+        ["docker", "build", "-q", "--build-arg", "BASE_IMAGE=debian:bookworm-slim", "-t", "br:t", "docker/broker"]]
+    assert [c[4] for c in build_commands(images, "local/base:ci", broker=True, pipeline=True)] == \
+        ["BASE_IMAGE=local/base:ci"] * 3
