@@ -1,8 +1,9 @@
 """Prometheus metrics of a station process, single or group (docs/observability.md lists every series).
 
-The replay engine makes one `StationMetrics` per process and one `StationMetrics.station(thing)` handle per station
+METRICS_PORT and METRICS_PER_STATION are replay settings (`station.settings.ReplayFields`). The replay engine
+(`station.engine.instruments`) makes one `StationMetrics` per process and one `StationMetrics.station(thing)` handle per station
 it runs, then calls the handle's methods where things happen; `serve(port)` exposes them. Every series is labelled
-`group` (the process: the compose service, e.g. `group-3` or `station-1`); with `per_station=True`
+`group` (the process: `group-<shard>` for a group, the thing name for a single station); with `per_station=True`
 (METRICS_PER_STATION, small fleets only) also `station`. Without it, every handle of a process shares one child
 per series, so the hot path (`published`, `acked`) is one lock-protected add, as cheap as it gets.
 
@@ -17,27 +18,11 @@ import threading
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from pydantic import Field
 
-from fleetcore.metrics import PREFIX, STATION_METRICS_PORT, MetricsServer, serve_metrics
-from fleetcore.settings import FleetSettingsBase, load_settings
-from station.errors import ConfigError
+from fleetcore.metrics import PREFIX, MetricsServer, serve_metrics
 
 # Seconds a publish went out after its scheduled time: most are sub-millisecond; a saturated host shows seconds.
 LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0)
-
-
-class StationMetricsSettings(FleetSettingsBase):
-    """METRICS_PORT and METRICS_PER_STATION (.env.example, Station section)."""
-
-    metrics_port: int = Field(STATION_METRICS_PORT, validation_alias="METRICS_PORT", ge=0, le=65535,
-                              description="Port of the station process's /metrics (0: no metrics server).")
-    metrics_per_station: bool = Field(False, validation_alias="METRICS_PER_STATION",
-                                      description="Also label every series by station (small fleets only).")
-
-
-def load_metrics_settings() -> StationMetricsSettings:
-    return load_settings(StationMetricsSettings, ConfigError)
 
 
 class StationMetrics:
