@@ -8,8 +8,9 @@ only; a failed publish is counted and logged, never retried; a damaged file ends
 record (reason file-damaged) and is never checkpointed as finished; LOOP never starts another pass over it.
 
 Hooks (`station.engine.instruments` attaches them; None: the fast path): every outgoing message passes through
-`publish`, which steps it through the lane's `FaultInjector` and counts it (published, lateness); every PUBACK or
-failure through `absorb` (acknowledged, failed, in flight); connection events through `connection_event`.
+`publish`, which steps it through the lane's `FaultInjector`; every PUBACK or failure through `absorb`, which also
+hands the metrics what happened since its last call (published, acknowledged, failed, in flight, lateness: one
+sync per absorb, not a lock per message); connection events through `connection_event`.
 With faults: a seq enters the ack window when it is stepped, so a held message (offline buffer, delay, reorder)
 keeps the checkpoint behind it; it is resolved by its primary emission's PUBACK, or at once when dropped at the
 source; extra copies (duplicates, forgeries) carry an `Extra` token the ack window ignores. Held messages go out
@@ -60,7 +61,7 @@ class Lane:
     lane (a group's `thing=`), `detail` is the level of its resume and loop lines."""
 
     __slots__ = ("name", "data_file", "checkpoint_file", "start_offset", "fields", "detail", "max_failures_shown",
-                 "_state", "injector", "metrics", "truth", "outage", "publisher", "feed", "fingerprint", "prefix", "pacer", "seq", "record", "deadline",
+                 "_state", "injector", "metrics", "truth", "outage", "_synced", "_lates", "publisher", "feed", "fingerprint", "prefix", "pacer", "seq", "record", "deadline",
                  "token", "ledger", "summary", "skip_through", "start_at", "full_pass", "published_in_pass",
                  "resumed", "connect_deadline", "retrying", "last_line", "last_time", "failures_shown",
                  "failures_hidden")
@@ -79,6 +80,8 @@ class Lane:
         self.metrics: Any = None   # StationHandle (station.metrics)
         self.truth: Any = None     # the ground truth, flushed before each checkpoint save
         self.outage: Outage | None = None
+        self._synced = (0, 0, 0)  # (published, acknowledged, failed) when the metrics last heard of them
+        self._lates: list[float] = []
         self._state = LaneState.WAITING
         self.publisher: Any = None
         self.feed: Any = None
@@ -184,12 +187,10 @@ class Lane:
         if self.injector is None:
             self.publisher.publish(payload, seq)
             sm.published += 1
-            if self.metrics is not None:
-                self.metrics.published()
         else:
             self._apply(self.injector.step(seq, payload, time.time()))
         if self.metrics is not None:
-            self.metrics.late(late)
+            self._lates.append(late)
         if sm.first_seq is None:
             sm.first_seq = seq
         sm.last_seq = seq
@@ -214,8 +215,6 @@ class Lane:
         for e in emissions:
             publish(e.payload, e.seq if e.primary else Extra(e.seq))
         sm.published += len(emissions)
-        if self.metrics is not None and emissions:
-            self.metrics.published(len(emissions))
 
     def release(self, now: float | None = None) -> None:
         """Delayed messages whose time came (from the host's housekeeping; `now`: wall time)."""
@@ -268,15 +267,12 @@ class Lane:
             return
         completions = pub.drain_completions()
         if not completions:
+            if self.metrics is not None:
+                self._sync_metrics()
             return
         acked, failed = self.ledger.absorb(completions)
         sm = self.summary
         sm.acknowledged += acked
-        if self.metrics is not None:
-            if acked:
-                self.metrics.acked(acked)
-            if failed:
-                self.metrics.failed(len(failed))
         for c in failed:
             sm.failed += 1
             if self.failures_shown < self.max_failures_shown:
@@ -285,6 +281,17 @@ class Lane:
                      topic=topic)
             else:
                 self.failures_hidden += 1
+        if self.metrics is not None:
+            self._sync_metrics()
+
+    def _sync_metrics(self) -> None:
+        """Hand the metrics what happened since the last absorb (published, acknowledged, failed, lateness)."""
+        sm = self.summary
+        published, acked, failed = sm.published, sm.acknowledged, sm.failed
+        p0, a0, f0 = self._synced
+        if published != p0 or acked != a0 or failed != f0 or self._lates:
+            self.metrics.sync(published - p0, acked - a0, failed - f0, self._lates)
+            self._synced, self._lates = (published, acked, failed), []
 
     def save_checkpoint(self, writer: BackgroundWriter | None, *, final: bool = False, loop: bool = False) -> None:
         """Submit the checkpoint to `writer` when the acknowledged prefix moved; `final`: the last one of the run,

@@ -129,6 +129,8 @@ def test_publish_100_ack_100_the_counters_say_so(tmp_path: Path) -> None:
     lane.state = LaneState.CONNECTING
     lane.connection_event(ConnectionEvent.CONNECTED)
     replay(lane, 100)
+    assert sample(metrics, "weather_fleet_messages_published_total") == 0  # handed over by absorb, in one go
+    lane.absorb("t")
     assert sample(metrics, "weather_fleet_messages_published_total") == 100
     assert sample(metrics, "weather_fleet_messages_in_flight") == 100
     pub.ack(fail={7})
@@ -138,6 +140,9 @@ def test_publish_100_ack_100_the_counters_say_so(tmp_path: Path) -> None:
     assert sample(metrics, "weather_fleet_messages_in_flight") == 0
     assert sample(metrics, "weather_fleet_schedule_lateness_seconds_count") == 100
     assert sample(metrics, "weather_fleet_schedule_lateness_seconds_bucket", le="0.005") == 100
+    assert sample(metrics, "weather_fleet_schedule_lateness_seconds_bucket", le="0.001") == 0
+    assert sample(metrics, "weather_fleet_schedule_lateness_seconds_sum") == pytest.approx(0.2)
+    assert sample(metrics, "weather_fleet_last_publish_timestamp_seconds") > 0
     assert sample(metrics, "weather_fleet_connects_total") == 1
     assert sample(metrics, "weather_fleet_reconnects_total") == 0
     assert sample(metrics, "weather_fleet_stations", state="publishing") == 1
