@@ -128,7 +128,7 @@ def build_images() -> None:
 
 def expected_messages(fleet_dir: Path, data: Path) -> int:
     """One message per record from each station's start_offset to its file's end (LOOP=false)."""
-    from provisioning.manifest import load_manifest
+    from fleetcore.manifest import load_manifest
 
     lines = {p.name: len(p.read_text(encoding="latin-1").splitlines()) for p in data.iterdir()}
     return sum(max(0, lines.get(t.isd_file or "", 0) - t.start_offset)
@@ -168,7 +168,9 @@ def run_round(lab: NetnsSwarm, work: Path, data: Path, label: str, count: int, p
     env = {**inherited, **STATION_ENV, "DOCKER_HOST": lab.manager.docker_host, "FLEET_DIR": str(fleet_dir),
            "DATA_DIR": str(data), "FLEET_COUNT": str(count), "PIPELINE": "", "REGISTRY": "",
            "STATIONS_PER_CONTAINER": str(per) if per > 1 else "", "SWARM_STACK": stack,
-           "BROKER_PORT": str(BROKER_PORT), "STATION_IMAGE": STATION_IMAGE, "MOSQUITTO_IMAGE": MOSQUITTO_IMAGE,
+           "BROKER_PORT": str(BROKER_PORT),
+           # The relay's port is inside the manager's namespace: `swarm-up` cannot wait for it from here.
+           "BROKER_WAIT_SECONDS": "0", "STATION_IMAGE": STATION_IMAGE, "MOSQUITTO_IMAGE": MOSQUITTO_IMAGE,
            "FLEET_UID": "10001", "FLEET_GID": "10001"}
     wire0 = {h.name: h.eth0_bytes() for h in lab.hosts}
     result: dict[str, Any] = {"label": label, "count": count, "per": per, "variant": variant}

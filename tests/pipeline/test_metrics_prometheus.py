@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.metrics.settings import PrometheusSettings
+from deploy.metrics.settings import PrometheusSettings
 from tests.support.publisher import publish_all
 from tests.support.synthetic import message
 from tests.support.broker import TlsBroker, free_port, provisioned_acl

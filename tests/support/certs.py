@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fleetcore.identity import CA_FILE, CERTIFICATE_FILE, PRIVATE_KEY_FILE, IdentityFiles, thing_dir
 from provisioning import local_ca
-from provisioning.files import PRIVATE_MODE
+from fleetcore.files import PRIVATE_MODE
 from provisioning.register_local import CA_KEY_FILE, SERVER_CERT_FILE, SERVER_KEY_FILE
 
 

@@ -130,9 +130,12 @@ class ComposeFleet:
         return [*self.command, "--env-file", str(self.fleet_dir / "compose.env"), *files]
 
     def register(self) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "provisioning", "register", "--fleet-dir", str(self.fleet_dir),
-                               "--data-dir", str(self.data_dir)], cwd=REPO, env=self.env, capture_output=True,
-                              text=True, timeout=120, check=True)
+        """`make register`: the identities and manifest, then the deployment written from that manifest."""
+        folders = ["--fleet-dir", str(self.fleet_dir)]
+        subprocess.run([sys.executable, "-m", "provisioning", "register", *folders, "--data-dir", str(self.data_dir)],
+                       cwd=REPO, env=self.env, capture_output=True, text=True, timeout=120, check=True)
+        return subprocess.run([sys.executable, "-m", "deploy", "write", *folders, "--data-dir", str(self.data_dir)],
+                              cwd=REPO, env=self.env, capture_output=True, text=True, timeout=120, check=True)
 
     def compose(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*self.base, *args], cwd=REPO, env=self.env, capture_output=True, text=True,

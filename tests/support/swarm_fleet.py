@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from deploy.broker import answers, tls_context
 from fleetcore.identity import default_client_id
-from provisioning.stations import LAB_STATION_FILES
+from stationdata.stations import LAB_STATION_FILES
 from tests.support.compose_fleet import REPO, STATION_KNOBS, free_port
 from tests.support.certs import Identity
 from tests.support.mqtt import Subscriber
@@ -88,6 +89,10 @@ class SwarmFleet:
         try:
             up = self.make("swarm-up", timeout=timeout)
             assert up.returncode == 0, up.stdout + up.stderr
+            # It returns only once the broker answers (issue 19: `make swarm-up && make watch` failed while the
+            # broker task started): one handshake, no retry, right away.
+            assert answers("127.0.0.1", self.port, tls_context(self.fleet_dir)) is None, up.stdout
+            assert "the broker answers (after" in up.stdout
             yield self
         finally:
             self.cleanup()

@@ -1,0 +1,51 @@
+"""Deployment's settings: what turns a manifest into containers, from the shared groups of
+`fleetcore.setting_groups` (folders, container layout, images, lake, target) plus the Swarm section and the compose
+command. `SwarmSettings` is the `Swarm` section of `.env.example` (its table in docs/configuration.md)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from deploy.errors import ConfigError
+from fleetcore.setting_groups import (ContainerLayout, DataFolder, FleetFolder, ImageSettings, LakeFolder,
+                                      TargetSetting)
+from fleetcore.settings import load_settings
+
+
+class SwarmSettings(ImageSettings, LakeFolder, ContainerLayout):
+    """Variables of the `Swarm` section of `.env.example`, with the images, the lake and the container layout shared
+    with compose (`fleetcore.setting_groups`)."""
+
+    swarm_stack: str = Field(default="weather-fleet", validation_alias="SWARM_STACK",
+                             description="Stack name: services are <stack>_broker, <stack>_station-N (or "
+                             "<stack>_group-N).")
+    registry: str | None = Field(default=None, validation_alias="REGISTRY",
+                                 description="host:port of a registry every node pulls from (swarm-up pushes "
+                                 "there); unset: local images.")
+    pipeline: bool = Field(default=False, validation_alias="PIPELINE",
+                           description="Also run the lake writer (PIPELINE_IMAGE) in the stack, on this node, "
+                           "writing LAKE_DIR.")
+
+
+class DeploySettings(SwarmSettings, TargetSetting, FleetFolder, DataFolder):
+    """Everything `python -m deploy` reads: the Swarm section with its shared groups, the folders, TARGET, and how
+    compose and the images are run and built."""
+
+    compose: str | None = Field(default=None, validation_alias="COMPOSE",
+                                description="The compose command (default: `docker compose` when it answers, "
+                                "else `docker-compose`).")
+    compose_project_name: str | None = Field(default=None, validation_alias="COMPOSE_PROJECT_NAME",
+                                             description="Compose project name: container names start with it "
+                                             "(default: the checkout folder's name).")
+    base_image: str | None = Field(default=None, validation_alias="BASE_IMAGE",
+                                   description="Base of the images built here (default: python:3.12-slim for the "
+                                   "station and pipeline, debian:bookworm-slim for the broker).")
+
+    @property
+    def monitor_dir(self):  # noqa: ANN201 - a Path
+        return self.fleet_dir / "things" / "monitor"
+
+
+def load(**overrides: object) -> DeploySettings:
+    """DeploySettings from the environment and `.env`; deploy's ConfigError names each bad variable."""
+    return load_settings(DeploySettings, ConfigError, **overrides)
