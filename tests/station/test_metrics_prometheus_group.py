@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from fleetcore.shard import Shard, ShardThing
-from provisioning.metrics.config import render_prometheus_yml
-from provisioning.metrics.settings import PrometheusSettings
+from deploy.metrics.config import render_prometheus_yml
+from deploy.metrics.settings import PrometheusSettings
 from tests.support.broker import TlsBroker, free_port
 from tests.support.certs import TestCA
 from tests.support.hosting import HostedStation
