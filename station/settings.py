@@ -16,6 +16,7 @@ from typing import Literal, TypeVar
 from pydantic import Field, field_validator
 
 from fleetcore.identity import DEFAULT_FLEET_DIR, IdentityFiles, thing_dir
+from fleetcore.metrics import STATION_METRICS_PORT
 from fleetcore.settings import load_settings as _load_settings
 from fleetcore.setting_groups import BrokerAddress, Pacing, TargetSetting, TopicSetting
 from fleetcore.target import Target
@@ -112,6 +113,12 @@ class ReplayFields(EndpointFields, TopicSetting, Pacing):
     progress_interval: float = Field(5.0, gt=0, description="Seconds between progress log lines.")
     max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS1 publishes at most.")
     checkpoint_interval: float = Field(1.0, gt=0, description="Seconds between checkpoint writes.")
+    faults: Path | None = Field(None, description="Fault scenario, YAML or JSON (docs/faults.md): its device "
+                                "faults act on the stations it selects; unset: none.")
+    metrics_port: int = Field(STATION_METRICS_PORT, ge=0, le=65535, description="Port of the process's "
+                              "Prometheus /metrics (docs/observability.md); 0: no metrics.")
+    metrics_per_station: bool = Field(False, description="Also label every metric series by station (small "
+                                      "fleets only).")
 
     @field_validator("start_at")
     @classmethod
