@@ -28,8 +28,8 @@ class SwarmSettings(ImageSettings, LakeFolder, ContainerLayout):
 
 
 class DeploySettings(SwarmSettings, TargetSetting, FleetFolder, DataFolder, FaultsFile):
-    """Everything `python -m deploy` reads: the Swarm section with its shared groups, the folders, TARGET, FAULTS, and how
-    compose and the images are run and built."""
+    """Everything `python -m deploy` reads: the Swarm section with its shared groups, the folders, TARGET, FAULTS,
+    and how compose and the images are run and built."""
 
     compose: str | None = Field(default=None, validation_alias="COMPOSE",
                                 description="The compose command (default: `docker compose` when it answers, "
