@@ -7,8 +7,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from deploy.errors import ConfigError
-from fleetcore.setting_groups import (ContainerLayout, DataFolder, FleetFolder, ImageSettings, LakeFolder,
-                                      TargetSetting)
+from fleetcore.setting_groups import (ContainerLayout, DataFolder, FaultsFile, FleetFolder, ImageSettings,
+                                      LakeFolder, TargetSetting)
 from fleetcore.settings import load_settings
 
 
@@ -27,9 +27,9 @@ class SwarmSettings(ImageSettings, LakeFolder, ContainerLayout):
                            "writing LAKE_DIR.")
 
 
-class DeploySettings(SwarmSettings, TargetSetting, FleetFolder, DataFolder):
-    """Everything `python -m deploy` reads: the Swarm section with its shared groups, the folders, TARGET, and how
-    compose and the images are run and built."""
+class DeploySettings(SwarmSettings, TargetSetting, FleetFolder, DataFolder, FaultsFile):
+    """Everything `python -m deploy` reads: the Swarm section with its shared groups, the folders, TARGET, FAULTS,
+    and how compose and the images are run and built."""
 
     compose: str | None = Field(default=None, validation_alias="COMPOSE",
                                 description="The compose command (default: `docker compose` when it answers, "

@@ -14,6 +14,7 @@ from pathlib import Path
 from deploy import data_access
 from deploy.broker import wait_for_broker
 from deploy.errors import ConfigError
+from deploy.faults import check_deployed
 from deploy.lake import lake_owner
 from deploy.settings import DeploySettings, load
 from deploy.swarm import engine, relay
@@ -61,6 +62,8 @@ def _environment() -> dict[str, str]:
 def _request(args: argparse.Namespace, s: DeploySettings, stack: str, images: Images, *, labelled: bool,
              node_id: str | None) -> StackRequest:
     manifest = load_manifest(args.fleet_dir)
+    check_deployed(args.fleet_dir, s.faults, [t.thing_name for t in manifest.stations()],
+                   read_env_file(Path(args.fleet_dir) / "compose.env"))  # before anything is deployed
     shards = load_shards(Path(args.fleet_dir) / SHARDS_DIR) if s.stations_per_container > 1 else None
     lake = None
     if s.pipeline:
