@@ -17,6 +17,10 @@ Invariants (tested in tests/provisioning/test_swarm_stack.py):
 The file is JSON (a subset of YAML: `docker stack deploy` reads it as is). Values are resolved here from the
 environment (and `<fleet>/compose.env`), and every `$` is written `$$`, so `docker stack deploy` interpolates
 nothing.
+
+Over ~400 lines: every service of the stack (stations, groups, broker, lake writer) is built here against the
+invariants above, which hold across services (one secret set per service, versioned names); secrets and
+images already live in their own modules (`secrets`, `images`).
 """
 
 from __future__ import annotations
