@@ -19,8 +19,8 @@ environment (and `<fleet>/compose.env`), and every `$` is written `$$`, so `dock
 nothing.
 
 Over ~400 lines: every service of the stack (stations, groups, broker, lake writer) is built here against the
-invariants above, which hold across services (one secret set per service, versioned names); secrets and
-images already live in their own modules (`secrets`, `images`).
+invariants above, which hold across services (one secret set per service, versioned names); image names and
+the engine calls already live in their own modules (`images`, `engine`).
 """
 
 from __future__ import annotations
