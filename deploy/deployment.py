@@ -5,11 +5,13 @@
     <fleet>/compose.stations.yaml     stations 6..N (`deploy.compose_stations`) or the group services
                                       (`deploy.compose_groups`); absent when compose.yaml's five suffice
     <fleet>/shards/                   group mode only (`deploy.shards`)
+    <fleet>/mosquitto.conf            the local broker's configuration with its limits (`deploy.broker_config`);
+                                      written when `broker` limits are given (TARGET=local)
 
 `write_deployment` is the one writer for both targets: it reads only the manifest (local or AWS), so
 `python -m provisioning register` (identities, manifest) followed by `python -m deploy write` (this) is
-`make register`, whatever TARGET. Invariant: the files depend only on the manifest, the folders and
-STATIONS_PER_CONTAINER; a second run with the same inputs writes nothing.
+`make register`, whatever TARGET. Invariant: the files depend only on the manifest, the folders,
+STATIONS_PER_CONTAINER and the broker limits; a second run with the same inputs writes nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.broker_config import broker_config_path, broker_config_text
 from deploy.compose_groups import render_groups_compose
 from deploy.compose_stations import COMPOSE_YAML_STATIONS, render_stations_compose, stations_compose_path
 from deploy.errors import ConfigError
+from deploy.settings import BrokerLimits
 from deploy.shards import plan_shards, shards_dir, write_shards
 from fleetcore.files import Writer
 from fleetcore.manifest import FleetManifest
@@ -70,8 +74,9 @@ def render_compose_env(fleet_dir: Path, data_dir: Path, manifest: FleetManifest,
 
 
 def write_deployment(fleet_dir: Path, data_dir: Path, manifest: FleetManifest, per_container: int = 1, *,
-                     dry_run: bool = False) -> Deployment:
-    """Write compose.env, the shards (per_container > 1) and compose.stations.yaml for `manifest`.
+                     broker: BrokerLimits | None = None, dry_run: bool = False) -> Deployment:
+    """Write compose.env, the shards (per_container > 1), compose.stations.yaml for `manifest`, and the broker's
+    mosquitto.conf with `broker`'s limits (None: no local broker).
 
     A fleet registered without ISD files (AWS things only, no DATA_DIR) has nothing to replay: it gets
     compose.env but neither shards nor generated services.
@@ -82,6 +87,8 @@ def write_deployment(fleet_dir: Path, data_dir: Path, manifest: FleetManifest, p
     replayable = bool(stations) and all(t.isd_file for t in stations)
     groups = write_shards(fleet_dir, stations, per_container if replayable else 1, w)
     w.write(compose_env_path(fleet_dir), render_compose_env(fleet_dir, data_dir, manifest, groups).encode())
+    if broker is not None:
+        w.write(broker_config_path(fleet_dir), broker_config_text(broker).encode())
     if groups:
         services: str | None = render_groups_compose(plan_shards(stations, per_container))
     else:
@@ -99,4 +106,5 @@ def remove_deployment(fleet_dir: Path, *, dry_run: bool = False) -> list[Path]:
     w.remove_tree(shards_dir(fleet_dir))
     w.remove_file(compose_env_path(fleet_dir))
     w.remove_file(stations_compose_path(fleet_dir))
+    w.remove_file(broker_config_path(fleet_dir))
     return w.removed

@@ -5,9 +5,10 @@
 mosquitto.conf loads) with the repository's broker configuration: mutual TLS on 8883, client certificate CN as
 the username and as the only client id it may use (docs/security.md), an ACL (`default_acl`, or the one
 provisioning writes: `provisioned_acl`). Certificates and the ACL are mounted at `/mosquitto/certs` exactly as
-compose mounts `.fleet/broker/`. The configuration's per-connection publish limit (AWS IoT Core's 100/s, on by
-default) is lifted unless `publish_limit=True`: tests replaying at INTERVAL=0 publish faster than AWS allows, and
-the limits have their own tests (tests/fleet/test_broker_aws_limits.py). Port 8883 is bound to a fixed free host port so the broker can be stopped and
+compose mounts `.fleet/broker/`. The configuration is the one `make up` writes (deploy.broker_config), with
+the payload limit of AWS IoT Core (128 KB) and no per-connection publish limit unless `max_publishes_per_second`
+is given: tests replaying at INTERVAL=0 publish faster than AWS allows, and the limits have their own tests
+(tests/fleet/test_broker_aws_limits.py). Port 8883 is bound to a fixed free host port so the broker can be stopped and
 started again (outage tests) without the address changing; the container keeps its persistence across such a
 restart.
 
@@ -27,16 +28,15 @@ from pathlib import Path
 
 import pytest
 
+from deploy.broker_config import render_broker_config
+from fleetcore.aws_limits import IOT_MAX_PAYLOAD_BYTES
 from fleetcore.identity import MONITOR_THING
 from fleetcore.topic import DEFAULT_TOPIC
 from provisioning.register_local import render_acl
 from tests.support.certs import Identity, TestCA
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BROKER_CONFIG = REPO_ROOT / "docker" / "broker" / "mosquitto.conf"
 DEFAULT_IMAGE = "weather-fleet/mosquitto:latest"
 TLS_PORT = 8883
-RATE_OPTION = "plugin_opt_max_publishes_per_second"
 READY_LINE = "running"
 MONITOR = MONITOR_THING
 HELLO = "hello"
@@ -81,9 +81,9 @@ class TlsBroker:
     """A Mosquitto container with mTLS on a fixed host port; `stop()`/`start()` simulate an outage."""
 
     def __init__(self, workdir: Path, ca: TestCA, *, acl: str | None = None, image: str | None = None,
-                 publish_limit: bool = False) -> None:
+                 max_payload_bytes: int = IOT_MAX_PAYLOAD_BYTES, max_publishes_per_second: int = 0) -> None:
         self.workdir = Path(workdir)
-        self.publish_limit = publish_limit
+        self.limits = (max_payload_bytes, max_publishes_per_second)
         self.ca = ca
         self.acl = acl if acl is not None else default_acl()
         self.image = image or broker_image()
@@ -148,15 +148,9 @@ class TlsBroker:
 
     # --- helpers --------------------------------------------------------------------------------------------
     def _config(self) -> Path:
-        """The repository's mosquitto.conf, with the per-connection publish limit set to 0 unless kept."""
-        if self.publish_limit:
-            return BROKER_CONFIG
-        lines = BROKER_CONFIG.read_text().splitlines()
-        limited = [i for i, line in enumerate(lines) if line.startswith(RATE_OPTION + " ")]
-        assert len(limited) == 1, f"{BROKER_CONFIG} should set {RATE_OPTION} once"
-        lines[limited[0]] = f"{RATE_OPTION} 0"
+        """The broker's mosquitto.conf as `make up` writes it, with this broker's limits."""
         path = self.workdir / "mosquitto.conf"
-        path.write_text("\n".join(lines) + "\n")
+        path.write_text(render_broker_config(*self.limits))
         path.chmod(0o644)
         return path
 
