@@ -41,7 +41,7 @@ def register(tmp_path: Path, isd_dir: Path, count: int, **kw: Any) -> Path:
 
 
 def compose_binary() -> list[str] | None:
-    """The compose the fleet tests and the Makefile use (tests/support/compose_fleet.py), None when none is installed."""
+    """The compose the fleet tests and the Makefile use (testbed/compose_fleet.py), None when none is installed."""
     try:
         return compose_command()
     except RuntimeError:
