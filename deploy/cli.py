@@ -31,13 +31,14 @@ from deploy.broker_config import broker_config_text, write_broker_config
 from deploy.compose import ComposeProject, fleet_services, project_name, station_volumes, unused_stations
 from deploy.deployment import remove_deployment, write_deployment
 from deploy.errors import DeployError
+from deploy.faults import check_deployed
 from deploy.lake import lake_owner, last_run
 from deploy.settings import DeploySettings, load
 from deploy.swarm.commands import add_parser as add_stack_parser
 from deploy.swarm.images import build_commands
 from deploy.swarm.stack import Images
 from fleetcore.errors import ManifestError, report
-from fleetcore.manifest import load_manifest
+from fleetcore.manifest import load_manifest, manifest_path
 from fleetcore.target import Target
 
 PIPELINE = ("--profile", "pipeline")
@@ -49,7 +50,8 @@ def cmd_write(args: argparse.Namespace, s: DeploySettings) -> int:
     manifest = load_manifest(args.fleet_dir)
     per = args.stations_per_container
     broker = s if manifest.target == Target.LOCAL else None
-    done = write_deployment(args.fleet_dir, args.data_dir, manifest, per, broker=broker, dry_run=args.dry_run)
+    done = write_deployment(args.fleet_dir, args.data_dir, manifest, per, broker=broker, faults=s.faults,
+                            dry_run=args.dry_run)
     verb = "would write" if args.dry_run else "wrote"
     for p in done.written[:20]:
         print(f"{verb} {p}")
@@ -95,6 +97,7 @@ def cmd_up(args: argparse.Namespace, s: DeploySettings) -> int:
     compose's bind mount keeps the old file."""
     project = ComposeProject(s)
     fleet = project.fleet_env
+    check_deployed(s.fleet_dir, s.faults, _station_names(s), fleet)  # before anything starts
     if unused := unused_stations(fleet):
         project.run("rm", "--stop", "--force", *unused)
     local = s.target != Target.AWS
@@ -108,6 +111,13 @@ def cmd_up(args: argparse.Namespace, s: DeploySettings) -> int:
         wait_for_broker(s.fleet_dir, s.broker_port, s.broker_wait_seconds)
     print("Fleet started. `make ps` shows it, `make logs` follows the stations, `make watch` prints messages.")
     return 0
+
+
+def _station_names(s: DeploySettings) -> list[str]:
+    """The registered stations' names ([] before `make register`)."""
+    if not manifest_path(s.fleet_dir).is_file():
+        return []
+    return [t.thing_name for t in load_manifest(s.fleet_dir).stations()]
 
 
 def cmd_down(args: argparse.Namespace, s: DeploySettings) -> int:
@@ -277,7 +287,7 @@ def build_parser(s: DeploySettings) -> argparse.ArgumentParser:
                 p.add_argument("--otherwise", default="", help="printed when TARGET is not aws ({target}: its value)")
             p.add_argument("module", nargs=argparse.REMAINDER, help="e.g. pipeline lake")
         if name == "chaos":
-            p.add_argument("--faults", type=Path, default=None, help="the scenario file (env FAULTS)")
+            p.add_argument("--faults", type=Path, default=s.faults, help="the scenario file (env FAULTS)")
         if name == "audit":
             p.add_argument("--state", type=Path, action="append", default=[], help="state folder (repeat; make "
                            "AUDIT_STATE=); default: collected from the fleet into FLEET_DIR/state")

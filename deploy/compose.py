@@ -1,7 +1,8 @@
 """The fleet as a Docker Compose project: its command line, its environment, and which services run.
 
 One compose project holds `compose.yaml` (broker, stations 1..5), `<fleet>/compose.stations.yaml` when
-registration generated stations 6..N or group services, `compose.pipeline.yaml` (its `lake` service starts only
+registration generated stations 6..N or group services, `<fleet>/compose.faults.yaml` when FAULTS is set (the
+scenario's mount, `deploy.faults`), `compose.pipeline.yaml` (its `lake` service starts only
 with `--profile pipeline`) and `compose.metrics.yaml` (Prometheus and the broker exporter, `--profile metrics`), so
 `make up`, `make lake-up` and `make metrics-up` see one and the same broker and stations.
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from deploy.compose_stations import COMPOSE_YAML_STATIONS, stations_compose_path
 from deploy.deployment import compose_env_path
 from deploy.errors import DeployError
+from deploy.faults import faults_compose_path
 from deploy.settings import DeploySettings
 from deploy.swarm.stack import read_env_file
 from fleetcore import station_variables
@@ -103,6 +105,8 @@ class ComposeProject:
         args += ["-f", str(self.cwd / "compose.yaml")]
         if stations_compose_path(fleet).is_file():
             args += ["-f", str(stations_compose_path(fleet).resolve())]
+        if faults_compose_path(fleet).is_file():
+            args += ["-f", str(faults_compose_path(fleet).resolve())]
         return [*args, "-f", str(self.cwd / "compose.pipeline.yaml"), "-f", str(self.cwd / "compose.metrics.yaml")]
 
     def environment(self, **extra: str) -> dict[str, str]:

@@ -8,8 +8,8 @@ from pydantic import Field
 
 from deploy.errors import ConfigError
 from fleetcore.aws_limits import IOT_MAX_PAYLOAD_BYTES, IOT_PUBLISHES_PER_SECOND_PER_CONNECTION
-from fleetcore.setting_groups import (ContainerLayout, DataFolder, FleetFolder, ImageSettings, LakeFolder,
-                                      TargetSetting)
+from fleetcore.setting_groups import (ContainerLayout, DataFolder, FaultsFile, FleetFolder, ImageSettings,
+                                      LakeFolder, TargetSetting)
 from fleetcore.settings import FleetSettingsBase, load_settings
 
 MQTT_MAX_PACKET_BYTES = 268_435_455
@@ -47,9 +47,9 @@ class SwarmSettings(ImageSettings, LakeFolder, ContainerLayout):
                            "writing LAKE_DIR.")
 
 
-class DeploySettings(SwarmSettings, BrokerLimits, TargetSetting, FleetFolder, DataFolder):
+class DeploySettings(SwarmSettings, BrokerLimits, TargetSetting, FleetFolder, DataFolder, FaultsFile):
     """Everything `python -m deploy` reads: the Swarm section with its shared groups, the broker's limits, the
-    folders, TARGET, and how compose and the images are run and built."""
+    folders, TARGET, FAULTS, and how compose and the images are run and built."""
 
     compose: str | None = Field(default=None, validation_alias="COMPOSE",
                                 description="The compose command (default: `docker compose` when it answers, "

@@ -123,6 +123,17 @@ class ImageSettings(FleetSettingsBase):
                                 description="Lake writer image (built by `make images` with PIPELINE=1).")
 
 
+class FaultsFile(FleetSettingsBase):
+    """FAULTS: the fault scenario (docs/faults.md). The stations apply its device rules; `make up` / `make
+    swarm-up` validate it, resolve it against the fleet and mount it into every station and group container;
+    `make chaos` runs its `fleet:` section."""
+
+    faults: Path | None = Field(None, validation_alias="FAULTS",
+                                description="Fault scenario, YAML or JSON (docs/faults.md): its device faults act "
+                                "on the stations it selects (`make up`, `make swarm-up`), its fleet faults run with "
+                                "`make chaos`; unset: none.")
+
+
 class LakeFolder(FleetSettingsBase):
     """LAKE_DIR: the local lake."""
 

@@ -27,7 +27,8 @@ from fleetcore.station_variables import GROUP_PASSED_THROUGH, PASSED_THROUGH
 REPO = Path(__file__).resolve().parents[1]
 # Station settings compose passes through from the environment: tests set what they need, nothing leaks in.
 STATION_KNOBS = frozenset({*PASSED_THROUGH, *GROUP_PASSED_THROUGH, "TARGET", "STATIONS_MQTT_HOST",
-                           "STATIONS_MQTT_PORT", "STATIONS_PER_CONTAINER"})
+                           "STATIONS_MQTT_PORT", "STATIONS_PER_CONTAINER", "FAULTS",
+                           "STATIONS_FAULTS"})
 # Per-station compose variables of a developer's fleet (STATION_3_THING, ...): never inherited either.
 PER_STATION_VARIABLE = re.compile(r"^STATION_\d+_")
 
@@ -120,12 +121,15 @@ class ComposeFleet:
 
     @property
     def base(self) -> list[str]:
-        """The compose command line, as the Makefile's: with the stations 6..N override when registered, and the
-        pipeline's file (its lake service starts only with `--profile pipeline`)."""
+        """The compose command line, as the Makefile's: with the stations 6..N override when registered, the
+        fault scenario's mount when FAULTS was set, and the pipeline's file (its lake service starts only with
+        `--profile pipeline`)."""
         files = ["-f", str(REPO / "compose.yaml")]
         stations = self.fleet_dir / "compose.stations.yaml"
         if stations.is_file():
             files += ["-f", str(stations)]
+        if (faults := self.fleet_dir / "compose.faults.yaml").is_file():  # FAULTS set: the scenario's mount
+            files += ["-f", str(faults)]
         files += ["-f", str(REPO / "compose.pipeline.yaml")]
         return [*self.command, "--env-file", str(self.fleet_dir / "compose.env"), *files]
 

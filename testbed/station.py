@@ -19,7 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 STATION_VARS = ("THING_NAME", "TARGET", "MQTT_HOST", "MQTT_PORT", "IDENTITY_DIR", "DATA_FILE", "TOPIC", "SPEEDUP",
                 "INTERVAL", "MAX_RATE", "LOOP", "START_AT", "TIME_MODE", "STATE_DIR", "LOG_FORMAT", "LOG_LEVEL",
                 "DRAIN_TIMEOUT", "PROGRESS_INTERVAL", "CONNECT_TIMEOUT", "MAX_INFLIGHT", "KEEP_ALIVE",
-                "SESSION_EXPIRY", "CHECKPOINT_INTERVAL", "PRELOAD", "DECODE_AHEAD", "FLEET_DIR")
+                "SESSION_EXPIRY", "CHECKPOINT_INTERVAL", "PRELOAD", "DECODE_AHEAD", "FLEET_DIR", "FAULTS",
+                "METRICS_PORT", "METRICS_PER_STATION")
 
 
 def station_environment(**values: str) -> dict[str, str]:
@@ -29,6 +30,7 @@ def station_environment(**values: str) -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if k not in STATION_VARS}
     env["PYTHONUNBUFFERED"] = "1"
+    env["METRICS_PORT"] = "0"  # no metrics server unless a test asks (parallel stations would share 9101)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     env.update({k: str(v) for k, v in values.items()})
     return env

@@ -10,7 +10,9 @@ Invariants (tested in tests/provisioning/test_swarm_stack.py):
   trust; the CA private key (`<fleet>/ca/`) is never read into the stack;
 - secret and config names end with the first 8 hex digits of their content's SHA-256, so a rotation
   (`register --force`) yields new names and a redeploy swaps them (Swarm secrets are immutable);
-- the station environment comes from fleetcore.station_variables, like the compose files'.
+- the station environment comes from fleetcore.station_variables, like the compose files';
+- with FAULTS, every station and group service gets the resolved scenario `make register` wrote
+  (`deploy.faults`) as one config at the path its FAULTS names; without, no config and FAULTS empty.
 
 The file is JSON (a subset of YAML: `docker stack deploy` reads it as is). Values are resolved here from the
 environment (and `<fleet>/compose.env`), and every `$` is written `$$`, so `docker stack deploy` interpolates
@@ -38,6 +40,7 @@ from deploy import data_access
 from deploy.broker_config import broker_config_path
 from deploy.compose_groups import CACHE_VOLUME as CACHE_VOLUME_NAME
 from deploy.compose_groups import NOFILE as NOFILE_TEMPLATE
+from deploy.faults import FAULTS_VARIABLE, faults_dir
 from deploy.swarm.errors import SwarmError
 
 STACK_FILE = "stack.yaml"
@@ -418,6 +421,16 @@ def lake_service(req: StackRequest, objs: _Objects, lake: LakeWriter, variables:
     }
 
 
+def faults_config(req: StackRequest, objs: _Objects, variables: Mapping[str, str]) -> dict[str, Any] | None:
+    """The resolved fault scenario `make register` wrote (STATIONS_FAULTS, `deploy.faults`) as a config at the
+    path the stations' FAULTS names; None without FAULTS."""
+    inside = variables.get(FAULTS_VARIABLE) or ""
+    if not inside:
+        return None
+    conf = objs.config(faults_dir(req.fleet_dir) / Path(inside).name, "fleet", "faults")
+    return {"source": conf.name, "target": inside, "uid": STATION_UID, "gid": STATION_UID, "mode": PUBLIC_MODE}
+
+
 def check_shards(manifest: FleetManifest, shards: tuple[ShardFile, ...]) -> None:
     """Every station of the manifest in exactly one shard, and nothing else: no identity runs twice."""
     seen: dict[str, int] = {}
@@ -464,6 +477,10 @@ def build_stack(req: StackRequest) -> dict[str, Any]:
         for shard in req.shards:
             services[f"group-{shard.number}"] = shard_service(req, objs, shard, variables)
             volumes[f"group-{shard.number}-state"] = {}
+    if scenario := faults_config(req, objs, variables):
+        for name, svc in services.items():
+            if name != "broker":
+                svc["configs"] = [scenario, *svc.get("configs", [])]
     if req.lake is not None:
         if not local:
             raise SwarmError("the lake writer subscribes to the local broker: PIPELINE=1 needs TARGET=local")
