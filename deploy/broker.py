@@ -1,4 +1,5 @@
-"""The running broker: its ACL reloaded when the fleet changed, and waiting until it answers.
+"""The running broker: its ACL reloaded when the fleet changed, its configuration compared with the fleet's, and
+waiting until it answers.
 
 A running broker holds the copy of the ACL made when it started. When `make register` changed the fleet,
 `reload_acl` copies the new ACL in and sends SIGHUP (Mosquitto re-reads acl_file): new stations may publish,
@@ -25,6 +26,7 @@ from fleetcore.identity import BROKER_DIR, CA_FILE, SERVER_CERT_FILE, SERVER_KEY
 
 SOURCE_ACL = "/run/fleet-broker/acl"
 LIVE_ACL = "/mosquitto/certs/acl"
+LIVE_CONFIG = "/mosquitto/config/mosquitto.conf"
 COPY_ACL = (f"cp {SOURCE_ACL} {LIVE_ACL}.new && chmod 0600 {LIVE_ACL}.new && "
             f"chown mosquitto:mosquitto {LIVE_ACL}.new && mv -f {LIVE_ACL}.new {LIVE_ACL}")
 
@@ -47,6 +49,16 @@ def reload_acl(container: str, docker: Callable[..., subprocess.CompletedProcess
             raise BrokerNotReadyError(f"broker: `docker {' '.join(args[:2])}` failed: {done.stderr.strip()} "
                                       f"(run `make broker-reload` again, or `make down && make up`)")
     return True
+
+
+def running_config_differs(container: str, config: str,
+                           docker: Callable[..., subprocess.CompletedProcess[str]] = _docker) -> bool:
+    """True when the running broker `container` holds a mosquitto.conf other than `config` (its limits changed
+    since it started); False when there is no running container."""
+    if not container or docker("inspect", "-f", "{{.State.Running}}", container).stdout.strip() != "true":
+        return False
+    live = docker("exec", container, "cat", LIVE_CONFIG)
+    return live.returncode != 0 or live.stdout != config
 
 
 def tls_context(fleet_dir: Path) -> ssl.SSLContext:

@@ -26,7 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deploy import data_access
-from deploy.broker import reload_acl, wait_for_broker
+from deploy.broker import reload_acl, running_config_differs, wait_for_broker
+from deploy.broker_config import broker_config_text, write_broker_config
 from deploy.compose import ComposeProject, fleet_services, project_name, station_volumes, unused_stations
 from deploy.deployment import remove_deployment, write_deployment
 from deploy.errors import DeployError
@@ -48,7 +49,9 @@ ALL_PROFILES = (*PIPELINE, "--profile", "metrics")
 def cmd_write(args: argparse.Namespace, s: DeploySettings) -> int:
     manifest = load_manifest(args.fleet_dir)
     per = args.stations_per_container
-    done = write_deployment(args.fleet_dir, args.data_dir, manifest, per, faults=s.faults, dry_run=args.dry_run)
+    broker = s if manifest.target == Target.LOCAL else None
+    done = write_deployment(args.fleet_dir, args.data_dir, manifest, per, broker=broker, faults=s.faults,
+                            dry_run=args.dry_run)
     verb = "would write" if args.dry_run else "wrote"
     for p in done.written[:20]:
         print(f"{verb} {p}")
@@ -88,8 +91,10 @@ def cmd_images(args: argparse.Namespace, s: DeploySettings) -> int:
 
 
 def cmd_up(args: argparse.Namespace, s: DeploySettings) -> int:
-    """Stop compose.yaml's stations the fleet does not use, reload a running broker's ACL, start the broker and
-    the fleet's services (TARGET=aws: the stations only), and return once the broker answers."""
+    """Stop compose.yaml's stations the fleet does not use, write the broker's mosquitto.conf (its limits), reload
+    a running broker's ACL, start the broker and the fleet's services (TARGET=aws: the stations only), and return
+    once the broker answers. A running broker whose mosquitto.conf differs (its limits changed) is recreated:
+    compose's bind mount keeps the old file."""
     project = ComposeProject(s)
     fleet = project.fleet_env
     check_deployed(s.fleet_dir, s.faults, _station_names(s), fleet)  # before anything starts
@@ -97,6 +102,9 @@ def cmd_up(args: argparse.Namespace, s: DeploySettings) -> int:
         project.run("rm", "--stop", "--force", *unused)
     local = s.target != Target.AWS
     if local:
+        write_broker_config(s.fleet_dir, s)
+        if running_config_differs(project.container("broker"), broker_config_text(s)):
+            project.run("up", "-d", "--force-recreate", "--no-deps", "broker")
         reload_acl(project.container("broker"))
     project.run("up", "-d", "--remove-orphans", *(["broker"] if local else ["--no-deps"]), *fleet_services(fleet))
     if local and s.broker_wait_seconds > 0:

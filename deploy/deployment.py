@@ -7,11 +7,13 @@
     <fleet>/shards/                   group mode only (`deploy.shards`)
     <fleet>/faults/, compose.faults.yaml   the resolved fault scenario and its mount, FAULTS set only
                                       (`deploy.faults`)
+    <fleet>/mosquitto.conf            the local broker's configuration with its limits (`deploy.broker_config`);
+                                      written when `broker` limits are given (TARGET=local)
 
 `write_deployment` is the one writer for both targets: it reads only the manifest (local or AWS), so
 `python -m provisioning register` (identities, manifest) followed by `python -m deploy write` (this) is
-`make register`, whatever TARGET. Invariant: the files depend only on the manifest, the folders and
-STATIONS_PER_CONTAINER (and FAULTS' content); a second run with the same inputs writes nothing.
+`make register`, whatever TARGET. Invariant: the files depend only on the manifest, the folders,
+STATIONS_PER_CONTAINER, the broker limits (and FAULTS' content); a second run with the same inputs writes nothing.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.broker_config import broker_config_path, broker_config_text
 from deploy.compose_groups import group_service_name, render_groups_compose
 from deploy.compose_stations import (COMPOSE_YAML_STATIONS, render_stations_compose, service_name,
                                      stations_compose_path)
 from deploy.errors import ConfigError
 from deploy.faults import FAULTS_VARIABLE, resolved_scenario, write_faults
+from deploy.settings import BrokerLimits
 from deploy.shards import plan_shards, shards_dir, write_shards
 from fleetcore.files import Writer
 from fleetcore.manifest import FleetManifest
@@ -78,10 +82,12 @@ def render_compose_env(fleet_dir: Path, data_dir: Path, manifest: FleetManifest,
 
 
 def write_deployment(fleet_dir: Path, data_dir: Path, manifest: FleetManifest, per_container: int = 1, *,
-                     faults: Path | None = None, dry_run: bool = False) -> Deployment:
-    """Write compose.env, the shards (per_container > 1) and compose.stations.yaml for `manifest`, and with
-    `faults` (FAULTS) the resolved scenario and its mount (`deploy.faults`; a bad file is refused, one line per
-    problem, before anything is written).
+                     broker: BrokerLimits | None = None, faults: Path | None = None,
+                     dry_run: bool = False) -> Deployment:
+    """Write compose.env, the shards (per_container > 1) and compose.stations.yaml for `manifest`, the broker's
+    mosquitto.conf with `broker`'s limits (None: no local broker), and with `faults` (FAULTS) the resolved
+    scenario and its mount (`deploy.faults`; a bad file is refused, one line per problem, before anything is
+    written).
 
     A fleet registered without ISD files (AWS things only, no DATA_DIR) has nothing to replay: it gets
     compose.env but neither shards nor generated services.
@@ -97,6 +103,8 @@ def write_deployment(fleet_dir: Path, data_dir: Path, manifest: FleetManifest, p
                 [service_name(i) for i in range(1, len(stations) + 1)]) if replayable else []
     inside = write_faults(fleet_dir, faults, [t.thing_name for t in stations], services, w)
     w.write(compose_env_path(fleet_dir), render_compose_env(fleet_dir, data_dir, manifest, groups, inside).encode())
+    if broker is not None:
+        w.write(broker_config_path(fleet_dir), broker_config_text(broker).encode())
     if groups:
         services: str | None = render_groups_compose(plan_shards(stations, per_container))
     else:
@@ -115,4 +123,5 @@ def remove_deployment(fleet_dir: Path, *, dry_run: bool = False) -> list[Path]:
     w.remove_file(compose_env_path(fleet_dir))
     w.remove_file(stations_compose_path(fleet_dir))
     write_faults(fleet_dir, None, [], [], w)
+    w.remove_file(broker_config_path(fleet_dir))
     return w.removed

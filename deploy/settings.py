@@ -1,15 +1,35 @@
 """Deployment's settings: what turns a manifest into containers, from the shared groups of
 `fleetcore.setting_groups` (folders, container layout, images, lake, target) plus the Swarm section and the compose
-command. `SwarmSettings` is the `Swarm` section of `.env.example` (its table in docs/configuration.md)."""
+command. `BrokerLimits` is the local broker's AWS emulation (`deploy.broker_config`). `SwarmSettings` is the `Swarm` section of `.env.example` (its table in docs/configuration.md)."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
 from deploy.errors import ConfigError
+from fleetcore.aws_limits import IOT_MAX_PAYLOAD_BYTES, IOT_PUBLISHES_PER_SECOND_PER_CONNECTION
 from fleetcore.setting_groups import (ContainerLayout, DataFolder, FaultsFile, FleetFolder, ImageSettings,
                                       LakeFolder, TargetSetting)
-from fleetcore.settings import load_settings
+from fleetcore.settings import FleetSettingsBase, load_settings
+
+MQTT_MAX_PACKET_BYTES = 268_435_455
+"""MQTT's largest packet (a four-byte remaining length)."""
+
+
+class BrokerLimits(FleetSettingsBase):
+    """AWS IoT Core's message limits on the local broker (deploy.broker_config writes them into its mosquitto.conf
+    at `make up` / `make swarm-up`): on by default, with AWS's values; 0 lifts one."""
+
+    broker_max_payload_bytes: int = Field(IOT_MAX_PAYLOAD_BYTES, ge=0, le=MQTT_MAX_PACKET_BYTES,
+                                          validation_alias="BROKER_MAX_PAYLOAD_BYTES",
+                                          description="Largest MQTT packet the local broker accepts (Mosquitto's "
+                                          "max_packet_size; AWS IoT Core: 128 KB per message); a larger PUBLISH "
+                                          "gets DISCONNECT 0x95. 0: no limit.")
+    broker_max_publishes_per_second: int = Field(IOT_PUBLISHES_PER_SECOND_PER_CONNECTION, ge=0,
+                                                 validation_alias="BROKER_MAX_PUBLISHES_PER_SECOND",
+                                                 description="Publishes per second one connection may make to the "
+                                                 "local broker (AWS IoT Core: 100); the excess gets PUBACK 0x87 and "
+                                                 "is dropped. 0: no limit.")
 
 
 class SwarmSettings(ImageSettings, LakeFolder, ContainerLayout):
@@ -27,9 +47,9 @@ class SwarmSettings(ImageSettings, LakeFolder, ContainerLayout):
                            "writing LAKE_DIR.")
 
 
-class DeploySettings(SwarmSettings, TargetSetting, FleetFolder, DataFolder, FaultsFile):
-    """Everything `python -m deploy` reads: the Swarm section with its shared groups, the folders, TARGET, FAULTS,
-    and how compose and the images are run and built."""
+class DeploySettings(SwarmSettings, BrokerLimits, TargetSetting, FleetFolder, DataFolder, FaultsFile):
+    """Everything `python -m deploy` reads: the Swarm section with its shared groups, the broker's limits, the
+    folders, TARGET, FAULTS, and how compose and the images are run and built."""
 
     compose: str | None = Field(default=None, validation_alias="COMPOSE",
                                 description="The compose command (default: `docker compose` when it answers, "

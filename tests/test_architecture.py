@@ -7,7 +7,10 @@
   imports it: provisioning, because registration assigns a station-year (file, start offset, catalogue name)
   to each identity it creates. deploy never does: it reads the assignment from the manifest.
 - the kernel (fleetcore) and the decoder (isd_decoder) import none of them; only fleetcore/mqtt.py calls the
-  awsiot MQTT5 builder."""
+  awsiot MQTT5 builder.
+- testbed (the real parts the tests and the benchmarks both run) is development only: no product or shared package
+  imports it (or tests), and it is neither installed nor copied into an image. Scripts never import tests
+  (tests/test_scripts_boundary.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ PRODUCTS = ("station", "provisioning", "pipeline", "deploy", "stationdata")
 # The one allowed edge between products (see the docstring): registration assigns station data to identities.
 ALLOWED = {("provisioning", "stationdata")}
 SHARED = ("fleetcore", "isd_decoder")
+DEV_ONLY = ("testbed", "tests", "scripts")
 BUILDER = "awsiot.mqtt5_client_builder"
 BUILDER_HOME = REPO / "fleetcore" / "mqtt.py"
 
@@ -61,6 +65,23 @@ def test_packages_import_only_what_they_may(package: str) -> None:
              for path in python_files(package) for line, module in imported_modules(path)
              if top(module) in forbidden]
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("package", PRODUCTS + SHARED)
+def test_no_product_imports_the_testbed(package: str) -> None:
+    found = [f"{path.relative_to(REPO)}:{line} imports {module}"
+             for path in python_files(package) for line, module in imported_modules(path) if top(module) in DEV_ONLY]
+    assert not found, "\n".join(found)
+
+
+def test_the_testbed_is_neither_installed_nor_in_an_image() -> None:
+    import tomllib
+
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert not any(p.split("*")[0] == "testbed" for p in packages["include"])
+    for dockerfile in (REPO / "docker").rglob("Dockerfile*"):
+        copies = [ln for ln in dockerfile.read_text().splitlines() if ln.startswith("COPY")]
+        assert not any("testbed" in ln or ln.split()[1] == "." for ln in copies), dockerfile
 
 
 def test_the_allowed_edge_is_used_and_only_by_its_package() -> None:

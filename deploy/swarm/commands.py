@@ -13,6 +13,7 @@ from pathlib import Path
 
 from deploy import data_access
 from deploy.broker import wait_for_broker
+from deploy.broker_config import write_broker_config
 from deploy.errors import ConfigError
 from deploy.faults import check_deployed
 from deploy.lake import lake_owner
@@ -61,9 +62,12 @@ def _environment() -> dict[str, str]:
 
 def _request(args: argparse.Namespace, s: DeploySettings, stack: str, images: Images, *, labelled: bool,
              node_id: str | None) -> StackRequest:
+    """The stack's inputs; writes the broker's mosquitto.conf (its limits: BrokerLimits) first, which the stack
+    makes a config."""
     manifest = load_manifest(args.fleet_dir)
     check_deployed(args.fleet_dir, s.faults, [t.thing_name for t in manifest.stations()],
                    read_env_file(Path(args.fleet_dir) / "compose.env"))  # before anything is deployed
+    write_broker_config(args.fleet_dir, s)
     shards = load_shards(Path(args.fleet_dir) / SHARDS_DIR) if s.stations_per_container > 1 else None
     lake = None
     if s.pipeline:

@@ -41,6 +41,7 @@ from fleetcore.identity import ACL_FILE, BROKER_DIR, CA_DIR, HEALTH_TOPIC, SERVE
 from fleetcore.manifest import FleetManifest, Role, Thing
 from fleetcore.target import Target
 from deploy import data_access
+from deploy.broker_config import broker_config_path
 from deploy.compose_groups import CACHE_VOLUME as CACHE_VOLUME_NAME
 from deploy.compose_groups import NOFILE as NOFILE_TEMPLATE
 from deploy.faults import FAULTS_VARIABLE, faults_dir
@@ -71,7 +72,6 @@ CACHE_VOLUME = CACHE_VOLUME_NAME
 # Open files of the broker and of each group container: compose's `${FLEET_NOFILE:-20000}`.
 NOFILE = NOFILE_TEMPLATE
 IDENTITY_MOUNT = station_variables.FIXED["IDENTITY_DIR"]
-MOSQUITTO_CONF = Path(__file__).resolve().parents[2] / "docker" / "broker" / "mosquitto.conf"
 _STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,30}$")
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -350,7 +350,7 @@ def broker_service(req: StackRequest, objs: _Objects, variables: Mapping[str, st
     cert = objs.secret(broker / SERVER_CERT_FILE, "broker", "cert")
     ca = objs.secret(broker / CA_FILE, "fleet", "ca")
     acl = objs.config(broker / ACL_FILE, "broker", "acl")
-    conf = objs.config(MOSQUITTO_CONF, "broker", "conf")
+    conf = objs.config(broker_config_path(req.fleet_dir), "broker", "conf")  # deploy.broker_config's, with the limits
     return {
         "image": req.images.broker,
         "entrypoint": BROKER_ENTRYPOINT,

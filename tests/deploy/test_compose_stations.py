@@ -41,7 +41,7 @@ def register(tmp_path: Path, isd_dir: Path, count: int, **kw: Any) -> Path:
 
 
 def compose_binary() -> list[str] | None:
-    """The compose the fleet tests and the Makefile use (tests/support/compose_fleet.py), None when none is installed."""
+    """The compose the fleet tests and the Makefile use (testbed/compose_fleet.py), None when none is installed."""
     try:
         return compose_command()
     except RuntimeError:
@@ -107,10 +107,11 @@ def test_dry_run_and_remove(tmp_path: Path, isd_dir: Path) -> None:
     before = stations_compose_path(fleet).read_bytes()
     again = write_deployment(fleet, isd_dir, manifest)
     assert not again.written and not again.removed and stations_compose_path(fleet).read_bytes() == before
-    assert remove_deployment(fleet, dry_run=True) == [fleet / "compose.env", stations_compose_path(fleet)]
+    written = [fleet / "compose.env", stations_compose_path(fleet), fleet / "mosquitto.conf"]  # register's broker conf
+    assert remove_deployment(fleet, dry_run=True) == written
     assert stations_compose_path(fleet).exists()
-    assert remove_deployment(fleet) == [fleet / "compose.env", stations_compose_path(fleet)]
-    assert not stations_compose_path(fleet).exists() and not (fleet / "compose.env").exists()
+    assert remove_deployment(fleet) == written
+    assert not any(p.exists() for p in written)
     assert (fleet / "manifest.json").is_file()  # the identities are provisioning's: untouched
 
 

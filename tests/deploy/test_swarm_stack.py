@@ -18,6 +18,8 @@ from fleetcore.shard import Shard, ShardThing
 from fleetcore.manifest import FleetManifest, Thing, load_manifest, save_manifest
 from provisioning.register_local import LocalFleetRequest, register_local
 from stationdata.stations import LAB_STATION_FILES
+from deploy.broker_config import write_broker_config
+from deploy.settings import BrokerLimits
 from deploy.swarm.errors import SwarmError
 from deploy.swarm.images import plan_images, registry_name
 from deploy.swarm.stack import (Images, LakeWriter, ShardFile, StackRequest, build_stack, load_shards,
@@ -38,6 +40,7 @@ def isd_dir(tmp_path: Path) -> Path:
 def fleet(tmp_path: Path, isd_dir: Path) -> Path:
     fleet_dir = tmp_path / "fleet"
     register_local(LocalFleetRequest(fleet_dir=fleet_dir, data_dir=isd_dir, count=4))
+    write_broker_config(fleet_dir, BrokerLimits())  # what `make swarm-up` writes before the stack
     return fleet_dir
 
 
@@ -106,6 +109,22 @@ def test_versioned_names_change_with_the_content_only(fleet: Path, isd_dir: Path
     assert old["/identity/ca.pem"] == new["/identity/ca.pem"]  # the CA is kept by a rotation
     assert new["/identity/private.key"].startswith("wf-weather-station-2-key-")
     assert new["/identity/private.key"] in after["secrets"] and old["/identity/private.key"] not in after["secrets"]
+
+
+def test_the_broker_config_is_the_fleet_folders_mosquitto_conf_with_its_limits(fleet: Path, isd_dir: Path) -> None:
+    """BROKER_MAX_PUBLISHES_PER_SECOND reaches the Swarm broker: its mosquitto.conf config is the file `make
+    swarm-up` writes, named by its content, so a changed limit is a new config (and a broker update)."""
+    def conf(doc: dict[str, Any]) -> dict[str, Any]:
+        ref = next(c for c in doc["services"]["broker"]["configs"] if c["target"] == "/mosquitto/config/mosquitto.conf")
+        return doc["configs"][ref["source"]]
+
+    before = conf(build_stack(request(fleet, isd_dir)))
+    assert before["file"] == str((fleet / "mosquitto.conf").resolve())
+    assert write_broker_config(fleet, BrokerLimits(BROKER_MAX_PUBLISHES_PER_SECOND=20)) is True
+    after = conf(build_stack(request(fleet, isd_dir)))
+    assert after["name"] != before["name"]
+    lines = Path(after["file"]).read_text().splitlines()
+    assert "plugin_opt_max_publishes_per_second 20" in lines and "max_packet_size 131072" in lines
 
 
 def test_every_station_service_runs_one_replica_restarted_on_failure_only(fleet: Path, isd_dir: Path) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.deployment import Deployment, write_deployment
+from deploy.settings import BrokerLimits
 from fleetcore.manifest import FleetManifest
 from provisioning.register_local import LocalFleetRequest, Outcome, register_local
 
@@ -45,5 +46,6 @@ def register_fleet(fleet_dir: Path, data_dir: Path, count: int = 5, per: int = 1
     req = LocalFleetRequest(fleet_dir=Path(fleet_dir), data_dir=Path(data_dir), count=count,
                             **request)  # type: ignore[arg-type]
     identities = register_local(req)
-    deployment = write_deployment(req.fleet_dir, req.data_dir, identities.manifest, per, dry_run=req.dry_run)
+    deployment = write_deployment(req.fleet_dir, req.data_dir, identities.manifest, per, broker=BrokerLimits(),
+                                  dry_run=req.dry_run)
     return Registered(identities, deployment)
