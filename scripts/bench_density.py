@@ -4,18 +4,27 @@ For each N (--counts, default 1000,5000,10000) in its own compose project (tempo
 free loopback port, torn down with its volumes afterwards):
 - time until all N stations are connected (established TLS connections on the broker's port), after `make up`;
 - then, for each aggregate rate R of --rates (INTERVAL = N / R per station, LOOP=true), a measuring window of
-  --window seconds once every station is connected: the groups' memory (`docker stats`, cgroup memory without
+  --window seconds once every station is connected and no group is behind schedule any more (the backlog of the
+  connect phase caught up; at most 120 s, `settle_s` in the results): the groups' memory (`docker stats`, cgroup memory without
   page cache) total and per station, the broker's memory and open fds, CPU-seconds per 1,000 messages (the groups'
   and the broker's cgroup CPU time over the window), the achieved rate (acknowledged messages over the window)
   and the worst p99 schedule lateness of the window's progress intervals; then SIGTERM, drain, and the groups'
   summaries: published = acknowledged and 0 failed is required;
-- the highest R with p99 <= 1 s, every publish acknowledged, 0 failed and >= 95 % of R achieved.
+- the highest R with p99 <= 1 s, every publish acknowledged, 0 failed, 0 disconnects and >= 95 % of R achieved:
+  the rates of --rates are tried in order until one misses, then --search steps bisect between the last good
+  and the first missed rate (the capacity at N);
+- the bare-loop baseline at the capacity (scripts/bare_loop.py: one process per group with the same identities,
+  QoS1 at the same rate, nothing else): the ratio of the groups' CPU-s per 1,000 messages to the bare loop's;
+- an overload round at --overload times the capacity: lateness, connections kept (broker side), disconnects,
+  failed stations and the groups' memory against the capacity round's (target <= 1.5x).
 The same table compares one container per station at N = --compare (scripts/bench_fleet_scale.py's measure).
+SIGINT/SIGTERM tear down what the benchmark started (compose project, volumes, bare-loop workers) and exit 130/143.
 
 The machine may be shared: compare figures within one run (ratios), not across runs.
 Writes bench-results/density.md and prints it. Usage:
     python scripts/bench_density.py [--data-dir DATA_DIR] [--counts 1000,5000,10000] [--per-container 1000]
-                                    [--rates 1000,2500,5000,7500] [--window 20] [--compare 100]
+                                    [--rates 1000,2500,5000,7500] [--search 1] [--overload 2] [--window 20]
+                                    [--compare 100]
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import calendar
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,8 +48,67 @@ from scripts.bench_report import write_report  # noqa: E402
 from scripts.bench_fleet_scale import broker_clients, measure, stats  # noqa: E402
 from testbed.compose_fleet import ComposeFleet  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
 OUT = Path("bench-results") / "density.md"
 WORK = Path(".bench")
+BARE_WORKERS: list[subprocess.Popen[str]] = []  # killed on the way out, whatever happens
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM: unwind through every `finally` (teardown), then exit 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    # Installed explicitly: a benchmark started in the background (`cmd &`) inherits SIGINT ignored, and SIGTERM's
+    # default would kill it without tearing anything down. Further signals during the teardown are ignored.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def install_signal_teardown() -> None:
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def make_up(fleet: ComposeFleet, *variables: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    """`make up` in a session of its own: interrupted, its whole process group (compose included) is killed before
+    the teardown runs, so no `compose up` creates containers after the `down`."""
+    py = sys.executable
+    proc = subprocess.Popen(["make", "--no-print-directory", "-o", ".env", "-o", py, f"PY={py}", "up", *variables],
+                            cwd=ROOT, env=fleet.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def teardown(fleet: ComposeFleet) -> None:
+    """The fleet's teardown, then whatever is still labelled with its project (containers, volumes, networks)."""
+    fleet.teardown()
+    label = f"label=com.docker.compose.project={fleet.project}"
+    for kind in ("container", "volume", "network"):
+        ids = subprocess.run(["docker", kind, "ls", "-q", *(["-a"] if kind == "container" else []), "--filter", label],
+                             capture_output=True, text=True, timeout=60).stdout.split()
+        if ids:
+            subprocess.run(["docker", kind, "rm", "-f", *ids] if kind != "network" else ["docker", kind, "rm", *ids],
+                           capture_output=True, timeout=300)
+
+
+def stop_bare_workers() -> None:
+    for proc in BARE_WORKERS:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    BARE_WORKERS.clear()
 
 
 def groups_of(fleet: ComposeFleet) -> list[str]:
@@ -88,42 +157,80 @@ def json_lines(fleet: ComposeFleet, service: str, event: str) -> list[dict[str, 
     return docs
 
 
+def connections(fleet: ComposeFleet) -> int:
+    """Established connections to the broker's port: its /proc/<pid>/net/tcp{,6} read from the host when we may
+    (no `docker exec`: each costs dockerd, containerd and runc tens of CPU-ms, which a benchmark polling every
+    second takes from the fleet it measures), else through `docker exec`."""
+    pid = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", fleet.container_id("broker")],
+                         capture_output=True, text=True, timeout=30).stdout.strip()
+    try:
+        rows = [line.split() for name in ("tcp", "tcp6")
+                for line in Path(f"/proc/{pid}/net/{name}").read_text().splitlines()]
+    except OSError:
+        return broker_clients(fleet)
+    return sum(1 for f in rows if len(f) > 3 and f[1].endswith(":22B3") and f[3] == "01")
+
+
 def wait_connected(fleet: ComposeFleet, count: int, timeout: float) -> float | None:
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout:
-        if broker_clients(fleet) >= count:
+        if connections(fleet) >= count:
             return time.perf_counter() - t0
-        time.sleep(0.5)
+        time.sleep(1.0)
     return None
 
 
-def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: float, connect_rate: float
-             ) -> dict[str, Any]:
+SETTLE_MAX_S = 120.0
+
+
+def settle(fleet: ComposeFleet, services: list[str], limit: float) -> float:
+    """Seconds waited after every station connected until no group is behind schedule any more (its status
+    file's `behind_s` under 0.5 s; at least 5 s, at most `limit`): the backlog of the connect phase (publishing
+    stations share the host with TLS handshakes) is caught up before the window measures the sustained rate."""
+    t0 = time.perf_counter()
+    time.sleep(5)
+    while time.perf_counter() - t0 < limit:
+        if max((group_status(fleet, s).get("behind_s") or 0.0 for s in services), default=0.0) < 0.5:
+            break
+        time.sleep(3)
+    return time.perf_counter() - t0
+
+
+def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: float, connect_rate: float,
+             settle_max: float = SETTLE_MAX_S) -> dict[str, Any]:
     groups = -(-count // per)
     fleet.env.update(INTERVAL=f"{count / rate:g}", CONNECT_RATE=f"{connect_rate / groups:g}")
     t0 = time.perf_counter()
-    out = fleet.make("up", f"FLEET_COUNT={count}", f"STATIONS_PER_CONTAINER={per}", timeout=1800)
+    out = make_up(fleet, f"FLEET_COUNT={count}", f"STATIONS_PER_CONTAINER={per}")
     up_s = time.perf_counter() - t0
     if out.returncode != 0:
         raise RuntimeError(f"make up failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
-    connected_s = wait_connected(fleet, count, 900)
+    connected_s = wait_connected(fleet, count, 300)
     row: dict[str, Any] = {"count": count, "rate": rate, "up_s": up_s, "connected_s": connected_s,
                            "load": os.getloadavg()[0]}
     if connected_s is None:
-        row["error"] = f"only {broker_clients(fleet)} of {count} connected after 900 s"
+        row["error"] = f"only {connections(fleet)} of {count} connected after 300 s"
+        fleet.compose("stop", "-t", "60", *groups_of(fleet), timeout=600)
         return row
-    time.sleep(5)  # settle
     services = groups_of(fleet)
+    row["settle_s"] = settle(fleet, services, settle_max)
     cpu0 = {s: cpu_seconds(fleet, s) for s in [*services, "broker"]}
     before = [group_status(fleet, s) for s in services]
     started = time.time()
-    time.sleep(window / 2)
-    mem = stats(fleet)
+    samples = []
+    while time.time() - started < window:  # memory sampled through the window: its peak counts
+        try:
+            samples.append(stats(fleet))
+        except subprocess.CalledProcessError:  # a container went away between listing and `docker stats`
+            pass
+        time.sleep(max(0.0, min(window / 4, started + window - time.time())))
     fds = broker_fds(fleet)
-    time.sleep(window / 2)
+    kept = connections(fleet)
     elapsed = time.time() - started
     cpu1 = {s: cpu_seconds(fleet, s) for s in [*services, "broker"]}
     after = [group_status(fleet, s) for s in services]
+    samples = samples or [stats(fleet)]
+    mem = {k: max((m[k] for m in samples if k in m), key=lambda v: v[0]) for k in samples[-1]}
     messages = sum(a.get("acked", 0) - b.get("acked", 0) for a, b in zip(after, before))
     # each group's rate over the span between its two status writes (a status file is rewritten every second)
     achieved = sum((a.get("acked", 0) - b.get("acked", 0)) / max(1e-3, a.get("updated_at", 0) - b.get("updated_at", 0))
@@ -135,6 +242,8 @@ def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: flo
             stamp = calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) if ts else 0
             if started + 1 <= stamp <= started + elapsed + 1 and doc.get("lateness_p99_s") is not None:
                 p99s.append(float(doc["lateness_p99_s"]))
+    behind = max((a.get("behind_s") or 0.0 for a in after), default=0.0)
+    overloaded_lines = sum(len(json_lines(fleet, s, "group-overloaded")) for s in services)
     fleet.compose("stop", "-t", "60", *services, timeout=600)
     summaries = [d for s in services for d in json_lines(fleet, s, "group-summary")[-1:]]
     group_mem = [mem[s][0] for s in services if s in mem]
@@ -148,29 +257,104 @@ def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: flo
         acknowledged=sum(d.get("acknowledged", 0) for d in summaries),
         failed=sum(d.get("failed", 0) for d in summaries),
         unacknowledged=sum(d.get("unacknowledged", 0) for d in summaries),
-        failed_stations=sum(d.get("failed_stations", 0) for d in summaries))
+        failed_stations=sum(d.get("failed_stations", 0) for d in summaries),
+        disconnects=sum(d.get("disconnects", 0) for d in summaries), connections_kept=kept, behind_s=behind,
+        overloaded_lines=overloaded_lines, messages=messages)
     row["ok"] = (row["p99"] is not None and row["p99"] <= 1.0 and row["failed"] == 0 and row["unacknowledged"] == 0
-                 and row["published"] == row["acknowledged"] and row["achieved"] >= 0.95 * rate)
+                 and row["published"] == row["acknowledged"] and row["achieved"] >= 0.95 * rate
+                 and row["disconnects"] == 0 and row["failed_stations"] == 0)
     return row
 
 
-def bench_count(count: int, per: int, rates: list[float], data_dir: Path, window: float, connect_rate: float
-                ) -> list[dict[str, Any]]:
+def run_bare(fleet: ComposeFleet, count: int, rate: float, window: float, connect_rate: float) -> dict[str, Any]:
+    """The bare-loop baseline (scripts/bare_loop.py) with the groups' identities, one worker per group, at `rate`
+    in all; the groups must be stopped (same client ids)."""
+    shards = sorted((fleet.fleet_dir / "shards").glob("shard-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    network = subprocess.run(["docker", "network", "ls", "-q", "--filter",
+                              f"label=com.docker.compose.project={fleet.project}"], capture_output=True, text=True,
+                             timeout=60).stdout.split()[0]
+    image = fleet.env.get("STATION_IMAGE") or "weather-fleet/station:latest"
+    workers = []
+    for n, shard in enumerate(shards, 1):
+        names = [t["thing_name"] for t in json.loads(shard.read_text())["things"]]
+        # In a container of the station image on the fleet's network, as the groups run: the same Python and
+        # awscrt, the same path to the broker (not the host's docker-proxy, which 10,000 connections overwhelm).
+        cmd = ["docker", "run", "--rm", "--name", f"{fleet.project}-bare-{n}", "--network", network,
+               "--label", f"com.docker.compose.project={fleet.project}", "--user", fleet.env["FLEET_UID"],
+               "--ulimit", "nofile=20000:20000", "--entrypoint", "python",
+               "-v", f"{Path(__file__).with_name('bare_loop.py')}:/bare_loop.py:ro",
+               "-v", f"{fleet.fleet_dir / 'shards' / str(n) / 'identities'}:/identities:ro", image, "/bare_loop.py",
+               "--host", "broker", "--port", "8883", "--identities", "/identities", "--names", ",".join(names),
+               "--rate", f"{rate * len(names) / count:g}", "--window", f"{window:g}", "--settle", "10",
+               "--connect-rate", f"{connect_rate / len(shards):g}"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        BARE_WORKERS.append(proc)
+        workers.append(proc)
+    results = []
+    for proc in workers:
+        out, err = proc.communicate(timeout=900)
+        if proc.returncode != 0:
+            raise RuntimeError(f"bare loop failed: {err[-2000:]}")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    stop_bare_workers()
+    acked = sum(r["acked_window"] for r in results)
+    cpu = sum(r["cpu_s"] for r in results)
+    return dict(rate=rate, clients=sum(r["clients"] for r in results), workers=len(results),
+                achieved=sum(r["acked_window"] / r["window_s"] for r in results),
+                cpu_per_1000=cpu / acked * 1000 if acked else None,
+                published=sum(r["published"] for r in results), acknowledged=sum(r["acknowledged"] for r in results),
+                failed=sum(r["failed"] for r in results), disconnects=sum(r["disconnects"] for r in results),
+                load=os.getloadavg()[0])
+
+
+def next_rate(rows: list[dict[str, Any]], rates: list[float], steps_left: int) -> float | None:
+    """The rate search: --rates in order until one misses, then bisect (rounded to 50 msg/s) between the best
+    good and the lowest missed rate, `steps_left` times."""
+    tried = {r["rate"] for r in rows}
+    good = [r["rate"] for r in rows if r.get("ok")]
+    missed = [r["rate"] for r in rows if not r.get("ok")]
+    if not missed:
+        return next((r for r in rates if r not in tried), None)
+    if steps_left <= 0:
+        return None
+    low, high = (max(good) if good else 0.0), min(missed)
+    mid = round((low + high) / 2 / 50) * 50
+    return mid if low < mid < high and mid not in tried else None
+
+
+def bench_count(count: int, per: int, rates: list[float], data_dir: Path, window: float, connect_rate: float,
+                search: int, overload: float) -> dict[str, Any]:
+    """The rate search, the bare baseline at the capacity and the overload round, for N = `count`."""
     WORK.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
         fleet = ComposeFleet(Path(tmp), data_dir, LOOP="true", LOG_FORMAT="json", PROGRESS_INTERVAL="5",
                              DRAIN_TIMEOUT="30", TIME_MODE="original", TOPIC="sensor/weather", SPEEDUP="")
-        rows = []
+        print(f"bench-density: N={count} in compose project {fleet.project}, FLEET_DIR {fleet.fleet_dir}",
+              file=sys.stderr, flush=True)
+        rows: list[dict[str, Any]] = []
+        result: dict[str, Any] = {"rows": rows, "bare": None, "overload": None}
         try:
-            for rate in rates:
+            steps = search
+            while (rate := next_rate(rows, rates, steps)) is not None:
+                if any(not r.get("ok") for r in rows):
+                    steps -= 1
                 row = run_rate(fleet, count, per, rate, window, connect_rate)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-                if not row.get("ok"):
-                    break
+            good = [r for r in rows if r.get("ok")]
+            best = max(good, key=lambda r: r["rate"]) if good else None
+            if best is not None:
+                result["bare"] = run_bare(fleet, count, best["rate"], window, connect_rate)
+                print(json.dumps({"bare": result["bare"]}), flush=True)
+                if overload > 0:
+                    over = run_rate(fleet, count, per, best["rate"] * overload, window, connect_rate, settle_max=5.0)
+                    over["steady_mem"] = best.get("group_mem_total")
+                    result["overload"] = over
+                    print(json.dumps({"overload": over}), flush=True)
         finally:
-            fleet.teardown()
-        return rows
+            stop_bare_workers()
+            teardown(fleet)
+        return result
 
 
 def fmt(value: Any, spec: str = ".1f") -> str:
@@ -183,14 +367,26 @@ def main() -> int:
     parser.add_argument("--counts", default="1000,5000,10000")
     parser.add_argument("--per-container", type=int, default=1000)
     parser.add_argument("--rates", default="1000,2500,5000,7500")
+    parser.add_argument("--search", type=int, default=1, help="bisection steps after the first missed rate")
+    parser.add_argument("--overload", type=float, default=2.0, help="overload round at this times the capacity (0: none)")
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--connect-rate", type=float, default=400.0, help="connects per second, all groups together")
     parser.add_argument("--compare", type=int, default=100, help="one container per station at this N (0: skip)")
     args = parser.parse_args()
+    install_signal_teardown()
+    try:
+        return report(args)
+    except Interrupted as exc:
+        print(f"bench-density: {exc}: torn down what it started", file=sys.stderr)
+        return 128 + exc.signum
+
+
+def report(args: argparse.Namespace) -> int:
     data = args.data_dir.resolve()
     rates = [float(r) for r in args.rates.split(",")]
-    results = {int(c): bench_count(int(c), args.per_container, rates, data, args.window, args.connect_rate)
-               for c in args.counts.split(",")}
+    outcomes = {int(c): bench_count(int(c), args.per_container, rates, data, args.window, args.connect_rate,
+                                    args.search, args.overload) for c in args.counts.split(",")}
+    results = {c: o["rows"] for c, o in outcomes.items()}
     single = measure(args.compare, data, 20.0, "3600") if args.compare else None
     cpus = os.cpu_count()
     lines = [f"# Density: group containers vs one container per station ({platform.machine()}, {cpus} CPUs, "
@@ -202,7 +398,7 @@ def main() -> int:
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for count, rows in results.items():
         good = [r for r in rows if r.get("ok")]
-        best = good[-1] if good else (rows[-1] if rows else {})
+        best = max(good, key=lambda r: r["rate"]) if good else (rows[-1] if rows else {})
         first = rows[0] if rows else {}
         lines.append(
             f"| {count} | {best.get('groups', '-')} | {fmt(first.get('connected_s'), '.0f')} | "
@@ -230,8 +426,32 @@ def main() -> int:
                          f"{r.get('unacknowledged', '-')} | {r.get('failed_stations', '-')} | "
                          f"{fmt(r.get('cpu_per_1000'), '.2f')} | {fmt(r.get('load'))} | "
                          f"{'ok' if r.get('ok') else r.get('error', 'missed')} |")
+    lines += ["", "Capacity, bare-loop baseline and overload (the bare loop: scripts/bare_loop.py, one process per "
+              "group with the same identities and rate, QoS1 only, right after the groups in the same run):", "",
+              "| stations | capacity (msg/s) | groups' CPU-s / 1,000 msgs | bare loop's CPU-s / 1,000 msgs | ratio | "
+              "bare published = acked, disconnects | host load | overload round (msg/s asked) | achieved | "
+              "p99 lateness (s) | behind (s) | connections kept | disconnects | failed stations | published = acked | "
+              "memory vs capacity round | group-overloaded lines |",
+              "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+    for count, o in outcomes.items():
+        good = [r for r in o["rows"] if r.get("ok")]
+        best = max(good, key=lambda r: r["rate"]) if good else {}
+        bare, over = o["bare"] or {}, o["overload"] or {}
+        ratio = (best["cpu_per_1000"] / bare["cpu_per_1000"]) if best.get("cpu_per_1000") and bare.get(
+            "cpu_per_1000") else None
+        mem_ratio = (over["group_mem_total"] / over["steady_mem"]) if over.get("group_mem_total") and over.get(
+            "steady_mem") else None
+        lines.append(
+            f"| {count} | {fmt(best.get('rate'), '.0f')} | {fmt(best.get('cpu_per_1000'), '.3f')} | "
+            f"{fmt(bare.get('cpu_per_1000'), '.3f')} | {fmt(ratio, '.2f')} | {bare.get('published', '-')} = "
+            f"{bare.get('acknowledged', '-')}, {bare.get('disconnects', '-')} | {fmt(bare.get('load'))} | "
+            f"{fmt(over.get('rate'), '.0f')} | {fmt(over.get('achieved'), '.0f')} | {fmt(over.get('p99'), '.2f')} | "
+            f"{fmt(over.get('behind_s'), '.1f')} | {over.get('connections_kept', '-')} of {count} | "
+            f"{over.get('disconnects', '-')} | {over.get('failed_stations', '-')} | {over.get('published', '-')} = "
+            f"{over.get('acknowledged', '-')} | {fmt(mem_ratio, '.2f')}x | {over.get('overloaded_lines', '-')} |")
     lines += ["", f"Command: `make bench-density` (`python scripts/bench_density.py --counts {args.counts} "
-              f"--per-container {args.per_container} --rates {args.rates}`). Memory: `docker stats` (cgroup memory "
+              f"--per-container {args.per_container} --rates {args.rates} --search {args.search} --overload {args.overload:g} "
+              f"--window {args.window:g}`). Memory: `docker stats` (cgroup memory "
               "without page cache; the shared message cache is page cache). The one-container row runs "
               "scripts/bench_fleet_scale.py's measure (SPEEDUP=3600)."]
     return write_report(OUT, lines)

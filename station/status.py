@@ -9,8 +9,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from station.checkpoint import atomic_write_text
-
 
 class State(StrEnum):
     """The `state` of the status file (a StrEnum: the file holds the plain value)."""
@@ -33,6 +31,8 @@ def status_path(state_dir: Path, thing_name: str) -> Path:
 
 
 def write_status(path: Path, state: State, **fields: Any) -> None:
+    from station.checkpoint import atomic_write_text  # here: `station health` reads only (no pydantic import)
+
     doc = {"state": state, "pid": os.getpid(), "updated_at": time.time(), **fields}
     atomic_write_text(path, json.dumps(doc, default=str) + "\n")
 

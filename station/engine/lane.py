@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from station import checkpoint as ckpt
 from station.engine.cache import station_prefix
 from station.engine.ledger import AckLedger, Extra
 from station.engine.outage import POLL_S, Outage, Phase
+from station.engine.states import LaneState
 from station.engine.resume import start_point
 from station.engine.summary import Summary
 from station.engine.writer import BackgroundWriter
@@ -40,20 +40,6 @@ from station.scheduler import Pacer
 from station.sources import fill
 
 log = logging.getLogger("station.engine")
-
-
-class LaneState(StrEnum):
-    WAITING = "waiting"          # not connected yet (its connect slot has not come)
-    CONNECTING = "connecting"
-    PUBLISHING = "publishing"
-    DRAINING = "draining"        # end of file: waiting for the last PUBACKs
-    FINISHED = "finished"
-    STOPPED = "stopped"
-    FAILED = "failed"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (LaneState.FINISHED, LaneState.STOPPED, LaneState.FAILED)
 
 
 class Lane:
@@ -293,14 +279,16 @@ class Lane:
             self.metrics.sync(published - p0, acked - a0, failed - f0, self._lates)
             self._synced, self._lates = (published, acked, failed), []
 
-    def save_checkpoint(self, writer: BackgroundWriter | None, *, final: bool = False, loop: bool = False) -> None:
-        """Submit the checkpoint to `writer` when the acknowledged prefix moved; `final`: the last one of the run,
-        marked finished when the file's last pass ended and all of it was acknowledged (never with LOOP, never
-        for a damaged file)."""
+    def save_checkpoint(self, writer: BackgroundWriter | None, *, final: bool = False, loop: bool = False) -> bool:
+        """Submit the checkpoint to `writer` when the acknowledged prefix moved (True when submitted); `final`: the
+        last one of the run, marked finished when the file's last pass ended and all of it was acknowledged (never
+        with LOOP, never for a damaged file)."""
         finished = final and not loop and self.summary.reason is StopReason.FINISHED and self.summary.inflight == 0
+        if writer is None or self.ledger.last_ack is None:
+            return False
         moved = self.ledger.changed()
-        if writer is None or self.ledger.last_ack is None or (moved is None and not finished):
-            return
+        if moved is None and not finished:
+            return False
         seq, line, passes = self.ledger.last_ack
         if self.truth is not None:  # faults on the seqs this checkpoint covers are on disk before it is
             self.truth.flush()
@@ -308,6 +296,7 @@ class Lane:
                                 line=line, seq=seq, passes=passes, finished=finished)
         path = self.checkpoint_file
         writer.submit(self.name, lambda: ckpt.save(path, model))
+        return True
 
     def summary_fields(self) -> dict[str, Any]:
         """The summary line's fields (after filling in what the ledger and the client know)."""

@@ -10,6 +10,18 @@
   damaged or empty file) is logged and counted; the others go on. The exit code is non-zero only when every lane
   failed (`group_exit_code`: a single station's code when all failed alike, else 1).
 - Every replay step is the engine lane's (`station.engine.lane`): this module only decides when.
+
+Overload (issue 22, docs/density.md): when the host cannot keep up the group falls behind schedule instead of
+queueing without bound or losing its connections:
+- a lane whose client is not connected does not publish (its deadline stays; lateness grows) rather than filling
+  the client's offline queue;
+- in-flight publishes of the whole group are bounded (`inflight_cap`): at the cap, due lanes wait (back-pressure);
+- checkpoint writes are a group-wide budget (`CHECKPOINT_WRITES_PER_S`, round robin): each lane's checkpoint is at
+  most max(CHECKPOINT_INTERVAL, stations / budget) seconds old (one fsync per publishing station per second cost
+  as much CPU as the publishes themselves at 10,000 stations);
+- the scheduler thread never holds the GIL for more than `MAX_HOLD_S` at a stretch: it sleeps `YIELD_S` so the
+  CRT event-loop thread (which takes the GIL for every PUBACK) keeps reading its sockets, pings included;
+- `GroupReport` says once per progress interval that the group is overloaded and by how much.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import heapq
 import logging
 import math
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +58,18 @@ log = logging.getLogger("station.group")
 BATCH = 512            # due entries handled before looking at connection events and housekeeping again
 FULL_WINDOW_RETRY = 0.005  # seconds before a lane whose in-flight window is full tries again
 MAX_FAILURES_SHOWN = 5  # failed-publish lines logged per station (then counted only)
+CHECKPOINT_WRITES_PER_S = 100  # checkpoint files written per second by one group at most (round robin)
+DISCONNECTED_RETRY = 0.1  # seconds before a lane whose client is not connected looks again
+BACKPRESSURE_RETRY = 0.02  # seconds before a lane held back by the group's in-flight cap tries again
+INFLIGHT_PER_STATION = 2  # the group's in-flight cap: this many per station, at least MIN_INFLIGHT_CAP
+MIN_INFLIGHT_CAP = 1000
+MAX_HOLD_S = 0.02  # the scheduler thread's longest stretch of work before it lets the CRT thread run
+YIELD_S = 0.001
+SWITCH_INTERVAL_S = 0.001  # GIL hand-over request interval (CPython's default 5 ms starves the CRT thread)
+# The scheduler's timing granularity: it sleeps at least this long, then sends everything due. One wake-up (and one
+# wake-up of the CRT event loop, which `client.publish` from another thread costs) for several publishes instead
+# of one per publish; lateness grows by at most this much.
+COALESCE_S = 0.005
 
 PublisherFactory = Callable[[ConnectionConfig, str, int, Callable[[ConnectionEvent, str], None]], Any]
 
@@ -94,6 +119,12 @@ class GroupRuntime:
         self._stopped: set[int] = set()
         self._summarised: set[int] = set()
         self._pending_connects = 0
+        self._inflight = 0  # published and not yet seen resolved, all lanes (recounted at each sweep)
+        self._next_recount = 0.0
+        self._paused_until = 0.0  # back-pressure: no publish before this (the group's in-flight is at its cap)
+        self._checkpoint_cursor = 0
+        self.held_back = 0  # due publishes deferred by back-pressure or a lost connection (for the report)
+        self._yield: Callable[[float], None] = time.sleep if sleep is None else (lambda _s: None)
         self._files = DataFiles()
         self.slots = ConnectSlots(s.effective_connect_rate, rng)
         self.lanes = [Lane(t.thing_name, s.data_dir / t.data_file, s.state_dir / t.thing_name,
@@ -102,6 +133,9 @@ class GroupRuntime:
         if instruments is not None:
             for lane in self.lanes:
                 instruments.attach(lane)
+        # In-flight publishes of the whole group at most (bounds the memory of unacknowledged messages).
+        self.inflight_cap = min(max(MIN_INFLIGHT_CAP, INFLIGHT_PER_STATION * len(self.lanes)),
+                                s.max_inflight * max(1, len(self.lanes)))
         self.report = GroupReport(self, write_state)
 
     # --- control ---------------------------------------------------------------------------------------------
@@ -198,6 +232,36 @@ class GroupRuntime:
         self.report.status_due = True
 
     # --- lane steps ------------------------------------------------------------------------------------------
+    def _recount_inflight(self) -> int:
+        """Collect every active lane's completions and count what is still in flight."""
+        topic, total = self.s.topic, 0
+        for lane in self.lanes:
+            if lane.publisher is not None and lane.summary.inflight:
+                lane.absorb(topic)
+                total += lane.summary.inflight
+        self._inflight = total
+        return total
+
+    def _held_back(self, index: int, now: float) -> bool:
+        """Back-pressure: True (and the lane rescheduled, its deadline kept) when it must not publish now."""
+        lane = self.lanes[index]
+        if not lane.publisher.connected:  # no offline queue growing while the broker is away or slow
+            self.held_back += 1
+            self._push(index, now + DISCONNECTED_RETRY)
+            return True
+        if self._inflight >= self.inflight_cap:
+            if now >= self._next_recount:
+                self._next_recount = now + BACKPRESSURE_RETRY
+                if self._recount_inflight() < self.inflight_cap:
+                    return False
+            # The whole group pauses, every lane keeping its place (its entry goes back with its deadline): a
+            # lane pushed to "now + retry" would fall behind every overdue lane and starve.
+            self.held_back += 1
+            self._paused_until = now + BACKPRESSURE_RETRY
+            self._push(index, lane.deadline)
+            return True
+        return False
+
     def _publish_due(self, index: int) -> None:
         lane = self.lanes[index]
         if lane.outage is not None:  # a disconnect fault: closed once idle, back after its time
@@ -205,6 +269,8 @@ class GroupRuntime:
             if again is not None:
                 self._push(index, again)
                 return
+        if self._held_back(index, self.clock()):
+            return
         if lane.publisher.inflight >= self.s.max_inflight:
             lane.absorb(self.s.topic)
             if lane.publisher.inflight >= self.s.max_inflight:
@@ -216,6 +282,7 @@ class GroupRuntime:
         if self.s.time_mode is TimeMode.SHIFTED:
             shifted = datetime.fromtimestamp(round(lane.deadline + self._wall_offset, 3), timezone.utc)
         lane.publish(self.now_utc(), shifted, late)
+        self._inflight += 1
         if lane.advance(loop=self.s.loop):
             self._push(index, lane.deadline)
         else:
@@ -252,10 +319,11 @@ class GroupRuntime:
         self._summary(index)
         self._stop_client(index)
 
-    def _sweep(self) -> None:
-        """Collect PUBACKs of every active lane, save changed checkpoints, finish drained lanes."""
-        topic = self.s.topic
-        for i, lane in enumerate(self.lanes):
+    def _sweep(self, seconds: float) -> None:
+        """Collect PUBACKs of every active lane, recount the group's in-flight, finish drained lanes, and save
+        changed checkpoints within the group's write budget for `seconds` (round robin over the lanes)."""
+        topic, lanes, inflight = self.s.topic, self.lanes, 0
+        for i, lane in enumerate(lanes):
             state = lane.state
             if state is not LaneState.PUBLISHING and state is not LaneState.DRAINING:
                 continue
@@ -264,8 +332,18 @@ class GroupRuntime:
                 lane.release()
             if state is LaneState.DRAINING and lane.summary.inflight == 0 and lane.publisher.inflight == 0:
                 self._finish_lane(i)
-            else:
-                lane.save_checkpoint(self._writer)
+            inflight += lane.summary.inflight
+        self._inflight = inflight
+        budget, n, start = max(1, int(CHECKPOINT_WRITES_PER_S * seconds)), len(lanes), self._checkpoint_cursor
+        for k in range(n):
+            i = (start + k) % n
+            lane = lanes[i]
+            if lane.state is LaneState.PUBLISHING or lane.state is LaneState.DRAINING:
+                if lane.save_checkpoint(self._writer):
+                    budget -= 1
+                    if not budget:
+                        self._checkpoint_cursor = i + 1
+                        break
 
     # --- main ------------------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -288,6 +366,8 @@ class GroupRuntime:
         # (a full collection of a big heap would show as a lateness spike on every station at once).
         gc.collect()
         gc.freeze()
+        if self._factory is None:  # real clients: their CRT thread needs the GIL for every PUBACK
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._loop()
         self._shutdown()
         return int(group_exit_code(self.lanes))
@@ -298,18 +378,22 @@ class GroupRuntime:
         now = clock()
         report.begin(now)
         next_sweep = now + sweep_every
+        busy_since = now
         while not self.stop.is_set():
             if self._events:
                 self._handle_events()
             now = clock()
+            if now - busy_since > MAX_HOLD_S:  # behind schedule: let the CRT thread take the GIL now and then
+                self._yield(YIELD_S)
+                busy_since = now = clock()
             if now >= next_sweep:
-                self._sweep()
+                self._sweep(sweep_every)
                 next_sweep = now + sweep_every
                 if all(lane.state.terminal for lane in lanes):
                     break
             report.tick(now)
             handled = 0
-            while heap and heap[0][0] <= now and handled < BATCH:
+            while heap and heap[0][0] <= now and handled < BATCH and now >= self._paused_until:
                 _, token, index = heapq.heappop(heap)
                 if lanes[index].token == token:
                     self._due(index, now)
@@ -318,8 +402,9 @@ class GroupRuntime:
                         now = clock()
             if handled:
                 continue
-            wake = min(next_sweep, report.next_due, heap[0][0] if heap else math.inf)
-            self._sleep(max(0.0, wake - clock()))
+            wake = min(next_sweep, report.next_due, max(heap[0][0], self._paused_until) if heap else math.inf)
+            self._sleep(max(COALESCE_S, wake - clock()))
+            busy_since = clock()
 
     def _shutdown(self) -> None:
         """Drain in-flight publishes (DRAIN_TIMEOUT when stopped), save checkpoints, summaries, stop clients."""

@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from station.engine.lane import LaneState
+from station.engine.states import LaneState
 
 GROUP_STATUS_FILE = "group.status.json"
 

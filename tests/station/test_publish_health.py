@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -59,3 +62,14 @@ def test_a_station_that_cannot_connect_exits_1_with_a_failed_status(tmp_path: Pa
     status = read_status(status_path(tmp_path / "state", "ws-down"))
     assert status["state"] == State.FAILED and "could not connect" in status["error"]
     assert assess(status, 30) == (False, f"state failed: {status['error']}")
+
+
+def test_the_healthcheck_imports_neither_awscrt_nor_pydantic(tmp_path: Path) -> None:
+    """Regression (issue 22): `station health` imported every subcommand (awscrt, pydantic-settings, the decoder),
+    about 0.35 CPU-s per check; ten group containers checked every 15 s took a tenth of this 2-core host."""
+    (tmp_path / "group.status.json").write_text('{"state": "running", "stations": 1, "states": {}, "updated_at": 0}')
+    code = ("import sys; from station.cli import main; rc = main(['health', '--state-dir', sys.argv[1]]); "
+            "print(rc, sorted(m for m in ('awscrt', 'pydantic', 'pydantic_settings', 'isd_decoder') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "SHARD_FILE": "x"})
+    assert out.stdout.strip().splitlines()[-1] == "1 []", out.stdout + out.stderr
