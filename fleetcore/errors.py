@@ -1,4 +1,5 @@
-"""Exception bases. Every package has one base (`StationError`, `ProvisioningError`, `PipelineError`) derived
+"""Exception bases. Every package has one base (`StationError`, `ProvisioningError`, `PipelineError`,
+`DeployError`, `StationDataError`) derived
 from `FleetError`, so a CLI catches its own package's errors, shows their one-line message, and lets bugs surface
 as tracebacks.
 
@@ -22,6 +23,11 @@ class FleetError(Exception):
 
 class ConfigError(FleetError):
     """Invalid or missing configuration (environment, `.env`, files named by it)."""
+
+
+class ManifestError(FleetError):
+    """The fleet manifest (FLEET_DIR/manifest.json, `fleetcore.manifest`) is missing, unreadable or lacks a thing.
+    Every CLI that reads the manifest (provisioning, deploy) reports it beside its own package's errors."""
 
 
 def exit_code(exc: FleetError) -> int:

@@ -33,6 +33,23 @@ LAKE_CLIENT_ID = "monitor-lake"
 WATCH_CLIENT_PREFIX = "monitor-watch-"
 DEFAULT_FLEET_DIR = Path(".fleet")
 
+# The local fleet's CA and broker files (target local), written by provisioning, mounted by deploy:
+#   ca/ca.pem, ca/ca.key                         the local certificate authority (created once, kept)
+#   broker/server.pem, server.key, ca.pem, acl   the broker's identity (CN `broker`) and its ACL
+CA_DIR = "ca"
+CA_KEY_FILE = "ca.key"
+BROKER_DIR = "broker"
+BROKER_COMMON_NAME = "broker"
+SERVER_CERT_FILE = "server.pem"
+SERVER_KEY_FILE = "server.key"
+ACL_FILE = "acl"
+# The broker's own healthcheck reads this topic with the server certificate (the ACL grants it).
+HEALTH_TOPIC = "$SYS/broker/uptime"
+# What the metrics identity (`pipeline broker-metrics`) may read: the broker's own statistics.
+SYS_TOPICS = "$SYS/#"
+# The broker's host name on the fleet's network (compose service, swarm service alias): the local endpoint.
+LOCAL_ENDPOINT = "broker"
+
 
 def watch_client_id() -> str:
     """A fresh client id for a monitor viewer (`make watch`): never the lake writer's, never another viewer's."""

@@ -12,6 +12,7 @@ at.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from fleetcore import station_variables
+from fleetcore.identity import DEFAULT_FLEET_DIR
 from fleetcore.settings import FleetSettingsBase, Topic
 from fleetcore.target import AWS_MAX_RATE, Target
 from fleetcore.topic import DEFAULT_TOPIC
@@ -35,6 +37,9 @@ DEFAULT_PIPELINE_IMAGE = "weather-fleet/pipeline:latest"
 
 MAX_FLEET_COUNT = 10_000
 """Stations in one fleet at most (FLEET_COUNT; STATIONS_PER_CONTAINER cannot exceed it either)."""
+
+ROOT_FALLBACK_ID = 10001
+"""The user (and group) containers run as when FLEET_UID / FLEET_GID are unset and you are root: never root."""
 
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
@@ -61,20 +66,49 @@ class BrokerAddress(FleetSettingsBase):
     mqtt_port: int = Field(8883, ge=1, le=65535, validation_alias="MQTT_PORT", description="Broker port (mTLS).")
 
 
+class FleetFolder(FleetSettingsBase):
+    """FLEET_DIR: the fleet's identities, manifest and deployment files."""
+
+    fleet_dir: Path = Field(default=DEFAULT_FLEET_DIR, validation_alias="FLEET_DIR",
+                            description="Folder holding the CA, identities, broker files, manifest and the "
+                            "deployment (compose.env, shards).")
+
+
+class DataFolder(FleetSettingsBase):
+    """DATA_DIR: the station-years the fleet replays."""
+
+    data_dir: Path = Field(default=Path("data"), validation_alias="DATA_DIR",
+                           description="Folder of ISD station-year files (plain or .gz).")
+
+
 class ContainerLayout(FleetSettingsBase):
-    """How the fleet's containers run on this host (compose and Swarm alike)."""
+    """How the fleet's containers run on this host (compose and Swarm alike). FLEET_UID / FLEET_GID unset: your own
+    ids, or ROOT_FALLBACK_ID when you are root (containers never run as root)."""
 
     stations_per_container: int = Field(default=1, ge=1, le=MAX_FLEET_COUNT, validation_alias="STATIONS_PER_CONTAINER",
                                         description="Stations one container runs (1: one container per station).")
     broker_port: int = Field(default=8883, ge=1, le=65535, validation_alias="BROKER_PORT",
                              description="Host port (loopback only) the broker's mTLS listener is published on.")
+    broker_wait_seconds: float = Field(default=60.0, ge=0, validation_alias="BROKER_WAIT_SECONDS",
+                                       description="How long `make up` / `make swarm-up` wait for the broker to "
+                                       "answer on 127.0.0.1:BROKER_PORT, and `make watch` for a broker still "
+                                       "starting (0: no wait).")
     # Never uid 0 (containers never run as root); gid 0 is a plain group some hosts give their users.
-    fleet_uid: int = Field(default=10001, ge=1, validation_alias="FLEET_UID",
-                           description="User id the station containers run as (the Makefile sets your own; "
-                           "10001 when you are root).")
-    fleet_gid: int = Field(default=10001, ge=0, validation_alias="FLEET_GID",
-                           description="Group id the station containers run as (the Makefile sets your own; "
-                           "10001 when you are root).")
+    fleet_uid: int | None = Field(default=None, ge=1, validation_alias="FLEET_UID",
+                           description="User id the station containers run as (unset: yours; "
+                           f"{ROOT_FALLBACK_ID} when you are root).")
+    fleet_gid: int | None = Field(default=None, ge=0, validation_alias="FLEET_GID",
+                           description="Group id the station containers run as (unset: yours; "
+                           f"{ROOT_FALLBACK_ID} when you are root).")
+
+    @model_validator(mode="after")
+    def _own_ids(self) -> Any:
+        root = os.getuid() == 0
+        if self.fleet_uid is None:
+            self.fleet_uid = ROOT_FALLBACK_ID if root else os.getuid()
+        if self.fleet_gid is None:
+            self.fleet_gid = ROOT_FALLBACK_ID if root else os.getgid()
+        return self
 
 
 class ImageSettings(FleetSettingsBase):
@@ -87,6 +121,17 @@ class ImageSettings(FleetSettingsBase):
                                  "`make images` from docker/broker).")
     pipeline_image: str = Field(DEFAULT_PIPELINE_IMAGE, validation_alias="PIPELINE_IMAGE",
                                 description="Lake writer image (built by `make images` with PIPELINE=1).")
+
+
+class FaultsFile(FleetSettingsBase):
+    """FAULTS: the fault scenario (docs/faults.md). The stations apply its device rules; `make up` / `make
+    swarm-up` validate it, resolve it against the fleet and mount it into every station and group container;
+    `make chaos` runs its `fleet:` section."""
+
+    faults: Path | None = Field(None, validation_alias="FAULTS",
+                                description="Fault scenario, YAML or JSON (docs/faults.md): its device faults act "
+                                "on the stations it selects (`make up`, `make swarm-up`), its fleet faults run with "
+                                "`make chaos`; unset: none.")
 
 
 class LakeFolder(FleetSettingsBase):

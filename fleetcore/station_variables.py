@@ -16,12 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from fleetcore.metrics import STATION_METRICS_PORT
+
 FIXED: dict[str, str] = {
     "TARGET": "${TARGET:-local}",
     "MQTT_HOST": "${STATIONS_MQTT_HOST:-broker}",
     "MQTT_PORT": "${STATIONS_MQTT_PORT:-8883}",
     "IDENTITY_DIR": "/identity",
     "STATE_DIR": "/state",
+    # the port Prometheus scrapes on every station and group container (fleetcore.metrics.STATION_METRICS_PORT)
+    "METRICS_PORT": str(STATION_METRICS_PORT),
+    # the fault scenario inside the container: set by the fleet's layout when FAULTS is given (mounted read-only,
+    # its `count` selections resolved against the fleet); empty = no faults
+    "FAULTS": "${STATIONS_FAULTS:-}",
 }
 
 # Group mode (SHARD_FILE set): one container runs every thing of its shard; IDENTITY_DIR, THING_NAME, DATA_FILE and
@@ -39,7 +46,7 @@ PER_STATION: tuple[str, ...] = ("THING_NAME", "DATA_FILE", "START_OFFSET")
 PASSED_THROUGH: tuple[str, ...] = (
     "TOPIC", "SPEEDUP", "INTERVAL", "MAX_RATE", "LOOP", "START_AT", "TIME_MODE", "LOG_FORMAT", "LOG_LEVEL",
     "DRAIN_TIMEOUT", "PROGRESS_INTERVAL", "CONNECT_TIMEOUT", "MAX_INFLIGHT", "KEEP_ALIVE", "SESSION_EXPIRY",
-    "CHECKPOINT_INTERVAL", "PRELOAD", "DECODE_AHEAD",
+    "CHECKPOINT_INTERVAL", "PRELOAD", "DECODE_AHEAD", "METRICS_PER_STATION",
 )
 
 # Passed through to group containers only (the single station has no use for them).

@@ -24,6 +24,9 @@ Payloads that are not a JSON object with a string `thing_name` and an integer `s
 the contract's types (`pipeline.contract`: a reading as a string, NaN), are kept, with the reason,
 under `LAKE_DIR/errors/<prefix>/...` (Firehose's error prefix) and never enter the lake. Error, quarantine and
 conflict files are acknowledged once written, like the lake's (a crash in between may write one twice).
+
+Over ~400 lines on purpose: buffering, flushing, the ledger transaction and the acknowledgement order are one
+exactly-once protocol, kept in one module so that its order of steps can be read and checked in one place.
 """
 
 from __future__ import annotations

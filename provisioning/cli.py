@@ -1,4 +1,7 @@
-"""`python -m provisioning` (or `provisioning`): register / unregister the fleet's identities, and friends.
+"""`python -m provisioning` (or `provisioning`): register / unregister the fleet's identities, show, watch.
+
+Registration writes identities and the manifest only; `python -m deploy write` turns that manifest into the
+deployment (`make register` runs both), and `python -m stationdata` fetches and selects the ISD files.
 
 `--target local` (default) uses the local CA and Mosquitto; `--target aws` delegates to
 `provisioning.aws.commands` (AWS IoT Core), imported only when needed.
@@ -13,16 +16,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
 
-from fleetcore.errors import report
+from fleetcore.errors import ManifestError, report
 from fleetcore.target import Target
 from fleetcore.topic import monitor_filter
 from provisioning.errors import ConfigError, ProvisioningError
-from provisioning.settings import MAX_FLEET_COUNT, MAX_STATION_CONTAINERS, FleetSettings, load
-
-if TYPE_CHECKING:
-    from provisioning.manifest import Thing
+from provisioning.settings import MAX_FLEET_COUNT, FleetSettings, load
+from stationdata.errors import StationDataError
 
 AWS_COMMANDS = "provisioning.aws.commands"
 
@@ -54,9 +54,6 @@ def _register_args(p: argparse.ArgumentParser, s: FleetSettings) -> None:
     p.add_argument("--data-dir", type=Path, default=s.data_dir, help="ISD files to assign (env DATA_DIR, "
                    "default %(default)s)")
     p.add_argument("--force", action="store_true", help="rotate every key and certificate (the local CA is kept)")
-    p.add_argument("--stations-per-container", type=int, default=s.stations_per_container,
-                   help="stations one container runs: > 1 writes shards and group services (env "
-                   "STATIONS_PER_CONTAINER, default %(default)s)")
 
 
 def build_parser(settings: FleetSettings) -> argparse.ArgumentParser:
@@ -94,30 +91,11 @@ def build_parser(settings: FleetSettings) -> argparse.ArgumentParser:
                        f"{monitor_filter(settings.topic)}: what the monitor may read)")
     watch.add_argument("--limit", type=int, default=0, help="stop after N messages (0: never)")
     watch.add_argument("--timeout", type=float, default=0.0, help="stop after N seconds (0: never)")
+    watch.add_argument("--wait", type=float, default=settings.broker_wait_seconds,
+                       help="seconds to wait for a broker that is still starting (env BROKER_WAIT_SECONDS, "
+                       "default %(default)s)")
     watch.set_defaults(_run=cmd_watch)
 
-    from provisioning import catalogue_cli
-    from provisioning.data_settings import DataSourceName
-
-    stations = sub.add_parser("stations", help="select stations from the NOAA ISD catalogue (isd-history.csv)")
-    catalogue_cli.add_arguments(stations, settings.data_dir)
-    stations.set_defaults(_run=cmd_stations)
-
-    data = sub.add_parser("data", help="make sure DATA_DIR holds the station-years wanted (the lab's five by "
-                          "default; --stations or selection flags for others), downloading the missing ones")
-    catalogue_cli.add_arguments(data, settings.data_dir, with_json=False)
-    data.add_argument("--stations", default=None, metavar="LIST", help="station-years USAF-WBAN-YEAR (or USAF-WBAN "
-                      "with --year), comma-separated (make STATIONS=)")
-    data.add_argument("--source", choices=[n.value for n in DataSourceName], default=None,
-                      help="source tried first (env DATA_SOURCE, default ncei); the other is the fallback")
-    data.add_argument("--workers", type=int, default=None, help="concurrent downloads (env DATA_WORKERS)")
-    data.add_argument("--check", action="store_true", help="only check, never download")
-    data.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                      help="progress bar on stderr (default: when stderr is a terminal)")
-    data.set_defaults(_run=cmd_data)
-
-    from provisioning.swarm.commands import add_parser as add_stack_parser
-    add_stack_parser(sub, settings.fleet_dir, settings.data_dir)
     return parser
 
 
@@ -126,10 +104,10 @@ def cmd_register(args: argparse.Namespace) -> int:
     if args.target == Target.AWS:
         code = _delegate_aws("register", args)
         if code == 0 and not args.dry_run:
-            from provisioning.manifest import load_manifest, manifest_path
+            from fleetcore.manifest import load_manifest, manifest_path
             from provisioning.register_local import hand_over_station_identities
 
-            from provisioning.station_names import write_station_names
+            from stationdata.station_names import write_station_names
 
             if manifest_path(args.fleet_dir).is_file():
                 manifest = load_manifest(args.fleet_dir)
@@ -140,42 +118,19 @@ def cmd_register(args: argparse.Namespace) -> int:
 
     if not 1 <= args.count <= MAX_FLEET_COUNT:
         raise ConfigError(f"--count (FLEET_COUNT) must be between 1 and {MAX_FLEET_COUNT}, not {args.count}")
-    per = args.stations_per_container
-    if per < 1:
-        raise ConfigError(f"--stations-per-container (STATIONS_PER_CONTAINER) must be >= 1, not {per}")
-    containers = -(-args.count // per)
-    if containers > MAX_STATION_CONTAINERS:
-        raise ConfigError(f"FLEET_COUNT={args.count} with STATIONS_PER_CONTAINER={per} needs {containers} containers; "
-                         f"one Docker network holds about {MAX_STATION_CONTAINERS}: set STATIONS_PER_CONTAINER to "
-                         f"{-(-args.count // MAX_STATION_CONTAINERS)} or more (e.g. `make up FLEET_COUNT={args.count} "
-                         f"STATIONS_PER_CONTAINER=1000`)")
     outcome = register_local(LocalFleetRequest(
         fleet_dir=args.fleet_dir, data_dir=args.data_dir, prefix=args.prefix, count=args.count, topic=s.topic,
         hostnames=s.hostnames(), port=s.broker_port, force=args.force, dry_run=args.dry_run,
-        owner=(s.fleet_uid, s.fleet_gid), stations_per_container=per))
+        owner=(s.fleet_uid, s.fleet_gid)))
     _print_paths("would write" if args.dry_run else "wrote", outcome.written)
     _print_paths("would remove" if args.dry_run else "removed", outcome.removed)
     if outcome.cycling:
         print(f"note: {outcome.cycling}")
-    if outcome.groups:
-        print(f"group mode: {outcome.groups} group containers of up to {per} stations "
-              f"({args.fleet_dir}/shards/shard-1.json .. shard-{outcome.groups}.json)")
     stations = outcome.manifest.stations()
-    _warn_unreadable_data(args.data_dir, stations, s, per)
     state = "unchanged" if not outcome.written and not outcome.removed else ("planned" if args.dry_run else "ready")
     print(f"local fleet {state}: {len(stations)} stations + monitor in {args.fleet_dir} "
           f"({stations[0].thing_name} .. {stations[-1].thing_name})")
     return 0
-
-
-def _warn_unreadable_data(data_dir: Path, stations: Sequence[Thing], s: FleetSettings, per: int) -> None:
-    """Warn (register only makes identities) when the containers `make up` starts could not read their data."""
-    from provisioning import data_access
-
-    problems = data_access.unreadable_for(data_dir, stations, s.fleet_uid, s.fleet_gid, whole_folder=per > 1)
-    if problems:
-        print(f"warning: {data_access.summary(problems)}\n(FLEET_UID={s.fleet_uid}, FLEET_GID={s.fleet_gid}; "
-              f"the stations would fail with 'Permission denied')", file=sys.stderr)
 
 
 def _print_paths(verb: str, paths: list[Path], shown: int = 20) -> None:
@@ -210,7 +165,7 @@ def _delegate_aws(verb: str, args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from provisioning.manifest import load_manifest
+    from fleetcore.manifest import load_manifest
 
     m = load_manifest(args.fleet_dir)
     print(f"target={m.target} endpoint={m.endpoint}:{m.port} topic={m.topic} prefix={m.prefix}")
@@ -224,19 +179,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from provisioning.watch import watch
 
     return watch(args.fleet_dir, args.host, args.port, topic_filter=args.topic, limit=args.limit,
-                 timeout=args.timeout)
-
-
-def cmd_data(args: argparse.Namespace) -> int:
-    from provisioning import data
-
-    return data.run(args)
-
-
-def cmd_stations(args: argparse.Namespace) -> int:
-    from provisioning import catalogue_cli
-
-    return catalogue_cli.run(args)
+                 timeout=args.timeout, wait=args.wait)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser(settings).parse_args(argv)
         args._settings = settings
         return int(args._run(args) or 0)
-    except ProvisioningError as exc:
+    except (ProvisioningError, StationDataError, ManifestError) as exc:
         return report(exc, "provisioning")
 
 

@@ -1,5 +1,6 @@
 """Provisioning's exceptions: one base, `ProvisioningError`, so `python -m provisioning` (and
-`python -m provisioning.aws`) catch exactly these and report them as one line.
+`python -m provisioning.aws`) catch exactly these and report them as one line (with the errors of what
+registration reads: `stationdata.errors.StationDataError` for DATA_DIR, `fleetcore.errors.ManifestError`).
 
 `ConfigError` (exit 2): a bad variable or option, DATA_DIR without ISD files, missing AWS credentials or region.
 Every other `ProvisioningError` (exit 1), e.g. `FleetStateError`: the fleet folder holds something
@@ -22,11 +23,3 @@ class ConfigError(ProvisioningError, errors.ConfigError):
 
 class FleetStateError(ProvisioningError):
     """The fleet folder (FLEET_DIR) is not in a state this command can work with."""
-
-
-class CatalogueError(ProvisioningError):
-    """The station catalogue (isd-history.csv) cannot be read, fetched or parsed."""
-
-
-class NoNetworkError(ProvisioningError):
-    """No data source could be reached at all (no internet, or every mirror down)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from awscrt import mqtt5
@@ -41,8 +41,10 @@ class IdentityClient:
                               identity=IdentityFiles.in_folder(identity_dir, ca=ca_file), session=Session.CLEAN)
         callbacks = Callbacks(on_publish=self._on_publish, on_success=self._on_success, on_failure=self._on_failure,
                               on_stopped=lambda _data: self._stopped.set())
-        # Without retry, one attempt is enough to tell "refused" from "accepted".
-        self.client = (mtls_client if retry else one_shot_client)(options, callbacks)
+        # Without retry, one attempt is enough to tell "refused" from "accepted". With retry, attempts every 2 s
+        # at most, so a client waiting for a broker that is starting connects soon after it answers.
+        self.client = (mtls_client(replace(options, max_reconnect_ms=2_000), callbacks) if retry
+                       else one_shot_client(options, callbacks))
 
     def _on_publish(self, data: mqtt5.PublishReceivedData) -> None:
         p = data.publish_packet
@@ -65,6 +67,10 @@ class IdentityClient:
         """True when connected; False when refused or not connected within `timeout` seconds."""
         self._finished.wait(timeout)
         return self._connected.is_set()
+
+    def wait_until_connected(self, timeout: float) -> bool:
+        """With `retry`: True once connected, through any failed attempts; False after `timeout` seconds."""
+        return self._connected.wait(timeout)
 
     def subscribe(self, topic_filter: str, timeout: float = 10.0) -> list[mqtt5.SubackReasonCode]:
         packet = mqtt5.SubscribePacket(subscriptions=[mqtt5.Subscription(topic_filter=topic_filter,

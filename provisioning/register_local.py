@@ -1,5 +1,8 @@
 """Register a local fleet: CA (created once, kept), one identity per thing, the broker's files, the manifest.
 
+The deployment (compose.env, shards, generated services) is not written here: `python -m deploy write` reads
+the manifest this writes (`make register` runs both).
+
 Idempotent: a second run with the same settings rewrites nothing (same bytes, same fingerprints).
 `force=True` rotates every key and certificate except the CA's. `dry_run=True` writes nothing and reports
 what would change.
@@ -8,39 +11,25 @@ what would change.
 from __future__ import annotations
 
 import os
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fleetcore.identity import METRICS_THING
+from fleetcore.files import PRIVATE_MODE, Writer, read_or_none
+from fleetcore.identity import (ACL_FILE, BROKER_COMMON_NAME, BROKER_DIR, CA_DIR, CA_KEY_FILE, HEALTH_TOPIC,
+                                LOCAL_ENDPOINT, METRICS_THING, SERVER_CERT_FILE, SERVER_KEY_FILE, SYS_TOPICS)
+from fleetcore.manifest import (CA_FILE, CERTIFICATE_FILE, MONITOR_THING, PRIVATE_KEY_FILE, THINGS_DIR,
+                                FleetManifest, Role, Thing, load_manifest, manifest_path)
+from fleetcore.shard import SHARDS_DIR
 from fleetcore.target import Target
 from fleetcore.topic import DEFAULT_TOPIC, monitor_filter
 from provisioning import local_ca
-from provisioning.compose_groups import render_groups_compose
-from provisioning.compose_stations import COMPOSE_YAML_STATIONS, render_stations_compose, stations_compose_path
-from provisioning.distinct import cycling_note, start_offsets
 from provisioning.errors import FleetStateError
-from provisioning.files import PRIVATE_MODE, PUBLIC_MODE, read_or_none, write_if_changed
-from fleetcore.shard import SHARDS_DIR
-from provisioning.manifest import (CA_FILE, CERTIFICATE_FILE, MONITOR_THING, PRIVATE_KEY_FILE, THINGS_DIR,
-                                   FleetManifest, Role, Thing, load_manifest, manifest_path)
-from provisioning.shards import plan_shards, write_shards
-from provisioning.station_names import (catalogue_metadata, metadata_fields, render_station_names,
-                                        station_names_path)
-from provisioning.stations import StationFile, assign
+from stationdata.distinct import cycling_note, start_offsets
+from stationdata.station_names import (catalogue_metadata, metadata_fields, render_station_names,
+                                       station_names_path)
+from stationdata.stations import StationFile, assign
 
-CA_DIR = "ca"
-BROKER_DIR = "broker"
-BROKER_COMMON_NAME = "broker"
-CA_KEY_FILE = "ca.key"
-SERVER_CERT_FILE = "server.pem"
-SERVER_KEY_FILE = "server.key"
-ACL_FILE = "acl"
-COMPOSE_ENV_FILE = "compose.env"
-LOCAL_ENDPOINT = "broker"
-HEALTH_TOPIC = "$SYS/broker/uptime"
-SYS_TOPICS = "$SYS/#"
 REGISTER_THREADS = 8
 
 
@@ -57,8 +46,6 @@ class LocalFleetRequest:
     port: int = 8883
     force: bool = False
     dry_run: bool = False
-    # Stations per container: > 1 writes shards and group services instead of one service per station.
-    stations_per_container: int = 1
     # (uid, gid) to give station identity folders when running as root, so that the non-root station
     # container (compose `user: FLEET_UID`) can read its 0600 key. None: leave ownership alone.
     owner: tuple[int, int] | None = None
@@ -70,43 +57,13 @@ class Outcome:
     written: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
     cycling: str | None = None  # the plain note when stations share ISD files
-    groups: int = 0  # group containers (STATIONS_PER_CONTAINER > 1), 0 for one container per station
 
 
 def thing_names(prefix: str, count: int) -> list[str]:
     return [f"{prefix}-{i}" for i in range(1, count + 1)]
 
 
-class _Writer:
-    """Writes files unless in dry-run mode; remembers what changed."""
-
-    def __init__(self, dry_run: bool) -> None:
-        self.dry_run = dry_run
-        self.written: list[Path] = []
-        self.removed: list[Path] = []
-
-    def write(self, path: Path, data: bytes, mode: int = PUBLIC_MODE) -> None:
-        if self.dry_run:
-            if read_or_none(path) != data:
-                self.written.append(path)
-            return
-        if write_if_changed(path, data, mode):
-            self.written.append(path)
-
-    def remove_file(self, path: Path) -> None:
-        if path.is_file():
-            self.removed.append(path)
-            if not self.dry_run:
-                path.unlink()
-
-    def remove_tree(self, path: Path) -> None:
-        if path.exists():
-            self.removed.append(path)
-            if not self.dry_run:
-                shutil.rmtree(path)
-
-
-def _load_or_create_ca(fleet_dir: Path, w: _Writer) -> local_ca.Authority:
+def _load_or_create_ca(fleet_dir: Path, w: Writer) -> local_ca.Authority:
     cert_path, key_path = fleet_dir / CA_DIR / CA_FILE, fleet_dir / CA_DIR / CA_KEY_FILE
     cert_pem, key_pem = read_or_none(cert_path), read_or_none(key_path)
     if cert_pem and key_pem:
@@ -124,7 +81,7 @@ def _load_or_create_ca(fleet_dir: Path, w: _Writer) -> local_ca.Authority:
 
 
 def _ensure_identity(ca: local_ca.Authority, folder: Path, cert_name: str, key_name: str, common_name: str,
-                     w: _Writer, *, force: bool, server_names: list[str] | None = None) -> str:
+                     w: Writer, *, force: bool, server_names: list[str] | None = None) -> str:
     """Keep a valid key+certificate in `folder`, or issue a new pair; returns the certificate fingerprint."""
     cert_pem, key_pem = read_or_none(folder / cert_name), read_or_none(folder / key_name)
     if cert_pem and key_pem and not force:
@@ -159,22 +116,9 @@ def render_acl(stations: list[str], topic: str, monitor: str = MONITOR_THING, me
     return "\n".join(lines)
 
 
-def render_compose_env(fleet_dir: Path, data_dir: Path, stations: list[Thing], groups: int = 0) -> str:
-    """Interpolation variables for compose.yaml: folders, the thing, ISD file and start offset of each station
-    service (the first five: compose.yaml's), and FLEET_GROUPS (group containers; 0: one per station)."""
-    lines = ["# Generated by `python -m provisioning register` (make register) from manifest.json. Do not edit.",
-             "# compose.yaml reads it through `--env-file` (the Makefile passes it); the environment wins.",
-             f"FLEET_DIR={Path(fleet_dir).resolve()}", f"DATA_DIR={Path(data_dir).resolve()}",
-             f"STATIONS_MQTT_HOST={LOCAL_ENDPOINT}", f"FLEET_SIZE={len(stations)}", f"FLEET_GROUPS={groups}"]
-    for i, t in enumerate(stations[:COMPOSE_YAML_STATIONS], start=1):
-        lines += [f"STATION_{i}_THING={t.thing_name}", f"STATION_{i}_ISD={t.isd_file}",
-                  f"STATION_{i}_OFFSET={t.start_offset}"]
-    return "\n".join(lines) + "\n"
-
-
 def register_local(req: LocalFleetRequest) -> Outcome:
     fleet_dir = Path(req.fleet_dir)
-    w = _Writer(req.dry_run)
+    w = Writer(req.dry_run)
     previous: FleetManifest | None = None
     if manifest_path(fleet_dir).is_file():
         previous = load_manifest(fleet_dir)
@@ -220,17 +164,6 @@ def register_local(req: LocalFleetRequest) -> Outcome:
                              prefix=req.prefix, things=things)
     w.write(manifest_path(fleet_dir), (manifest.model_dump_json(indent=2) + "\n").encode())
     w.write(station_names_path(fleet_dir), render_station_names(things).encode())
-    groups = write_shards(fleet_dir, manifest.stations(), req.stations_per_container, w)
-    w.write(fleet_dir / COMPOSE_ENV_FILE,
-            render_compose_env(fleet_dir, req.data_dir, manifest.stations(), groups=groups).encode())
-    # Stations 6..N: a generated compose override (none, and a stale one removed, for five or fewer); in group
-    # mode the same file holds the group services instead.
-    stations_compose = (render_groups_compose(plan_shards(manifest.stations(), req.stations_per_container))
-                        if groups else render_stations_compose(manifest.stations()))
-    if stations_compose is None:
-        w.remove_file(stations_compose_path(fleet_dir))
-    else:
-        w.write(stations_compose_path(fleet_dir), stations_compose.encode())
 
     if req.owner is not None and not req.dry_run:
         hand_over_station_identities(fleet_dir, manifest, *req.owner)
@@ -240,11 +173,10 @@ def register_local(req: LocalFleetRequest) -> Outcome:
         for old in previous.things:
             if old.thing_name not in wanted:
                 w.remove_tree(fleet_dir / old.identity_dir)
-    return Outcome(manifest=manifest, written=w.written, removed=w.removed, cycling=cycling_note(files),
-                   groups=groups)
+    return Outcome(manifest=manifest, written=w.written, removed=w.removed, cycling=cycling_note(files))
 
 
-def _thing_identity(ca: local_ca.Authority, ca_pem: bytes, fleet_dir: Path, name: str, w: _Writer, force: bool,
+def _thing_identity(ca: local_ca.Authority, ca_pem: bytes, fleet_dir: Path, name: str, w: Writer, force: bool,
                     **fields: str | None) -> Thing:
     rel = f"{THINGS_DIR}/{name}"
     folder = fleet_dir / rel
@@ -274,22 +206,19 @@ def _chown_tree(folder: Path, uid: int, gid: int) -> None:
 
 
 def unregister_local(fleet_dir: Path, *, remove_ca: bool = False, dry_run: bool = False) -> list[Path]:
-    """Delete the fleet's identities, broker files and manifest (and the CA with `remove_ca`)."""
+    """Delete the fleet's identities (and the shards' hard links to their keys), broker files and manifest (and
+    the CA with `remove_ca`). The deployment's other files go with `python -m deploy remove` (make unregister)."""
     fleet_dir = Path(fleet_dir)
     if manifest_path(fleet_dir).is_file():
         m = load_manifest(fleet_dir)
         if m.target != Target.LOCAL:
             raise FleetStateError(f"{manifest_path(fleet_dir)} describes an AWS fleet: use `--target aws`")
-    w = _Writer(dry_run)
+    w = Writer(dry_run)
     w.remove_tree(fleet_dir / THINGS_DIR)
     w.remove_tree(fleet_dir / SHARDS_DIR)
     w.remove_tree(fleet_dir / BROKER_DIR)
     if remove_ca:
         w.remove_tree(fleet_dir / CA_DIR)
-    for f in (manifest_path(fleet_dir), fleet_dir / COMPOSE_ENV_FILE, stations_compose_path(fleet_dir),
-              station_names_path(fleet_dir)):
-        if f.exists():
-            w.removed.append(f)
-            if not dry_run:
-                f.unlink()
+    for f in (manifest_path(fleet_dir), station_names_path(fleet_dir)):
+        w.remove_file(f)
     return w.removed

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TypeVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from fleetcore.identity import DEFAULT_FLEET_DIR
-from fleetcore.setting_groups import MAX_FLEET_COUNT, ContainerLayout, TargetSetting, TopicSetting
+from fleetcore.setting_groups import (MAX_FLEET_COUNT, ContainerLayout, DataFolder, FleetFolder, TargetSetting,
+                                      TopicSetting)
 from fleetcore.settings import load_settings
 from provisioning.errors import ConfigError
 
 # Always in the broker certificate: the compose service name, and the host's loopback for `make watch`.
 DEFAULT_BROKER_HOSTNAMES = ("broker", "localhost", "127.0.0.1")
-# A Linux bridge network has at most 1,024 ports: the broker, the pipeline and at most this many station containers.
-MAX_STATION_CONTAINERS = 1000
 
 
 S = TypeVar("S", bound=BaseSettings)
@@ -27,13 +24,9 @@ def load(model: type[S], **overrides: object) -> S:
     return load_settings(model, ConfigError, **overrides)
 
 
-class FleetSettings(TargetSetting, TopicSetting, ContainerLayout):
+class FleetSettings(TargetSetting, TopicSetting, ContainerLayout, FleetFolder, DataFolder):
     """Variables of the `Fleet` section of `.env.example` (with the shared groups of `fleetcore.setting_groups`)."""
 
-    fleet_dir: Path = Field(default=DEFAULT_FLEET_DIR, validation_alias="FLEET_DIR",
-                            description="Folder holding the CA, identities, broker files and manifest.")
-    data_dir: Path = Field(default=Path("data"), validation_alias="DATA_DIR",
-                           description="Folder of ISD station-year files (plain or .gz).")
     fleet_prefix: str = Field(default="weather-station", validation_alias="FLEET_PREFIX",
         description="Thing names are PREFIX-1 .. PREFIX-N.",
                               pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}$")

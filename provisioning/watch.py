@@ -10,16 +10,17 @@ from pathlib import Path
 from typing import TextIO
 
 from fleetcore.topic import monitor_filter
-from provisioning.manifest import MONITOR_THING, load_manifest
+from fleetcore.manifest import MONITOR_THING, load_manifest
 from provisioning.mqtt import IdentityClient
 
 
 def watch(fleet_dir: Path, host: str, port: int, *, topic_filter: str | None = None, limit: int = 0,
-          timeout: float = 0.0, out: TextIO = sys.stdout) -> int:
+          timeout: float = 0.0, wait: float = 0.0, out: TextIO = sys.stdout) -> int:
     """Print `topic thing seq station (name) time` per message (or raw payload when not JSON); 0 on success.
 
     `topic_filter` defaults to what the monitor may read: the manifest's TOPIC and below. Station names come
-    from the manifest (catalogue metadata written at registration), when it has them.
+    from the manifest (catalogue metadata written at registration), when it has them. `wait` > 0: a broker that
+    refuses the connection (still starting) is retried for up to `wait` seconds; 0: the first refusal fails.
     """
     manifest = load_manifest(fleet_dir)
     names = {t.station_id: t.station_name for t in manifest.stations() if t.station_id and t.station_name}
@@ -27,9 +28,12 @@ def watch(fleet_dir: Path, host: str, port: int, *, topic_filter: str | None = N
     topic_filter = topic_filter or monitor_filter(manifest.topic)
     client = IdentityClient(Path(fleet_dir) / monitor.identity_dir, host, port, retry=True)
     with client:
-        if not client.wait_connected(15):
-            print(f"cannot connect to {host}:{port} with the monitor identity: {client.connect_error or 'timeout'}"
-                  " (is the broker up? `make up`; BROKER_PORT sets the host port)", file=sys.stderr)
+        connected = client.wait_until_connected(wait) if wait > 0 else client.wait_connected(15)
+        if not connected:
+            within = f" within {wait:g} s (BROKER_WAIT_SECONDS)" if wait > 0 else ""
+            print(f"cannot connect to {host}:{port} with the monitor identity{within}: "
+                  f"{client.connect_error or 'timeout'} (is the broker up? `make up`; BROKER_PORT sets the host port)",
+                  file=sys.stderr)
             return 1
         codes = client.subscribe(topic_filter)
         if any(int(c) >= 0x80 for c in codes):

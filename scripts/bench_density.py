@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.bench_report import write_report  # noqa: E402
 from scripts.bench_fleet_scale import broker_clients, measure, stats  # noqa: E402
-from tests.support.compose_fleet import ComposeFleet  # noqa: E402
+from testbed.compose_fleet import ComposeFleet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path("bench-results") / "density.md"

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.bench_report import write_report  # noqa: E402
-from tests.support.compose_fleet import ComposeFleet  # noqa: E402  (the e2e tests' project runner)
+from testbed.compose_fleet import ComposeFleet  # noqa: E402  (the e2e tests' project runner)
 
 OUT = Path("bench-results") / "fleet-scale.md"
 UNITS = {"B": 1 / 2**20, "KiB": 1 / 1024, "kB": 1 / 1024, "MiB": 1.0, "MB": 1.0, "GiB": 1024.0, "GB": 1024.0}

@@ -44,9 +44,9 @@ from fleetcore.mqtt import Callbacks, MqttOptions, Session, mtls_client  # noqa:
 from isd_decoder import open_isd  # noqa: E402
 from station.build import build_message, encode_message  # noqa: E402
 from isd_decoder import read_isd  # noqa: E402
-from tests.support.broker import TlsBroker  # noqa: E402
-from tests.support.certs import Identity, TestCA  # noqa: E402
-from tests.support.station import station_environment  # noqa: E402
+from testbed.broker import TlsBroker  # noqa: E402
+from testbed.certs import Identity, TestCA  # noqa: E402
+from testbed.station import station_environment  # noqa: E402
 
 
 def bare_loop(host: str, port: int, identity: Identity, payloads: list[bytes]) -> float:

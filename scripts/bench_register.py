@@ -3,7 +3,7 @@
 
     python scripts/bench_register.py [--count 1000] [--concurrency 16] [--server process|thread]
 
-moto runs as a separate process by default (`tests/support/moto_iot.py`: moto with AWS-like certificate
+moto runs as a separate process by default (`testbed/moto_iot.py`: moto with AWS-like certificate
 issuing from the CSR and faster request routing), reached through AWS_ENDPOINT_URL like AWS itself.
 Target: registering 1,000 things takes <= 60 s.
 """
@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.bench_report import write_report  # noqa: E402
 from provisioning.aws.__main__ import main as aws_main  # noqa: E402
-from tests.support.moto_iot import MotoEndpoint, MotoServerProcess  # noqa: E402
+from testbed.moto_iot import MotoEndpoint, MotoServerProcess  # noqa: E402
 
 
 def _timed(argv: list[str]) -> tuple[float, int, str]:

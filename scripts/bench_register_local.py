@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.bench_report import write_report  # noqa: E402
 from provisioning.register_local import LocalFleetRequest, register_local  # noqa: E402
-from provisioning.stations import LAB_STATION_FILES  # noqa: E402
+from stationdata.stations import LAB_STATION_FILES  # noqa: E402
 
 OUT = Path("bench-results") / "fleet-register.md"
 

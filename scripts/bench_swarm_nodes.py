@@ -1,6 +1,6 @@
 """The swarm stack across hosts on this one machine: one Docker engine per network namespace (root only).
 
-Builds 3 (--nodes) hosts with tests/support/netns_swarm.py: a manager `a` labelled weather-fleet.broker=true and
+Builds 3 (--nodes) hosts with testbed/netns_swarm.py: a manager `a` labelled weather-fleet.broker=true and
 workers labelled weather-fleet.stations=true, joined over veths on a bridge; copies the images in with
 `docker save | docker load` (the station image to every host, the broker image to the manager only: nothing is
 pulled, `--resolve-image never`). Then, per round (--count single stations; then groups of --per-container):
@@ -33,9 +33,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from scripts.bench_report import write_report  # noqa: E402
-from tests.support.compose_fleet import STATION_KNOBS  # noqa: E402
-from tests.support.swarm_fleet import short_lab_files  # noqa: E402
-from tests.support.netns_swarm import LabError, NetnsSwarm  # noqa: E402
+from testbed.compose_fleet import STATION_KNOBS  # noqa: E402
+from testbed.lab_files import short_lab_files  # noqa: E402
+from testbed.netns_swarm import LabError, NetnsSwarm  # noqa: E402
 
 OUT = Path("bench-results") / "swarm-nodes.md"
 STATION_IMAGE = "weather-fleet/station:nodes"
@@ -57,8 +57,8 @@ def _stop(signum: int, _frame: object) -> None:
 def monitor(fleet_dir: Path, port: int, expect: int, timeout: float, quiet: float) -> dict[str, Any]:
     """Subscribe as the monitor; until every expected thing was heard and nothing arrived for `quiet` s."""
     from fleetcore.identity import default_client_id
-    from tests.support.certs import Identity
-    from tests.support.mqtt import Subscriber
+    from testbed.certs import Identity
+    from testbed.mqtt import Subscriber
 
     deadline = time.monotonic() + timeout
     identity = Identity("monitor", fleet_dir / "things" / "monitor")
@@ -128,7 +128,7 @@ def build_images() -> None:
 
 def expected_messages(fleet_dir: Path, data: Path) -> int:
     """One message per record from each station's start_offset to its file's end (LOOP=false)."""
-    from provisioning.manifest import load_manifest
+    from fleetcore.manifest import load_manifest
 
     lines = {p.name: len(p.read_text(encoding="latin-1").splitlines()) for p in data.iterdir()}
     return sum(max(0, lines.get(t.isd_file or "", 0) - t.start_offset)
@@ -168,7 +168,9 @@ def run_round(lab: NetnsSwarm, work: Path, data: Path, label: str, count: int, p
     env = {**inherited, **STATION_ENV, "DOCKER_HOST": lab.manager.docker_host, "FLEET_DIR": str(fleet_dir),
            "DATA_DIR": str(data), "FLEET_COUNT": str(count), "PIPELINE": "", "REGISTRY": "",
            "STATIONS_PER_CONTAINER": str(per) if per > 1 else "", "SWARM_STACK": stack,
-           "BROKER_PORT": str(BROKER_PORT), "STATION_IMAGE": STATION_IMAGE, "MOSQUITTO_IMAGE": MOSQUITTO_IMAGE,
+           "BROKER_PORT": str(BROKER_PORT),
+           # The relay's port is inside the manager's namespace: `swarm-up` cannot wait for it from here.
+           "BROKER_WAIT_SECONDS": "0", "STATION_IMAGE": STATION_IMAGE, "MOSQUITTO_IMAGE": MOSQUITTO_IMAGE,
            "FLEET_UID": "10001", "FLEET_GID": "10001"}
     wire0 = {h.name: h.eth0_bytes() for h in lab.hosts}
     result: dict[str, Any] = {"label": label, "count": count, "per": per, "variant": variant}

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from fleetcore.faults.scenario import scenario_json_schema
-from provisioning.manifest import dump_schema, manifest_json_schema
+from fleetcore.manifest import dump_schema, manifest_json_schema
 from station.message import message_json_schema
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"

@@ -1,8 +1,9 @@
 """Prometheus metrics of a station process, single or group (docs/observability.md lists every series).
 
-The replay engine makes one `StationMetrics` per process and one `StationMetrics.station(thing)` handle per station
+METRICS_PORT and METRICS_PER_STATION are replay settings (`station.settings.ReplayFields`). The replay engine
+(`station.engine.instruments`) makes one `StationMetrics` per process and one `StationMetrics.station(thing)` handle per station
 it runs, then calls the handle's methods where things happen; `serve(port)` exposes them. Every series is labelled
-`group` (the process: the compose service, e.g. `group-3` or `station-1`); with `per_station=True`
+`group` (the process: `group-<shard>` for a group, the thing name for a single station); with `per_station=True`
 (METRICS_PER_STATION, small fleets only) also `station`. Without it, every handle of a process shares one child
 per series, so the hot path (`published`, `acked`) is one lock-protected add, as cheap as it gets.
 
@@ -12,32 +13,17 @@ station is counted in exactly one state of `weather_fleet_stations` from its fir
 
 from __future__ import annotations
 
+import bisect
 import enum
 import threading
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from pydantic import Field
 
-from fleetcore.metrics import PREFIX, STATION_METRICS_PORT, MetricsServer, serve_metrics
-from fleetcore.settings import FleetSettingsBase, load_settings
-from station.errors import ConfigError
+from fleetcore.metrics import PREFIX, MetricsServer, serve_metrics
 
 # Seconds a publish went out after its scheduled time: most are sub-millisecond; a saturated host shows seconds.
 LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0)
-
-
-class StationMetricsSettings(FleetSettingsBase):
-    """METRICS_PORT and METRICS_PER_STATION (.env.example, Station section)."""
-
-    metrics_port: int = Field(STATION_METRICS_PORT, validation_alias="METRICS_PORT", ge=0, le=65535,
-                              description="Port of the station process's /metrics (0: no metrics server).")
-    metrics_per_station: bool = Field(False, validation_alias="METRICS_PER_STATION",
-                                      description="Also label every series by station (small fleets only).")
-
-
-def load_metrics_settings() -> StationMetricsSettings:
-    return load_settings(StationMetricsSettings, ConfigError)
 
 
 class StationMetrics:
@@ -47,6 +33,7 @@ class StationMetrics:
         self.group = group
         self.per_station = per_station
         self.registry = registry or CollectorRegistry(auto_describe=True)
+        self.registry.register(_FlushFirst(self))  # before the families: a scrape flushes, then reads them
         labels = ("group", "station") if per_station else ("group",)
         r = self.registry
 
@@ -75,6 +62,42 @@ class StationMetrics:
                                        "(alert FleetGroupSilent).", group_only, registry=r)
         self._last_publish = self.last_publish.labels(group)
         self._lock = threading.Lock()
+        self.late_bounds = [*LATENESS_BUCKETS, float("inf")]
+        # published, acked, failed, lateness sum, lateness bucket counts: synced by the handles, not yet in the series
+        self._pending: list = [0, 0, 0, 0.0, [0] * len(self.late_bounds)]
+
+    def flush(self) -> None:
+        """Move the handles' pending tally into the process's series (at each scrape, and when asked)."""
+        if self.per_station:
+            return
+        with self._lock:
+            p = self._pending
+            if not (p[0] or p[1] or p[2] or any(p[4])):
+                return
+            self._pending = [0, 0, 0, 0.0, [0] * len(self.late_bounds)]
+            v = (self.group,)
+            self._apply(self.published_total.labels(*v), self.acked_total.labels(*v), self.failed_total.labels(*v),
+                        self.in_flight.labels(*v), self.lateness.labels(*v), (p[0], p[1], p[2], p[4], p[3]))
+
+    def _apply(self, published: Counter, acked: Counter, failed: Counter, in_flight: Gauge, lateness: Histogram,
+               delta: tuple) -> None:
+        n_pub, n_ack, n_fail, counts, total = delta
+        if n_pub:
+            published.inc(n_pub)
+            self._last_publish.set(time.time())
+        if n_ack:
+            acked.inc(n_ack)
+        if n_fail:
+            failed.inc(n_fail)
+        if n_pub != n_ack + n_fail:
+            in_flight.inc(n_pub - n_ack - n_fail)
+        if any(counts):
+            # the histogram child's own buckets and sum (prometheus_client internals: `_buckets`, `_sum`), each
+            # incremented once per batch; tests/station/test_metrics.py checks the exposition
+            lateness._sum.inc(total)  # type: ignore[attr-defined]
+            for i, n in enumerate(counts):
+                if n:
+                    lateness._buckets[i].inc(n)  # type: ignore[attr-defined]
 
     def station(self, thing_name: str) -> StationHandle:
         """The handle the engine calls for `thing_name` (one per station; cheap to hold, thread-safe)."""
@@ -87,6 +110,35 @@ class StationMetrics:
     def serve(self, port: int) -> MetricsServer | None:
         """Expose /metrics on `port` (0: none)."""
         return serve_metrics(self.registry, port, what=f"station metrics ({self.group})")
+
+
+def _buckets(bounds: list[float], values: list[float]) -> tuple[list[int], float]:
+    """Per-bucket counts (non-cumulative, the histogram child's own layout) and the sum of `values` (< 0 as 0)."""
+    counts = [0] * len(bounds)
+    total = 0.0
+    for v in values:
+        if v > 0:
+            total += v
+            counts[bisect.bisect_left(bounds, v)] += 1
+        else:
+            counts[0] += 1
+    return counts, total
+
+
+class _FlushFirst:
+    """A collector with no series of its own: `collect` flushes the pending tally. CollectorRegistry.collect
+    collects in registration order, and this one is registered before the families, so a scrape sees every
+    message synced before it."""
+
+    def __init__(self, metrics: StationMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> list:
+        self._metrics.flush()
+        return []
+
+    def describe(self) -> list:
+        return []
 
 
 class StationHandle:
@@ -131,6 +183,30 @@ class StationHandle:
     def failed(self, n: int = 1) -> None:
         self._failed.inc(n)
         self._in_flight.dec(n)
+
+    def sync(self, published: int, acked: int, failed: int, lateness: list[float]) -> None:
+        """What happened since the last sync, in one go: the engine calls it from `Lane.absorb`, so the hot path
+        pays a list append per message, not a lock per series. Without per-station series every handle of the
+        process adds into one pending tally (one lock), which reaches the series at each scrape
+        (`StationMetrics.flush`); with them, into the station's own series at once. `lateness`: each message's
+        seconds after its schedule."""
+        m = self._m
+        if m.per_station:
+            with m._lock:
+                m._apply(self._published, self._acked, self._failed, self._in_flight, self._lateness,
+                         (published, acked, failed, *_buckets(m.late_bounds, lateness)))
+            return
+        counts, total = _buckets(m.late_bounds, lateness)
+        with m._lock:
+            t = m._pending
+            t[0] += published
+            t[1] += acked
+            t[2] += failed
+            t[3] += total
+            buckets = t[4]
+            for i, n in enumerate(counts):
+                if n:
+                    buckets[i] += n
 
     def late(self, seconds: float) -> None:
         """One message went out `seconds` after its scheduled time (negative values count as 0)."""

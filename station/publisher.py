@@ -124,6 +124,7 @@ class Publisher:
         self._connected = threading.Event()
         self._stopped = threading.Event()
         self._stopping = False
+        self._paused = False
         self._lock = threading.Lock()
         self.connect_count = 0
         self.disconnect_count = 0
@@ -176,7 +177,7 @@ class Publisher:
     def _on_disconnect(self, data: mqtt5.LifecycleDisconnectData) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
-        if self._stopping or not was_connected:
+        if self._stopping or self._paused or not was_connected:
             return
         self.disconnect_count += 1
         reason = describe_error(data.exception)
@@ -282,6 +283,21 @@ class Publisher:
                 return False
             futures_wait([self._inflight[0][0]], timeout=min(remaining, 0.2))
         return True
+
+    def pause(self) -> None:
+        """Close the connection on purpose (a disconnect fault); `resume()` connects again. Call it only with no
+        publish in flight (`inflight` 0): stopping the client may fail what it still holds."""
+        self._paused = True
+        self._stopped.clear()
+        emit(log, logging.INFO, "disconnect-fault", "closing the connection on purpose",
+             client_id=self.config.client_id)
+        self.client.stop()
+
+    def resume(self) -> None:
+        """Connect again after `pause()` (same client, same persistent session)."""
+        self._paused = False
+        self._stopped.clear()
+        self.client.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self.request_stop()

@@ -26,7 +26,8 @@ from station import status as status_file
 from station.engine.connect import connection_config
 from station.engine.cache import CacheError, MessageCache, open_cache
 from station.engine.feed import CacheFeed, SourceFeed
-from station.engine.lane import Lane
+from station.engine.instruments import Instruments
+from station.engine.lane import Lane, LaneState
 from station.engine.summary import Summary
 from station.engine.writer import BackgroundWriter
 from station.errors import ConnectError
@@ -54,7 +55,7 @@ class Replay:
     file in the mode the settings choose); `record_lateness`: keep every publish's lateness in `lateness`."""
 
     def __init__(self, settings: StationSettings, *, source: Any = None, stop: threading.Event | None = None,
-                 record_lateness: bool = False) -> None:
+                 record_lateness: bool = False, instruments: Instruments | None = None) -> None:
         s = self.s = settings
         self.input_errors = InputErrorReporter(log, s.data_file, first=LINE_ERRORS_SHOWN,
                                                interval=LINE_ERROR_INTERVAL)
@@ -75,6 +76,8 @@ class Replay:
         self.record_lateness = record_lateness
         self.lane = Lane(s.thing_name, s.data_file, s.state_dir, start_offset=s.start_offset,
                          max_failures_shown=MAX_ERROR_LINES_PER_INTERVAL)
+        if instruments is not None:
+            instruments.attach(self.lane)
         self._read_ahead = READ_AHEAD if unthrottled else 1
         self.feed: Any = self._source_feed(source) if source is not None else None
         self.status_file = status_file.status_path(s.state_dir, s.thing_name)
@@ -157,6 +160,7 @@ class Replay:
     def _housekeeping(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         self.lane.absorb(self.s.topic)
+        self.lane.release()
         if now >= self._next_checkpoint:
             self.lane.save_checkpoint(self._writer)
             self._next_checkpoint = now + self.s.checkpoint_interval
@@ -192,7 +196,8 @@ class Replay:
             return ExitCode.OK
         self._total_lines = count_lines(s.data_file)
         self.publisher = lane.publisher = Publisher(connection_config(s, s.thing_name, s.identity), s.topic,
-                                                    max_inflight=s.max_inflight)
+                                                    max_inflight=s.max_inflight,
+                                                    on_event=lambda kind, _text: lane.connection_event(kind))
         emit(log, logging.INFO, "start", "", thing=s.thing_name, endpoint=f"{s.mqtt_host}:{s.mqtt_port}",
              target=s.target, topic=s.topic, file=str(s.data_file), lines=self._total_lines,
              pacing=s.pacing_text(), loop=s.loop, time_mode=s.time_mode,
@@ -217,6 +222,7 @@ class Replay:
                 stop_timeout = STOP_AFTER_CONNECT_FAILURE
                 emit(log, logging.ERROR, "connect-failed", str(exc))
                 lane.summary.reason = StopReason.CONNECT_FAILED
+                lane.state = LaneState.FAILED
                 self._write_status(State.FAILED, error=str(exc))
                 self._log_summary()
                 return ExitCode.CONNECT_FAILED
@@ -261,6 +267,16 @@ class Replay:
             publish(now_utc(utc), datetime.fromtimestamp(round(deadline + wall_offset, 3), utc) if shifted else None,
                     late)
             more = advance(loop=loop)
+            if lane.outage is not None and not self._sit_out():
+                return False
+        return True
+
+    def _sit_out(self) -> bool:
+        """A disconnect fault: closed once idle, back after its time (`Lane.outage_step`); False when stopped."""
+        lane, topic = self.lane, self.s.topic
+        while (due := lane.outage_step(time.monotonic(), topic)) is not None:
+            if not wait_until(due, self.stop, self._housekeeping):
+                return False
         return True
 
     def _drain(self, finished: bool) -> None:
@@ -288,7 +304,9 @@ class Replay:
                     break
         lane.absorb(s.topic)
         lane.save_checkpoint(self._writer, final=True, loop=s.loop)
-        self._write_status(State.FINISHED if finished and sm.inflight == 0 else State.STOPPED)
+        done = finished and sm.inflight == 0
+        lane.state = LaneState.FINISHED if done else LaneState.STOPPED
+        self._write_status(State.FINISHED if done else State.STOPPED)
         self._log_summary()
 
     def _log_summary(self) -> None:

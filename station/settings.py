@@ -16,8 +16,9 @@ from typing import Literal, TypeVar
 from pydantic import Field, field_validator
 
 from fleetcore.identity import DEFAULT_FLEET_DIR, IdentityFiles, thing_dir
+from fleetcore.metrics import STATION_METRICS_PORT
 from fleetcore.settings import load_settings as _load_settings
-from fleetcore.setting_groups import BrokerAddress, Pacing, TargetSetting, TopicSetting
+from fleetcore.setting_groups import BrokerAddress, FaultsFile, Pacing, TargetSetting, TopicSetting
 from fleetcore.target import Target
 from station.errors import ConfigError
 from station.scheduler import Pacer
@@ -98,10 +99,10 @@ class ConnectionSettings(EndpointFields):
         return self.identity.ca
 
 
-class ReplayFields(EndpointFields, TopicSetting, Pacing):
+class ReplayFields(EndpointFields, TopicSetting, Pacing, FaultsFile):
     """How every station replays, whatever hosts it (one station or a group): every field is an environment
-    variable of the same name in upper case, declared here once (TOPIC and the pacing, with its rule, in the
-    fleet's shared groups, `fleetcore.setting_groups`)."""
+    variable of the same name in upper case, declared here once (TOPIC, FAULTS and the pacing, with its rule,
+    in the fleet's shared groups, `fleetcore.setting_groups`)."""
 
     loop: bool = Field(False, description="Start over after the last record (seq keeps growing).")
     start_at: datetime | None = Field(None, description="Start at the first record at or after this UTC time.")
@@ -112,6 +113,10 @@ class ReplayFields(EndpointFields, TopicSetting, Pacing):
     progress_interval: float = Field(5.0, gt=0, description="Seconds between progress log lines.")
     max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS1 publishes at most.")
     checkpoint_interval: float = Field(1.0, gt=0, description="Seconds between checkpoint writes.")
+    metrics_port: int = Field(STATION_METRICS_PORT, ge=0, le=65535, description="Port of the process's "
+                              "Prometheus /metrics (docs/observability.md); 0: no metrics.")
+    metrics_per_station: bool = Field(False, description="Also label every metric series by station (small "
+                                      "fleets only).")
 
     @field_validator("start_at")
     @classmethod

@@ -86,7 +86,7 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def station_years_dir() -> Path:
     """DATA_DIR, holding whole station-years (the lab's five at least, as `make data` fetches them)."""
-    from provisioning.stations import missing_lab_files
+    from stationdata.stations import missing_lab_files
 
     folder = isd_data_dir()
     if not real_isd_files():

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from fleetcore.faults.scenario import scenario_json_schema
-from provisioning.manifest import manifest_json_schema
+from fleetcore.manifest import manifest_json_schema
 from station.message import message_json_schema
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"

@@ -294,7 +294,8 @@ class Scenario(_Strict):
             return False
         if select.count is not None:
             raise ConfigError(f"rule {index} selects a count of stations, which needs the fleet's names: resolve "
-                              "the scenario with the fleet first (`python -m provisioning faults resolve`)")
+                              "the scenario with the fleet first (`make register` with FAULTS set does it; "
+                              "docs/faults.md)")
         return select.fraction is None or hash64(self.seed, index, "select", thing) / 2.0**64 < select.fraction
 
     def rules_for(self, thing: str) -> list[tuple[int, DeviceRule]]:

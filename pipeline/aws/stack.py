@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fleetcore.aws_errors import botocore_line, explain
+from pipeline.aws.athena import execute
 from pipeline.aws.errors import AccessError, ConflictError, PipelineAwsError
 from pipeline.aws.names import StackNames
 from pipeline.aws.policies import (
@@ -386,22 +387,8 @@ class PipelineStack:
                        "flat_table": FLAT_TABLE}
         ids = []
         for name in ("drop_flat", "flatten"):
-            query_id = athena.start_query_execution(
-                QueryString=load_query(name, "athena", **query_names), WorkGroup=self.names.athena_workgroup,
-                QueryExecutionContext={"Database": self.names.glue_database})["QueryExecutionId"]
-            deadline = time.monotonic() + timeout
-            while True:
-                status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
-                if status["State"] == "SUCCEEDED":
-                    break
-                if status["State"] in {"FAILED", "CANCELLED"}:
-                    raise PipelineAwsError(f"Athena query {name} ({query_id}) {status['State']}: "
-                                           f"{status.get('StateChangeReason', '')}; run `make pipeline-crawl "
-                                           "TARGET=aws` first if the table does not exist yet")
-                if time.monotonic() > deadline:
-                    raise PipelineAwsError(f"Athena query {name} ({query_id}) still {status['State']} after "
-                                           f"{timeout:.0f}s")
-                time.sleep(max(self.wait, 0.01))
+            query_id = execute(athena, load_query(name, "athena", **query_names), self.names, timeout,
+                               max(self.wait, 0.01), label=name)
             ids.append(query_id)
         return ids
 

@@ -6,9 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fleetcore.errors import report
+from fleetcore.errors import ManifestError, report
 from provisioning.aws import commands
 from provisioning.errors import ProvisioningError
+from stationdata.errors import StationDataError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args._run(args) or 0)
-    except ProvisioningError as exc:
+    except (ProvisioningError, StationDataError, ManifestError) as exc:
         return report(exc, "provisioning.aws")
 
 

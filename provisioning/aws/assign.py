@@ -1,5 +1,5 @@
 """Thing names and the station-year each thing replays: the same names and assignment as the local fleet
-(`provisioning.stations.assign`), so compose runs either fleet unchanged."""
+(`stationdata.stations.assign`), so compose runs either fleet unchanged."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from fleetcore.manifest import Role
 from provisioning.errors import ConfigError
-from provisioning.manifest import Role
-from provisioning.stations import assign
+from stationdata import errors as data_errors
+from stationdata.stations import assign
 
 # ISD file names: USAF-WBAN-YEAR, optionally .gz
 _ISD_NAME = re.compile(r"^(?P<usaf>[0-9A-Z]{6})-(?P<wban>\d{5})-(?P<year>\d{4})(\.gz)?$")
@@ -31,13 +32,13 @@ class PlannedThing:
 
 
 def isd_files(data_dir: Path | None, count: int) -> list[str | None]:
-    """The ISD file name of things 1..count (`provisioning.stations.assign`); None each when there is no data
+    """The ISD file name of things 1..count (`stationdata.stations.assign`); None each when there is no data
     (registration does not need the files; the stations do)."""
     if data_dir is None:
         return [None] * count
     try:
         return [sf.path.name for sf in assign(count, Path(data_dir))]
-    except ConfigError:  # no DATA_DIR or no ISD files in it
+    except data_errors.ConfigError:  # no DATA_DIR or no ISD files in it
         return [None] * count
 
 
@@ -57,7 +58,7 @@ def planned_things(count: int, prefix: str, data_dir: Path | None) -> list[Plann
     """`count` things; thing i replays the i-th assigned file (cycling when there are fewer files than things)."""
     if count < 1:
         raise ConfigError(f"--count (FLEET_COUNT) must be at least 1, got {count}")
-    from provisioning.station_names import catalogue_metadata, metadata_fields
+    from stationdata.station_names import catalogue_metadata, metadata_fields
 
     meta = catalogue_metadata(Path(data_dir)) if data_dir is not None else {}
     planned = []

@@ -28,7 +28,7 @@ from provisioning.aws.identity import (
     new_private_key, write_private, write_public,
 )
 from provisioning.aws.rootca import amazon_root_ca_pem
-from provisioning.manifest import THINGS_DIR, AwsResource, Role, Thing
+from fleetcore.manifest import THINGS_DIR, AwsResource, Role, Thing
 
 DONE_STATES = {"Completed", "Failed", "Cancelled"}
 # One parameters line (thing name, station id, ISD file name and a P-256 CSR in PEM): about 450-500 bytes.

@@ -28,10 +28,7 @@ from provisioning.aws.policy import HELLO_TOPIC, policy_document, policy_json
 from provisioning.aws.session import AwsClients, AwsSetupError, make_clients
 from provisioning.aws.settings import AwsSettings, CertificateMode, RegistrationMode
 from provisioning.aws.teardown import PolicyWait, plan_lines, unregister_fleet
-from provisioning.manifest import FleetManifest, Role, manifest_path
-from provisioning.compose_stations import stations_compose_path
-from provisioning.shards import write_station_services
-from provisioning.register_local import COMPOSE_ENV_FILE, render_compose_env
+from fleetcore.manifest import FleetManifest, Role, manifest_path
 from provisioning.settings import FleetSettings, load
 
 def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
@@ -183,20 +180,6 @@ def _rate_plan(s: AwsSettings, files: list[str | None], data_dir: Path | None, r
                      price_per_million_minutes=s.price_per_million_connection_minutes)
 
 
-def write_compose_env(fleet_dir: Path, data_dir: Path | None, manifest: FleetManifest,
-                      stations_per_container: int | None = None) -> Path:
-    """The same `compose.env` as the local fleet, with the stations pointed at the iot:Data-ATS endpoint; with
-    STATIONS_PER_CONTAINER > 1 the same shards and group services (docs/density.md)."""
-    per = stations_per_container or getattr(_fleet_settings(), "stations_per_container", 1)
-    groups = write_station_services(fleet_dir, manifest.stations(), per)
-    text = render_compose_env(fleet_dir, Path(data_dir or "data"), manifest.stations(), groups=groups)
-    text = "\n".join(f"STATIONS_MQTT_HOST={manifest.endpoint}" if ln.startswith("STATIONS_MQTT_HOST=") else ln
-                      for ln in text.splitlines()) + "\n"
-    path = Path(fleet_dir) / COMPOSE_ENV_FILE
-    path.write_text(text)
-    return path
-
-
 def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int:
     """Register the fleet (idempotent: what the manifest holds is not created again)."""
     if args.dry_run:
@@ -262,7 +245,6 @@ def register(args: argparse.Namespace, clients: AwsClients | None = None) -> int
         return 1
     ledger.sort_things([p.thing_name for p in planned])
     ledger.save()
-    write_compose_env(args.fleet_dir, args.data_dir, ledger.manifest)
     made = ", ".join(f"{n} {k.replace('_', ' ')}(s)" for k, n in sorted(ctx.created.items())) or "nothing (up to date)"
     print(f"registered {len(ledger.things())} thing(s) in {clients.region}; created {made}")
     print(f"endpoint {endpoint}; identities in {Path(args.fleet_dir) / 'things'}")
@@ -312,13 +294,9 @@ def unregister(args: argparse.Namespace, clients: AwsClients | None = None,
     gone = ", ".join(f"{n} {k.replace('_', ' ')}(s)" for k, n in result.deleted.items() if n) or "nothing"
     if result.complete:
         ledger.delete_files()
-        (Path(args.fleet_dir) / COMPOSE_ENV_FILE).unlink(missing_ok=True)
-        stations_compose_path(args.fleet_dir).unlink(missing_ok=True)
         print(f"unregistered fleet {existing.prefix!r}: deleted {gone}")
         return 0
     if result.only_waiting_thing_types:
-        (Path(args.fleet_dir) / COMPOSE_ENV_FILE).unlink(missing_ok=True)
-        stations_compose_path(args.fleet_dir).unlink(missing_ok=True)
         names = ", ".join(r.name for r, _ in result.kept)
         print(f"unregistered fleet {existing.prefix!r}: deleted {gone}; thing type {names} is deprecated and "
               f"AWS deletes it only 5 minutes after deprecation: run `make unregister TARGET=aws` again then "

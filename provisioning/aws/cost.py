@@ -14,7 +14,7 @@ from pathlib import Path
 from fleetcore.target import AWS_MAX_RATE
 from isd_decoder import read_isd
 
-from provisioning.manifest import FleetManifest
+from fleetcore.manifest import FleetManifest
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from provisioning.aws.identity import (
 )
 from provisioning.aws.rootca import amazon_root_ca_pem
 from provisioning.aws.settings import CertificateMode
-from provisioning.manifest import THINGS_DIR, AwsResource, Role, Thing
+from fleetcore.manifest import THINGS_DIR, AwsResource, Role, Thing
 
 
 def _for_thing(ctx: FleetContext, kind: str, thing: str, **extra: str) -> AwsResource | None:

@@ -13,7 +13,7 @@ from provisioning.aws.policy import HELLO_TOPIC, policy_document, policy_json
 from provisioning.aws.session import AwsClients
 from provisioning.aws.settings import AwsSettings
 from provisioning.errors import ProvisioningError
-from provisioning.manifest import AwsResource
+from fleetcore.manifest import AwsResource
 
 MANAGED_BY = "weather-fleet"
 
@@ -237,7 +237,7 @@ def adopt_orphan_certificates(ctx: FleetContext, names: list[str]) -> list[str]:
     policy's targets by the line's own key (every certificate of this fleet comes from a CSR of a key in its
     identity folder) and record them, so `unregister` detaches and deletes them. Returns the lines' names."""
     from provisioning.aws.identity import certificate_matches_key, load_private_key
-    from provisioning.manifest import THINGS_DIR
+    from fleetcore.manifest import THINGS_DIR
 
     keys = {}
     for name in names:

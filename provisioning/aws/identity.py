@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from provisioning.manifest import CA_FILE, CERTIFICATE_FILE, PRIVATE_KEY_FILE
+from fleetcore.manifest import CA_FILE, CERTIFICATE_FILE, PRIVATE_KEY_FILE
 
 
 def new_private_key() -> ec.EllipticCurvePrivateKey:

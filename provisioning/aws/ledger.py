@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from provisioning.manifest import AwsResource, FleetManifest, Thing, load_manifest, manifest_path, save_manifest
+from fleetcore.manifest import AwsResource, FleetManifest, Thing, load_manifest, manifest_path, save_manifest
 
 JOURNAL_NAME = "aws-journal.jsonl"
 

@@ -26,7 +26,7 @@ from provisioning.aws.fleet import error_code
 from provisioning.aws.identity import certificate_matches_key, load_private_key
 from provisioning.aws.ledger import Ledger
 from provisioning.aws.session import AwsClients
-from provisioning.manifest import THINGS_DIR, AwsResource, FleetManifest, ResourceKind
+from fleetcore.manifest import THINGS_DIR, AwsResource, FleetManifest, ResourceKind
 
 # AWS order: detach policy and thing principal, deactivate+delete certificate, delete thing, ..., and the policy
 # last: after its last detach AWS may refuse DeletePolicy (DeleteConflictException) for up to 5 minutes, which is

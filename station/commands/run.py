@@ -43,15 +43,21 @@ def run(args: argparse.Namespace) -> int:
         return _failed(log, exc)
     configure(settings.log_format, settings.log_level)
 
+    from station.engine.instruments import open_instruments
     from station.replay import Replay
 
-    replay = Replay(settings)
-
-    stop_signals.install(replay, log, settings.drain_timeout)
+    try:  # FAULTS and METRICS_PORT: the process's faults and metrics (nothing when unset / 0)
+        instruments = open_instruments(settings, settings.thing_name, settings.state_dir)
+    except StationError as exc:
+        return _failed(log, exc)
     try:
+        replay = Replay(settings, instruments=instruments)
+        stop_signals.install(replay, log, settings.drain_timeout)
         return replay.run()
     except StationError as exc:  # found only when used, e.g. identity files that are not PEM
         return _failed(log, exc)
+    finally:
+        instruments.close()
 
 
 def _failed(log: logging.Logger, exc: StationError) -> int:

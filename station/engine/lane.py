@@ -7,26 +7,35 @@ starts after the checkpoint's line with seq + 1 (`start_point`); START_OFFSET / 
 only; a failed publish is counted and logged, never retried; a damaged file ends the replay after its last good
 record (reason file-damaged) and is never checkpointed as finished; LOOP never starts another pass over it.
 
-Hooks: every outgoing message passes through `publish` (fault injection; published and lateness counters), every
-PUBACK or failure through `absorb` (acknowledged, failed and in-flight counters).
+Hooks (`station.engine.instruments` attaches them; None: the fast path): every outgoing message passes through
+`publish`, which steps it through the lane's `FaultInjector`; every PUBACK or failure through `absorb`, which also
+hands the metrics what happened since its last call (published, acknowledged, failed, in flight, lateness: one
+sync per absorb, not a lock per message); connection events through `connection_event`.
+With faults: a seq enters the ack window when it is stepped, so a held message (offline buffer, delay, reorder)
+keeps the checkpoint behind it; it is resolved by its primary emission's PUBACK, or at once when dropped at the
+source; extra copies (duplicates, forgeries) carry an `Extra` token the ack window ignores. Held messages go out
+from `release` (housekeeping) and at the end of the data; a stop request leaves them to the next run.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from station import checkpoint as ckpt
 from station.engine.cache import station_prefix
-from station.engine.ledger import AckLedger
+from station.engine.ledger import AckLedger, Extra
+from station.engine.outage import POLL_S, Outage, Phase
 from station.engine.states import LaneState
 from station.engine.resume import start_point
 from station.engine.summary import Summary
 from station.engine.writer import BackgroundWriter
 from station.exit_codes import StopReason
 from station.logging_setup import emit
+from station.publisher import ConnectionEvent
 from station.scheduler import Pacer
 from station.sources import fill
 
@@ -38,7 +47,7 @@ class Lane:
     lane (a group's `thing=`), `detail` is the level of its resume and loop lines."""
 
     __slots__ = ("name", "data_file", "checkpoint_file", "start_offset", "fields", "detail", "max_failures_shown",
-                 "state", "publisher", "feed", "fingerprint", "prefix", "pacer", "seq", "record", "deadline",
+                 "_state", "injector", "metrics", "truth", "outage", "_synced", "_lates", "publisher", "feed", "fingerprint", "prefix", "pacer", "seq", "record", "deadline",
                  "token", "ledger", "summary", "skip_through", "start_at", "full_pass", "published_in_pass",
                  "resumed", "connect_deadline", "retrying", "last_line", "last_time", "failures_shown",
                  "failures_hidden")
@@ -53,7 +62,13 @@ class Lane:
         self.fields = fields or {}
         self.detail = detail
         self.max_failures_shown = max_failures_shown
-        self.state = LaneState.WAITING
+        self.injector: Any = None  # FaultInjector (station.faults)
+        self.metrics: Any = None   # StationHandle (station.metrics)
+        self.truth: Any = None     # the ground truth, flushed before each checkpoint save
+        self.outage: Outage | None = None
+        self._synced = (0, 0, 0)  # (published, acknowledged, failed) when the metrics last heard of them
+        self._lates: list[float] = []
+        self._state = LaneState.WAITING
         self.publisher: Any = None
         self.feed: Any = None
         self.fingerprint = ""
@@ -75,6 +90,16 @@ class Lane:
         self.last_line = 0
         self.last_time: datetime | None = None
         self.failures_shown = self.failures_hidden = 0
+
+    @property
+    def state(self) -> LaneState:
+        return self._state
+
+    @state.setter
+    def state(self, value: LaneState) -> None:
+        self._state = value
+        if self.metrics is not None:
+            self.metrics.state(value)
 
     # --- start ---------------------------------------------------------------------------------------------
     def resume(self, feed: Any, fingerprint: str, *, start_at: datetime | None, loop: bool) -> bool:
@@ -111,6 +136,9 @@ class Lane:
                 return True
             self.record = None
             if not self._next_pass(loop):
+                if self.injector is not None:  # the end of the data: whatever is still held goes now
+                    self._emit_all(self.injector.drain())
+                    self.outage = None  # nothing left to publish: a last disconnect has nothing to act on
                 return False
 
     def _next_pass(self, loop: bool) -> bool:
@@ -140,17 +168,82 @@ class Lane:
     def publish(self, sent_at: datetime, shifted_time: datetime | None, late: float) -> None:
         """Send the loaded record as the next seq: the one place every outgoing message passes."""
         rec, seq, sm = self.record, self.seq, self.summary
-        self.publisher.publish(fill(self.prefix, rec.parts, seq, sent_at, shifted_time), seq)
+        payload = fill(self.prefix, rec.parts, seq, sent_at, shifted_time)
         self.ledger.sent(seq, rec.line_number, sm.passes)
+        if self.injector is None:
+            self.publisher.publish(payload, seq)
+            sm.published += 1
+        else:
+            self._apply(self.injector.step(seq, payload, time.time()))
+        if self.metrics is not None:
+            self._lates.append(late)
         if sm.first_seq is None:
             sm.first_seq = seq
         sm.last_seq = seq
-        sm.published += 1
         if late > sm.lateness_max:
             sm.lateness_max = late
         self.published_in_pass += 1
         self.last_line, self.last_time = rec.line_number, rec.time
         self.seq = seq + 1
+
+    # --- faults --------------------------------------------------------------------------------------------
+    def _apply(self, step: Any) -> None:
+        """Do what the injector's `Step` says (station.faults.injector)."""
+        if step.emit:
+            self._emit_all(step.emit)
+        for seq in step.dropped:  # never sent: resolved at once, so the checkpoint moves past it
+            self.ledger.resolve(seq)
+        if step.actions and self.outage is None:
+            self.outage = Outage(max(a.down_s for a in step.actions))
+
+    def _emit_all(self, emissions: list[Any]) -> None:
+        publish, sm = self.publisher.publish, self.summary
+        for e in emissions:
+            publish(e.payload, e.seq if e.primary else Extra(e.seq))
+        sm.published += len(emissions)
+
+    def release(self, now: float | None = None) -> None:
+        """Delayed messages whose time came (from the host's housekeeping; `now`: wall time)."""
+        if self.injector is not None and self.publisher is not None and self._state is LaneState.PUBLISHING:
+            emitted = self.injector.release(time.time() if now is None else now)
+            if emitted:
+                self._emit_all(emitted)
+
+    def outage_step(self, now: float, topic: str) -> float | None:
+        """Drive a disconnect fault (`station.engine.outage`): the monotonic time to call again, or None when the
+        lane is connected again and may publish."""
+        o, pub = self.outage, self.publisher
+        if o is None:
+            return None
+        if o.phase is Phase.IDLE:
+            self.absorb(topic)
+            if pub.inflight or self.summary.inflight:
+                return now + POLL_S
+            emit(log, self.detail, "fault-disconnect", f"closing the connection for {o.down_s:g} s",
+                 **self.fields)
+            pub.pause()
+            o.phase, o.until = Phase.DOWN, now + o.down_s
+            return o.until
+        if o.phase is Phase.DOWN:
+            if now < o.until:
+                return o.until
+            pub.resume()
+            o.phase = Phase.UP
+            return now + POLL_S
+        if pub.connected:
+            self.outage = None
+            return None
+        return now + POLL_S
+
+    def connection_event(self, kind: ConnectionEvent) -> None:
+        """A connection event of the lane's client (any thread: the metrics are thread-safe)."""
+        m = self.metrics
+        if m is None:
+            return
+        if kind is ConnectionEvent.CONNECTED:
+            m.connected(reconnect=getattr(self.publisher, "connect_count", 1) > 1)
+        elif kind is ConnectionEvent.CONNECT_FAILED:
+            m.connect_failed()
 
     # --- acknowledgements and checkpoints ------------------------------------------------------------------
     def absorb(self, topic: str) -> None:
@@ -160,6 +253,8 @@ class Lane:
             return
         completions = pub.drain_completions()
         if not completions:
+            if self.metrics is not None:
+                self._sync_metrics()
             return
         acked, failed = self.ledger.absorb(completions)
         sm = self.summary
@@ -168,10 +263,21 @@ class Lane:
             sm.failed += 1
             if self.failures_shown < self.max_failures_shown:
                 self.failures_shown += 1
-                emit(log, logging.ERROR, "publish-failed", c.reason or "failed", **self.fields, seq=c.token,
+                emit(log, logging.ERROR, "publish-failed", c.reason or "failed", **self.fields, seq=getattr(c.token, "seq", c.token),
                      topic=topic)
             else:
                 self.failures_hidden += 1
+        if self.metrics is not None:
+            self._sync_metrics()
+
+    def _sync_metrics(self) -> None:
+        """Hand the metrics what happened since the last absorb (published, acknowledged, failed, lateness)."""
+        sm = self.summary
+        published, acked, failed = sm.published, sm.acknowledged, sm.failed
+        p0, a0, f0 = self._synced
+        if published != p0 or acked != a0 or failed != f0 or self._lates:
+            self.metrics.sync(published - p0, acked - a0, failed - f0, self._lates)
+            self._synced, self._lates = (published, acked, failed), []
 
     def save_checkpoint(self, writer: BackgroundWriter | None, *, final: bool = False, loop: bool = False) -> bool:
         """Submit the checkpoint to `writer` when the acknowledged prefix moved (True when submitted); `final`: the
@@ -184,6 +290,8 @@ class Lane:
         if moved is None and not finished:
             return False
         seq, line, passes = self.ledger.last_ack
+        if self.truth is not None:  # faults on the seqs this checkpoint covers are on disk before it is
+            self.truth.flush()
         model = ckpt.Checkpoint(thing_name=self.name, data_file=str(self.data_file), fingerprint=self.fingerprint,
                                 line=line, seq=seq, passes=passes, finished=finished)
         path = self.checkpoint_file

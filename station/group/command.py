@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from fleetcore.errors import ConfigError as FleetConfigError
+from fleetcore.shard import Shard
 from fleetcore.shard import load as load_shard
 from station import stop_signals
 from station.group.settings import GroupSettings
@@ -17,10 +18,18 @@ from station.logging_setup import configure, emit
 from station.settings import ConfigError, load_settings
 
 
+def process_name(shard: Shard) -> str:
+    """The group's name in its metrics (`group` label) and its ground-truth log: `group-<shard>`."""
+    return f"group-{shard.shard}"
+
+
 def run_group(log: logging.Logger) -> int:
+    from station.engine.instruments import open_instruments
+
     try:
         settings = load_settings(GroupSettings)
         shard = load_shard(settings.shard_file)
+        instruments = open_instruments(settings, process_name(shard), settings.state_dir)
     except (ConfigError, FleetConfigError) as exc:
         for line in str(exc).splitlines():
             emit(log, logging.ERROR, "config", line)
@@ -32,7 +41,9 @@ def run_group(log: logging.Logger) -> int:
 
     from station.group.runtime import GroupRuntime
 
-    runtime = GroupRuntime(settings, shard)
-
-    stop_signals.install(runtime, log, settings.drain_timeout)
-    return runtime.run()
+    try:
+        runtime = GroupRuntime(settings, shard, instruments=instruments)
+        stop_signals.install(runtime, log, settings.drain_timeout)
+        return runtime.run()
+    finally:
+        instruments.close()

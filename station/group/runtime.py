@@ -46,6 +46,7 @@ from typing import Any
 from fleetcore.shard import Shard
 from fleetcore.target import Target
 from station.engine.connect import ConnectSlots, connection_config
+from station.engine.instruments import Instruments
 from station.engine.lane import Lane, LaneState
 from station.engine.writer import BackgroundWriter
 from station.exit_codes import ExitCode, StopReason
@@ -104,7 +105,7 @@ class GroupRuntime:
     def __init__(self, settings: GroupSettings, shard: Shard, *, clock: Callable[[], float] = time.monotonic,
                  now_utc: Callable[[], datetime] = utc_now, sleep: Callable[[float], None] | None = None,
                  publisher_factory: PublisherFactory | None = None, rng: random.Random | None = None,
-                 write_state: bool = True) -> None:
+                 write_state: bool = True, instruments: Instruments | None = None) -> None:
         s = self.s = settings
         self.shard = shard
         self.clock = clock
@@ -134,6 +135,9 @@ class GroupRuntime:
         self.lanes = [Lane(t.thing_name, s.data_dir / t.data_file, s.state_dir / t.thing_name,
                            start_offset=t.start_offset, fields={"thing": t.thing_name}, detail=logging.DEBUG,
                            max_failures_shown=MAX_FAILURES_SHOWN) for t in shard.things]
+        if instruments is not None:
+            for lane in self.lanes:
+                instruments.attach(lane)
         # In-flight publishes of the whole group at most (bounds the memory of unacknowledged messages).
         self.inflight_cap = min(max(MIN_INFLIGHT_CAP, INFLIGHT_PER_STATION * len(self.lanes)),
                                 s.max_inflight * max(1, len(self.lanes)))
@@ -270,6 +274,11 @@ class GroupRuntime:
 
     def _publish_due(self, index: int) -> None:
         lane = self.lanes[index]
+        if lane.outage is not None:  # a disconnect fault: closed once idle, back after its time
+            again = lane.outage_step(self.clock(), self.s.topic)
+            if again is not None:
+                self._push(index, again)
+                return
         if self._held_back(index, self.clock()):
             return
         if lane.publisher.inflight >= self.s.max_inflight:
@@ -307,6 +316,7 @@ class GroupRuntime:
         events = self._events
         while events:
             index, kind, _text = events.popleft()
+            self.lanes[index].connection_event(kind)
             if kind is ConnectionEvent.CONNECTED:
                 self._connected(index)
 
@@ -332,6 +342,8 @@ class GroupRuntime:
             if state is not LaneState.PUBLISHING and state is not LaneState.DRAINING:
                 continue
             lane.absorb(topic)
+            if lane.injector is not None:
+                lane.release()
             if state is LaneState.DRAINING and lane.summary.inflight == 0 and lane.publisher.inflight == 0:
                 self._finish_lane(i)
             inflight += lane.summary.inflight

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field
 
 from fleetcore.aws_limits import IOT_CONNECTS_PER_SECOND_PER_ACCOUNT as AWS_CONNECTS_PER_SECOND
+from fleetcore.setting_groups import DataFolder
 from fleetcore.target import Target
 from station.settings import ReplayFields
 
@@ -24,13 +25,13 @@ def group_mode() -> bool:
     return bool(os.environ.get(SHARD_VARIABLE, "").strip())
 
 
-class GroupSettings(ReplayFields):
-    """Every station's replay fields (`station.settings.ReplayFields`, declared there once); the per-thing ones
-    (thing name, identity, data file, start offset) come from the shard."""
+class GroupSettings(ReplayFields, DataFolder):
+    """Every station's replay fields (`station.settings.ReplayFields`, declared there once) and DATA_DIR (the
+    fleet's, `fleetcore.setting_groups.DataFolder`: containers set /data); the per-thing ones (thing name,
+    identity, data file, start offset) come from the shard."""
 
     shard_file: Path = Field(description="Shard manifest: the things this container runs (group mode).")
     identities_dir: Path = Field(Path("/identities"), description="Holds one identity folder per thing.")
-    data_dir: Path = Field(Path("/data"), description="Holds the ISD files the shard names.")
     cache_dir: Path | None = Field(None, description="Shared message cache (default STATE_DIR/.cache).")
     connect_rate: float | None = Field(None, gt=0, description="New connections per second of this container, "
                                        "with jitter (default 100; on aws at most 500 / FLEET_GROUPS: IoT Core's "

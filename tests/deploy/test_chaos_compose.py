@@ -136,7 +136,7 @@ def test_make_audit_collects_the_stations_state_first(fleet: ComposeFleet) -> No
     out = fleet.make("audit", "JSON=1", timeout=120)
     # No lake writer ran: every acknowledged message is missing, so the audit fails (exit 3 -> make's 2).
     assert out.returncode == 2, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "collect-state --project" in out.stdout
+    assert "\nstation-2: " in out.stdout and "state file(s) from its" in out.stdout  # collected first
     report = json.loads(out.stdout[out.stdout.index("\n{") + 1:])
     assert report["failed"] is True
     acked = {s["thing"]: s["acked_through"] for s in report["stations"]}

@@ -2,8 +2,9 @@
 
 AWS IoT Core's message broker limits (https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-
 limits): a PUBLISH payload of at most 128 KB, at most 100 publishes per second per connection. The real broker
-image with the repository's mosquitto.conf (limits on by default) and mutual TLS: an over-limit PUBLISH is
-answered with an MQTT5 refusal, and the monitor (the lake writer's identity) never receives it.
+image with the mosquitto.conf `make up` writes (deploy.broker_config; limits on by default) and mutual TLS: an
+over-limit PUBLISH is answered with an MQTT5 refusal, and the monitor (the lake writer's identity) never receives
+it. BROKER_MAX_PAYLOAD_BYTES / BROKER_MAX_PUBLISHES_PER_SECOND change the limits (0: off).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 import pytest
 from awscrt import mqtt5
 
+from deploy.settings import BrokerLimits
 from fleetcore.aws_limits import IOT_MAX_PAYLOAD_BYTES, IOT_PUBLISHES_PER_SECOND_PER_CONNECTION
 from fleetcore.identity import IdentityFiles
 from fleetcore.mqtt import Callbacks, MqttOptions, mtls_client
@@ -36,8 +38,10 @@ NOT_AUTHORIZED = 0x87  # the plugin's throttle answer (Mosquitto 2.0's plugin AP
 @pytest.fixture(scope="module")
 def broker(docker_engine: None, test_ca: TestCA,  # noqa: F811
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
+    defaults = BrokerLimits(_env_file=None)  # AWS's: the settings' defaults (tests/deploy/test_broker_config.py)
     with TlsBroker(tmp_path_factory.mktemp("limits-broker"), test_ca, acl=provisioned_acl([STATION], TOPIC),
-                   publish_limit=True) as b:  # mosquitto.conf exactly as shipped
+                   max_payload_bytes=defaults.broker_max_payload_bytes,
+                   max_publishes_per_second=defaults.broker_max_publishes_per_second) as b:
         yield b
 
 
@@ -155,3 +159,33 @@ def test_300_publishes_in_one_second_are_throttled_to_100(broker: TlsBroker, ids
         time.sleep(1.1)  # a second later the connection may publish again
         assert int(station.send(body(1000)).result(15).puback.reason_code) < 0x80
     assert f"throttled PUBLISH from '{STATION}': over 100 publishes per second" in broker.logs()
+
+
+@pytest.mark.parametrize(("payload_limit", "rate_limit", "accepted"), [(IOT_MAX_PAYLOAD_BYTES, 20, 20), (0, 0, 50)],
+                         ids=["20-per-second", "off"])
+def test_the_settings_change_the_limits(docker_engine: None, test_ca: TestCA,  # noqa: F811
+                                        tmp_path_factory: pytest.TempPathFactory, payload_limit: int,
+                                        rate_limit: int, accepted: int) -> None:
+    """BROKER_MAX_PUBLISHES_PER_SECOND=20: of 50 publishes sent at once, exactly the first 20 pass; both limits 0:
+    all 50 pass, and so does a 200 KB payload (no Maximum Packet Size announced)."""
+    with TlsBroker(tmp_path_factory.mktemp("configured-broker"), test_ca, acl=provisioned_acl([STATION], TOPIC),
+                   max_payload_bytes=payload_limit, max_publishes_per_second=rate_limit) as broker:
+        folder = tmp_path_factory.mktemp("configured-ids")
+        ids = {name: broker.identity(name, folder / name) for name in (STATION, "monitor")}
+        with Subscriber(broker.host, broker.port, ids["monitor"], TOPIC, client_id="monitor-watch-limits") as monitor, \
+                Publisher(broker, ids[STATION]) as station:
+            assert station.max_packet_size == (payload_limit or None)
+            started = time.monotonic()
+            futures = [station.send(body(seq)) for seq in range(50)]
+            codes = [int(f.result(15).puback.reason_code) for f in futures]
+            span = time.monotonic() - started
+            passed = [seq for seq, code in enumerate(codes) if code < 0x80]
+            assert span < 1.0, span  # all 50 within one second: the count below is exact
+            assert passed == list(range(accepted))
+            assert set(codes[accepted:]) <= {NOT_AUTHORIZED}
+            if not payload_limit:
+                assert int(station.send(body(50, 200 * 1024)).result(15).puback.reason_code) < 0x80
+                passed.append(50)
+            assert monitor.wait_count(len(passed), 15)
+            assert monitor.wait_quiet(1.0) == len(passed)
+            assert sorted(m["seq"] for m in monitor.messages()) == passed

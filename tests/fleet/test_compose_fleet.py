@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 
 from fleetcore.topic import monitor_filter
-from provisioning.manifest import load_manifest
+from fleetcore.manifest import load_manifest
 from provisioning.mqtt import IdentityClient
 from provisioning.register_local import LocalFleetRequest, register_local
 from tests.support.compose_fleet import REPO, ComposeFleet

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from fleetcore.shard import load
-from provisioning.manifest import load_manifest
-from provisioning.stations import LAB_STATION_FILES
+from fleetcore.manifest import load_manifest
+from stationdata.stations import LAB_STATION_FILES
 from tests.support.compose_fleet import ComposeFleet
 from tests.station.group.support import write_isd
 from tests.support.certs import Identity

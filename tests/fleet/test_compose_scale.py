@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from fleetcore.topic import monitor_filter
-from provisioning.manifest import load_manifest
+from fleetcore.manifest import load_manifest
 from provisioning.mqtt import IdentityClient
 from tests.support.compose_fleet import ComposeFleet
 

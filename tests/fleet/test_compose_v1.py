@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.manifest import load_manifest
+from fleetcore.manifest import load_manifest
 from provisioning.mqtt import IdentityClient
 from tests.conftest import require
 from tests.support.compose_fleet import COMPOSE_V1, ComposeFleet

@@ -36,7 +36,7 @@ def test_a_stale_table_is_reported_with_the_command(tmp_path: Path, monkeypatch)
 def test_every_generated_table_names_each_field_with_a_description() -> None:
     text = write_config_docs.PAGE.read_text()
     names = re.findall(r"<!-- generated: (\w+) -->", text)
-    assert names == ["FleetSettings", "ImageSettings", "SwarmSettings", "StationSettings", "AwsSettings",
+    assert names == ["FleetSettings", "BrokerLimits", "ImageSettings", "SwarmSettings", "StationSettings", "AwsSettings",
                      "PipelineSettings", "PipelineAwsSettings"]
     for block in re.findall(r"<!-- generated: \w+ -->\n(.*?)<!-- end generated -->", text, re.S):
         for row in block.splitlines()[2:]:

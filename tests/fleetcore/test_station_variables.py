@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from fleetcore import station_variables
-from provisioning.compose_stations import station_service
+from deploy.compose_stations import station_service
 from station.settings import StationSettings
 from tests.support.compose_fleet import STATION_KNOBS
 

@@ -22,7 +22,7 @@ from pipeline.basemap import countries_path, read_polygons, shapefile_path
 from pipeline.live.data import map_points
 from pipeline.live.server import LiveDashboard
 from pipeline.settings import PipelineSettings
-from provisioning.metrics.settings import PrometheusSettings
+from deploy.metrics.settings import PrometheusSettings
 from tests.conftest import require
 from tests.support.synthetic import message
 from tests.support.broker import TlsBroker, free_port, provisioned_acl

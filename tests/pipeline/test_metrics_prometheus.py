@@ -2,8 +2,7 @@
 (`pipeline broker-metrics`); PromQL returns the totals the test published, the recording rules evaluate, the
 generated files pass promtool, and FleetTargetDown fires when a target is stopped.
 
-Station processes are not scraped here yet: their metrics module (station/metrics.py) is unit-tested; the
-engine's wiring lands separately."""
+A group's metrics scraped with the lake writer's: tests/station/test_metrics_prometheus_group.py."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.metrics.settings import PrometheusSettings
+from deploy.metrics.settings import PrometheusSettings
 from tests.support.publisher import publish_all
 from tests.support.synthetic import message
 from tests.support.broker import TlsBroker, free_port, provisioned_acl

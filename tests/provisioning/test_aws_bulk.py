@@ -23,7 +23,7 @@ from provisioning.aws.identity import certificate_matches_key, load_private_key
 from provisioning.aws.ledger import Ledger, load_state
 from provisioning.aws.session import AwsClients
 from provisioning.aws.settings import AwsSettings
-from provisioning.manifest import FleetManifest
+from fleetcore.manifest import FleetManifest
 from tests.provisioning.aws_fixtures import aws_env, moto_endpoint  # noqa: F401
 
 BUCKET = "iot-tutorial-things-template"

@@ -48,7 +48,7 @@ def test_port_443_gets_the_aws_iot_alpn(tmp_path: Path, captured_tls, port: int,
 def test_compose_passes_the_stations_port() -> None:
     compose = yaml.safe_load((REPO / "compose.yaml").read_text())
     assert compose["x-station-env"]["MQTT_PORT"] == "${STATIONS_MQTT_PORT:-8883}"
-    from provisioning.compose_stations import station_service
+    from deploy.compose_stations import station_service
 
     assert station_service(6, "weather-station-6", "x")["environment"]["MQTT_PORT"] == "${STATIONS_MQTT_PORT:-8883}"
     example = (REPO / ".env.example").read_text()

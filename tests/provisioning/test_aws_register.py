@@ -15,8 +15,9 @@ from provisioning.aws.identity import certificate_matches_key, certificate_sha25
 from provisioning.aws.ledger import journal_path, load_state
 from provisioning.aws.policy import policy_document
 from provisioning.aws.rootca import amazon_root_ca_pem
-from provisioning.manifest import load_manifest, manifest_path
-from provisioning.stations import assign
+from deploy.deployment import write_deployment
+from fleetcore.manifest import load_manifest, manifest_path
+from stationdata.stations import assign
 from tests.provisioning.aws_fixtures import args, aws_env, clients, iot, moto_endpoint  # noqa: F401
 
 ACCOUNT = "123456789012"
@@ -76,6 +77,7 @@ def test_register_five_things(aws_env, iot, tmp_path: Path, data_dir: Path) -> N
     assert m.endpoint.endswith(f"-ats.iot.{REGION}.amazonaws.com")
     assert [t.thing_name for t in m.things] == [f"weather-station-{i}" for i in range(1, 6)]
     assert [t.isd_file for t in m.things] == [sf.path.name for sf in assign(5, data_dir)]  # as the local fleet
+    write_deployment(fleet, data_dir, m)  # `make register TARGET=aws`: the same deployment step as local
     compose_env = (fleet / "compose.env").read_text().splitlines()
     assert f"STATIONS_MQTT_HOST={m.endpoint}" in compose_env
     assert f"STATION_1_THING=weather-station-1" in compose_env and "FLEET_SIZE=5" in compose_env
@@ -172,7 +174,6 @@ def test_unregister_leaves_other_resources_alone(aws_env, iot, tmp_path: Path) -
 
     assert commands.unregister(args("unregister", "--fleet-dir", str(fleet))) == 0
     assert snapshot(iot) == before
-    assert not (fleet / "compose.env").exists()
     # theirs still intact, attachments included
     assert iot.list_thing_principals(thingName=theirs["thing"])["principals"]
     cert = iot.describe_certificate(certificateId=theirs["certificate"])["certificateDescription"]
@@ -307,7 +308,7 @@ def test_dry_run_changes_nothing(aws_env, iot, tmp_path: Path, capsys) -> None:
 
 
 def test_refuses_to_overwrite_a_local_fleet(aws_env, tmp_path: Path, capsys) -> None:
-    from provisioning.manifest import FleetManifest, save_manifest
+    from fleetcore.manifest import FleetManifest, save_manifest
 
     fleet = tmp_path / "fleet"
     save_manifest(fleet, FleetManifest(target="local", endpoint="broker", prefix="weather-station", things=[]))

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from provisioning.aws import commands
 from provisioning.aws.teardown import PolicyWait
-from provisioning.manifest import manifest_path
+from fleetcore.manifest import manifest_path
 from tests.provisioning.aws_fixtures import args, aws_env, clients, iot, moto_endpoint  # noqa: F401
 
 

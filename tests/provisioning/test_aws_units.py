@@ -14,7 +14,7 @@ from provisioning.aws.cost import estimate
 from provisioning.aws.ledger import Ledger, journal_path, load_state
 from provisioning.aws.settings import AwsSettings
 from provisioning.errors import ConfigError
-from provisioning.manifest import AwsResource, FleetManifest, load_manifest
+from fleetcore.manifest import AwsResource, FleetManifest, load_manifest
 from tests.provisioning.aws_fixtures import args
 from tests.support.isd_lines import isd_line
 

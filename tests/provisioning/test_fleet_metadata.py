@@ -6,12 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
-from provisioning.catalogue_store import cache_path
-from provisioning.manifest import load_manifest
+from stationdata.catalogue_store import cache_path
+from fleetcore.manifest import load_manifest
 from provisioning.register_local import LocalFleetRequest, register_local, unregister_local
-from provisioning.stations import LAB_STATION_FILES, assign
+from stationdata.stations import LAB_STATION_FILES, assign
 from provisioning.watch import _describe
-from tests.provisioning.isd_server import CATALOGUE_EXCERPT
+from tests.support.isd_server import CATALOGUE_EXCERPT
 
 
 def isd_names(folder: Path, *names: str) -> Path:

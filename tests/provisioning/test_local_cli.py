@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from provisioning import cli
-from provisioning.data import ensure_lab_data, ncei_url
-from provisioning.stations import LAB_STATION_FILES, assign, discover
+from stationdata.data import ensure_lab_data, ncei_url
+from stationdata.stations import LAB_STATION_FILES, assign, discover
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,9 +72,9 @@ def test_data_check_names_the_missing_files(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_download_failure_explains_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from provisioning.data_settings import DataSettings
-    from provisioning.sources import NceiSource, S3Source
-    from tests.provisioning.isd_server import closed_port
+    from stationdata.data_settings import DataSettings
+    from stationdata.sources import NceiSource, S3Source
+    from tests.support.isd_server import closed_port
 
     sources = [NceiSource(f"http://127.0.0.1:{closed_port()}", 5),
                S3Source("noaa-isd-pds", "us-east-1", f"http://127.0.0.1:{closed_port()}", 5)]

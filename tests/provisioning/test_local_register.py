@@ -13,10 +13,11 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from provisioning import cli, local_ca
-from provisioning.errors import ConfigError, FleetStateError
-from provisioning.manifest import FleetManifest, load_manifest, save_manifest
+from provisioning.errors import FleetStateError
+from stationdata import errors as data_errors
+from fleetcore.manifest import FleetManifest, load_manifest, save_manifest
 from provisioning.register_local import LocalFleetRequest, register_local, render_acl, unregister_local
-from provisioning.stations import LAB_STATION_FILES
+from stationdata.stations import LAB_STATION_FILES
 from tests.support.standins import stand_in_lab_files
 
 
@@ -127,8 +128,7 @@ def test_count_and_prefix(tmp_path: Path, isd_dir: Path) -> None:
     assert "user lab-7\ntopic write sensor/weather" in acl
     # Shrinking removes the identities that left the fleet, and the ACL no longer names them.
     out = register_local(request(tmp_path, isd_dir, count=3, prefix="lab"))
-    # (and the compose override of stations 6..7: three stations fit compose.yaml)
-    assert {p.name for p in out.removed} == {"lab-4", "lab-5", "lab-6", "lab-7", "compose.stations.yaml"}
+    assert {p.name for p in out.removed} == {"lab-4", "lab-5", "lab-6", "lab-7"}
     assert not (tmp_path / "fleet" / "things" / "lab-4").exists()
     assert "lab-4" not in (tmp_path / "fleet" / "broker" / "acl").read_text()
 
@@ -154,26 +154,17 @@ def test_acl_lets_the_monitor_read_a_non_default_topic(tmp_path: Path, isd_dir: 
     assert "sensor/" not in acl
 
 
-def test_compose_env_matches_the_manifest(tmp_path: Path, isd_dir: Path) -> None:
-    out = register_local(request(tmp_path, isd_dir))
-    env = dict(line.split("=", 1) for line in (tmp_path / "fleet" / "compose.env").read_text().splitlines()
-               if line and not line.startswith("#"))
-    for i, t in enumerate(out.manifest.stations(), start=1):
-        assert env[f"STATION_{i}_THING"] == t.thing_name and env[f"STATION_{i}_ISD"] == t.isd_file
-    assert Path(env["DATA_DIR"]) == isd_dir.resolve()
-
-
 def test_dry_run_writes_nothing(tmp_path: Path, isd_dir: Path) -> None:
     out = register_local(request(tmp_path, isd_dir, dry_run=True))
     assert out.written and not (tmp_path / "fleet").exists()
 
 
 def test_missing_data_is_a_clear_error_and_writes_nothing(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="DATA_DIR .*make data"):
+    with pytest.raises(data_errors.ConfigError, match="DATA_DIR .*make data"):
         register_local(LocalFleetRequest(fleet_dir=tmp_path / "fleet", data_dir=tmp_path / "nope"))
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(ConfigError, match="no ISD files"):
+    with pytest.raises(data_errors.ConfigError, match="no ISD files"):
         register_local(LocalFleetRequest(fleet_dir=tmp_path / "fleet", data_dir=empty))
     assert not (tmp_path / "fleet").exists()
 

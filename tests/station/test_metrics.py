@@ -9,7 +9,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from station.errors import ConfigError
-from station.metrics import StationMetrics, load_metrics_settings
+from station.metrics import StationMetrics
+from station.settings import ReplayFields, load_settings
 from station.status import State
 
 
@@ -132,11 +133,11 @@ def test_served_over_http_in_the_text_format() -> None:
 def test_settings_port_and_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("METRICS_PORT", "9200")
     monkeypatch.setenv("METRICS_PER_STATION", "true")
-    s = load_metrics_settings()
+    s = load_settings(ReplayFields)
     assert (s.metrics_port, s.metrics_per_station) == (9200, True)
     monkeypatch.setenv("METRICS_PORT", "70000")
     with pytest.raises(ConfigError, match="METRICS_PORT"):
-        load_metrics_settings()
+        load_settings(ReplayFields)
 
 
 def test_port_zero_serves_nothing() -> None:

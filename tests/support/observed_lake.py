@@ -1,6 +1,6 @@
 """The observed side of a local pipeline for metrics tests: a lake writer (with LakeMetrics) and the broker exporter
 connected to a real broker, each serving /metrics on 127.0.0.1, and the Prometheus configuration that scrapes
-them (rendered by provisioning.metrics.config) written to a folder the Prometheus container can read."""
+them (rendered by deploy.metrics.config) written to a folder the Prometheus container can read."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from pipeline.broker_metrics import BrokerExporter
 from pipeline.lake import LakeWriter
 from pipeline.lake_metrics import LakeMetrics
 from pipeline.monitor import LakeSubscriber, serve
-from provisioning.metrics.config import render_prometheus_yml, render_rules_yml
-from provisioning.metrics.settings import PrometheusSettings
+from deploy.metrics.config import render_prometheus_yml, render_rules_yml
+from deploy.metrics.settings import PrometheusSettings
 from tests.support.broker import TlsBroker
 
 

@@ -1,5 +1,5 @@
 """A real Prometheus for tests: docker/prometheus (Debian's package on BASE_IMAGE), on the host network, listening
-on 127.0.0.1 only, with a configuration the test writes (provisioning.metrics.config renders it)."""
+on 127.0.0.1 only, with a configuration the test writes (deploy.metrics.config renders it)."""
 
 from __future__ import annotations
 

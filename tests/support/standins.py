@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fleetcore.identity import IDENTITY_FILES
-from provisioning.stations import LAB_STATION_FILES
+from stationdata.stations import LAB_STATION_FILES
 
 
 def stand_in_identity(folder: Path, text: str = "stand-in") -> Path:

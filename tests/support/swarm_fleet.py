@@ -6,8 +6,6 @@ Other helpers and CI's compose tests share the engine; compose keeps working whi
 
 from __future__ import annotations
 
-import gzip
-import itertools
 import json
 import os
 import subprocess
@@ -20,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from deploy.broker import answers, tls_context
 from fleetcore.identity import default_client_id
-from provisioning.stations import LAB_STATION_FILES
-from tests.support.compose_fleet import REPO, STATION_KNOBS, free_port
-from tests.support.certs import Identity
-from tests.support.mqtt import Subscriber
+from testbed.certs import Identity
+from testbed.compose_fleet import REPO, STATION_KNOBS, free_port
+from testbed.lab_files import short_lab_files
+from testbed.mqtt import Subscriber
 
-LINES = 160  # per station: ~40 s at INTERVAL=0.25, then the station exits 0
 STATION_ENV = {"INTERVAL": "0.25", "PROGRESS_INTERVAL": "2", "LOG_FORMAT": "text", "LOOP": "false",
                "TOPIC": "sensor/weather", "CONNECT_TIMEOUT": "60"}
 
@@ -88,6 +86,10 @@ class SwarmFleet:
         try:
             up = self.make("swarm-up", timeout=timeout)
             assert up.returncode == 0, up.stdout + up.stderr
+            # It returns only once the broker answers (issue 19: `make swarm-up && make watch` failed while the
+            # broker task started): one handshake, no retry, right away.
+            assert answers("127.0.0.1", self.port, tls_context(self.fleet_dir)) is None, up.stdout
+            assert "the broker answers (after" in up.stdout
             yield self
         finally:
             self.cleanup()
@@ -100,24 +102,6 @@ class SwarmFleet:
                          check=False).split()
             if ids:
                 docker(kind, "rm", *ids, check=False)
-
-
-def short_lab_files(data_dir: Path, folder: Path, lines: int = LINES, fallback: Path | None = None) -> Path:
-    """The lab's five station-years cut to their first `lines` records (plain files, named as the lab's), each from
-    `data_dir`, else from `fallback`; world-readable, folder included: group containers (user 10001) mount the
-    folder itself and must search it, and pytest makes its folders 0700."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for stem in LAB_STATION_FILES:
-        src = data_dir / f"{stem}.gz"
-        if not src.is_file() and fallback is not None:
-            src = fallback / f"{stem}.gz"
-        if not src.is_file():
-            pytest.skip(f"{src} missing")
-        with gzip.open(src, "rt", encoding="latin-1") as fh:
-            (folder / stem).write_text("".join(itertools.islice(fh, lines)), encoding="latin-1")
-        (folder / stem).chmod(0o644)
-    folder.chmod(0o755)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,0 @@
-"""The swarm part's exception: a failure phrased for the user (what failed, and the command that fixes it)."""
-
-from __future__ import annotations
-
-from provisioning.errors import ProvisioningError
-
-
-class SwarmError(ProvisioningError):
-    """Deploying, inspecting or removing the fleet's stack failed, or the stack cannot be generated."""

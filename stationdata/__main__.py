@@ -1,0 +1,7 @@
+"""`python -m stationdata`: see stationdata.cli."""
+
+import sys
+
+from stationdata.cli import main
+
+sys.exit(main())
