@@ -2,8 +2,9 @@
 
 - All clients share ONE awscrt EventLoopGroup + ClientBootstrap; each has client id = thing name and its own
   mutual-TLS identity, persistent session, offline queue and PUBACK checks (`station.publisher.Publisher`).
-- One min-heap of (due time, token, lane) serves every lane's deadline: connect slots, connect timeouts and
-  publish deadlines; no thread per station. A lane rescheduled gets a new token; older heap entries are skipped.
+- Min-heaps of (due time, token, lane): one for connect slots and connect timeouts (served first), one for publish
+  deadlines; no thread per station. A lane rescheduled gets a new token; older heap entries are skipped. A lane
+  behind schedule is pushed at max(deadline, now): round robin among the overdue ones.
 - Connects go through one group-wide `ConnectSlots` (CONNECT_RATE per second, jittered within each slot); the
   clients' reconnect back-off starts at the time the group needs at that rate (`station.engine.connect`).
 - A lane that fails (refused certificate / no connection within CONNECT_TIMEOUT, missing identity, unreadable,
@@ -22,6 +23,9 @@ queueing without bound or losing its connections:
 - the scheduler thread never holds the GIL for more than `MAX_HOLD_S` at a stretch: it sleeps `YIELD_S` so the
   CRT event-loop thread (which takes the GIL for every PUBACK) keeps reading its sockets, pings included;
 - `GroupReport` says once per progress interval that the group is overloaded and by how much.
+
+Over 400 lines because the scheduler loop, its lane steps and the back-pressure share one hot path's state
+(heaps, in-flight count, pause); the back-pressure (`_held_back`, `_recount_inflight`) is the next to move out.
 """
 
 from __future__ import annotations
@@ -114,6 +118,7 @@ class GroupRuntime:
         self._bootstrap: Any = None
         self._events: collections.deque[tuple[int, ConnectionEvent, str]] = collections.deque()
         self._heap: list[tuple[float, int, int]] = []
+        self._connect_heap: list[tuple[float, int, int]] = []
         self._counter = 0
         self._writer = BackgroundWriter() if write_state else None
         self._stopped: set[int] = set()
@@ -154,10 +159,15 @@ class GroupRuntime:
         self._events.append((index, kind, text))
         self._wake.set()
 
-    def _push(self, index: int, at: float) -> None:
+    def _push(self, index: int, at: float, heap: list[tuple[float, int, int]] | None = None) -> None:
         self._counter += 1
         self.lanes[index].token = self._counter
-        heapq.heappush(self._heap, (at, self._counter, index))
+        heapq.heappush(self._heap if heap is None else heap, (at, self._counter, index))
+
+    def _push_connect(self, index: int, at: float) -> None:
+        """Connect slots and connect timeouts have a heap of their own, served before any publish: overdue
+        publishes (a group behind schedule, or INTERVAL=0) must never keep stations from connecting."""
+        self._push(index, at, self._connect_heap)
 
     # --- connections -----------------------------------------------------------------------------------------
     def _identity_problems(self, lane: Lane) -> list[str]:
@@ -190,7 +200,7 @@ class GroupRuntime:
     def _connect(self, index: int, now: float) -> None:
         lane = self.lanes[index]
         if self._pending_connects >= self._max_pending_connects:
-            self._push(index, now + 1.0 / self.slots.rate)  # keeps its place in the queue
+            self._push_connect(index, now + 1.0 / self.slots.rate)  # keeps its place in the queue
             return
         try:
             lane.publisher = self._new_publisher(index)
@@ -201,7 +211,7 @@ class GroupRuntime:
         lane.state = LaneState.CONNECTING
         self._pending_connects += 1
         lane.connect_deadline = now + self.s.connect_timeout
-        self._push(index, lane.connect_deadline)
+        self._push_connect(index, lane.connect_deadline)
 
     def _connected(self, index: int) -> None:
         lane = self.lanes[index]
@@ -276,7 +286,8 @@ class GroupRuntime:
             if lane.publisher.inflight >= self.s.max_inflight:
                 self._push(index, self.clock() + FULL_WINDOW_RETRY)
                 return
-        late = self.clock() - lane.deadline
+        now = self.clock()
+        late = now - lane.deadline
         self.report.lateness.add(late)
         shifted = None
         if self.s.time_mode is TimeMode.SHIFTED:
@@ -284,7 +295,10 @@ class GroupRuntime:
         lane.publish(self.now_utc(), shifted, late)
         self._inflight += 1
         if lane.advance(loop=self.s.loop):
-            self._push(index, lane.deadline)
+            # Behind schedule, a lane goes to the back of the overdue ones (round robin) instead of keeping a key
+            # in the past that puts it before them all again (with INTERVAL=0 one station took every turn).
+            # Its lateness is still measured from its own deadline.
+            self._push(index, max(lane.deadline, now))
         else:
             lane.state = LaneState.DRAINING
 
@@ -361,7 +375,7 @@ class GroupRuntime:
         self.report.start()
         now = self.clock()
         for i in prepare(self.lanes, self.s, self._files, self._identity_problems):
-            self._push(i, self.slots.take(now))
+            self._push_connect(i, self.slots.take(now))
         # Thousands of long-lived objects (lanes, caches): keep the cyclic collector from rescanning them all
         # (a full collection of a big heap would show as a lateness spike on every station at once).
         gc.collect()
@@ -392,6 +406,11 @@ class GroupRuntime:
                 if all(lane.state.terminal for lane in lanes):
                     break
             report.tick(now)
+            connects = self._connect_heap
+            while connects and connects[0][0] <= now:
+                _, token, index = heapq.heappop(connects)
+                if lanes[index].token == token:
+                    self._due(index, now)
             handled = 0
             while heap and heap[0][0] <= now and handled < BATCH and now >= self._paused_until:
                 _, token, index = heapq.heappop(heap)
@@ -402,8 +421,9 @@ class GroupRuntime:
                         now = clock()
             if handled:
                 continue
-            wake = min(next_sweep, report.next_due, max(heap[0][0], self._paused_until) if heap else math.inf)
-            self._sleep(max(COALESCE_S, wake - clock()))
+            next_publish = max(heap[0][0], self._paused_until) if heap else math.inf
+            wake = min(next_sweep, report.next_due, next_publish, connects[0][0] if connects else math.inf)
+            self._sleep(max(COALESCE_S if wake == next_publish else 0.0, wake - clock()))
             busy_since = clock()
 
     def _shutdown(self) -> None:
