@@ -126,8 +126,9 @@ docs: $(PY) ## regenerate docs/configuration.md's variable tables from the setti
 	$(PY) scripts/write_config_docs.py
 schemas: $(PY) ## regenerate contracts/*.schema.json from the models
 	$(PY) scripts/write_schemas.py
+# What needs no Docker engine runs on two xdist workers per core (as test-quick); the Docker tests run one at a time.
 test: $(PY) ## run the whole test suite, as CI does (tests see the environment, never .env)
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not docker" -n $(shell echo $$(( $$(nproc) * 2 ))) && $(PY) -m pytest -m docker
 
 # Two xdist workers per core: many tests wait on a subprocess or a socket (docs/testing.md).
 test-quick: $(PY) ## run the tests that need neither Docker nor a network, on the committed ISD excerpt (about a minute)

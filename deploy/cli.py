@@ -173,8 +173,12 @@ def _lake_env(s: DeploySettings) -> dict[str, str]:
 
 def cmd_lake_up(args: argparse.Namespace, s: DeploySettings) -> int:
     uid, gid = lake_owner(s.lake_dir, s.monitor_dir)
-    ComposeProject(s).run(*PIPELINE, "up", "-d", "--build", "lake",
-                          extra_env={**_lake_env(s), "LAKE_UID": str(uid), "LAKE_GID": str(gid)})
+    env = {**_lake_env(s), "LAKE_UID": str(uid), "LAKE_GID": str(gid)}
+    project = ComposeProject(s)
+    # Build the lake image alone, then start it: Compose v2's `up --build lake` also rebuilds the services it
+    # depends on (the broker), with its own labels, and so recreates a running broker.
+    project.run(*PIPELINE, "build", "lake", extra_env=env)
+    project.run(*PIPELINE, "up", "-d", "lake", extra_env=env)
     return 0
 
 

@@ -46,7 +46,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise ConfigError(f"no metrics identity at {key.parent}: run `make register`") from None
     # The exporter runs as the owner of the metrics identity's key, never as root.
     env = {"METRICS_UID": str(st.st_uid or 10001), "METRICS_GID": str(st.st_gid or 10001)}
-    _project(args).run(*PROFILE, "up", "-d", "--build", *SERVICES, extra_env=env)
+    # Only these services' images are built (`up --build` would rebuild, and so recreate, the broker they need).
+    _project(args).run(*PROFILE, "build", *SERVICES, extra_env=env)
+    _project(args).run(*PROFILE, "up", "-d", *SERVICES, extra_env=env)
     print(f"Prometheus on http://127.0.0.1:{s.prometheus_port}/ (alerts: /alerts); "
           "`make dashboard-live` shows the fleet")
     return 0
