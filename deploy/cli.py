@@ -51,7 +51,7 @@ def cmd_write(args: argparse.Namespace, s: DeploySettings) -> int:
     per = args.stations_per_container
     broker = s if manifest.target == Target.LOCAL else None
     done = write_deployment(args.fleet_dir, args.data_dir, manifest, per, broker=broker, faults=s.faults,
-                            dry_run=args.dry_run)
+                            metrics=s.fleet_metrics, dry_run=args.dry_run)
     verb = "would write" if args.dry_run else "wrote"
     for p in done.written[:20]:
         print(f"{verb} {p}")

@@ -57,6 +57,10 @@ class DeploySettings(SwarmSettings, BrokerLimits, TargetSetting, FleetFolder, Da
     compose_project_name: str | None = Field(default=None, validation_alias="COMPOSE_PROJECT_NAME",
                                              description="Compose project name: container names start with it "
                                              "(default: the checkout folder's name).")
+    fleet_metrics: bool = Field(default=True, validation_alias="FLEET_METRICS",
+                                description="Station and group containers serve Prometheus /metrics on 9101 "
+                                "(docs/observability.md). false: no metrics server in them and no station targets "
+                                "for `make metrics-up`; takes effect at `make register` / `make up`.")
     base_image: str | None = Field(default=None, validation_alias="BASE_IMAGE",
                                    description="Base of the images built here (default: python:3.12-slim for the "
                                    "station and pipeline, debian:bookworm-slim for the broker).")

@@ -18,14 +18,18 @@ from collections.abc import Iterable, Mapping
 
 from fleetcore.metrics import STATION_METRICS_PORT
 
+# compose.env's switch for the containers' METRICS_PORT (0: no metrics; unset: STATION_METRICS_PORT)
+METRICS_PORT_VARIABLE = "STATIONS_METRICS_PORT"
+
 FIXED: dict[str, str] = {
     "TARGET": "${TARGET:-local}",
     "MQTT_HOST": "${STATIONS_MQTT_HOST:-broker}",
     "MQTT_PORT": "${STATIONS_MQTT_PORT:-8883}",
     "IDENTITY_DIR": "/identity",
     "STATE_DIR": "/state",
-    # the port Prometheus scrapes on every station and group container (fleetcore.metrics.STATION_METRICS_PORT)
-    "METRICS_PORT": str(STATION_METRICS_PORT),
+    # the port Prometheus scrapes on every station and group container (fleetcore.metrics.STATION_METRICS_PORT);
+    # FLEET_METRICS=false makes `deploy write` set STATIONS_METRICS_PORT=0 in compose.env: no metrics server
+    "METRICS_PORT": f"${{{METRICS_PORT_VARIABLE}:-{STATION_METRICS_PORT}}}",
     # the fault scenario inside the container: set by the fleet's layout when FAULTS is given (mounted read-only,
     # its `count` selections resolved against the fleet); empty = no faults
     "FAULTS": "${STATIONS_FAULTS:-}",

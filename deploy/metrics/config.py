@@ -19,6 +19,7 @@ from deploy.compose import fleet_services
 from deploy.deployment import compose_env_path
 from deploy.errors import DeployError
 from deploy.swarm.stack import read_env_file
+from fleetcore.station_variables import METRICS_PORT_VARIABLE
 from deploy.metrics.settings import PrometheusSettings
 
 CONFIG_DIR = "prometheus"
@@ -38,12 +39,14 @@ class Fleet:
 
 
 def read_fleet(fleet_dir: Path) -> Fleet:
-    """The station services of the registered fleet (FLEET_DIR/compose.env), or DeployError naming the fix."""
+    """The station services of the registered fleet (FLEET_DIR/compose.env) that serve metrics (none when it was
+    registered with FLEET_METRICS=false), or DeployError naming the fix."""
     env_file = compose_env_path(fleet_dir)
     if not env_file.is_file():
         raise DeployError(f"{env_file} not found (FLEET_DIR={fleet_dir}): run `make register` first")
     values = read_env_file(env_file)
-    return Fleet(fleet_services(values), int(values.get("FLEET_SIZE") or 0))
+    serving = values.get(METRICS_PORT_VARIABLE, "") != "0"
+    return Fleet(fleet_services(values) if serving else [], int(values.get("FLEET_SIZE") or 0))
 
 
 def compose_jobs(fleet: Fleet) -> dict[str, list[str]]:

@@ -76,3 +76,18 @@ def test_deploy_write_cli_reads_the_manifest_provisioning_wrote(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"wrote {compose_env_path(fleet)}\n"
     assert read_env_file(compose_env_path(fleet))["FLEET_SIZE"] == "3"
+
+
+def test_fleet_metrics_off_sets_the_containers_metrics_port_to_zero(tmp_path: Path) -> None:
+    from deploy.swarm.stack import station_environment
+    on = read_env_file_text(render_compose_env(tmp_path, tmp_path / "isd", aws_manifest(2)))
+    off = read_env_file_text(render_compose_env(tmp_path, tmp_path / "isd", aws_manifest(2), metrics=False))
+    assert "STATIONS_METRICS_PORT" not in on and off["STATIONS_METRICS_PORT"] == "0"
+    # the containers' METRICS_PORT, resolved as compose and the Swarm stack resolve it
+    assert station_environment(on, group=True)["METRICS_PORT"] == "9101"
+    assert station_environment(off, group=True)["METRICS_PORT"] == "0"
+    assert station_environment(off, group=False)["METRICS_PORT"] == "0"
+
+
+def read_env_file_text(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))

@@ -66,3 +66,14 @@ def test_write_config_is_readable_by_another_user(tmp_path: Path) -> None:
     folder = write_config(compose_env(tmp_path, 5, 0), PrometheusSettings())
     assert sorted(p.name for p in folder.iterdir()) == ["prometheus.yml", "rules.yml"]
     assert all(p.stat().st_mode & 0o044 == 0o044 for p in folder.iterdir())
+
+
+def test_a_fleet_without_metrics_has_no_station_targets(tmp_path: Path) -> None:
+    """FLEET_METRICS=false: `deploy write` sets STATIONS_METRICS_PORT=0, the containers serve nothing, and
+    Prometheus is not told to scrape them (it would report every group down)."""
+    folder = compose_env(tmp_path, 2000, 2)
+    with (folder / "compose.env").open("a") as f:
+        f.write("STATIONS_METRICS_PORT=0\n")
+    fleet = read_fleet(folder)
+    assert fleet == Fleet([], 2000)
+    assert compose_jobs(fleet)["stations"] == []
