@@ -17,6 +17,11 @@ free loopback port, torn down with its volumes afterwards):
   QoS1 at the same rate, nothing else): the ratio of the groups' CPU-s per 1,000 messages to the bare loop's;
 - an overload round at --overload times the capacity: lateness, connections kept (broker side), disconnects,
   failed stations and the groups' memory against the capacity round's (target <= 1.5x).
+- what faults and metrics cost (testbed/overheads.py), at N = --overheads (1,000) and --overhead-rate: the
+  variants none (FLEET_METRICS=false, no FAULTS), faults (FAULTS=--faults, contracts/faults/bench-tenth.yaml:
+  every per-message fault on 10 % of the stations) and metrics (FLEET_METRICS=true, every group scraped every
+  5 s), --repeats rounds each, interleaved; each variant's median CPU-s per 1,000 messages over none's
+  (targets: faults <= 1.05, metrics <= 1.03). `--counts 0` runs only these.
 The same table compares one container per station at N = --compare (scripts/bench_fleet_scale.py's measure).
 SIGINT/SIGTERM tear down what the benchmark started (compose project, volumes, bare-loop workers) and exit 130/143.
 
@@ -24,7 +29,8 @@ The machine may be shared: compare figures within one run (ratios), not across r
 Writes bench-results/density.md and prints it. Usage:
     python scripts/bench_density.py [--data-dir DATA_DIR] [--counts 1000,5000,10000] [--per-container 1000]
                                     [--rates 1000,2500,5000,7500] [--search 1] [--overload 2] [--window 20]
-                                    [--compare 100]
+                                    [--compare 100] [--overheads 1000] [--overhead-rate 2500]
+                                    [--overhead-window 40] [--repeats 3] [--faults contracts/faults/bench-tenth.yaml]
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -47,6 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.bench_report import write_report  # noqa: E402
 from scripts.bench_fleet_scale import broker_clients, measure, stats  # noqa: E402
 from testbed.compose_fleet import ComposeFleet  # noqa: E402
+from testbed.overheads import (VARIANTS, Scraper, apply_variant, container_truth, injected_by_kind,  # noqa: E402
+                               round_order, serves_metrics, summarize)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path("bench-results") / "density.md"
@@ -197,7 +206,10 @@ def settle(fleet: ComposeFleet, services: list[str], limit: float) -> float:
 
 
 def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: float, connect_rate: float,
-             settle_max: float = SETTLE_MAX_S) -> dict[str, Any]:
+             settle_max: float = SETTLE_MAX_S,
+             inspect: Callable[[list[str]], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One round at `rate` (see the module docstring); `inspect(services)`, when given, runs after the window while
+    the groups still run, and its fields join the row."""
     groups = -(-count // per)
     fleet.env.update(INTERVAL=f"{count / rate:g}", CONNECT_RATE=f"{connect_rate / groups:g}")
     t0 = time.perf_counter()
@@ -244,6 +256,8 @@ def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: flo
                 p99s.append(float(doc["lateness_p99_s"]))
     behind = max((a.get("behind_s") or 0.0 for a in after), default=0.0)
     overloaded_lines = sum(len(json_lines(fleet, s, "group-overloaded")) for s in services)
+    if inspect is not None:
+        row.update(inspect(services))
     fleet.compose("stop", "-t", "60", *services, timeout=600)
     summaries = [d for s in services for d in json_lines(fleet, s, "group-summary")[-1:]]
     group_mem = [mem[s][0] for s in services if s in mem]
@@ -327,8 +341,7 @@ def bench_count(count: int, per: int, rates: list[float], data_dir: Path, window
     """The rate search, the bare baseline at the capacity and the overload round, for N = `count`."""
     WORK.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
-        fleet = ComposeFleet(Path(tmp), data_dir, LOOP="true", LOG_FORMAT="json", PROGRESS_INTERVAL="5",
-                             DRAIN_TIMEOUT="30", TIME_MODE="original", TOPIC="sensor/weather", SPEEDUP="")
+        fleet = fleet_environment(data_dir, tmp)
         print(f"bench-density: N={count} in compose project {fleet.project}, FLEET_DIR {fleet.fleet_dir}",
               file=sys.stderr, flush=True)
         rows: list[dict[str, Any]] = []
@@ -357,6 +370,88 @@ def bench_count(count: int, per: int, rates: list[float], data_dir: Path, window
         return result
 
 
+def container_address(fleet: ComposeFleet, service: str) -> str:
+    """The service container's address on the fleet's bridge network (this host reaches it directly)."""
+    out = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                          fleet.container_id(service)], capture_output=True, text=True, timeout=30)
+    return out.stdout.split()[0]
+
+
+def fleet_environment(data_dir: Path, tmp: str) -> ComposeFleet:
+    return ComposeFleet(Path(tmp), data_dir, LOOP="true", LOG_FORMAT="json", PROGRESS_INTERVAL="5",
+                        DRAIN_TIMEOUT="30", TIME_MODE="original", TOPIC="sensor/weather", SPEEDUP="")
+
+
+def bench_overheads(count: int, per: int, rate: float, data_dir: Path, window: float, connect_rate: float,
+                    scenario: Path, repeats: int) -> dict[str, Any]:
+    """The cost of the fault machinery and of the metrics (testbed.overheads): every variant `repeats` times at
+    N = `count` and `rate`, interleaved, in one compose project."""
+    WORK.mkdir(exist_ok=True)
+    groups = -(-count // per)
+    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        fleet = fleet_environment(data_dir, tmp)
+        print(f"bench-density: overheads at N={count}, {rate:g} msg/s in compose project {fleet.project}",
+              file=sys.stderr, flush=True)
+        rows: list[dict[str, Any]] = []
+        seen: dict[str, int] = {}  # faults recorded so far, by kind (the state volumes outlive a round)
+
+        def addresses() -> list[str] | None:
+            services = groups_of(fleet)
+            return [container_address(fleet, s) for s in services] if len(services) >= groups else None
+
+        def served(services: list[str]) -> dict[str, Any]:
+            return {"metrics_served": sum(serves_metrics(container_address(fleet, s)) for s in services)}
+
+        try:
+            for variant in round_order(repeats):
+                apply_variant(fleet.env, variant, scenario)
+                scraper = Scraper(addresses).start() if variant == "metrics" else None
+                try:
+                    row = run_rate(fleet, count, per, rate, window, connect_rate, inspect=served)
+                finally:
+                    scraped = scraper.stop() if scraper is not None else {}
+                row.update(scraped, variant=variant)
+                if variant == "faults":
+                    total = injected_by_kind("".join(container_truth(fleet.container_id(s))
+                                                     for s in [f"group-{n}" for n in range(1, groups + 1)]))
+                    row["injected"] = {k: n - seen.get(k, 0) for k, n in total.items() if n - seen.get(k, 0)}
+                    seen = total
+                rows.append(row)
+                print(json.dumps({"overheads": row}), flush=True)
+        finally:
+            teardown(fleet)
+        return {"count": count, "rate": rate, "rows": rows, "summary": summarize(rows)}
+
+
+def overhead_lines(o: dict[str, Any], scenario: Path, window: float) -> list[str]:
+    """The overheads section of the report."""
+    what = {"none": "no FAULTS, FLEET_METRICS=false", "faults": f"FAULTS={scenario.name} (10 % of the stations)",
+            "metrics": "FLEET_METRICS=true, every group scraped every 5 s"}
+    lines = ["", f"What faults and metrics cost at {o['count']} stations, {o['rate']:g} msg/s asked (each variant "
+             f"{len(o['summary']['none']['rounds'])} rounds of {window:g} s, interleaved; groups' CPU-s per 1,000 "
+             "acknowledged messages; ratio = median / the `none` median):", "",
+             "| variant | what | CPU-s / 1,000 msgs, each round | median | ratio | target | met | per round |",
+             "|---|---|---|---:|---:|---:|---|---|"]
+    for variant in VARIANTS:
+        v = o["summary"][variant]
+        rounds = [r for r in o["rows"] if r["variant"] == variant]
+        extra = []
+        for r in rounds:
+            bits = [f"{fmt(r.get('achieved'), '.0f')} msg/s", f"p99 {fmt(r.get('p99'), '.2f')} s",
+                    f"{r.get('published', '-')} = {r.get('acknowledged', '-')}",
+                    f"metrics served by {r.get('metrics_served', '-')} of {r.get('groups', '-')} groups"]
+            if "scrapes" in r:
+                bits.append(f"{r['scrapes']} scrapes, {r['scrape_failures']} failed")
+            if "injected" in r:
+                bits.append("injected " + ", ".join(f"{k} {n}" for k, n in r["injected"].items()))
+            extra.append("; ".join(bits))
+        lines.append(f"| {variant} | {what[variant]} | {', '.join(format(x, '.3f') for x in v['rounds'])} | "
+                     f"{fmt(v['median'], '.3f')} | {fmt(v['ratio'], '.3f')} | "
+                     f"{'-' if v['target'] is None else format(v['target'], '.2f')} | "
+                     f"{'-' if v['met'] is None else ('yes' if v['met'] else 'no')} | {'<br>'.join(extra)} |")
+    return lines
+
+
 def fmt(value: Any, spec: str = ".1f") -> str:
     return "-" if value is None else format(value, spec)
 
@@ -372,6 +467,13 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--connect-rate", type=float, default=400.0, help="connects per second, all groups together")
     parser.add_argument("--compare", type=int, default=100, help="one container per station at this N (0: skip)")
+    parser.add_argument("--overheads", type=int, default=1000,
+                        help="N at which faults and metrics are priced against neither (0: skip)")
+    parser.add_argument("--overhead-rate", type=float, default=2500.0)
+    parser.add_argument("--overhead-window", type=float, default=40.0)
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of each overhead variant")
+    parser.add_argument("--faults", type=Path, default=ROOT / "contracts" / "faults" / "bench-tenth.yaml",
+                        help="the scenario of the faults variant")
     args = parser.parse_args()
     install_signal_teardown()
     try:
@@ -384,8 +486,11 @@ def main() -> int:
 def report(args: argparse.Namespace) -> int:
     data = args.data_dir.resolve()
     rates = [float(r) for r in args.rates.split(",")]
-    outcomes = {int(c): bench_count(int(c), args.per_container, rates, data, args.window, args.connect_rate,
-                                    args.search, args.overload) for c in args.counts.split(",")}
+    counts = [int(c) for c in args.counts.split(",") if c.strip() and int(c)]
+    outcomes = {c: bench_count(c, args.per_container, rates, data, args.window, args.connect_rate,
+                               args.search, args.overload) for c in counts}
+    overheads = (bench_overheads(args.overheads, args.per_container, args.overhead_rate, data, args.overhead_window,
+                                 args.connect_rate, args.faults.resolve(), args.repeats) if args.overheads else None)
     results = {c: o["rows"] for c, o in outcomes.items()}
     single = measure(args.compare, data, 20.0, "3600") if args.compare else None
     cpus = os.cpu_count()
@@ -449,9 +554,12 @@ def report(args: argparse.Namespace) -> int:
             f"{fmt(over.get('behind_s'), '.1f')} | {over.get('connections_kept', '-')} of {count} | "
             f"{over.get('disconnects', '-')} | {over.get('failed_stations', '-')} | {over.get('published', '-')} = "
             f"{over.get('acknowledged', '-')} | {fmt(mem_ratio, '.2f')}x | {over.get('overloaded_lines', '-')} |")
+    if overheads is not None:
+        lines += overhead_lines(overheads, args.faults, args.overhead_window)
     lines += ["", f"Command: `make bench-density` (`python scripts/bench_density.py --counts {args.counts} "
               f"--per-container {args.per_container} --rates {args.rates} --search {args.search} --overload {args.overload:g} "
-              f"--window {args.window:g}`). Memory: `docker stats` (cgroup memory "
+              f"--window {args.window:g} --overheads {args.overheads} --overhead-rate {args.overhead_rate:g} "
+              f"--overhead-window {args.overhead_window:g} --repeats {args.repeats}`). Memory: `docker stats` (cgroup memory "
               "without page cache; the shared message cache is page cache). The one-container row runs "
               "scripts/bench_fleet_scale.py's measure (SPEEDUP=3600)."]
     return write_report(OUT, lines)

@@ -21,9 +21,17 @@ def test_every_shipped_example_loads(path: Path) -> None:
     assert scenario.name == path.stem
 
 
-def test_four_examples_are_shipped() -> None:
+def test_the_examples_are_shipped() -> None:
     assert sorted(p.stem for p in EXAMPLES.glob("*.yaml")) == [
-        "lab-demo", "late-and-duplicates", "sensor-faults", "storm"]
+        "bench-tenth", "lab-demo", "late-and-duplicates", "sensor-faults", "storm"]
+
+
+def test_the_bench_scenario_touches_exactly_a_tenth_of_the_fleet() -> None:
+    """`make bench-density` prices the fault machinery with 10 % of the stations faulted (issue 20)."""
+    scenario = load_scenario(EXAMPLES / "bench-tenth.yaml")
+    touched = {t for t in FLEET for i in range(len(scenario.rules)) if scenario.selects(i, t)}
+    assert len(touched) == 100
+    assert {len([t for t in FLEET if scenario.selects(i, t)]) for i in range(len(scenario.rules))} == {100}
 
 
 def test_json_is_accepted_and_defaults_filled() -> None:

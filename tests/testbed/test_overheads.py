@@ -1,0 +1,88 @@
+"""testbed/overheads.py: the variants `make bench-density` prices faults and metrics with, and their summary."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from testbed import overheads
+from testbed.overheads import Scraper, apply_variant, injected_by_kind, round_order, summarize
+
+
+def test_each_repeat_runs_every_variant_in_a_rotated_order() -> None:
+    assert round_order(2) == ["none", "faults", "metrics", "faults", "metrics", "none"]
+    assert round_order(3)[6:] == ["metrics", "none", "faults"]
+
+
+def test_a_variant_sets_only_its_own_switches() -> None:
+    env = {"FAULTS": "/old.yaml", "LOOP": "true"}
+    apply_variant(env, "none", Path("/s.yaml"))
+    assert env == {"FLEET_METRICS": "false", "LOOP": "true"}
+    apply_variant(env, "faults", Path("/s.yaml"))
+    assert env == {"FLEET_METRICS": "false", "FAULTS": "/s.yaml", "LOOP": "true"}
+    apply_variant(env, "metrics", Path("/s.yaml"))
+    assert env == {"FLEET_METRICS": "true", "LOOP": "true"}
+    with pytest.raises(ValueError, match="unknown variant 'both'"):
+        apply_variant(env, "both", Path("/s.yaml"))
+
+
+def test_injected_faults_are_counted_by_kind_from_the_ground_truth() -> None:
+    lines = [{"t": 1.0, "thing": "group-1", "kind": "start", "params": {"seed": 22}},
+             {"t": 1.5, "thing": "s-10", "kind": "clock_skew", "rule": 0, "seqs": [1, 40], "n": 40},
+             {"t": 2.0, "thing": "s-20", "kind": "duplicate", "rule": 1, "seqs": [7, 7], "n": 1},
+             {"t": 2.1, "thing": "s-10", "kind": "clock_skew", "rule": 0, "seqs": [41, 42], "n": 2},
+             {"t": 3.0, "thing": "s-30", "kind": "impersonate", "rule": 8}]
+    text = "\n".join(json.dumps(d) for d in lines) + "\n\n"
+    assert injected_by_kind(text) == {"clock_skew": 42, "duplicate": 1, "impersonate": 1}
+
+
+def test_the_summary_is_each_variants_median_over_the_bare_median() -> None:
+    rows = [{"variant": "none", "cpu_per_1000": c} for c in (0.20, 0.22, 0.30)] + \
+           [{"variant": "faults", "cpu_per_1000": c} for c in (0.21, 0.23, 0.40)] + \
+           [{"variant": "metrics", "cpu_per_1000": c} for c in (0.23, 0.25, None)]
+    out = summarize(rows)
+    assert out["none"] == {"rounds": [0.20, 0.22, 0.30], "median": 0.22, "ratio": 1.0, "target": None, "met": None}
+    assert out["faults"]["median"] == 0.23 and out["faults"]["ratio"] == pytest.approx(0.23 / 0.22)
+    assert (out["faults"]["target"], out["faults"]["met"]) == (1.05, True)
+    assert out["metrics"]["rounds"] == [0.23, 0.25], "a round without a CPU figure is left out"
+    assert out["metrics"]["ratio"] == pytest.approx(0.24 / 0.22) and out["metrics"]["met"] is False
+
+
+class _Metrics(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        body = b"weather_fleet_messages_published_total{group=\"group-1\"} 7.0\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_scraper_scrapes_every_target_until_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(overheads, "STATION_METRICS_PORT", server.server_address[1])
+    asked = []
+
+    def targets() -> list[str] | None:
+        asked.append(1)
+        return None if len(asked) == 1 else ["127.0.0.1"]  # the groups are not up at the first look
+
+    try:
+        scraper = Scraper(targets, interval=0.05).start()
+        assert overheads.serves_metrics("127.0.0.1")
+        threading.Event().wait(0.6)
+        counts = scraper.stop()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert counts["scrapes"] >= 3 and counts["scrape_failures"] == 0
+    assert scraper.samples == {"127.0.0.1": 'weather_fleet_messages_published_total{group="group-1"} 7.0\n'}
+    assert len(asked) == 2, "targets are asked for until the groups are up, then kept"
+    assert not overheads.serves_metrics("127.0.0.1"), "nothing answers once the server is down"
