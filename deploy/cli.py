@@ -37,7 +37,8 @@ from deploy.settings import DeploySettings, load
 from deploy.swarm.commands import add_parser as add_stack_parser
 from deploy.swarm.images import build_commands
 from deploy.swarm.stack import Images
-from fleetcore.errors import ManifestError, report
+from fleetcore.cli import run_command
+from fleetcore.errors import ManifestError
 from fleetcore.manifest import load_manifest, manifest_path
 from fleetcore.target import Target
 
@@ -304,16 +305,16 @@ def build_parser(s: DeploySettings) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 done, 2 configuration error, 1 any other deployment error (one line each on stderr)."""
-    try:
+    def run() -> int | None:
         settings = load()
         args = build_parser(settings).parse_args(argv)
         if getattr(args, "fleet_dir", None) is not None and args.fleet_dir != settings.fleet_dir:
             settings = settings.model_copy(update={"fleet_dir": args.fleet_dir})
         if getattr(args, "verb", None) is not None:  # `stack`: its own settings and dispatch
-            return int(args._run(args) or 0)
-        return int(args._run(args, settings) or 0)
-    except (DeployError, ManifestError) as exc:
-        return report(exc, "deploy")
+            return args._run(args)
+        return args._run(args, settings)
+
+    return run_command(run, (DeployError, ManifestError), "deploy")
 
 
 if __name__ == "__main__":

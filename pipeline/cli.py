@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fleetcore.errors import report
+from fleetcore.cli import run_command
 from pipeline import queries
 from pipeline.errors import PipelineError
 from pipeline.run_record import runs_dir, write_run_record
@@ -258,9 +257,5 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        return args.func(args)
-    except PipelineError as exc:
-        return report(exc, f"pipeline {args.command}")
+    return run_command(lambda: args.func(args), (PipelineError,), f"pipeline {args.command}",
+                       log_level=args.log_level)

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from fleetcore.errors import ManifestError, report
+from fleetcore.cli import run_command
+from fleetcore.errors import ManifestError
 from fleetcore.target import Target
 from fleetcore.topic import monitor_filter
 from provisioning.errors import ConfigError, ProvisioningError
@@ -184,13 +185,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 done, 2 configuration error, 1 any other provisioning error (one line each on stderr)."""
-    try:
+    def run() -> int | None:
         settings = load(FleetSettings)
         args = build_parser(settings).parse_args(argv)
         args._settings = settings
-        return int(args._run(args) or 0)
-    except (ProvisioningError, StationDataError, ManifestError) as exc:
-        return report(exc, "provisioning")
+        return args._run(args)
+
+    return run_command(run, (ProvisioningError, StationDataError, ManifestError), "provisioning")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from fleetcore.errors import report
+from fleetcore.cli import run_command
 from station.errors import StationError
 
 # subcommand name -> (module under station.commands, one-line help)
@@ -39,10 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (a StationError: 2 for configuration, 1 otherwise)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
-    try:
-        return int(args._run(args) or 0)
-    except StationError as exc:
-        return report(exc, "station")
+    return run_command(lambda: args._run(args), (StationError,), "station")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fleetcore.errors import report
+from fleetcore.cli import run_command
 from stationdata import catalogue_cli, data
 from stationdata.data_settings import DataSourceName, load
 from stationdata.errors import StationDataError
@@ -42,11 +42,11 @@ def build_parser(settings_data_dir: Path) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 done, 2 configuration error, 1 any other station-data error (one line each on stderr)."""
-    try:
+    def run() -> int | None:
         args = build_parser(load().data_dir).parse_args(argv)
-        return int(args._run(args) or 0)
-    except StationDataError as exc:
-        return report(exc, "stationdata")
+        return args._run(args)
+
+    return run_command(run, (StationDataError,), "stationdata")
 
 
 if __name__ == "__main__":

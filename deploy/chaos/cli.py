@@ -12,7 +12,6 @@ action ran, 1 when a Docker call failed (the others still ran and were restored)
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import threading
@@ -24,7 +23,7 @@ from deploy.chaos.docker import Docker
 from deploy.chaos.errors import ChaosError, ConfigError
 from deploy.chaos.plan import Plan, make_plan
 from deploy.chaos.runner import ChaosRunner
-from fleetcore.errors import report
+from fleetcore.cli import run_command
 from fleetcore.faults.scenario import load_scenario
 from fleetcore.faults.truth import GroundTruthLog, truth_path
 
@@ -103,9 +102,5 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        return args.func(args)
-    except ChaosError as exc:
-        return report(exc, f"deploy.chaos {args.command}")
+    return run_command(lambda: args.func(args), (ChaosError,), f"deploy.chaos {args.command}",
+                       log_level=args.log_level)

@@ -19,7 +19,7 @@ from deploy.errors import ConfigError, DeployError
 from deploy.metrics.config import write_config
 from deploy.metrics.settings import load
 from deploy.settings import load as load_deploy
-from fleetcore.errors import report
+from fleetcore.cli import run_command
 from fleetcore.identity import METRICS_THING, PRIVATE_KEY_FILE, thing_dir
 
 SERVICES = ["prometheus", "broker-metrics"]
@@ -75,11 +75,11 @@ def build_parser(fleet_dir: Path) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
+    def run() -> int | None:
         args = build_parser(load_deploy().fleet_dir).parse_args(argv)
         return args.func(args)
-    except DeployError as exc:
-        return report(exc, "deploy.metrics")
+
+    return run_command(run, (DeployError,), "deploy.metrics")
 
 
 if __name__ == "__main__":

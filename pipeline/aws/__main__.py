@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fleetcore.errors import report
+from fleetcore.cli import run_command
 from pipeline.aws.settings import load_settings
 from pipeline.errors import PipelineError
 
@@ -34,10 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 done, 2 configuration error, 1 any other pipeline error (one line each on stderr)."""
     args = build_parser().parse_args(argv)
-    try:
-        return _run(args)
-    except PipelineError as exc:
-        return report(exc, "pipeline.aws")
+    return run_command(lambda: _run(args), (PipelineError,), "pipeline.aws")
 
 
 def _run(args: argparse.Namespace) -> int:

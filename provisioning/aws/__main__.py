@@ -6,7 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fleetcore.errors import ManifestError, report
+from fleetcore.cli import run_command
+from fleetcore.errors import ManifestError
 from provisioning.aws import commands
 from provisioning.errors import ProvisioningError
 from stationdata.errors import StationDataError
@@ -31,11 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 done, 2 configuration error, 1 any other provisioning error (one line each on stderr)."""
-    try:
+    def run() -> int | None:
         args = build_parser().parse_args(argv)
-        return int(args._run(args) or 0)
-    except (ProvisioningError, StationDataError, ManifestError) as exc:
-        return report(exc, "provisioning.aws")
+        return args._run(args)
+
+    return run_command(run, (ProvisioningError, StationDataError, ManifestError), "provisioning.aws")
 
 
 if __name__ == "__main__":
