@@ -17,11 +17,12 @@ free loopback port, torn down with its volumes afterwards):
   QoS1 at the same rate, nothing else): the ratio of the groups' CPU-s per 1,000 messages to the bare loop's;
 - an overload round at --overload times the capacity: lateness, connections kept (broker side), disconnects,
   failed stations and the groups' memory against the capacity round's (target <= 1.5x).
-- what faults and metrics cost (testbed/overheads.py), at N = --overheads (1,000) and --overhead-rate: the
-  variants none (FLEET_METRICS=false, no FAULTS), faults (FAULTS=--faults, contracts/faults/bench-tenth.yaml:
-  every per-message fault on 10 % of the stations) and metrics (FLEET_METRICS=true, every group scraped every
-  5 s), --repeats rounds each, interleaved; each variant's median CPU-s per 1,000 messages over none's
-  (targets: faults <= 1.05, metrics <= 1.03). `--counts 0` runs only these.
+- what faults and metrics cost (testbed/overheads.py): three fleets of N = --overheads (1,000) at
+  --overhead-rate (1,500 msg/s) each, side by side: none (FLEET_METRICS=false, no FAULTS), faults
+  (FAULTS=--faults, contracts/faults/bench-tenth.yaml: every per-message fault on 10 % of the stations) and
+  metrics (FLEET_METRICS=true, every group scraped every 5 s); --repeats windows measured on all three at once;
+  each variant's CPU per message over none's in the same window, median over the windows (targets: faults
+  <= 1.05, metrics <= 1.03). `--counts 0` runs only these.
 The same table compares one container per station at N = --compare (scripts/bench_fleet_scale.py's measure).
 SIGINT/SIGTERM tear down what the benchmark started (compose project, volumes, bare-loop workers) and exit 130/143.
 
@@ -29,8 +30,8 @@ The machine may be shared: compare figures within one run (ratios), not across r
 Writes bench-results/density.md and prints it. Usage:
     python scripts/bench_density.py [--data-dir DATA_DIR] [--counts 1000,5000,10000] [--per-container 1000]
                                     [--rates 1000,2500,5000,7500] [--search 1] [--overload 2] [--window 20]
-                                    [--compare 100] [--overheads 1000] [--overhead-rate 2500]
-                                    [--overhead-window 40] [--repeats 3] [--faults contracts/faults/bench-tenth.yaml]
+                                    [--compare 100] [--overheads 1000] [--overhead-rate 1500]
+                                    [--overhead-window 30] [--repeats 5] [--faults contracts/faults/bench-tenth.yaml]
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import json
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,7 +57,7 @@ from scripts.bench_report import write_report  # noqa: E402
 from scripts.bench_fleet_scale import broker_clients, measure, stats  # noqa: E402
 from testbed.compose_fleet import ComposeFleet  # noqa: E402
 from testbed.overheads import (VARIANTS, Scraper, apply_variant, container_truth, injected_by_kind,  # noqa: E402
-                               round_order, serves_metrics, summarize)
+                               process_cpu_seconds, serves_metrics, summarize)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path("bench-results") / "density.md"
@@ -382,73 +384,109 @@ def fleet_environment(data_dir: Path, tmp: str) -> ComposeFleet:
                         DRAIN_TIMEOUT="30", TIME_MODE="original", TOPIC="sensor/weather", SPEEDUP="")
 
 
+def group_pid(fleet: ComposeFleet, service: str) -> int:
+    """The host PID of a group container's `station run` process (its PID 1: the image's entrypoint)."""
+    out = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", fleet.container_id(service)],
+                         capture_output=True, text=True, timeout=30)
+    return int(out.stdout.strip())
+
+
 def bench_overheads(count: int, per: int, rate: float, data_dir: Path, window: float, connect_rate: float,
                     scenario: Path, repeats: int) -> dict[str, Any]:
-    """The cost of the fault machinery and of the metrics (testbed.overheads): every variant `repeats` times at
-    N = `count` and `rate`, interleaved, in one compose project."""
+    """The cost of the fault machinery and of the metrics (testbed.overheads): the three variants' fleets of
+    N = `count` at `rate` side by side, `repeats` windows of `window` seconds measured on all three at once."""
     WORK.mkdir(exist_ok=True)
     groups = -(-count // per)
-    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
-        fleet = fleet_environment(data_dir, tmp)
-        print(f"bench-density: overheads at N={count}, {rate:g} msg/s in compose project {fleet.project}",
-              file=sys.stderr, flush=True)
-        rows: list[dict[str, Any]] = []
-        seen: dict[str, int] = {}  # faults recorded so far, by kind (the state volumes outlive a round)
-
-        def addresses() -> list[str] | None:
-            services = groups_of(fleet)
-            return [container_address(fleet, s) for s in services] if len(services) >= groups else None
-
-        def served(services: list[str]) -> dict[str, Any]:
-            return {"metrics_served": sum(serves_metrics(container_address(fleet, s)) for s in services)}
-
-        try:
-            for variant in round_order(repeats):
-                apply_variant(fleet.env, variant, scenario)
-                scraper = Scraper(addresses).start() if variant == "metrics" else None
-                try:
-                    row = run_rate(fleet, count, per, rate, window, connect_rate, inspect=served)
-                finally:
-                    scraped = scraper.stop() if scraper is not None else {}
-                row.update(scraped, variant=variant)
-                if variant == "faults":
-                    total = injected_by_kind("".join(container_truth(fleet.container_id(s))
-                                                     for s in [f"group-{n}" for n in range(1, groups + 1)]))
-                    row["injected"] = {k: n - seen.get(k, 0) for k, n in total.items() if n - seen.get(k, 0)}
-                    seen = total
-                rows.append(row)
-                print(json.dumps({"overheads": row}), flush=True)
-        finally:
+    tmps = [tempfile.TemporaryDirectory(dir=WORK) for _ in VARIANTS]
+    fleets = {v: fleet_environment(data_dir, t.name) for v, t in zip(VARIANTS, tmps)}
+    for variant, fleet in fleets.items():
+        apply_variant(fleet.env, variant, scenario)
+        fleet.env.update(INTERVAL=f"{count / rate:g}", CONNECT_RATE=f"{connect_rate / groups:g}")
+        print(f"bench-density: overheads, variant {variant}: N={count}, {rate:g} msg/s in compose project "
+              f"{fleet.project}", file=sys.stderr, flush=True)
+    rows: list[dict[str, Any]] = []
+    checks: dict[str, dict[str, Any]] = {v: {} for v in VARIANTS}
+    scraper: Scraper | None = None
+    try:
+        for variant, fleet in fleets.items():
+            out = make_up(fleet, f"FLEET_COUNT={count}", f"STATIONS_PER_CONTAINER={per}")
+            if out.returncode != 0:
+                raise RuntimeError(f"make up ({variant}) failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
+        for variant, fleet in fleets.items():
+            if wait_connected(fleet, count, 300) is None:
+                raise RuntimeError(f"{variant}: only {connections(fleet)} of {count} connected after 300 s")
+        services = {v: groups_of(f) for v, f in fleets.items()}
+        metrics = fleets["metrics"]
+        scraper = Scraper(lambda: [container_address(metrics, s) for s in services["metrics"]]).start()
+        for variant, fleet in fleets.items():
+            settle(fleet, services[variant], SETTLE_MAX_S)
+        pids = {v: [group_pid(f, s) for s in services[v]] for v, f in fleets.items()}
+        for w in range(repeats):
+            cpu0 = {v: sum(process_cpu_seconds(p) for p in ps) for v, ps in pids.items()}
+            before = {v: [group_status(f, s) for s in services[v]] for v, f in fleets.items()}
+            started = time.time()
+            time.sleep(window)
+            cpu1 = {v: sum(process_cpu_seconds(p) for p in ps) for v, ps in pids.items()}
+            after = {v: [group_status(f, s) for s in services[v]] for v, f in fleets.items()}
+            for variant in VARIANTS:
+                acked = sum(a.get("acked", 0) - b.get("acked", 0) for a, b in zip(after[variant], before[variant]))
+                rows.append({"variant": variant, "window": w, "messages": acked, "seconds": time.time() - started,
+                             "achieved": acked / max(1e-3, time.time() - started),
+                             "cpu_per_1000": (cpu1[variant] - cpu0[variant]) / acked * 1000 if acked else None,
+                             "load": os.getloadavg()[0]})
+                print(json.dumps({"overheads": rows[-1]}), flush=True)
+        checks["metrics"].update(scraper.stop())
+        scraper = None
+        for variant, fleet in fleets.items():
+            checks[variant]["metrics_served"] = sum(serves_metrics(container_address(fleet, s))
+                                                    for s in services[variant])
+            checks[variant]["groups"] = len(services[variant])
+            fleet.compose("stop", "-t", "60", *services[variant], timeout=600)
+            summaries = [d for s in services[variant] for d in json_lines(fleet, s, "group-summary")[-1:]]
+            checks[variant].update({k: sum(d.get(k, 0) for d in summaries) for k in
+                                    ("published", "acknowledged", "failed", "failed_stations", "disconnects")})
+            if variant == "faults":
+                checks[variant]["injected"] = injected_by_kind("".join(
+                    container_truth(fleet.container_id(s)) for s in services[variant]))
+            print(json.dumps({"overheads-check": {variant: checks[variant]}}), flush=True)
+    finally:
+        if scraper is not None:
+            scraper.stop()
+        for fleet in fleets.values():
             teardown(fleet)
-        return {"count": count, "rate": rate, "rows": rows, "summary": summarize(rows)}
+        for t in tmps:
+            t.cleanup()
+    return {"count": count, "rate": rate, "rows": rows, "checks": checks, "summary": summarize(rows)}
 
 
 def overhead_lines(o: dict[str, Any], scenario: Path, window: float) -> list[str]:
     """The overheads section of the report."""
     what = {"none": "no FAULTS, FLEET_METRICS=false", "faults": f"FAULTS={scenario.name} (10 % of the stations)",
             "metrics": "FLEET_METRICS=true, every group scraped every 5 s"}
-    lines = ["", f"What faults and metrics cost at {o['count']} stations, {o['rate']:g} msg/s asked (each variant "
-             f"{len(o['summary']['none']['rounds'])} rounds of {window:g} s, interleaved; groups' CPU-s per 1,000 "
-             "acknowledged messages; ratio = median / the `none` median):", "",
-             "| variant | what | CPU-s / 1,000 msgs, each round | median | ratio | target | met | per round |",
-             "|---|---|---|---:|---:|---:|---|---|"]
+    lines = ["", f"What faults and metrics cost: three fleets of {o['count']} stations side by side, each with its own "
+             f"broker, {o['rate']:g} msg/s asked of each; {len(o['summary']['none']['windows'])} windows of "
+             f"{window:g} s measured on all three at once. CPU: the group processes' own (/proc, healthchecks "
+             "excluded) per 1,000 acknowledged messages; ratio: the median over the windows of the variant's figure "
+             "over `none`'s in the same window:", "",
+             "| variant | what | CPU-s / 1,000 msgs, each window | ratio to none, each window | ratio (median) | "
+             "target | met | achieved msg/s | published = acknowledged, failed, disconnects | checks |",
+             "|---|---|---|---|---:|---:|---|---:|---|---|"]
     for variant in VARIANTS:
-        v = o["summary"][variant]
-        rounds = [r for r in o["rows"] if r["variant"] == variant]
-        extra = []
-        for r in rounds:
-            bits = [f"{fmt(r.get('achieved'), '.0f')} msg/s", f"p99 {fmt(r.get('p99'), '.2f')} s",
-                    f"{r.get('published', '-')} = {r.get('acknowledged', '-')}",
-                    f"metrics served by {r.get('metrics_served', '-')} of {r.get('groups', '-')} groups"]
-            if "scrapes" in r:
-                bits.append(f"{r['scrapes']} scrapes, {r['scrape_failures']} failed")
-            if "injected" in r:
-                bits.append("injected " + ", ".join(f"{k} {n}" for k, n in r["injected"].items()))
-            extra.append("; ".join(bits))
-        lines.append(f"| {variant} | {what[variant]} | {', '.join(format(x, '.3f') for x in v['rounds'])} | "
-                     f"{fmt(v['median'], '.3f')} | {fmt(v['ratio'], '.3f')} | "
-                     f"{'-' if v['target'] is None else format(v['target'], '.2f')} | "
-                     f"{'-' if v['met'] is None else ('yes' if v['met'] else 'no')} | {'<br>'.join(extra)} |")
+        v, c = o["summary"][variant], o["checks"][variant]
+        achieved = [r["achieved"] for r in o["rows"] if r["variant"] == variant]
+        bits = [f"metrics served by {c.get('metrics_served', '-')} of {c.get('groups', '-')} groups"]
+        if "scrapes" in c:
+            bits.append(f"{c['scrapes']} scrapes, {c['scrape_failures']} failed")
+        if "injected" in c:
+            bits.append("faults injected: " + ", ".join(f"{k} {n}" for k, n in c["injected"].items()))
+        lines.append(
+            f"| {variant} | {what[variant]} | {', '.join(format(x, '.4f') for x in v['windows'])} | "
+            f"{', '.join(format(x, '.3f') for x in v['ratios'])} | {fmt(v['ratio'], '.3f')} | "
+            f"{'-' if v['target'] is None else format(v['target'], '.2f')} | "
+            f"{'-' if v['met'] is None else ('yes' if v['met'] else 'no')} | "
+            f"{fmt(statistics.median(achieved) if achieved else None, '.0f')} | "
+            f"{c.get('published', '-')} = {c.get('acknowledged', '-')}, {c.get('failed', '-')}, "
+            f"{c.get('disconnects', '-')} | {'; '.join(bits)} |")
     return lines
 
 
@@ -469,9 +507,9 @@ def main() -> int:
     parser.add_argument("--compare", type=int, default=100, help="one container per station at this N (0: skip)")
     parser.add_argument("--overheads", type=int, default=1000,
                         help="N at which faults and metrics are priced against neither (0: skip)")
-    parser.add_argument("--overhead-rate", type=float, default=2500.0)
-    parser.add_argument("--overhead-window", type=float, default=40.0)
-    parser.add_argument("--repeats", type=int, default=3, help="rounds of each overhead variant")
+    parser.add_argument("--overhead-rate", type=float, default=1500.0, help="msg/s asked of each variant's fleet")
+    parser.add_argument("--overhead-window", type=float, default=30.0)
+    parser.add_argument("--repeats", type=int, default=5, help="windows measured on the variants side by side")
     parser.add_argument("--faults", type=Path, default=ROOT / "contracts" / "faults" / "bench-tenth.yaml",
                         help="the scenario of the faults variant")
     args = parser.parse_args()

@@ -1,20 +1,24 @@
-"""What the fault machinery and the metrics cost a group fleet: the variants `make bench-density` runs at one N and
-one rate, and how their rounds are ordered and summed up (scripts/bench_density.py runs them).
+"""What the fault machinery and the metrics cost a group fleet: the variants `make bench-density` runs side by side
+at one N and one rate, and how their windows are summed up (scripts/bench_density.py runs them).
 
-Variants (the same fleet, rate and window; only these differ):
+Variants (three fleets of the same N, rate and data, each in its own compose project with its own broker, running
+at the same time; only these settings differ):
 - `none`: FLEET_METRICS=false, no FAULTS: the bare engine;
 - `faults`: FLEET_METRICS=false, FAULTS=<scenario> (contracts/faults/bench-tenth.yaml: 10 % of the stations);
 - `metrics`: FLEET_METRICS=true, no FAULTS, every group scraped as Prometheus would (`Scraper`).
 
-Invariant: a round's CPU figure is the groups' cgroup CPU-seconds per 1,000 acknowledged messages; the cost of a
-variant is the median of its rounds over the median of `none`'s (rounds interleaved, in a rotated order per
-repeat, so a drift of the shared host's load falls on every variant alike).
+Invariant: a window's CPU figure is the CPU time of the group processes themselves (`station run`, all threads,
+read from the host's /proc: not the container's cgroup, which also bills the 15 s healthcheck's Python start-up
+to it) per 1,000 acknowledged messages. The fleets run together, so whatever else the shared host does falls on
+all three alike; the cost of a variant is the median over the windows of its figure over `none`'s in the same
+window.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import statistics
 import subprocess
 import tarfile
@@ -31,10 +35,14 @@ STATION_METRICS_PORT = 9101
 SCRAPE_INTERVAL_S = 5.0  # PROMETHEUS_SCRAPE_INTERVAL's default
 
 
-def round_order(repeats: int) -> list[str]:
-    """Every variant once per repeat, the order rotated by one each repeat (none, faults, metrics, then faults,
-    metrics, none, ...)."""
-    return [VARIANTS[(r + i) % len(VARIANTS)] for r in range(repeats) for i in range(len(VARIANTS))]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int, proc: Path = Path("/proc")) -> float:
+    """User + system CPU seconds of process `pid` (every thread), from /proc/<pid>/stat."""
+    text = (proc / str(pid) / "stat").read_text()
+    fields = text[text.rindex(")") + 2:].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime: fields 14 and 15 of stat
 
 
 def apply_variant(env: MutableMapping[str, str], variant: str, scenario: Path) -> None:
@@ -120,17 +128,17 @@ def serves_metrics(address: str) -> bool:
 
 
 def summarize(rows: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per variant: its rounds' CPU-s per 1,000 messages, their median, and the median's ratio to `none`'s (with
-    the target the issue sets, and whether it is met)."""
-    per: dict[str, list[float]] = {v: [r["cpu_per_1000"] for r in rows if r["variant"] == v and r.get("cpu_per_1000")]
-                                   for v in VARIANTS}
-    base = statistics.median(per["none"]) if per["none"] else None
+    """Per variant: its windows' CPU-s per 1,000 messages, their median, each window's ratio to `none`'s in the same
+    window, the median of those ratios (with the target the issue sets, and whether it is met)."""
+    windows = sorted({r["window"] for r in rows})
+    cpu = {(r["variant"], r["window"]): r.get("cpu_per_1000") for r in rows}
     out: dict[str, dict[str, Any]] = {}
-    for variant, values in per.items():
-        median = statistics.median(values) if values else None
-        ratio = median / base if median is not None and base else None
+    for variant in VARIANTS:
+        values = [cpu.get((variant, w)) for w in windows]
+        ratios = [v / b for v, b in ((cpu.get((variant, w)), cpu.get(("none", w))) for w in windows) if v and b]
+        ratio = statistics.median(ratios) if ratios else None
         target = TARGETS.get(variant)
-        out[variant] = {"rounds": values, "median": median, "ratio": ratio, "target": target,
+        out[variant] = {"windows": [v for v in values if v], "median": statistics.median([v for v in values if v])
+                        if any(values) else None, "ratios": ratios, "ratio": ratio, "target": target,
                         "met": None if target is None or ratio is None else ratio <= target}
     return out
-

@@ -67,7 +67,8 @@ class GroundTruthLog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()       # the open runs and pending lines
+        self._file_lock = threading.Lock()  # one flush at a time, in order
         self._open: dict[tuple[str, int | None, str], _Run] = {}
         self._lines: list[str] = []
         self.recorded = 0  # fault events recorded by this process (messages or actions)
@@ -100,10 +101,12 @@ class GroundTruthLog:
             self.flush()
 
     def flush(self) -> None:
-        """Write every open run and pending line, then fsync (call before saving a checkpoint)."""
-        with self._lock:
-            lines = self._lines + [run.line() for run in self._open.values()]
-            self._lines, self._open = [], {}
+        """Write every open run and pending line, then fsync (call before saving a checkpoint). `record` waits only
+        for the hand-over of the lines, never for the disk; concurrent flushes write in the order they took them."""
+        with self._file_lock:
+            with self._lock:
+                lines = self._lines + [run.line() for run in self._open.values()]
+                self._lines, self._open = [], {}
             if not lines:
                 return
             with open(self.path, "a", encoding="utf-8") as fh:

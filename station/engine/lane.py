@@ -290,12 +290,14 @@ class Lane:
         if moved is None and not finished:
             return False
         seq, line, passes = self.ledger.last_ack
-        if self.truth is not None:  # faults on the seqs this checkpoint covers are on disk before it is
-            self.truth.flush()
         model = ckpt.Checkpoint(thing_name=self.name, data_file=str(self.data_file), fingerprint=self.fingerprint,
                                 line=line, seq=seq, passes=passes, finished=finished)
-        path = self.checkpoint_file
-        writer.submit(self.name, lambda: ckpt.save(path, model))
+        path, truth = self.checkpoint_file, self.truth
+        if truth is None:
+            writer.submit(self.name, lambda: ckpt.save(path, model))
+        else:  # faults on the seqs this checkpoint covers (recorded when they were stepped, so before this call)
+            # are on disk before it is: the ground truth's flush, then the checkpoint, on the writer's thread
+            writer.submit(self.name, lambda: (truth.flush(), ckpt.save(path, model)))
         return True
 
     def summary_fields(self) -> dict[str, Any]:

@@ -80,25 +80,33 @@ class _Held:
 
 
 class _Bound:
-    """A rule bound to one station: its per-message test."""
+    """A rule bound to one station: its per-message test, with the rule's conditions and parameters read once
+    (the test runs for every message of a faulted station)."""
 
-    __slots__ = ("index", "rule", "base", "fired", "when")
+    __slots__ = ("index", "rule", "base", "fired", "params", "always", "after", "until", "every", "limit",
+                 "start", "end", "probability")
 
     def __init__(self, index: int, rule: DeviceRule, seed: int, thing: str) -> None:
-        self.index, self.rule, self.when = index, rule, rule.when
+        self.index, self.rule = index, rule
         self.base = hash64(seed, index, thing)
         self.fired = 0
+        self.params = rule.parameters()  # recorded with every fault of the rule: never mutated
+        w = rule.when
+        self.after, self.until, self.every, self.limit, self.probability = \
+            w.after, w.until, w.every, w.limit, w.probability
+        self.start, self.end = (w.window.start, w.window.end) if w.window is not None else (None, None)
+        self.always = all(v is None for v in (w.after, w.until, w.every, w.limit, w.probability, w.window))
 
     def acts(self, seq: int, elapsed: float) -> bool:
-        w = self.when
-        if (w.after is not None and seq <= w.after) or (w.until is not None and seq > w.until) \
-                or (w.every is not None and seq % w.every) or (w.limit is not None and self.fired >= w.limit):
-            return False
-        if w.window is not None and (elapsed < w.window.start or (w.window.end is not None and
-                                                                  elapsed >= w.window.end)):
-            return False
-        if w.probability is not None and mix(self.base, seq) >= w.probability:
-            return False
+        if not self.always:
+            if (self.after is not None and seq <= self.after) or (self.until is not None and seq > self.until) \
+                    or (self.every is not None and seq % self.every) \
+                    or (self.limit is not None and self.fired >= self.limit):
+                return False
+            if self.start is not None and (elapsed < self.start or (self.end is not None and elapsed >= self.end)):
+                return False
+            if self.probability is not None and mix(self.base, seq) >= self.probability:
+                return False
         self.fired += 1
         return True
 
@@ -122,8 +130,8 @@ class FaultInjector:
         return len(self._buffer) + len(self._delayed) + len(self._reordered)
 
     def _record(self, bound: _Bound, seq: int, params: dict | None = None) -> None:
-        self.truth.record(self.thing, bound.rule.kind.value, seq, params if params is not None else
-                          bound.rule.parameters(), rule=bound.index)
+        self.truth.record(self.thing, bound.rule.kind.value, seq, params if params is not None else bound.params,
+                          rule=bound.index)
 
     def step(self, seq: int, payload: bytes, at: float) -> Step:
         """What to do with message `seq` (`payload` as the engine made it), due at wall time `at`."""
@@ -219,7 +227,7 @@ class FaultInjector:
             self._stuck[b.index] = (seq, last[1])
             for f, value in last[1].items():
                 msg.set_measurement(doc, f, value)
-            self._record(b, seq, {**rule.parameters(), "values": {f.value: v for f, v in last[1].items()}})
+            self._record(b, seq, {**b.params, "values": {f.value: v for f, v in last[1].items()}})
         elif isinstance(rule, Spike):
             value = rule.value if rule.value is not None else SPIKE_DEFAULTS[rule.field]
             msg.set_measurement(doc, rule.field, value)

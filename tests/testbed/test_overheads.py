@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import json
 import threading
 from pathlib import Path
@@ -10,12 +11,19 @@ from pathlib import Path
 import pytest
 
 from testbed import overheads
-from testbed.overheads import Scraper, apply_variant, injected_by_kind, round_order, summarize
+from testbed.overheads import Scraper, apply_variant, injected_by_kind, process_cpu_seconds, summarize
 
 
-def test_each_repeat_runs_every_variant_in_a_rotated_order() -> None:
-    assert round_order(2) == ["none", "faults", "metrics", "faults", "metrics", "none"]
-    assert round_order(3)[6:] == ["metrics", "none", "faults"]
+def test_a_process_cpu_time_is_its_user_and_system_time(tmp_path: Path) -> None:
+    ticks = overheads.CLOCK_TICKS
+    (tmp_path / "42").mkdir()
+    # a command name with a space and a parenthesis: the fields are counted after its closing one
+    (tmp_path / "42" / "stat").write_text(f"42 (station (run) S 1 42 42 0 -1 4194560 9 0 0 0 {3 * ticks} "
+                                          f"{ticks // 2} 0 0 20 0 5 0 100 0 0\n")
+    assert process_cpu_seconds(42, tmp_path) == 3.5
+    mine = process_cpu_seconds(os.getpid())
+    sum(i * i for i in range(300_000))  # burn some CPU
+    assert process_cpu_seconds(os.getpid()) > mine
 
 
 def test_a_variant_sets_only_its_own_switches() -> None:
@@ -40,16 +48,16 @@ def test_injected_faults_are_counted_by_kind_from_the_ground_truth() -> None:
     assert injected_by_kind(text) == {"clock_skew": 42, "duplicate": 1, "impersonate": 1}
 
 
-def test_the_summary_is_each_variants_median_over_the_bare_median() -> None:
-    rows = [{"variant": "none", "cpu_per_1000": c} for c in (0.20, 0.22, 0.30)] + \
-           [{"variant": "faults", "cpu_per_1000": c} for c in (0.21, 0.23, 0.40)] + \
-           [{"variant": "metrics", "cpu_per_1000": c} for c in (0.23, 0.25, None)]
+def test_the_summary_is_the_median_of_each_windows_ratio_to_none() -> None:
+    cpu = {"none": (0.20, 0.30, 0.25), "faults": (0.21, 0.30, 0.30), "metrics": (0.206, 0.31, None)}
+    rows = [{"variant": v, "window": w, "cpu_per_1000": c} for v, cs in cpu.items() for w, c in enumerate(cs)]
     out = summarize(rows)
-    assert out["none"] == {"rounds": [0.20, 0.22, 0.30], "median": 0.22, "ratio": 1.0, "target": None, "met": None}
-    assert out["faults"]["median"] == 0.23 and out["faults"]["ratio"] == pytest.approx(0.23 / 0.22)
-    assert (out["faults"]["target"], out["faults"]["met"]) == (1.05, True)
-    assert out["metrics"]["rounds"] == [0.23, 0.25], "a round without a CPU figure is left out"
-    assert out["metrics"]["ratio"] == pytest.approx(0.24 / 0.22) and out["metrics"]["met"] is False
+    assert out["none"]["ratios"] == [1.0, 1.0, 1.0] and out["none"]["target"] is None
+    assert out["faults"]["ratios"] == pytest.approx([1.05, 1.0, 1.2])
+    assert out["faults"]["ratio"] == pytest.approx(1.05) and out["faults"]["met"] is True
+    assert out["faults"]["windows"] == [0.21, 0.30, 0.30] and out["faults"]["median"] == 0.30
+    assert out["metrics"]["ratios"] == pytest.approx([1.03, 0.31 / 0.30]), "a window without a figure is left out"
+    assert out["metrics"]["ratio"] == pytest.approx((1.03 + 0.31 / 0.30) / 2) and out["metrics"]["met"] is False
 
 
 class _Metrics(http.server.BaseHTTPRequestHandler):

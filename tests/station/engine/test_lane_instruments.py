@@ -285,3 +285,30 @@ def test_a_disconnect_waits_for_in_flight_then_closes_and_comes_back(tmp_path: P
     assert lane.outage_step(110.2, "t") is None and lane.outage is None
     assert sample(metrics, "weather_fleet_reconnects_total") == 1
     assert sample(metrics, "weather_fleet_faults_injected_total", kind="disconnect") == 1
+
+
+class RecordingWriter:
+    """A BackgroundWriter's interface: keeps each submitted write, runs it when told."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[str, Any]] = []
+
+    def submit(self, key: str, write: Any) -> None:
+        self.jobs.append((key, write))
+
+
+def test_the_ground_truth_is_flushed_on_the_writers_thread_before_the_checkpoint(tmp_path: Path) -> None:
+    """The scheduler never waits for the ground truth's fsync: the flush goes with the checkpoint write, first."""
+    lane, pub = make_lane(tmp_path, "{kind: duplicate, when: {every: 2}}")
+    truth_file = tmp_path / "state" / "group-1.faults.jsonl"
+    replay(lane, 4, ack_each=True, pub=pub)
+    before = truth_file.read_text() if truth_file.exists() else ""
+    writer = RecordingWriter()
+    assert lane.save_checkpoint(writer)
+    assert (truth_file.read_text() if truth_file.exists() else "") == before, "nothing written on the caller's thread"
+    assert not lane.checkpoint_file.exists()
+    [(key, write)] = writer.jobs
+    write()
+    tally = FaultTally.of(read_truth([truth_file]))
+    assert key == THING and tally.of_kind(THING, "duplicate") == {2, 4}
+    assert json.loads(lane.checkpoint_file.read_text())["seq"] == 4
