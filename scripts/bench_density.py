@@ -20,9 +20,10 @@ free loopback port, torn down with its volumes afterwards):
 - what faults and metrics cost (testbed/overheads.py): three fleets of N = --overheads (1,000) at
   --overhead-rate (1,500 msg/s) each, side by side: none (FLEET_METRICS=false, no FAULTS), faults
   (FAULTS=--faults, contracts/faults/bench-tenth.yaml: every per-message fault on 10 % of the stations) and
-  metrics (FLEET_METRICS=true, every group scraped every 5 s); --repeats windows measured on all three at once;
-  each variant's CPU per message over none's in the same window, median over the windows (targets: faults
-  <= 1.05, metrics <= 1.03). `--counts 0` runs only these.
+  metrics (FLEET_METRICS=true, every group scraped every 5 s); --repeats windows measured on all three at once,
+  then the variants move one fleet on (--rotations 3: each variant in each fleet's place); each variant's CPU
+  per message over none's in the same window, geometric mean over the windows (targets: faults <= 1.05,
+  metrics <= 1.03). `--counts 0` runs only these.
 The same table compares one container per station at N = --compare (scripts/bench_fleet_scale.py's measure).
 SIGINT/SIGTERM tear down what the benchmark started (compose project, volumes, bare-loop workers) and exit 130/143.
 
@@ -31,7 +32,7 @@ Writes bench-results/density.md and prints it. Usage:
     python scripts/bench_density.py [--data-dir DATA_DIR] [--counts 1000,5000,10000] [--per-container 1000]
                                     [--rates 1000,2500,5000,7500] [--search 1] [--overload 2] [--window 20]
                                     [--compare 100] [--overheads 1000] [--overhead-rate 1500]
-                                    [--overhead-window 30] [--repeats 5] [--faults contracts/faults/bench-tenth.yaml]
+                                    [--overhead-window 30] [--repeats 3] [--rotations 3] [--faults contracts/faults/bench-tenth.yaml]
 """
 
 from __future__ import annotations
@@ -392,71 +393,84 @@ def group_pid(fleet: ComposeFleet, service: str) -> int:
 
 
 def bench_overheads(count: int, per: int, rate: float, data_dir: Path, window: float, connect_rate: float,
-                    scenario: Path, repeats: int) -> dict[str, Any]:
-    """The cost of the fault machinery and of the metrics (testbed.overheads): the three variants' fleets of
-    N = `count` at `rate` side by side, `repeats` windows of `window` seconds measured on all three at once."""
+                    scenario: Path, repeats: int, rotations: int) -> dict[str, Any]:
+    """The cost of the fault machinery and of the metrics (testbed.overheads): three fleets of N = `count` at
+    `rate` side by side, `repeats` windows of `window` seconds measured on all three at once; then the variants
+    move one fleet on (`rotations` times), so each variant runs in each fleet's place."""
     WORK.mkdir(exist_ok=True)
     groups = -(-count // per)
     tmps = [tempfile.TemporaryDirectory(dir=WORK) for _ in VARIANTS]
-    fleets = {v: fleet_environment(data_dir, t.name) for v, t in zip(VARIANTS, tmps)}
-    for variant, fleet in fleets.items():
-        apply_variant(fleet.env, variant, scenario)
+    fleets = [fleet_environment(data_dir, t.name) for t in tmps]
+    for fleet in fleets:
         fleet.env.update(INTERVAL=f"{count / rate:g}", CONNECT_RATE=f"{connect_rate / groups:g}")
-        print(f"bench-density: overheads, variant {variant}: N={count}, {rate:g} msg/s in compose project "
-              f"{fleet.project}", file=sys.stderr, flush=True)
+    print(f"bench-density: overheads: N={count}, {rate:g} msg/s each in compose projects "
+          f"{', '.join(f.project for f in fleets)}", file=sys.stderr, flush=True)
     rows: list[dict[str, Any]] = []
     checks: dict[str, dict[str, Any]] = {v: {} for v in VARIANTS}
+    seen: list[dict[str, int]] = [{} for _ in fleets]  # faults in each fleet's ground truth so far, by kind
     scraper: Scraper | None = None
     try:
-        for variant, fleet in fleets.items():
-            out = make_up(fleet, f"FLEET_COUNT={count}", f"STATIONS_PER_CONTAINER={per}")
-            if out.returncode != 0:
-                raise RuntimeError(f"make up ({variant}) failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
-        for variant, fleet in fleets.items():
-            if wait_connected(fleet, count, 300) is None:
-                raise RuntimeError(f"{variant}: only {connections(fleet)} of {count} connected after 300 s")
-        services = {v: groups_of(f) for v, f in fleets.items()}
-        metrics = fleets["metrics"]
-        scraper = Scraper(lambda: [container_address(metrics, s) for s in services["metrics"]]).start()
-        for variant, fleet in fleets.items():
-            settle(fleet, services[variant], SETTLE_MAX_S)
-        pids = {v: [group_pid(f, s) for s in services[v]] for v, f in fleets.items()}
-        for w in range(repeats):
-            cpu0 = {v: sum(process_cpu_seconds(p) for p in ps) for v, ps in pids.items()}
-            before = {v: [group_status(f, s) for s in services[v]] for v, f in fleets.items()}
-            started = time.time()
-            time.sleep(window)
-            cpu1 = {v: sum(process_cpu_seconds(p) for p in ps) for v, ps in pids.items()}
-            after = {v: [group_status(f, s) for s in services[v]] for v, f in fleets.items()}
-            for variant in VARIANTS:
-                acked = sum(a.get("acked", 0) - b.get("acked", 0) for a, b in zip(after[variant], before[variant]))
-                rows.append({"variant": variant, "window": w, "messages": acked, "seconds": time.time() - started,
-                             "achieved": acked / max(1e-3, time.time() - started),
-                             "cpu_per_1000": (cpu1[variant] - cpu0[variant]) / acked * 1000 if acked else None,
-                             "load": os.getloadavg()[0]})
-                print(json.dumps({"overheads": rows[-1]}), flush=True)
-        checks["metrics"].update(scraper.stop())
-        scraper = None
-        for variant, fleet in fleets.items():
-            checks[variant]["metrics_served"] = sum(serves_metrics(container_address(fleet, s))
-                                                    for s in services[variant])
-            checks[variant]["groups"] = len(services[variant])
-            fleet.compose("stop", "-t", "60", *services[variant], timeout=600)
-            summaries = [d for s in services[variant] for d in json_lines(fleet, s, "group-summary")[-1:]]
-            checks[variant].update({k: sum(d.get(k, 0) for d in summaries) for k in
-                                    ("published", "acknowledged", "failed", "failed_stations", "disconnects")})
-            if variant == "faults":
-                checks[variant]["injected"] = injected_by_kind("".join(
-                    container_truth(fleet.container_id(s)) for s in services[variant]))
-            print(json.dumps({"overheads-check": {variant: checks[variant]}}), flush=True)
+        for r in range(rotations):
+            slots = {v: (i + r) % len(fleets) for i, v in enumerate(VARIANTS)}  # variant -> its fleet this time
+            placed = {v: fleets[i] for v, i in slots.items()}
+            for variant, fleet in placed.items():
+                apply_variant(fleet.env, variant, scenario)
+                out = make_up(fleet, f"FLEET_COUNT={count}", f"STATIONS_PER_CONTAINER={per}")
+                if out.returncode != 0:
+                    raise RuntimeError(f"make up ({variant}) failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
+            for variant, fleet in placed.items():
+                if wait_connected(fleet, count, 300) is None:
+                    raise RuntimeError(f"{variant}: only {connections(fleet)} of {count} connected after 300 s")
+            services = {v: groups_of(f) for v, f in placed.items()}
+            metrics = placed["metrics"]
+            scraper = Scraper(lambda: [container_address(metrics, s) for s in services["metrics"]]).start()
+            for variant, fleet in placed.items():
+                settle(fleet, services[variant], SETTLE_MAX_S)
+            pids = {v: [group_pid(f, s) for s in services[v]] for v, f in placed.items()}
+            for w in range(repeats):
+                cpu0 = {v: sum(process_cpu_seconds(p) for p in ps) for v, ps in pids.items()}
+                before = {v: [group_status(f, s) for s in services[v]] for v, f in placed.items()}
+                started = time.time()
+                time.sleep(window)
+                cpu1 = {v: sum(process_cpu_seconds(p) for p in ps) for v, ps in pids.items()}
+                after = {v: [group_status(f, s) for s in services[v]] for v, f in placed.items()}
+                elapsed = time.time() - started
+                for variant in VARIANTS:
+                    acked = sum(a.get("acked", 0) - b.get("acked", 0) for a, b in zip(after[variant], before[variant]))
+                    rows.append({"variant": variant, "window": f"{r}.{w}", "fleet": slots[variant] + 1,
+                                 "messages": acked, "achieved": acked / elapsed, "load": os.getloadavg()[0],
+                                 "cpu_per_1000": (cpu1[variant] - cpu0[variant]) / acked * 1000 if acked else None})
+                    print(json.dumps({"overheads": rows[-1]}), flush=True)
+            for k, n in scraper.stop().items():
+                checks["metrics"][k] = checks["metrics"].get(k, 0) + n
+            scraper = None
+            for variant, fleet in placed.items():
+                c = checks[variant]
+                c["metrics_served"] = c.get("metrics_served", 0) + sum(
+                    serves_metrics(container_address(fleet, s)) for s in services[variant])
+                c["groups"] = c.get("groups", 0) + len(services[variant])
+                fleet.compose("stop", "-t", "60", *services[variant], timeout=600)
+                summaries = [d for s in services[variant] for d in json_lines(fleet, s, "group-summary")[-1:]]
+                for k in ("published", "acknowledged", "failed", "failed_stations", "disconnects"):
+                    c[k] = c.get(k, 0) + sum(d.get(k, 0) for d in summaries)
+                if variant == "faults":
+                    slot = slots[variant]
+                    total = injected_by_kind("".join(container_truth(fleet.container_id(s))
+                                                     for s in services[variant]))
+                    injected = c.setdefault("injected", {})
+                    for kind, n in total.items():
+                        injected[kind] = injected.get(kind, 0) + n - seen[slot].get(kind, 0)
+                    seen[slot] = total
+            print(json.dumps({"overheads-check": checks}), flush=True)
     finally:
         if scraper is not None:
             scraper.stop()
-        for fleet in fleets.values():
+        for fleet in fleets:
             teardown(fleet)
         for t in tmps:
             t.cleanup()
-    return {"count": count, "rate": rate, "rows": rows, "checks": checks, "summary": summarize(rows)}
+    return {"count": count, "rate": rate, "rows": rows, "checks": checks, "summary": summarize(rows),
+            "rotations": rotations, "repeats": repeats}
 
 
 def overhead_lines(o: dict[str, Any], scenario: Path, window: float) -> list[str]:
@@ -464,11 +478,13 @@ def overhead_lines(o: dict[str, Any], scenario: Path, window: float) -> list[str
     what = {"none": "no FAULTS, FLEET_METRICS=false", "faults": f"FAULTS={scenario.name} (10 % of the stations)",
             "metrics": "FLEET_METRICS=true, every group scraped every 5 s"}
     lines = ["", f"What faults and metrics cost: three fleets of {o['count']} stations side by side, each with its own "
-             f"broker, {o['rate']:g} msg/s asked of each; {len(o['summary']['none']['windows'])} windows of "
-             f"{window:g} s measured on all three at once. CPU: the group processes' own (/proc, healthchecks "
-             "excluded) per 1,000 acknowledged messages; ratio: the median over the windows of the variant's figure "
-             "over `none`'s in the same window:", "",
-             "| variant | what | CPU-s / 1,000 msgs, each window | ratio to none, each window | ratio (median) | "
+             f"broker, {o['rate']:g} msg/s asked of each; {o['repeats']} windows of {window:g} s measured on all "
+             f"three at once, then the variants moved one fleet on ({o['rotations']} placements, so each variant "
+             "ran in each fleet's place). CPU: the group processes' own (/proc, healthchecks excluded) per 1,000 "
+             "acknowledged messages; ratio: the geometric mean over the windows of the variant's figure over "
+             "`none`'s in the same window (with each variant in each place equally often, what a place adds or "
+             "takes cancels out):", "",
+             "| variant | what | CPU-s / 1,000 msgs, each window | ratio to none, each window | ratio (geometric mean) | "
              "target | met | achieved msg/s | published = acknowledged, failed, disconnects | checks |",
              "|---|---|---|---|---:|---:|---|---:|---|---|"]
     for variant in VARIANTS:
@@ -509,7 +525,9 @@ def main() -> int:
                         help="N at which faults and metrics are priced against neither (0: skip)")
     parser.add_argument("--overhead-rate", type=float, default=1500.0, help="msg/s asked of each variant's fleet")
     parser.add_argument("--overhead-window", type=float, default=30.0)
-    parser.add_argument("--repeats", type=int, default=5, help="windows measured on the variants side by side")
+    parser.add_argument("--repeats", type=int, default=3, help="windows measured on the variants side by side")
+    parser.add_argument("--rotations", type=int, default=3,
+                        help="placements of the variants on the three fleets (3: each variant in each place)")
     parser.add_argument("--faults", type=Path, default=ROOT / "contracts" / "faults" / "bench-tenth.yaml",
                         help="the scenario of the faults variant")
     args = parser.parse_args()
@@ -528,7 +546,8 @@ def report(args: argparse.Namespace) -> int:
     outcomes = {c: bench_count(c, args.per_container, rates, data, args.window, args.connect_rate,
                                args.search, args.overload) for c in counts}
     overheads = (bench_overheads(args.overheads, args.per_container, args.overhead_rate, data, args.overhead_window,
-                                 args.connect_rate, args.faults.resolve(), args.repeats) if args.overheads else None)
+                                 args.connect_rate, args.faults.resolve(), args.repeats, args.rotations)
+                 if args.overheads else None)
     results = {c: o["rows"] for c, o in outcomes.items()}
     single = measure(args.compare, data, 20.0, "3600") if args.compare else None
     cpus = os.cpu_count()
@@ -592,12 +611,14 @@ def report(args: argparse.Namespace) -> int:
             f"{fmt(over.get('behind_s'), '.1f')} | {over.get('connections_kept', '-')} of {count} | "
             f"{over.get('disconnects', '-')} | {over.get('failed_stations', '-')} | {over.get('published', '-')} = "
             f"{over.get('acknowledged', '-')} | {fmt(mem_ratio, '.2f')}x | {over.get('overloaded_lines', '-')} |")
+    if not counts and not single:  # only the overheads were asked for: no empty tables
+        lines = lines[:1]
     if overheads is not None:
         lines += overhead_lines(overheads, args.faults, args.overhead_window)
     lines += ["", f"Command: `make bench-density` (`python scripts/bench_density.py --counts {args.counts} "
               f"--per-container {args.per_container} --rates {args.rates} --search {args.search} --overload {args.overload:g} "
               f"--window {args.window:g} --overheads {args.overheads} --overhead-rate {args.overhead_rate:g} "
-              f"--overhead-window {args.overhead_window:g} --repeats {args.repeats}`). Memory: `docker stats` (cgroup memory "
+              f"--overhead-window {args.overhead_window:g} --repeats {args.repeats} --rotations {args.rotations}`). Memory: `docker stats` (cgroup memory "
               "without page cache; the shared message cache is page cache). The one-container row runs "
               "scripts/bench_fleet_scale.py's measure (SPEEDUP=3600)."]
     return write_report(OUT, lines)

@@ -10,14 +10,16 @@ at the same time; only these settings differ):
 Invariant: a window's CPU figure is the CPU time of the group processes themselves (`station run`, all threads,
 read from the host's /proc: not the container's cgroup, which also bills the 15 s healthcheck's Python start-up
 to it) per 1,000 acknowledged messages. The fleets run together, so whatever else the shared host does falls on
-all three alike; the cost of a variant is the median over the windows of its figure over `none`'s in the same
-window.
+all three alike; a fleet's own bias (where its processes land on the cores) is cancelled by moving the variants
+from fleet to fleet between placements: the cost of a variant is the geometric mean over the windows of its
+figure over `none`'s in the same window.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -128,17 +130,17 @@ def serves_metrics(address: str) -> bool:
 
 
 def summarize(rows: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per variant: its windows' CPU-s per 1,000 messages, their median, each window's ratio to `none`'s in the same
-    window, the median of those ratios (with the target the issue sets, and whether it is met)."""
+    """Per variant: its windows' CPU-s per 1,000 messages and their median, each window's ratio to `none`'s in the
+    same window, and their geometric mean (with the target the issue sets, and whether it is met)."""
     windows = sorted({r["window"] for r in rows})
     cpu = {(r["variant"], r["window"]): r.get("cpu_per_1000") for r in rows}
     out: dict[str, dict[str, Any]] = {}
     for variant in VARIANTS:
-        values = [cpu.get((variant, w)) for w in windows]
+        values = [v for v in (cpu.get((variant, w)) for w in windows) if v]
         ratios = [v / b for v, b in ((cpu.get((variant, w)), cpu.get(("none", w))) for w in windows) if v and b]
-        ratio = statistics.median(ratios) if ratios else None
+        ratio = math.exp(statistics.fmean(math.log(x) for x in ratios)) if ratios else None
         target = TARGETS.get(variant)
-        out[variant] = {"windows": [v for v in values if v], "median": statistics.median([v for v in values if v])
-                        if any(values) else None, "ratios": ratios, "ratio": ratio, "target": target,
+        out[variant] = {"windows": values, "median": statistics.median(values) if values else None,
+                        "ratios": ratios, "ratio": ratio, "target": target,
                         "met": None if target is None or ratio is None else ratio <= target}
     return out
