@@ -75,3 +75,32 @@ def test_a_signal_tears_down_what_the_benchmark_started(signum: int, tmp_path: P
     assert "torn down what it started" in err
     assert project_objects(project[1]) == [], "nothing of the benchmark's compose project is left"
     assert not Path(project[2]).exists(), "its temporary fleet folder is gone"
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_signal_during_the_overheads_tears_down_all_three_fleets(tmp_path: Path) -> None:
+    data = Path(os.environ.get("DATA_DIR") or REPO / "tests" / "data" / "isd")
+    proc = subprocess.Popen(
+        [sys.executable, "scripts/bench_density.py", "--data-dir", str(data), "--counts", "0", "--compare", "0",
+         "--overheads", "4", "--per-container", "2", "--overhead-rate", "20", "--overhead-window", "5"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        found = re.search(r"in compose projects (\S+), (\S+), (\S+)$", line.strip())
+        assert found, line
+        projects = list(found.groups())
+        deadline = time.monotonic() + 300
+        while not project_objects(projects[0]) and time.monotonic() < deadline:
+            time.sleep(1)
+        time.sleep(3)
+        assert project_objects(projects[0]), "the benchmark started its first fleet"
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert "torn down what it started" in err
+    assert [project_objects(p) for p in projects] == [[], [], []], "nothing of the three fleets is left"
