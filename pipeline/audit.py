@@ -24,7 +24,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -137,10 +137,14 @@ def _claimed_thing(raw: str) -> str | None:
 
 
 def _seconds(text: str | None) -> float | None:
+    """Unix seconds of an ISO time; one without an offset is UTC (sent_at always is; Athena may print it bare)."""
     try:
-        return datetime.fromisoformat(text).timestamp() if text else None  # type: ignore[arg-type]
+        value = datetime.fromisoformat(text) if text else None  # type: ignore[arg-type]
     except ValueError:
         return None
+    if value is None:
+        return None
+    return (value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)).timestamp()
 
 
 @dataclass

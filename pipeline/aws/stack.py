@@ -60,17 +60,21 @@ def rule_error_action(names: StackNames, rule: str, role_arn: str) -> dict[str, 
                    "key": f"{names.rule_error_prefix}{rule}/${{timestamp()}}-${{newuuid()}}.json"}}
 
 
+#: What the lake and quarantine rules add to every message: its authenticated publisher and the time AWS IoT
+#: received it (`timestamp()`: Unix milliseconds), so `make audit TARGET=aws` measures latency and arrival order.
+RULE_FIELDS = "clientid() AS publisher, timestamp() AS received_at"
+
+
 def lake_rule_sql(topic: str) -> str:
     """The Firehose rule (lab step 4): every message whose `thing_name` is its publisher's client id, with that
-    id added as `publisher`. The IoT policy lets a certificate connect only as its own thing's name, so
-    `clientid()` is the authenticated thing (docs/security.md)."""
-    return f"SELECT *, clientid() AS publisher FROM '{topic}' WHERE thing_name = clientid()"
+    id added as `publisher` and its arrival as `received_at` (RULE_FIELDS). The IoT policy lets a certificate
+    connect only as its own thing's name, so `clientid()` is the authenticated thing (docs/security.md)."""
+    return f"SELECT *, {RULE_FIELDS} FROM '{topic}' WHERE thing_name = clientid()"
 
 
 def quarantine_rule_sql(topic: str) -> str:
     """The complement of the lake rule: messages naming another thing, or none, kept apart with their publisher."""
-    return (f"SELECT *, clientid() AS publisher FROM '{topic}' "
-            "WHERE isUndefined(thing_name) OR thing_name <> clientid()")
+    return f"SELECT *, {RULE_FIELDS} FROM '{topic}' WHERE isUndefined(thing_name) OR thing_name <> clientid()"
 
 
 def quarantine_key(names: StackNames) -> str:

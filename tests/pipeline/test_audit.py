@@ -124,3 +124,23 @@ def test_a_forged_message_stored_as_data_fails_the_audit(tmp_path: Path) -> None
         thing_name="st-1", data_file="x.gz", fingerprint="sha256:0", line=1, seq=1))
     audit = run_audit(PipelineSettings(LAKE_DIR=lake), [state])
     assert audit.failed and audit.total.forged_stored == 1 and audit.total.missing == 0
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Tokyo"])
+def test_a_time_without_an_offset_is_utc_whatever_the_hosts_zone(zone: str, monkeypatch) -> None:
+    """Regression: Athena prints sent_at without its offset; read as local time, every AWS latency was off by the
+    host's UTC offset."""
+    import time
+
+    from pipeline.audit import _seconds
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        expected = datetime(2024, 5, 1, 12, 0, 1, tzinfo=timezone.utc).timestamp()
+        assert _seconds("2024-05-01 12:00:01.000") == expected
+        assert _seconds("2024-05-01T14:00:01.000+02:00") == expected
+        assert _seconds(None) is None and _seconds("not a time") is None
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

@@ -18,22 +18,36 @@ import pytest
 from moto.athena.models import QueryResults, athena_backends
 
 from fleetcore.faults.truth import GroundTruthLog
-from pipeline.aws.audit import AWS_NOTE, AUDIT_SQL
+from pipeline.aws.audit import ARRIVAL, AUDIT_SQL, AWS_NOTE, NO_ARRIVAL_NOTE
 from pipeline.cli import main
 from station import checkpoint as ckpt
 from tests.support.pipeline_aws import ACCOUNT, DATABASE, LAKE, REGION, WORKGROUP, aws, client  # noqa: F401
 
-COLUMNS = ("thing_name", "seq", "publisher", "sent_at", "copies")
+COLUMNS = ("thing_name", "seq", "publisher", "sent_at", "copies", "received_at")
+SENT = 1714564800  # 2024-05-01 12:00:00 UTC
 # What the audit query returns over the lake: st-1 sent 1..5 (seq 3 stored twice), st-2 1, 2 and 4 (3 lost).
-ROWS = [("st-1", s, "st-1", f"2024-05-01 12:00:0{s}.000", 2 if s == 3 else 1) for s in range(1, 6)] + \
-       [("st-2", s, "st-2", f"2024-05-01 12:00:0{s}.000", 1) for s in (1, 2, 4)]
+# Arrivals (AWS IoT's timestamp(), Unix ms): st-1's seq s 250 ms after it was sent, but seq 2 after seq 3
+# (out of order) and seq 5 70 s late; st-2's 100 ms after.
+ARRIVED_MS = {("st-1", 1): 1250, ("st-1", 2): 3500, ("st-1", 3): 3250, ("st-1", 4): 4250, ("st-1", 5): 75000}
+ROWS = [("st-1", s, "st-1", f"2024-05-01 12:00:0{s}.000", 2 if s == 3 else 1, SENT * 1000 + ARRIVED_MS["st-1", s])
+        for s in range(1, 6)] + \
+       [("st-2", s, "st-2", f"2024-05-01 12:00:0{s}.000", 1, SENT * 1000 + s * 1000 + 100) for s in (1, 2, 4)]
 
 
-def queue_results(rows: list[tuple]) -> None:
-    data = [{"Data": [{"VarCharValue": c} for c in COLUMNS]}] + \
-           [{"Data": [{"VarCharValue": str(v)} for v in row]} for row in rows]
-    info = [{"Name": c, "Type": "varchar"} for c in COLUMNS]
+def queue_results(rows: list[tuple], columns: tuple[str, ...] = COLUMNS) -> None:
+    data = [{"Data": [{"VarCharValue": c} for c in columns]}] + \
+           [{"Data": [{"VarCharValue": None if v is None else str(v)} for v in row[:len(columns)]]} for row in rows]
+    info = [{"Name": c, "Type": "varchar"} for c in columns]
     athena_backends[ACCOUNT][REGION].query_results_queue.append(QueryResults(rows=data, column_info=info))
+
+
+def crawled_table(columns: tuple[str, ...]) -> None:
+    """The Glue table the crawler made over the lake, with these columns."""
+    glue = client("glue")
+    glue.create_database(DatabaseInput={"Name": DATABASE})
+    glue.create_table(DatabaseName=DATABASE, TableInput={"Name": "weather", "StorageDescriptor": {
+        "Columns": [{"Name": c, "Type": "bigint" if c in ("seq", "received_at") else "string"} for c in columns]},
+        "PartitionKeys": [{"Name": "partition_0", "Type": "string"}]})
 
 
 @pytest.fixture
@@ -58,6 +72,7 @@ def test_the_audit_from_athena_and_the_bucket(aws, state: Path, tmp_path: Path, 
     for n in range(2):
         s3.put_object(Bucket=LAKE, Key=f"errors/iot-rules/lake/{n}.json", Body=b"{}")
     client("athena").create_work_group(Name=WORKGROUP)
+    crawled_table(("thing_name", "seq", "publisher", "sent_at", "received_at"))
     queue_results(ROWS)
     monkeypatch.setenv("LAKE_DIR", str(tmp_path / "lake"))
 
@@ -65,7 +80,7 @@ def test_the_audit_from_athena_and_the_bucket(aws, state: Path, tmp_path: Path, 
     doc = json.loads(capsys.readouterr().out)
     executions = list(athena_backends[ACCOUNT][REGION].executions.values())
     assert len(executions) == 1
-    assert executions[0].query == AUDIT_SQL.format(database=DATABASE, table="weather")
+    assert executions[0].query == AUDIT_SQL.format(database=DATABASE, table="weather", arrival=ARRIVAL)
     assert executions[0].workgroup.name == WORKGROUP and executions[0].context["Database"] == DATABASE
     assert doc["source"] == "athena" and doc["notes"] == [AWS_NOTE] and doc["failed"] is True
     one, two = doc["stations"]
@@ -78,19 +93,29 @@ def test_the_audit_from_athena_and_the_bucket(aws, state: Path, tmp_path: Path, 
                              "impersonate": {"injected": 1, "stored": 0, "rejected": 1}}
     total = doc["total"]
     assert (total["expected"], total["stored"], total["missing"], total["errors"]) == (9, 8, 1, 2)
-    assert total["latency_ms"] == {"p50": None, "p95": None, "p99": None, "max": None}
+    # from the arrivals: seq 2 of st-1 after seq 3, seq 5 late (> 60 s), latencies in ms
+    assert (one["out_of_order"], one["late"], two["out_of_order"], two["late"]) == (1, 1, 0, 0)
+    assert one["latency_ms"]["max"] == 70000.0 and two["latency_ms"]["max"] == 100.0
+    assert total["latency_ms"]["p50"] == 250.0
     assert json.loads((tmp_path / "lake" / "_audit" / "latest.json").read_text())["source"] == "athena"
 
 
-def test_the_table_view_names_what_athena_cannot_tell(aws, state: Path, tmp_path: Path, monkeypatch,
-                                                      capsys) -> None:
+def test_a_lake_crawled_before_arrivals_were_recorded_says_what_it_cannot_tell(aws, state: Path, tmp_path: Path,
+                                                                                monkeypatch, capsys) -> None:
+    """A table without received_at (the lake rule before it recorded arrivals): the query leaves it out, and the
+    report says latency, late and out-of-order are unknown and how to get them."""
     client("s3").create_bucket(Bucket=LAKE, CreateBucketConfiguration={"LocationConstraint": REGION})
     client("athena").create_work_group(Name=WORKGROUP)
-    queue_results(ROWS[:5] + [("st-2", s, "st-2", None, 1) for s in range(1, 5)])
+    crawled_table(("thing_name", "seq", "publisher", "sent_at"))
+    queue_results(ROWS[:5] + [("st-2", s, "st-2", None, 1) for s in range(1, 5)], COLUMNS[:5])
     monkeypatch.setenv("LAKE_DIR", str(tmp_path / "lake"))
     assert main(["audit", "--aws", "--state", str(state)]) == 0
     out = capsys.readouterr().out
-    assert f"note: {AWS_NOTE}" in out and out.rstrip().endswith("nothing forged or malformed was stored")
+    [execution] = athena_backends[ACCOUNT][REGION].executions.values()
+    assert execution.query == AUDIT_SQL.format(database=DATABASE, table="weather", arrival="")
+    assert f"note: {AWS_NOTE}" in out and f"note: {NO_ARRIVAL_NOTE}" in out
+    assert "end-to-end latency (ms): p50 -, p95 -, p99 -, max -" in out
+    assert out.rstrip().endswith("nothing forged or malformed was stored")
 
 
 def test_a_failed_query_names_the_fix(aws) -> None:

@@ -72,7 +72,7 @@ def test_lake_rule_forwards_each_things_own_messages_with_their_publisher_to_fir
     rule = client("iot").get_topic_rule(ruleName="weather_fleet_to_lake")["rule"]
     # clientid() is the authenticated thing (the IoT policy binds client id to thing name): it is delivered as
     # `publisher`, so the crawler's schema has the column, and a message naming another thing is not delivered.
-    assert rule["sql"] == ("SELECT *, clientid() AS publisher FROM 'sensor/weather' "
+    assert rule["sql"] == ("SELECT *, clientid() AS publisher, timestamp() AS received_at FROM 'sensor/weather' "
                            "WHERE thing_name = clientid()")
     assert rule["awsIotSqlVersion"] == "2016-03-23" and rule["ruleDisabled"] is False
     assert rule["actions"] == [{"firehose": {
@@ -93,7 +93,7 @@ def assert_error_action(rule: dict, name: str) -> None:
 def test_quarantine_rule_keeps_messages_naming_another_thing_under_the_quarantine_prefix(shared) -> None:
     rule = client("iot").get_topic_rule(ruleName="weather_fleet_quarantine")["rule"]
     # Exactly the complement of the lake rule, a message without thing_name included (Undefined compares false).
-    assert rule["sql"] == ("SELECT *, clientid() AS publisher FROM 'sensor/weather' "
+    assert rule["sql"] == ("SELECT *, clientid() AS publisher, timestamp() AS received_at FROM 'sensor/weather' "
                            "WHERE isUndefined(thing_name) OR thing_name <> clientid()")
     [action] = rule["actions"]
     assert action["s3"]["bucketName"] == LAKE
