@@ -73,7 +73,7 @@ class Audit:
     total: StationAudit
     fleet_faults: list[dict]
     source: str = "local"  # "local" (DuckDB over LAKE_DIR) or "athena" (pipeline.aws.audit)
-    notes: list[str] = field(default_factory=list)  # what this source could not compute
+    notes: list[str] = field(default_factory=list)  # what this source could not compute; what missing seqs suggest
 
     @property
     def failed(self) -> bool:
@@ -206,7 +206,28 @@ def audit_view(view: LakeView, state_dirs: list[Path], late_after: float = LATE_
             total.forged_stored += sum(1 for _, publisher, _ in rows if publisher != thing)
     total.latency_ms = _percentiles(latencies)
     fleet = [{"t": e.t, "thing": e.thing, "kind": e.kind, "params": e.params} for e in tally.events]
-    return Audit(stations, total, fleet)
+    audit = Audit(stations, total, fleet)
+    audit.notes = missing_hints(stations)
+    return audit
+
+
+def missing_hints(stations: list[StationAudit]) -> list[str]:
+    """What a pattern of missing seqs most likely means, for the notes (the verdict stays: they are not in the
+    lake): the first seqs of stations whose later ones are stored were published before the lake writer
+    subscribed; the last acknowledged ones may still be in a running lake writer's buffer."""
+    head = [s for s in stations if s.missing_seqs and s.missing_seqs[0][0] == 1 and s.stored]
+    tail = [s for s in stations if s.missing_seqs and s.missing_seqs[-1][1] == s.acked_through and s.stored
+            and s.missing_seqs[-1][0] > 1]
+    hints = []
+    if head:
+        hints.append(f"{len(head)} station(s) miss their first messages (from seq 1) while later ones are stored: "
+                     "they were published before the lake writer subscribed (start it first: `make lake-up`, "
+                     "then `make up`)")
+    if tail:
+        hints.append(f"{len(tail)} station(s) miss their last acknowledged messages: a lake writer still running "
+                     "holds them in its buffer until its next flush (audit after `make lake-down` or `make down`, "
+                     "which flush it)")
+    return hints
 
 
 def _station(thing: str, state, tally: FaultTally, rows_by_thing: dict, arrived: dict[int, float], errors: int,

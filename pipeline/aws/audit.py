@@ -123,5 +123,6 @@ def run_aws_audit(state_dirs: list, late_after: float, settings: Any = None, cli
     view, errors = athena_view(clients.athena, clients.s3, names, wait=wait, with_arrival=with_arrival)
     audit = audit_view(view, state_dirs, late_after)
     audit.total.errors = errors
-    audit.source, audit.notes = "athena", [AWS_NOTE] if with_arrival else [AWS_NOTE, NO_ARRIVAL_NOTE]
+    audit.source = "athena"
+    audit.notes = ([AWS_NOTE] if with_arrival else [AWS_NOTE, NO_ARRIVAL_NOTE]) + audit.notes
     return audit

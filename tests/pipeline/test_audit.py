@@ -144,3 +144,20 @@ def test_a_time_without_an_offset_is_utc_whatever_the_hosts_zone(zone: str, monk
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_missing_seqs_at_the_start_or_the_end_come_with_their_likely_cause() -> None:
+    from pipeline.audit import StationAudit, missing_hints
+
+    def station(name: str, acked: int, stored: int, missing: list[list[int]]) -> StationAudit:
+        return StationAudit(name, acked_through=acked, stored=stored, missing=sum(b - a + 1 for a, b in missing),
+                            missing_seqs=missing)
+
+    started_late = [station("a", 100, 84, [[1, 16]]), station("b", 100, 84, [[1, 16]])]
+    [hint] = missing_hints(started_late + [station("c", 100, 100, [])])
+    assert hint.startswith("2 station(s) miss their first messages (from seq 1)") and "`make lake-up`" in hint
+    [hint] = missing_hints([station("a", 242, 138, [[139, 242]])])
+    assert hint.startswith("1 station(s) miss their last acknowledged messages") and "`make lake-down`" in hint
+    assert len(missing_hints([station("a", 242, 122, [[1, 16], [139, 242]])])) == 2
+    assert missing_hints([station("a", 100, 99, [[50, 50]])]) == [], "a hole in the middle is a plain loss"
+    assert missing_hints([station("a", 100, 0, [[1, 100]])]) == [], "nothing stored: no pattern to read"
