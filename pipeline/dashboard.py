@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.audit_record import read_audit_record
-from pipeline.dashboard_audit import audit_html, audit_summary
+from pipeline.dashboard_audit import AUDIT_CSS, audit_html, audit_summary
 from pipeline.query import open_warehouse, run_named
 from pipeline.settings import PipelineSettings
 
@@ -109,6 +109,7 @@ def render(data: dict) -> str:
             .replace("@@FIGURES@@", figures)
             .replace("@@SUMMARY@@", html.escape(f"{stations} station(s), {messages} message(s) in {data.get('lake')}; "
                                                 f"generated {data.get('generated_at')}"))
+            .replace("@@AUDIT_CSS@@", AUDIT_CSS)
             .replace("@@AUDIT@@", audit_html(data.get("audit")))
             .replace("@@DATA@@", payload)
             .replace("@@SCRIPT@@", _SCRIPT))
@@ -143,11 +144,7 @@ svg text{font-size:11px;fill:#333}
 svg .axis{stroke:#999;stroke-width:1}
 svg .grid{stroke:#eee;stroke-width:1}
 svg .empty{font-size:16px;fill:#999}
-section.audit{background:#fff;border:1px solid #ddd;border-left:6px solid #2ca02c;border-radius:6px;padding:.6rem;margin:0 0 1rem}
-section.audit.failed{border-left-color:#d62728}
-section.audit h2{font-size:1.1rem;margin:0}
-.audit-tables{display:flex;gap:2rem;flex-wrap:wrap}
-.audit table th{text-align:left;font-weight:normal;color:#555;padding-right:1rem}
+@@AUDIT_CSS@@
 </style>
 </head>
 <body data-charts-drawn="0">

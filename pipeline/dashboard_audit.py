@@ -1,5 +1,6 @@
-"""The audit's summary on the dashboard: from the last `pipeline audit` report (`LAKE_DIR/_audit/latest.json`),
-a small static HTML section (escaped, no script) above the charts; nothing when no audit ran.
+"""The audit's summary on the dashboards: from the last `pipeline audit` report (`LAKE_DIR/_audit/latest.json`),
+a small static HTML section (escaped, no script) above the charts of `make dashboard` and beside the numbers of
+`make dashboard-live` (`/api/audit`, refreshed with them); nothing when no audit ran.
 
 The section carries `data-status` ("ok" or "failed") and `data-missing`, so a browser's DOM tells the verdict.
 """
@@ -13,6 +14,12 @@ TOTALS = (("expected", "expected (acknowledged)"), ("stored", "stored"), ("missi
           ("errors", "errors/"), ("quarantined", "quarantined"), ("malformed_stored", "malformed stored"),
           ("forged_stored", "forged stored"))
 SHOWN_STATIONS = 10
+# The section's style, for every page that shows it (`make dashboard`, `make dashboard-live`).
+AUDIT_CSS = """section.audit{background:#fff;border:1px solid #ddd;border-left:6px solid #2ca02c;border-radius:6px;padding:.6rem;margin:0 0 1rem}
+section.audit.failed{border-left-color:#d62728}
+section.audit h2{font-size:1.1rem;margin:0}
+.audit-tables{display:flex;gap:2rem;flex-wrap:wrap}
+.audit table th{text-align:left;font-weight:normal;color:#555;padding-right:1rem}"""
 
 
 def audit_summary(report: dict | None) -> dict | None:

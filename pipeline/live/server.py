@@ -4,6 +4,7 @@
     GET /api/basemap    {"path": SVG path of the Natural Earth country outlines}
     GET /api/stations   map points (pipeline.live.data.map_points) from the newest lake files
     GET /api/metrics    the fleet's numbers from Prometheus (PROMETHEUS_URL)
+    GET /api/audit      {"html": the last audit's summary section (pipeline.dashboard_audit), "" before any}
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
+from pipeline.audit_record import read_audit_record
 from pipeline.basemap import countries_path
+from pipeline.dashboard_audit import AUDIT_CSS, audit_html, audit_summary
 from pipeline.live.data import Cached, latest_readings, map_points, prometheus_numbers
 from pipeline.settings import PipelineSettings
 
@@ -28,15 +31,18 @@ class LiveDashboard:
 
     def __init__(self, settings: PipelineSettings, port: int, host: str = "127.0.0.1") -> None:
         page = (resources.files("pipeline.live") / "index.html").read_text().replace(
-            "@@REFRESH_MS@@", str(REFRESH_SECONDS * 1000))
+            "@@REFRESH_MS@@", str(REFRESH_SECONDS * 1000)).replace("@@AUDIT_CSS@@", AUDIT_CSS)
         basemap = json.dumps({"path": countries_path()}).encode()
         stations = Cached(lambda: map_points(latest_readings(settings.lake_root), settings.dashboard_live_points),
                           REFRESH_SECONDS - 0.5)
         numbers = Cached(lambda: prometheus_numbers(settings.prometheus_url.rstrip("/")), REFRESH_SECONDS - 0.5)
+        audit = Cached(lambda: {"html": audit_html(audit_summary(read_audit_record(settings.lake_dir)))},
+                       REFRESH_SECONDS - 0.5)
         routes = {"/": ("text/html; charset=utf-8", lambda: page.encode()),
                   "/api/basemap": ("application/json", lambda: basemap),
                   "/api/stations": ("application/json", lambda: json.dumps(stations.get(), default=str).encode()),
-                  "/api/metrics": ("application/json", lambda: json.dumps(numbers.get()).encode())}
+                  "/api/metrics": ("application/json", lambda: json.dumps(numbers.get()).encode()),
+                  "/api/audit": ("application/json", lambda: json.dumps(audit.get()).encode())}
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the stdlib's name

@@ -137,3 +137,46 @@ def _check_the_page(binary: str, observed: ObservedLake, tmp_path: Path) -> None
     finally:
         if dashboard is not None:
             dashboard.close()
+
+
+def test_the_live_page_shows_the_last_audit_once_there_is_one(tmp_path: Path) -> None:
+    """No audit yet: no section. After `make audit` (its report in LAKE_DIR/_audit/latest.json) the next refresh
+    shows the verdict and the totals, escaped; a newer report replaces it."""
+    from pipeline.audit_record import audit_record_path
+
+    binary = chromium()
+    if binary is None:
+        require("REQUIRE_CHROMIUM", "no chromium on PATH (apt-get install -y chromium)")
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    dashboard = LiveDashboard(PipelineSettings(LAKE_DIR=lake, PROMETHEUS_URL=f"http://127.0.0.1:{free_port()}"), 0)
+    url = f"http://127.0.0.1:{dashboard.port}/"
+    record = audit_record_path(lake)
+
+    def report(failed: bool, missing: int, thing: str) -> None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        stations = [{"thing": thing, "missing": missing}]
+        record.write_text(json.dumps({"failed": failed, "generated_at": "2026-12-07T19:00:00+00:00",
+                                      "stations": stations, "fleet_faults": [],
+                                      "total": {"expected": 100, "stored": 100 - missing, "missing": missing,
+                                                "faults": {"duplicate": {"injected": 5, "stored": 0,
+                                                                         "rejected": 0}}}}))
+
+    try:
+        before = run_chromium(binary, url, tmp_path / "p0", "--dump-dom")
+        assert 'id="audit-slot"></div>' in before and 'id="audit"' not in before
+        report(True, 16, "ws-<b>1</b>")
+        time.sleep(3)  # the server caches each answer for a refresh period
+        failed = run_chromium(binary, url, tmp_path / "p1", "--dump-dom")
+        section = re.search(r'<section id="audit" class="audit failed" data-status="failed" data-missing="16">'
+                            r'(.*?)</section>', failed, re.S)
+        assert section, failed[-3000:]
+        assert "FAILED: acknowledged messages are missing" in section.group(1)
+        assert "<li>ws-&lt;b&gt;1&lt;/b&gt;: 16</li>" in section.group(1), "a station name is text, not markup"
+        assert "<th>duplicate</th><td>5</td><td>0</td><td>0</td>" in section.group(1)
+        time.sleep(3)  # the server caches each answer for a refresh period
+        report(False, 0, "ws-1")
+        ok = run_chromium(binary, url, tmp_path / "p2", "--dump-dom")
+        assert '<section id="audit" class="audit ok" data-status="ok" data-missing="0">' in ok
+    finally:
+        dashboard.close()
