@@ -9,7 +9,7 @@ and its lanes publish exactly as before.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ class Instruments:
     faults: Faults | None = None
     metrics: StationMetrics | None = None
     server: MetricsServer | None = None
+    lanes: list = field(default_factory=list)  # the lanes with a metrics handle (synced once more at close)
 
     def attach(self, lane: Any) -> None:
         """Give `lane` its metrics handle and its injector (see module docstring)."""
@@ -56,6 +57,7 @@ class Instruments:
         if handle is not None:
             lane.metrics = handle
             handle.state(lane.state)
+            self.lanes.append(lane)
         if self.faults is not None:
             f = self.faults
             truth: Any = f.truth if handle is None else CountedTruth(f.truth, handle)
@@ -64,6 +66,8 @@ class Instruments:
                 lane.truth = f.truth
 
     def close(self) -> None:
+        for lane in self.lanes:  # what happened since each lane's last periodic sync
+            lane.flush_metrics()
         if self.faults is not None:
             self.faults.truth.flush()
         if self.server is not None:

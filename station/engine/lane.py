@@ -9,8 +9,9 @@ record (reason file-damaged) and is never checkpointed as finished; LOOP never s
 
 Hooks (`station.engine.instruments` attaches them; None: the fast path): every outgoing message passes through
 `publish`, which steps it through the lane's `FaultInjector`; every PUBACK or failure through `absorb`, which also
-hands the metrics what happened since its last call (published, acknowledged, failed, in flight, lateness: one
-sync per absorb, not a lock per message); connection events through `connection_event`.
+hands the metrics what happened since their last sync (published, acknowledged, failed, in flight, lateness), at
+most once per METRICS_SYNC_S (a scrape sees counts at most that old; `flush_metrics` syncs now, and the host calls
+it when the lane ends); connection events through `connection_event`.
 With faults: a seq enters the ack window when it is stepped, so a held message (offline buffer, delay, reorder)
 keeps the checkpoint behind it; it is resolved by its primary emission's PUBACK, or at once when dropped at the
 source; extra copies (duplicates, forgeries) carry an `Extra` token the ack window ignores. Held messages go out
@@ -39,6 +40,8 @@ from station.publisher import ConnectionEvent
 from station.scheduler import Pacer
 from station.sources import fill
 
+METRICS_SYNC_S = 5.0  # a lane hands its counts to the metrics at most this often (a sync costs a lock: ~2 us)
+
 log = logging.getLogger("station.engine")
 
 
@@ -47,7 +50,7 @@ class Lane:
     lane (a group's `thing=`), `detail` is the level of its resume and loop lines."""
 
     __slots__ = ("name", "data_file", "checkpoint_file", "start_offset", "fields", "detail", "max_failures_shown",
-                 "_state", "injector", "metrics", "truth", "outage", "_synced", "_lates", "publisher", "feed", "fingerprint", "prefix", "pacer", "seq", "record", "deadline",
+                 "_state", "injector", "metrics", "truth", "outage", "_synced", "_lates", "_next_sync", "publisher", "feed", "fingerprint", "prefix", "pacer", "seq", "record", "deadline",
                  "token", "ledger", "summary", "skip_through", "start_at", "full_pass", "published_in_pass",
                  "resumed", "connect_deadline", "retrying", "last_line", "last_time", "failures_shown",
                  "failures_hidden")
@@ -68,6 +71,7 @@ class Lane:
         self.outage: Outage | None = None
         self._synced = (0, 0, 0)  # (published, acknowledged, failed) when the metrics last heard of them
         self._lates: list[float] = []
+        self._next_sync = 0.0     # monotonic time of the next metrics sync
         self._state = LaneState.WAITING
         self.publisher: Any = None
         self.feed: Any = None
@@ -271,7 +275,16 @@ class Lane:
             self._sync_metrics()
 
     def _sync_metrics(self) -> None:
-        """Hand the metrics what happened since the last absorb (published, acknowledged, failed, lateness)."""
+        """Hand the metrics what happened since their last sync, if METRICS_SYNC_S have passed since it."""
+        now = time.monotonic()
+        if now >= self._next_sync:
+            self._next_sync = now + METRICS_SYNC_S
+            self.flush_metrics()
+
+    def flush_metrics(self) -> None:
+        """Hand the metrics what happened since their last sync (published, acknowledged, failed, lateness), now."""
+        if self.metrics is None:
+            return
         sm = self.summary
         published, acked, failed = sm.published, sm.acknowledged, sm.failed
         p0, a0, f0 = self._synced

@@ -471,6 +471,7 @@ class GroupRuntime:
         """The station's summary line, once."""
         if index not in self._summarised:
             self._summarised.add(index)
+            self.lanes[index].flush_metrics()  # its last counts, whatever the periodic sync's time
             emit(log, logging.INFO, "summary", "", **self.report.summary_fields(self.lanes[index]))
 
     def _stop_client(self, index: int) -> None:

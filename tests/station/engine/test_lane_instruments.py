@@ -135,6 +135,8 @@ def test_publish_100_ack_100_the_counters_say_so(tmp_path: Path) -> None:
     assert sample(metrics, "weather_fleet_messages_in_flight") == 100
     pub.ack(fail={7})
     lane.absorb("t")
+    assert sample(metrics, "weather_fleet_messages_acked_total") == 0, "synced at most every METRICS_SYNC_S"
+    lane.flush_metrics()
     assert sample(metrics, "weather_fleet_messages_acked_total") == 99
     assert sample(metrics, "weather_fleet_messages_failed_total") == 1
     assert sample(metrics, "weather_fleet_messages_in_flight") == 0
@@ -312,3 +314,46 @@ def test_the_ground_truth_is_flushed_on_the_writers_thread_before_the_checkpoint
     tally = FaultTally.of(read_truth([truth_file]))
     assert key == THING and tally.of_kind(THING, "duplicate") == {2, 4}
     assert json.loads(lane.checkpoint_file.read_text())["seq"] == 4
+
+
+def test_a_lane_syncs_its_metrics_at_most_every_metrics_sync_s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """The sync takes the process's metrics lock: a lane pays it once per METRICS_SYNC_S, not at every sweep."""
+    from station.engine import lane as lane_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(lane_module.time, "monotonic", lambda: clock[0])
+    metrics = StationMetrics("group-1")
+    lane, pub = make_lane(tmp_path, metrics=metrics)
+    lane.state = LaneState.CONNECTING
+    lane.connection_event(ConnectionEvent.CONNECTED)
+    replay(lane, 10)
+    lane.absorb("t")
+    assert sample(metrics, "weather_fleet_messages_published_total") == 10
+    pub.ack()
+    clock[0] += lane_module.METRICS_SYNC_S - 0.1
+    lane.absorb("t")
+    assert sample(metrics, "weather_fleet_messages_acked_total") == 0
+    clock[0] += 0.1
+    lane.absorb("t")
+    assert sample(metrics, "weather_fleet_messages_acked_total") == 10
+    assert sample(metrics, "weather_fleet_schedule_lateness_seconds_count") == 10
+
+
+def test_closing_the_instruments_syncs_every_lane(tmp_path: Path) -> None:
+    metrics = StationMetrics("group-1")
+    instruments = Instruments(metrics=metrics)
+    lanes = []
+    for name in ("st-1", "st-2"):
+        lane = Lane(name, tmp_path / "x.txt", tmp_path / "state")
+        instruments.attach(lane)
+        lane.publisher = Publisher()
+        lanes.append(lane)
+    for lane in lanes:
+        replay(lane, 3)
+        lane.absorb("t")  # the first sync of each lane: at once
+        lane.publisher.ack()
+        lane.absorb("t")  # within METRICS_SYNC_S: not synced
+    assert sample(metrics, "weather_fleet_messages_acked_total") == 0
+    instruments.close()
+    assert sample(metrics, "weather_fleet_messages_acked_total") == 6
