@@ -412,7 +412,8 @@ def bench_overheads(count: int, per: int, rate: float, data_dir: Path, window: f
     try:
         for r in range(rotations):
             slots = {v: (i + r) % len(fleets) for i, v in enumerate(VARIANTS)}  # variant -> its fleet this time
-            placed = {v: fleets[i] for v, i in slots.items()}
+            # in fleet order, so each variant also starts first, second and last once (a start-order bias cancels)
+            placed = {v: fleets[i] for v, i in sorted(slots.items(), key=lambda item: item[1])}
             for variant, fleet in placed.items():
                 apply_variant(fleet.env, variant, scenario)
                 out = make_up(fleet, f"FLEET_COUNT={count}", f"STATIONS_PER_CONTAINER={per}")
