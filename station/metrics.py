@@ -196,19 +196,17 @@ class StationHandle:
                 m._apply(self._published, self._acked, self._failed, self._in_flight, self._lateness,
                          (published, acked, failed, *_buckets(m.late_bounds, lateness)))
             return
-        bounds, bucket_of = m.late_bounds, bisect.bisect_left
-        with m._lock:  # the common sync holds one or two values: bucketed in place, no temporary lists
+        counts, total = _buckets(m.late_bounds, lateness)
+        with m._lock:
             t = m._pending
             t[0] += published
             t[1] += acked
             t[2] += failed
+            t[3] += total
             buckets = t[4]
-            for v in lateness:
-                if v > 0:
-                    t[3] += v
-                    buckets[bucket_of(bounds, v)] += 1
-                else:
-                    buckets[0] += 1
+            for i, n in enumerate(counts):
+                if n:
+                    buckets[i] += n
 
     def late(self, seconds: float) -> None:
         """One message went out `seconds` after its scheduled time (negative values count as 0)."""

@@ -94,9 +94,8 @@ def athena_view(athena: Any, s3: Any, names: StackNames, timeout: float = 600.0,
             if thing is None or seq is None:
                 continue
             rows += [(thing, int(seq), publisher, sent_at)] * int(copies or 1)
-            if arrival and arrival[0] is not None and publisher == thing:  # the earliest copy's arrival
-                at = int(arrival[0]) / 1000
-                arrivals[thing][int(seq)] = min(at, arrivals[thing].get(int(seq), at))
+            if arrival and arrival[0] is not None and publisher == thing:  # min(received_at): the first copy's
+                arrivals[thing][int(seq)] = int(arrival[0]) / 1000
         quarantine = quarantine_records(s3, names)
         errors = len(_keys(s3, names.lake_bucket, names.error_prefix))
     except ClientError as exc:
