@@ -169,6 +169,20 @@ def json_lines(fleet: ComposeFleet, service: str, event: str) -> list[dict[str, 
     return docs
 
 
+def acked_between(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> int:
+    """Messages the groups acknowledged between two readings of their status files."""
+    return sum(a.get("acked", 0) - b.get("acked", 0) for a, b in zip(after, before))
+
+
+SUMMED = ("published", "acknowledged", "failed", "unacknowledged", "failed_stations", "disconnects")
+
+
+def summary_totals(fleet: ComposeFleet, services: list[str]) -> dict[str, int]:
+    """The SUMMED counts over the groups' last `group-summary` lines (after they stopped)."""
+    summaries = [d for s in services for d in json_lines(fleet, s, "group-summary")[-1:]]
+    return {k: sum(d.get(k, 0) for d in summaries) for k in SUMMED}
+
+
 def connections(fleet: ComposeFleet) -> int:
     """Established connections to the broker's port: its /proc/<pid>/net/tcp{,6} read from the host when we may
     (no `docker exec`: each costs dockerd, containerd and runc tens of CPU-ms, which a benchmark polling every
@@ -246,7 +260,7 @@ def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: flo
     after = [group_status(fleet, s) for s in services]
     samples = samples or [stats(fleet)]
     mem = {k: max((m[k] for m in samples if k in m), key=lambda v: v[0]) for k in samples[-1]}
-    messages = sum(a.get("acked", 0) - b.get("acked", 0) for a, b in zip(after, before))
+    messages = acked_between(before, after)
     # each group's rate over the span between its two status writes (a status file is rewritten every second)
     achieved = sum((a.get("acked", 0) - b.get("acked", 0)) / max(1e-3, a.get("updated_at", 0) - b.get("updated_at", 0))
                    for a, b in zip(after, before))
@@ -262,7 +276,6 @@ def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: flo
     if inspect is not None:
         row.update(inspect(services))
     fleet.compose("stop", "-t", "60", *services, timeout=600)
-    summaries = [d for s in services for d in json_lines(fleet, s, "group-summary")[-1:]]
     group_mem = [mem[s][0] for s in services if s in mem]
     row.update(
         groups=len(services), achieved=achieved, p99=max(p99s) if p99s else None,
@@ -270,12 +283,7 @@ def run_rate(fleet: ComposeFleet, count: int, per: int, rate: float, window: flo
         broker_mem=mem["broker"][0], broker_fds=fds,
         cpu_per_1000=(sum(cpu1[s] - cpu0[s] for s in services) / messages * 1000) if messages else None,
         broker_cpu_per_1000=((cpu1["broker"] - cpu0["broker"]) / messages * 1000) if messages else None,
-        published=sum(d.get("published", 0) for d in summaries),
-        acknowledged=sum(d.get("acknowledged", 0) for d in summaries),
-        failed=sum(d.get("failed", 0) for d in summaries),
-        unacknowledged=sum(d.get("unacknowledged", 0) for d in summaries),
-        failed_stations=sum(d.get("failed_stations", 0) for d in summaries),
-        disconnects=sum(d.get("disconnects", 0) for d in summaries), connections_kept=kept, behind_s=behind,
+        **summary_totals(fleet, services), connections_kept=kept, behind_s=behind,
         overloaded_lines=overloaded_lines, messages=messages)
     row["ok"] = (row["p99"] is not None and row["p99"] <= 1.0 and row["failed"] == 0 and row["unacknowledged"] == 0
                  and row["published"] == row["acknowledged"] and row["achieved"] >= 0.95 * rate
@@ -437,7 +445,7 @@ def bench_overheads(count: int, per: int, rate: float, data_dir: Path, window: f
                 after = {v: [group_status(f, s) for s in services[v]] for v, f in placed.items()}
                 elapsed = time.time() - started
                 for variant in VARIANTS:
-                    acked = sum(a.get("acked", 0) - b.get("acked", 0) for a, b in zip(after[variant], before[variant]))
+                    acked = acked_between(before[variant], after[variant])
                     rows.append({"variant": variant, "window": f"{r}.{w}", "fleet": slots[variant] + 1,
                                  "messages": acked, "achieved": acked / elapsed, "load": os.getloadavg()[0],
                                  "cpu_per_1000": (cpu1[variant] - cpu0[variant]) / acked * 1000 if acked else None})
@@ -451,9 +459,8 @@ def bench_overheads(count: int, per: int, rate: float, data_dir: Path, window: f
                     serves_metrics(container_address(fleet, s)) for s in services[variant])
                 c["groups"] = c.get("groups", 0) + len(services[variant])
                 fleet.compose("stop", "-t", "60", *services[variant], timeout=600)
-                summaries = [d for s in services[variant] for d in json_lines(fleet, s, "group-summary")[-1:]]
-                for k in ("published", "acknowledged", "failed", "failed_stations", "disconnects"):
-                    c[k] = c.get(k, 0) + sum(d.get(k, 0) for d in summaries)
+                for k, n in summary_totals(fleet, services[variant]).items():
+                    c[k] = c.get(k, 0) + n
                 if variant == "faults":
                     slot = slots[variant]
                     total = injected_by_kind("".join(container_truth(fleet.container_id(s))

@@ -108,8 +108,7 @@ class Scraper:
                 continue
             for address in addresses:
                 try:
-                    with urllib.request.urlopen(f"http://{address}:{STATION_METRICS_PORT}/metrics", timeout=3) as r:
-                        self.samples[address] = r.read().decode()
+                    self.samples[address] = scrape(address)
                     self.ok += 1
                 except OSError:
                     self.failed += 1
@@ -120,13 +119,19 @@ class Scraper:
         return {"scrapes": self.ok, "scrape_failures": self.failed}
 
 
+def scrape(address: str) -> str:
+    """The station metrics exposition of the process at `address` (OSError when nothing answers)."""
+    with urllib.request.urlopen(f"http://{address}:{STATION_METRICS_PORT}/metrics", timeout=3) as r:
+        return r.read().decode()
+
+
 def serves_metrics(address: str) -> bool:
     """Whether a container answers on the station metrics port (a variant without metrics must not)."""
     try:
-        with urllib.request.urlopen(f"http://{address}:{STATION_METRICS_PORT}/metrics", timeout=3):
-            return True
+        scrape(address)
     except OSError:
         return False
+    return True
 
 
 def summarize(rows: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
